@@ -1,0 +1,91 @@
+//! `segmint features`: inputs -> one row of features per user.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::cli::{FeaturesArgs, Format};
+use segmint::Error;
+use segmint::features::FeatureTable;
+use segmint::ingest::IngestReport;
+use segmint::ingest::time::{civil_from_days, format_iso};
+use segmint::output::write_output;
+
+use super::{is_stdout, load_features, thousands};
+
+/// The JSON summary of a run (`--format json`).
+#[derive(Serialize)]
+pub struct FeaturesSummary {
+    pub output: String,
+    pub users: usize,
+    pub channels: Vec<String>,
+    pub as_of: String,
+    pub window_start: String,
+    pub window_days: i64,
+    pub seconds: f64,
+    #[serde(flatten)]
+    pub input: IngestReport,
+}
+
+impl FeaturesSummary {
+    pub fn new(table: &FeatureTable, input: IngestReport, output: String, seconds: f64) -> Self {
+        let (y, m, d) = civil_from_days(table.window_start_day);
+        FeaturesSummary {
+            output,
+            users: table.users.len(),
+            channels: table.channels.clone(),
+            as_of: format_iso(table.as_of_ms),
+            window_start: format!("{y:04}-{m:02}-{d:02}"),
+            window_days: table.window_days,
+            seconds,
+            input,
+        }
+    }
+
+    /// Two lines for people.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} transactions of {} users ({:.1} MB in {:.2} s) -> {}\nwindow {} to {} ({} days), channels: {}",
+            thousands(self.input.rows),
+            thousands(self.users as u64),
+            self.input.bytes as f64 / 1e6,
+            self.seconds,
+            self.output,
+            self.window_start,
+            self.as_of,
+            self.window_days,
+            if self.channels.is_empty() {
+                "none".to_string()
+            } else {
+                self.channels.join(", ")
+            },
+        )
+    }
+}
+
+pub fn run(args: &FeaturesArgs, quiet: bool) -> Result<(), Error> {
+    if args.format == Format::Json && is_stdout(&args.output) {
+        return Err(Error::Usage(
+            "--format json prints the summary on standard output; write the features to a file with -o".into(),
+        ));
+    }
+    let started = Instant::now();
+    let (table, report) = load_features(&args.inputs, &args.input, &args.feature, quiet)?;
+    write_output(&args.output, |out| table.write_csv(out))?;
+    let output = if is_stdout(&args.output) {
+        "<stdout>".to_string()
+    } else {
+        args.output.display().to_string()
+    };
+    let summary = FeaturesSummary::new(&table, report, output, started.elapsed().as_secs_f64());
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("serialisable")
+        ),
+        Format::Table if quiet => {}
+        Format::Table if is_stdout(&args.output) => eprintln!("{}", summary.describe()),
+        Format::Table => println!("{}", summary.describe()),
+    }
+    Ok(())
+}

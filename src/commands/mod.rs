@@ -1,0 +1,123 @@
+//! One module per subcommand; each runs its stages and owns its progress
+//! display. Shared here: reading inputs into a feature table.
+
+mod demo;
+mod features;
+mod generate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::{Cli, Command, FeatureArgs, InputArgs};
+use segmint::Error;
+use segmint::features::FeatureTable;
+use segmint::ingest::{self, IngestError, IngestReport};
+
+pub fn run(cli: &Cli) -> Result<(), Error> {
+    match &cli.command {
+        Command::Demo(args) => demo::run(args, cli.quiet),
+        Command::Generate(args) => generate::run(args, cli.quiet),
+        Command::Features(args) => features::run(args, cli.quiet),
+    }
+}
+
+/// A progress bar on stderr; hidden with `--quiet` or when stderr is not a
+/// terminal (indicatif checks).
+fn progress_bar(total: Option<u64>, quiet: bool, message: &'static str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template(
+                    "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template("{msg:>10} {spinner} {bytes} {binary_bytes_per_sec}")
+                .expect("valid template"),
+        ),
+    };
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar.with_message(message)
+}
+
+/// Reads the inputs and builds the feature table, with a progress bar.
+fn load_features(
+    inputs: &[PathBuf],
+    input: &InputArgs,
+    feature: &FeatureArgs,
+    quiet: bool,
+) -> Result<(FeatureTable, IngestReport), Error> {
+    let options = input.options(feature).map_err(Error::Usage)?;
+    let feature_options = feature.options(options.as_of).map_err(Error::Usage)?;
+    let total = inputs
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                None
+            } else {
+                std::fs::metadata(p).ok().map(|m| m.len())
+            }
+        })
+        .sum::<Option<u64>>();
+    let bar = progress_bar(total, quiet, "reading");
+    let result = ingest::ingest(inputs, &options, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    let ingested = result?;
+    let report = ingested.report;
+    if !quiet {
+        warn_skipped(&report);
+    }
+    let table = FeatureTable::from_aggregate(
+        ingested.aggregate,
+        ingested.has_channel,
+        ingested.has_status,
+        &feature_options,
+    )
+    .ok_or(IngestError::NoRows {
+        detail: String::new(),
+    })?;
+    Ok((table, report))
+}
+
+fn warn_skipped(report: &IngestReport) {
+    if report.skipped_rows > 0 {
+        eprintln!(
+            "segmint: skipped {} bad rows; the first ones:",
+            report.skipped_rows
+        );
+        for example in &report.skipped_examples {
+            eprintln!("  {example}");
+        }
+    }
+    if report.rows_after_as_of > 0 {
+        eprintln!(
+            "segmint: left out {} rows after --as-of",
+            report.rows_after_as_of
+        );
+    }
+}
+
+/// `-` is standard output.
+fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// 12345678 -> "12,345,678", for summaries people read.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

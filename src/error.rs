@@ -1,0 +1,37 @@
+//! The library's top-level error, with the exit codes of SPEC section 6.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::ingest::IngestError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error("cannot write {}: {source}", crate::ingest::error::display_path(path))]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Options that are individually valid but do not fit together.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// 2 usage, 3 bad input data, 4 I/O (SPEC section 6).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Ingest(e) => e.exit_code(),
+            Error::Output { .. } => 4,
+            Error::Usage(_) => 2,
+        }
+    }
+
+    /// Writing to a closed pipe (`segmint ... | head`): not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}

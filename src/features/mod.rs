@@ -1,0 +1,7 @@
+//! Per-user features (SPEC section 3): the accumulators filled while
+//! reading, and the finished feature table.
+
+pub mod accumulator;
+pub mod table;
+
+pub use self::table::{FeatureTable, UserFeatures};

@@ -1,0 +1,196 @@
+//! Money amounts as exact fixed-point integers.
+//!
+//! Amounts are summed per user across chunks and threads; summing `f64`s in
+//! a different order changes the last bits, which would break the promise of
+//! byte-identical output for any chunk or thread count. Amounts are therefore
+//! parsed into nano-units (1e-9) held in an `i128`, whose sums are exact and
+//! associative. Decimal text is converted exactly up to nine decimals (the
+//! tenth rounds half away from zero); exponent notation goes through `f64`.
+
+use std::fmt;
+
+/// Nano-units per unit of currency.
+const SCALE: i128 = 1_000_000_000;
+
+/// An exact amount of money, in nano-units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(pub i128);
+
+impl Money {
+    pub const ZERO: Money = Money(0);
+
+    /// The amount as a float (for ratios and transforms).
+    pub fn to_f64(self) -> f64 {
+        // Split to keep the integer part exact for any realistic sum.
+        let whole = (self.0 / SCALE) as f64;
+        let frac = (self.0 % SCALE) as f64 / SCALE as f64;
+        whole + frac
+    }
+
+    /// Money from a float, rounded to the nearest nano-unit.
+    pub fn from_f64(value: f64) -> Option<Money> {
+        if !value.is_finite() || value.abs() >= 1e20 {
+            return None;
+        }
+        Some(Money((value * SCALE as f64).round() as i128))
+    }
+
+    /// Parses a decimal amount: `12`, `-3.50`, `+0.125`, `.5`, `1e3`.
+    /// Surrounding ASCII spaces are ignored.
+    pub fn parse(text: &[u8]) -> Result<Money, AmountError> {
+        let s = text.trim_ascii();
+        let (negative, body) = match s {
+            [b'-', rest @ ..] => (true, rest),
+            [b'+', rest @ ..] => (false, rest),
+            _ => (false, s),
+        };
+        let int_len = body.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (int, rest) = body.split_at(int_len);
+        let (frac, rest) = match rest {
+            [b'.', r @ ..] => {
+                let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
+                r.split_at(n)
+            }
+            _ => (&b""[..], rest),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return Err(classify_non_number(s));
+        }
+        if !rest.is_empty() {
+            if matches!(rest[0], b'e' | b'E') {
+                return parse_via_float(s);
+            }
+            return Err(AmountError::NotANumber);
+        }
+        if int.len() > 20 {
+            return Err(AmountError::TooLarge);
+        }
+        let mut units: i128 = 0;
+        for &b in int {
+            units = units * 10 + i128::from(b - b'0');
+        }
+        let mut nanos: i128 = 0;
+        for i in 0..9 {
+            nanos = nanos * 10 + frac.get(i).map_or(0, |b| i128::from(b - b'0'));
+        }
+        if frac.get(9).is_some_and(|&b| b >= b'5') {
+            nanos += 1;
+        }
+        let value = units * SCALE + nanos;
+        Ok(Money(if negative { -value } else { value }))
+    }
+}
+
+fn classify_non_number(s: &[u8]) -> AmountError {
+    let lower = s.to_ascii_lowercase();
+    let body = lower
+        .strip_prefix(b"-")
+        .or_else(|| lower.strip_prefix(b"+"))
+        .unwrap_or(&lower);
+    if matches!(body, b"nan" | b"inf" | b"infinity") {
+        AmountError::NotFinite
+    } else {
+        AmountError::NotANumber
+    }
+}
+
+fn parse_via_float(s: &[u8]) -> Result<Money, AmountError> {
+    let text = std::str::from_utf8(s).map_err(|_| AmountError::NotANumber)?;
+    let value: f64 = text.parse().map_err(|_| AmountError::NotANumber)?;
+    if !value.is_finite() {
+        return Err(AmountError::NotFinite);
+    }
+    Money::from_f64(value).ok_or(AmountError::TooLarge)
+}
+
+impl std::ops::Add for Money {
+    type Output = Money;
+    fn add(self, other: Money) -> Money {
+        Money(self.0 + other.0)
+    }
+}
+
+impl std::ops::AddAssign for Money {
+    fn add_assign(&mut self, other: Money) {
+        self.0 += other.0;
+    }
+}
+
+impl fmt::Display for Money {
+    /// Exact decimal, trailing zeros trimmed: `12.5`, `-0.000001`, `7`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let whole = abs / SCALE as u128;
+        let frac = abs % SCALE as u128;
+        if frac == 0 {
+            return write!(f, "{sign}{whole}");
+        }
+        let digits = format!("{frac:09}");
+        write!(f, "{sign}{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+/// Why an amount was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AmountError {
+    NotANumber,
+    NotFinite,
+    TooLarge,
+}
+
+impl fmt::Display for AmountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AmountError::NotANumber => "expected a decimal number",
+            AmountError::NotFinite => "expected a finite number, not NaN or infinity",
+            AmountError::TooLarge => "expected a number below 1e20 in magnitude",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Money, AmountError> {
+        Money::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(parse("12.34"), Ok(Money(12_340_000_000)));
+        assert_eq!(parse("-0.5"), Ok(Money(-500_000_000)));
+        assert_eq!(parse("+3"), Ok(Money(3 * SCALE)));
+        assert_eq!(parse(".25"), Ok(Money(250_000_000)));
+        assert_eq!(parse("7."), Ok(Money(7 * SCALE)));
+        assert_eq!(parse(" 1.000000001 "), Ok(Money(1_000_000_001)));
+        assert_eq!(parse("0.0000000015"), Ok(Money(2)));
+        assert_eq!(parse("0.0000000014"), Ok(Money(1)));
+        assert_eq!(parse("1e3"), Ok(Money(1000 * SCALE)));
+        assert_eq!(parse("2.5E-1"), Ok(Money(250_000_000)));
+    }
+
+    #[test]
+    fn bad_amounts() {
+        assert_eq!(parse(""), Err(AmountError::NotANumber));
+        assert_eq!(parse("abc"), Err(AmountError::NotANumber));
+        assert_eq!(parse("1,5"), Err(AmountError::NotANumber));
+        assert_eq!(parse("1.2.3"), Err(AmountError::NotANumber));
+        assert_eq!(parse("NaN"), Err(AmountError::NotFinite));
+        assert_eq!(parse("-inf"), Err(AmountError::NotFinite));
+        assert_eq!(parse("1e400"), Err(AmountError::NotFinite));
+        assert_eq!(parse("123456789012345678901"), Err(AmountError::TooLarge));
+    }
+
+    #[test]
+    fn display_is_exact_and_trimmed() {
+        assert_eq!(parse("12.50").unwrap().to_string(), "12.5");
+        assert_eq!(parse("-0.000001").unwrap().to_string(), "-0.000001");
+        assert_eq!(parse("7").unwrap().to_string(), "7");
+        assert_eq!(
+            (parse("0.1").unwrap() + parse("0.2").unwrap()).to_string(),
+            "0.3"
+        );
+    }
+}

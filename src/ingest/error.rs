@@ -1,0 +1,162 @@
+//! Errors of the ingest layer. Row errors carry the file, the physical line
+//! and the 1-based column (field number and header name) of the bad value.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use super::amount::AmountError;
+use super::time::{TimeError, TimeFormat};
+
+/// Anything that stops reading a transaction log.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {}: {source}", display_path(path))]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: the file is empty, expected a header row", display_path(path))]
+    EmptyFile { path: PathBuf },
+    #[error("{}: {message}", display_path(path))]
+    Header { path: PathBuf, message: String },
+    #[error(transparent)]
+    Row(#[from] Box<RowError>),
+    #[error("the input holds no transactions{detail}")]
+    NoRows { detail: String },
+    #[error(
+        "{}: the channel column holds more than {limit} distinct values; is --channel-col the right column?",
+        display_path(path)
+    )]
+    TooManyChannels { path: PathBuf, limit: usize },
+}
+
+impl IngestError {
+    /// The process exit code of SPEC section 6: 4 for I/O, 3 for bad data.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            IngestError::Io { .. } => 4,
+            _ => 3,
+        }
+    }
+}
+
+/// `-` is standard input.
+pub fn display_path(path: &std::path::Path) -> String {
+    if path.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// One bad row, positioned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowError {
+    pub path: PathBuf,
+    /// Physical line (1-based) where the record starts.
+    pub line: u64,
+    /// 1-based field number and its header name, when one field is to blame.
+    pub column: Option<(usize, String)>,
+    pub kind: RowErrorKind,
+}
+
+impl std::error::Error for RowError {}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: line {}", display_path(&self.path), self.line)?;
+        if let Some((number, name)) = &self.column {
+            if name.is_empty() {
+                write!(f, ", column {number}")?;
+            } else {
+                write!(f, ", column {number} ({name})")?;
+            }
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+/// What was wrong with a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowErrorKind {
+    FieldCount {
+        expected: usize,
+        found: usize,
+    },
+    Amount {
+        error: AmountError,
+        value: String,
+    },
+    Time {
+        error: TimeError,
+        format: TimeFormat,
+        value: String,
+    },
+    UndetectableTime {
+        value: String,
+    },
+    EmptyKey,
+    InvalidUtf8,
+    UnterminatedQuote,
+    TooManyChannels {
+        limit: usize,
+    },
+}
+
+impl fmt::Display for RowErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowErrorKind::FieldCount { expected, found } => {
+                write!(f, "expected {expected} fields, found {found}")
+            }
+            RowErrorKind::Amount { error, value } => write!(f, "{error}, found {value:?}"),
+            RowErrorKind::Time {
+                error: TimeError::Malformed,
+                format,
+                value,
+            } => {
+                write!(f, "expected {}, found {value:?}", format.expected())
+            }
+            RowErrorKind::Time {
+                error,
+                format,
+                value,
+            } => {
+                write!(
+                    f,
+                    "expected {}, found {value:?} ({error})",
+                    format.expected()
+                )
+            }
+            RowErrorKind::UndetectableTime { value } => write!(
+                f,
+                "cannot tell the time format of {value:?}: expected {}; use --time-format",
+                TimeFormat::Auto.expected()
+            ),
+            RowErrorKind::EmptyKey => f.write_str("expected a user key, found an empty field"),
+            RowErrorKind::InvalidUtf8 => f.write_str("expected UTF-8 text, found invalid bytes"),
+            RowErrorKind::UnterminatedQuote => {
+                f.write_str("a quoted field starts here and is never closed")
+            }
+            RowErrorKind::TooManyChannels { limit } => write!(
+                f,
+                "more than {limit} distinct channel values; is --channel-col the right column?"
+            ),
+        }
+    }
+}
+
+/// Shortens a bad value for a message.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    const MAX: usize = 60;
+    let text = String::from_utf8_lossy(bytes);
+    if text.chars().count() <= MAX {
+        text.into_owned()
+    } else {
+        let mut s: String = text.chars().take(MAX).collect();
+        s.push('…');
+        s
+    }
+}

@@ -1,0 +1,391 @@
+//! Cutting bytes into records and records into fields.
+//!
+//! Three syntaxes: `Quoted` (RFC 4180 via `csv-core`, used whenever a block
+//! holds a `"`), `Plain` (the same delimiter but no quote anywhere in the
+//! block, so fields are split in place without copying), and `Whitespace`.
+//! All three end records at `\n` (a `\r` before it is dropped) and skip
+//! blank lines, so any chunk boundary this module picks is a record start
+//! for all of them.
+
+use std::ops::{ControlFlow, Range};
+
+use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
+
+use super::schema::Delimiter;
+
+/// How the records of one block are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Syntax {
+    Quoted(u8),
+    Plain(u8),
+    Whitespace,
+}
+
+impl Syntax {
+    /// The syntax for a block: quote handling costs a copy per field, so it
+    /// is only switched on when the block holds a quote character.
+    pub fn for_block(delimiter: Delimiter, block: &[u8]) -> Syntax {
+        match delimiter {
+            Delimiter::Whitespace => Syntax::Whitespace,
+            Delimiter::Byte(d) if memchr::memchr(b'"', block).is_some() => Syntax::Quoted(d),
+            Delimiter::Byte(d) => Syntax::Plain(d),
+        }
+    }
+}
+
+/// One record's fields as ranges into `base`.
+pub(crate) struct Record<'a> {
+    base: &'a [u8],
+    bounds: &'a [(usize, usize)],
+}
+
+impl<'a> Record<'a> {
+    pub fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    pub fn field(&self, i: usize) -> &'a [u8] {
+        let (start, end) = self.bounds[i];
+        &self.base[start..end]
+    }
+}
+
+/// A `"` opened at this byte offset is never closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UnterminatedQuote(pub usize);
+
+/// Quote state machine matching `csv-core`'s reading of RFC 4180: a quote
+/// opens a quoted field only at the start of a field; `""` inside it is an
+/// escaped quote. Calls `at_boundary(offset_after_newline)` for every record
+/// end outside quotes and returns where an unclosed quote opened, if any.
+fn scan_quoted(block: &[u8], delimiter: u8, mut at_boundary: impl FnMut(usize)) -> Option<usize> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    let mut opened = 0;
+    for (i, &b) in block.iter().enumerate() {
+        state = match state {
+            State::Quoted => {
+                if b == b'"' {
+                    State::QuoteInQuoted
+                } else {
+                    State::Quoted
+                }
+            }
+            State::QuoteInQuoted if b == b'"' => State::Quoted,
+            State::FieldStart if b == b'"' => {
+                opened = i;
+                State::Quoted
+            }
+            _ if b == delimiter => State::FieldStart,
+            _ if b == b'\n' => {
+                at_boundary(i + 1);
+                State::FieldStart
+            }
+            _ => State::Unquoted,
+        };
+    }
+    (state == State::Quoted).then_some(opened)
+}
+
+/// Cuts a block into pieces of about `target` bytes, each starting at a
+/// record start. Also reports an unclosed quote, which no cut can fix.
+pub(crate) fn split(
+    block: &[u8],
+    syntax: Syntax,
+    target: usize,
+) -> Result<Vec<Range<usize>>, UnterminatedQuote> {
+    let target = target.max(1);
+    let mut cuts = vec![0];
+    match syntax {
+        Syntax::Quoted(d) => {
+            let mut next = target;
+            let open = scan_quoted(block, d, |end| {
+                if end >= next && end < block.len() {
+                    cuts.push(end);
+                    next = end + target;
+                }
+            });
+            if let Some(at) = open {
+                return Err(UnterminatedQuote(at));
+            }
+        }
+        Syntax::Plain(_) | Syntax::Whitespace => {
+            let mut next = target;
+            while next < block.len() {
+                match memchr::memchr(b'\n', &block[next..]) {
+                    Some(i) if next + i + 1 < block.len() => {
+                        let end = next + i + 1;
+                        cuts.push(end);
+                        next = end + target;
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    cuts.push(block.len());
+    Ok(cuts.windows(2).map(|w| w[0]..w[1]).collect())
+}
+
+/// The end of the last complete record in `buf` (just after its `\n`), for
+/// reading a stream in blocks; `None` when no record ends in `buf`.
+pub(crate) fn last_record_end(buf: &[u8], delimiter: Delimiter) -> Option<usize> {
+    match delimiter {
+        Delimiter::Byte(d) if memchr::memchr(b'"', buf).is_some() => {
+            let mut last = None;
+            scan_quoted(buf, d, |end| last = Some(end));
+            last
+        }
+        _ => memchr::memrchr(b'\n', buf).map(|i| i + 1),
+    }
+}
+
+/// Reads the records of `chunk` (which starts at a record start), calling
+/// `visit(offset_of_record_in_chunk, &record)` for each one. Blank lines are
+/// skipped. Stops early when `visit` breaks.
+pub(crate) fn for_each_record(
+    chunk: &[u8],
+    syntax: Syntax,
+    mut visit: impl FnMut(usize, &Record<'_>) -> ControlFlow<()>,
+) {
+    let mut bounds: Vec<(usize, usize)> = Vec::with_capacity(16);
+    match syntax {
+        Syntax::Plain(d) => {
+            let mut start = 0;
+            while start < chunk.len() {
+                let end = memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |i| start + i);
+                let mut line_end = end;
+                if line_end > start && chunk[line_end - 1] == b'\r' {
+                    line_end -= 1;
+                }
+                if line_end > start {
+                    bounds.clear();
+                    let mut field_start = start;
+                    for i in memchr::memchr_iter(d, &chunk[start..line_end]) {
+                        bounds.push((field_start, start + i));
+                        field_start = start + i + 1;
+                    }
+                    bounds.push((field_start, line_end));
+                    let record = Record {
+                        base: chunk,
+                        bounds: &bounds,
+                    };
+                    if visit(start, &record).is_break() {
+                        return;
+                    }
+                }
+                start = end + 1;
+            }
+        }
+        Syntax::Whitespace => {
+            let mut start = 0;
+            while start < chunk.len() {
+                let end = memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |i| start + i);
+                bounds.clear();
+                let mut i = start;
+                while i < end {
+                    while i < end && matches!(chunk[i], b' ' | b'\t' | b'\r') {
+                        i += 1;
+                    }
+                    let field_start = i;
+                    while i < end && !matches!(chunk[i], b' ' | b'\t' | b'\r') {
+                        i += 1;
+                    }
+                    if i > field_start {
+                        bounds.push((field_start, i));
+                    }
+                }
+                if !bounds.is_empty() {
+                    let record = Record {
+                        base: chunk,
+                        bounds: &bounds,
+                    };
+                    if visit(start, &record).is_break() {
+                        return;
+                    }
+                }
+                start = end + 1;
+            }
+        }
+        Syntax::Quoted(d) => read_quoted(chunk, d, &mut bounds, visit),
+    }
+}
+
+fn read_quoted(
+    chunk: &[u8],
+    delimiter: u8,
+    bounds: &mut Vec<(usize, usize)>,
+    mut visit: impl FnMut(usize, &Record<'_>) -> ControlFlow<()>,
+) {
+    let mut reader: Reader = ReaderBuilder::new().delimiter(delimiter).build();
+    let mut out = vec![0u8; 1024];
+    let mut ends = vec![0usize; 32];
+    let (mut out_len, mut ends_len) = (0, 0);
+    let mut pos = 0;
+    let mut record_start = 0;
+    loop {
+        let (result, n_in, n_out, n_ends) =
+            reader.read_record(&chunk[pos..], &mut out[out_len..], &mut ends[ends_len..]);
+        pos += n_in;
+        out_len += n_out;
+        ends_len += n_ends;
+        match result {
+            // An empty input slice tells csv-core the data has ended.
+            ReadRecordResult::InputEmpty => {}
+            ReadRecordResult::OutputFull => out.resize(out.len() * 2, 0),
+            ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+            ReadRecordResult::Record => {
+                bounds.clear();
+                let mut field_start = 0;
+                for &end in &ends[..ends_len] {
+                    bounds.push((field_start, end));
+                    field_start = end;
+                }
+                // csv-core skips blank lines before a record: point at the
+                // record itself.
+                while record_start < chunk.len() && matches!(chunk[record_start], b'\n' | b'\r') {
+                    record_start += 1;
+                }
+                let record = Record {
+                    base: &out[..out_len],
+                    bounds,
+                };
+                if visit(record_start, &record).is_break() {
+                    return;
+                }
+                record_start = pos;
+                out_len = 0;
+                ends_len = 0;
+            }
+            ReadRecordResult::End => return,
+        }
+    }
+}
+
+/// The offset of the first record of `block` (past blank lines).
+pub(crate) fn first_record_start(block: &[u8], syntax: Syntax) -> usize {
+    let mut start = block.len();
+    for_each_record(block, syntax, |offset, _| {
+        start = offset;
+        ControlFlow::Break(())
+    });
+    start
+}
+
+/// The fields of the first record of `block` as owned bytes, and the
+/// offset where the next record starts. `None` for a block of blank lines.
+pub(crate) fn first_record(block: &[u8], syntax: Syntax) -> Option<(Vec<Vec<u8>>, usize)> {
+    let mut found = None;
+    for_each_record(block, syntax, |offset, record| {
+        let fields = (0..record.len())
+            .map(|i| record.field(i).to_vec())
+            .collect();
+        found = Some((fields, offset));
+        ControlFlow::Break(())
+    });
+    let (fields, offset) = found?;
+    // The record ends at the first record terminator outside quotes.
+    let next = match syntax {
+        Syntax::Quoted(d) => {
+            let mut end = None;
+            scan_quoted(&block[offset..], d, |e| {
+                if end.is_none() {
+                    end = Some(e);
+                }
+            });
+            end.map_or(block.len(), |e| offset + e)
+        }
+        _ => memchr::memchr(b'\n', &block[offset..]).map_or(block.len(), |i| offset + i + 1),
+    };
+    Some((fields, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(data: &[u8], syntax: Syntax) -> Vec<(usize, Vec<String>)> {
+        let mut all = Vec::new();
+        for_each_record(data, syntax, |offset, r| {
+            let fields = (0..r.len())
+                .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
+                .collect();
+            all.push((offset, fields));
+            ControlFlow::Continue(())
+        });
+        all
+    }
+
+    #[test]
+    fn plain_and_quoted_agree_on_unquoted_data() {
+        let data = b"a,b,c\r\n\n1,2,3\n4,,6";
+        let plain = records(data, Syntax::Plain(b','));
+        assert_eq!(plain, records(data, Syntax::Quoted(b',')));
+        assert_eq!(plain[1], (8, vec!["1".into(), "2".into(), "3".into()]));
+        assert_eq!(plain[2].1, vec!["4", "", "6"]);
+    }
+
+    #[test]
+    fn quoted_fields() {
+        let data = b"\"a,1\",\"say \"\"hi\"\"\",\"two\nlines\"\nx,y,z\n";
+        let r = records(data, Syntax::Quoted(b','));
+        assert_eq!(r[0].1, vec!["a,1", "say \"hi\"", "two\nlines"]);
+        assert_eq!(
+            r[1],
+            (data.len() - 6, vec!["x".into(), "y".into(), "z".into()])
+        );
+    }
+
+    #[test]
+    fn whitespace_runs() {
+        let r = records(b"  a \t b  c\r\n\n d e\t f", Syntax::Whitespace);
+        assert_eq!(r[0].1, vec!["a", "b", "c"]);
+        assert_eq!(r[1].1, vec!["d", "e", "f"]);
+    }
+
+    #[test]
+    fn splits_never_cut_quoted_newlines() {
+        let data = b"\"x\ny\",1\n\"p\nq\",2\nr,3\n";
+        for target in 1..data.len() + 2 {
+            let pieces = split(data, Syntax::Quoted(b','), target).unwrap();
+            let mut joined = Vec::new();
+            for piece in &pieces {
+                joined.extend(
+                    records(&data[piece.clone()], Syntax::Quoted(b','))
+                        .into_iter()
+                        .map(|r| r.1),
+                );
+            }
+            let whole: Vec<_> = records(data, Syntax::Quoted(b','))
+                .into_iter()
+                .map(|r| r.1)
+                .collect();
+            assert_eq!(joined, whole, "target {target}");
+        }
+    }
+
+    #[test]
+    fn unterminated_quote_is_found() {
+        assert_eq!(
+            split(b"a,1\n\"b,2\n", Syntax::Quoted(b','), 2),
+            Err(UnterminatedQuote(4))
+        );
+        assert_eq!(
+            last_record_end(b"a,1\n\"b\n", Delimiter::Byte(b',')),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn first_record_and_rest() {
+        let (fields, next) = first_record(b"\n\"h,1\",h2\nrow", Syntax::Quoted(b',')).unwrap();
+        assert_eq!(fields, vec![b"h,1".to_vec(), b"h2".to_vec()]);
+        assert_eq!(next, 10);
+    }
+}

@@ -1,0 +1,286 @@
+//! Input options (SPEC section 2) and the mapping of column roles onto the
+//! fields of one file's header.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use super::error::IngestError;
+use super::time::TimeFormat;
+
+/// Field separator of the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delimiter {
+    /// A single byte with RFC 4180 quoting: `,` `;` tab `|`.
+    Byte(u8),
+    /// Runs of spaces and tabs, leading ones ignored; no quoting.
+    Whitespace,
+}
+
+impl Default for Delimiter {
+    fn default() -> Self {
+        Delimiter::Byte(b',')
+    }
+}
+
+impl FromStr for Delimiter {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "," | "comma" => Delimiter::Byte(b','),
+            ";" | "semicolon" => Delimiter::Byte(b';'),
+            "tab" | "\t" | "\\t" => Delimiter::Byte(b'\t'),
+            "|" | "pipe" => Delimiter::Byte(b'|'),
+            "whitespace" => Delimiter::Whitespace,
+            _ => {
+                return Err(format!(
+                    "unknown delimiter {s:?}: expected , ; tab | or whitespace"
+                ));
+            }
+        })
+    }
+}
+
+/// The five column roles of the transaction schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Time,
+    Amount,
+    Channel,
+    Status,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::User,
+        Role::Time,
+        Role::Amount,
+        Role::Channel,
+        Role::Status,
+    ];
+
+    /// The header name looked for when the user names none.
+    pub fn default_name(self) -> &'static str {
+        match self {
+            Role::User => "user_id",
+            Role::Time => "created_at",
+            Role::Amount => "total_price",
+            Role::Channel => "channel",
+            Role::Status => "status",
+        }
+    }
+
+    /// The flag that re-maps this role.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Role::User => "--user-col",
+            Role::Time => "--time-col",
+            Role::Amount => "--amount-col",
+            Role::Channel => "--channel-col",
+            Role::Status => "--status-col",
+        }
+    }
+
+    pub fn required(self) -> bool {
+        matches!(self, Role::User | Role::Time | Role::Amount)
+    }
+}
+
+/// Columns the user named, by header name or (with or without a header) by
+/// 1-based position. `None` means the default name.
+#[derive(Clone, Debug, Default)]
+pub struct ColumnNames {
+    pub user: Option<String>,
+    pub time: Option<String>,
+    pub amount: Option<String>,
+    pub channel: Option<String>,
+    pub status: Option<String>,
+}
+
+impl ColumnNames {
+    pub fn get(&self, role: Role) -> Option<&str> {
+        match role {
+            Role::User => self.user.as_deref(),
+            Role::Time => self.time.as_deref(),
+            Role::Amount => self.amount.as_deref(),
+            Role::Channel => self.channel.as_deref(),
+            Role::Status => self.status.as_deref(),
+        }
+    }
+}
+
+/// Everything that says how to read transaction logs.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    pub columns: ColumnNames,
+    pub has_header: bool,
+    pub delimiter: Delimiter,
+    pub time_format: TimeFormat,
+    /// Reference time (UTC ms). Rows after it are left out; `None` means the
+    /// latest transaction time of the input.
+    pub as_of: Option<i64>,
+    /// Statuses counted as successes, compared ASCII case-insensitively.
+    pub success_statuses: Vec<String>,
+    pub skip_bad_rows: bool,
+    /// Target size of the pieces a file is cut into for parallel work.
+    pub chunk_bytes: usize,
+    /// Memory-map regular files (else they are read like standard input).
+    pub use_mmap: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            columns: ColumnNames::default(),
+            has_header: true,
+            delimiter: Delimiter::default(),
+            time_format: TimeFormat::Auto,
+            as_of: None,
+            success_statuses: ["delivered", "read", "opened", "clicked"]
+                .map(String::from)
+                .to_vec(),
+            skip_bad_rows: false,
+            chunk_bytes: 4 << 20,
+            use_mmap: true,
+        }
+    }
+}
+
+impl IngestOptions {
+    /// Checks what can be checked before any file is opened; the message is
+    /// a usage error.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.has_header {
+            for role in Role::ALL {
+                match self.columns.get(role) {
+                    Some(v) if parse_position(v).is_none() => {
+                        return Err(format!(
+                            "{} {v:?}: with --no-header, columns are 1-based positions",
+                            role.flag()
+                        ));
+                    }
+                    None if role.required() => {
+                        return Err(format!(
+                            "with --no-header, {} must give the 1-based position of the {} column",
+                            role.flag(),
+                            role.default_name()
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if self.chunk_bytes == 0 {
+            return Err("the chunk size must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+fn parse_position(v: &str) -> Option<usize> {
+    v.parse::<usize>().ok().filter(|&p| p >= 1)
+}
+
+/// Role -> field index for one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedColumns {
+    pub user: usize,
+    pub time: usize,
+    pub amount: usize,
+    pub channel: Option<usize>,
+    pub status: Option<usize>,
+    /// Field count every row must have.
+    pub field_count: usize,
+    /// Header names (empty strings without a header), for messages.
+    pub names: Vec<String>,
+}
+
+impl ResolvedColumns {
+    /// Maps the roles onto `header` (the first record of the file). Without
+    /// a header, the record only gives the field count.
+    pub fn resolve(
+        path: &Path,
+        header: &[String],
+        options: &IngestOptions,
+    ) -> Result<ResolvedColumns, IngestError> {
+        let field_count = header.len();
+        let header_error = |message: String| IngestError::Header {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut found = [None; 5];
+        for (slot, role) in found.iter_mut().zip(Role::ALL) {
+            let given = options.columns.get(role);
+            *slot = if options.has_header {
+                let name = given.unwrap_or(role.default_name());
+                match header.iter().position(|h| h == name) {
+                    Some(i) => Some(i),
+                    None => match given.and_then(parse_position) {
+                        Some(p) if p <= field_count => Some(p - 1),
+                        _ if given.is_some() || role.required() => {
+                            let what = if given.is_some() {
+                                format!("no column named {name:?} (given with {})", role.flag())
+                            } else {
+                                format!(
+                                    "missing the required column {name:?} (name another with {})",
+                                    role.flag()
+                                )
+                            };
+                            return Err(header_error(format!(
+                                "{what}; the header has {}",
+                                quote_list(header)
+                            )));
+                        }
+                        _ => None,
+                    },
+                }
+            } else {
+                match given.and_then(parse_position) {
+                    Some(p) if p <= field_count => Some(p - 1),
+                    Some(p) => {
+                        return Err(header_error(format!(
+                            "{} {p}: the first row has only {field_count} fields",
+                            role.flag()
+                        )));
+                    }
+                    None => None,
+                }
+            };
+        }
+        let names = if options.has_header {
+            header.to_vec()
+        } else {
+            vec![String::new(); field_count]
+        };
+        let [user, time, amount, channel, status] = found;
+        match (user, time, amount) {
+            (Some(user), Some(time), Some(amount)) => Ok(ResolvedColumns {
+                user,
+                time,
+                amount,
+                channel,
+                status,
+                field_count,
+                names,
+            }),
+            // validate() guarantees the required roles without a header.
+            _ => Err(header_error(
+                "the user, time and amount columns must be named".into(),
+            )),
+        }
+    }
+
+    /// The (1-based number, name) of a field, for messages.
+    pub fn describe(&self, index: usize) -> (usize, String) {
+        (
+            index + 1,
+            self.names.get(index).cloned().unwrap_or_default(),
+        )
+    }
+}
+
+fn quote_list(header: &[String]) -> String {
+    let names: Vec<String> = header.iter().map(|h| format!("{h:?}")).collect();
+    names.join(", ")
+}
