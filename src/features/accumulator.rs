@@ -1,27 +1,98 @@
-//! Per-user accumulators and the table of them that one worker fills.
+//! Per-user accumulators, and the user-partitioned table of them.
 //!
-//! Every field merges associatively and commutatively (integer sums, min,
-//! max, set unions), so aggregating the chunks of a log in any grouping, on
-//! any number of threads, gives the same result bit for bit.
+//! Users are spread over [`PARTITIONS`] hash tables by a hash of their key.
+//! Reading a block of rows happens in two parallel phases: parse rows into
+//! per-partition lists, then let each partition's table take its rows. A
+//! partition's table is small enough to stay in cache, which is what makes
+//! the second phase fast, and every user lives in exactly one table, so no
+//! two threads ever hold the same user and no merge is needed. Every field
+//! is an integer count, sum, minimum, maximum or set, so the result does not
+//! depend on how rows were grouped into chunks or threads.
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 use smallvec::SmallVec;
 
 use crate::ingest::amount::Money;
 use crate::ingest::time::{day_of, hour_of};
 
-/// Most distinct channel values one table accepts: a channel column is a
+/// Most distinct channel values a run accepts: a channel column is a
 /// handful of categories, and each becomes an output column.
 pub const MAX_CHANNELS: usize = 1024;
 
+/// Number of user partitions (see the module docs).
+pub const PARTITIONS: usize = 256;
+
+/// Marks a row without a channel.
+pub const NO_CHANNEL: u16 = u16::MAX;
+
+/// The hash of a user key: fixed, so partitions are the same on every run.
+pub fn hash_key(key: &[u8]) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x5EC_A11).hash_one(key)
+}
+
+/// The partition of a key hash. Bits 32..40: the hash tables use the low
+/// bits for buckets and the top seven as tags, and a partition's keys must
+/// still differ there.
+pub fn partition_of(hash: u64) -> usize {
+    ((hash >> 32) as usize) % PARTITIONS
+}
+
+/// A user key as stored in a parsed row: inline when short, else an offset
+/// into the arena of the chunk the row came from.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRef {
+    len: u32,
+    bytes: [u8; 24],
+}
+
+impl KeyRef {
+    const INLINE: usize = 24;
+
+    /// Stores `key`, in `arena` when it is long.
+    pub fn new(key: &[u8], arena: &mut Vec<u8>) -> KeyRef {
+        let mut bytes = [0u8; Self::INLINE];
+        if key.len() <= Self::INLINE {
+            // A byte loop: see `fingerprint`.
+            for (slot, &b) in bytes.iter_mut().zip(key) {
+                *slot = b;
+            }
+        } else {
+            bytes[..8].copy_from_slice(&(arena.len() as u64).to_le_bytes());
+            arena.extend_from_slice(key);
+        }
+        KeyRef {
+            len: key.len() as u32,
+            bytes,
+        }
+    }
+
+    pub fn get<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
+        let len = self.len as usize;
+        if len <= Self::INLINE {
+            &self.bytes[..len]
+        } else {
+            let mut offset = [0u8; 8];
+            offset.copy_from_slice(&self.bytes[..8]);
+            let start = u64::from_le_bytes(offset) as usize;
+            &arena[start..start + len]
+        }
+    }
+}
+
 /// One parsed transaction, as the accumulators see it.
 #[derive(Clone, Copy, Debug)]
-pub struct Transaction<'a> {
+pub struct Row {
+    /// `hash_key` of the key.
+    pub hash: u64,
     pub time_ms: i64,
     pub amount: Money,
-    pub channel: Option<&'a [u8]>,
-    /// `None` without a status; `Some(true)` for a success status.
-    pub success: Option<bool>,
+    pub key: KeyRef,
+    /// Channel id in the run's channel list, or [`NO_CHANNEL`].
+    pub channel: u16,
+    /// -1 without a status, 0 failure, 1 success.
+    pub success: i8,
 }
 
 /// Transaction counts on the seven UTC days ending at `last_day`, the latest
@@ -32,7 +103,7 @@ pub struct Transaction<'a> {
 pub struct RecentDays {
     last_day: i64,
     /// `counts[i]` is the count on day `last_day - i`.
-    counts: [u64; 7],
+    counts: [u32; 7],
 }
 
 impl RecentDays {
@@ -58,18 +129,11 @@ impl RecentDays {
         self.last_day = day;
     }
 
-    fn add(&mut self, day: i64, count: u64) {
+    fn add(&mut self, day: i64, count: u32) {
         self.shift_to(day);
         let back = self.last_day - day;
         if back < 7 {
             self.counts[back as usize] += count;
-        }
-    }
-
-    fn merge(&mut self, other: &RecentDays) {
-        self.shift_to(other.last_day);
-        for (i, &c) in other.counts.iter().enumerate() {
-            self.add(other.last_day - i as i64, c);
         }
     }
 
@@ -78,7 +142,7 @@ impl RecentDays {
         (0..7)
             .map(|i| (self.last_day - i as i64, self.counts[i]))
             .filter(|&(day, _)| day >= from && day <= to)
-            .map(|(_, c)| c)
+            .map(|(_, c)| u64::from(c))
             .sum()
     }
 }
@@ -117,20 +181,20 @@ impl UserAccumulator {
         }
     }
 
-    fn add(&mut self, tx: &Transaction<'_>, channel: Option<u32>) {
+    fn add(&mut self, row: &Row) {
         self.frequency += 1;
-        self.monetary += tx.amount;
-        self.first_ms = self.first_ms.min(tx.time_ms);
-        self.last_ms = self.last_ms.max(tx.time_ms);
-        self.add_hour(hour_of(tx.time_ms) as i32);
-        if let Some(id) = channel {
-            self.add_channel(id, 1);
+        self.monetary += row.amount;
+        self.first_ms = self.first_ms.min(row.time_ms);
+        self.last_ms = self.last_ms.max(row.time_ms);
+        self.add_hour(hour_of(row.time_ms) as i32);
+        if row.channel != NO_CHANNEL {
+            self.add_channel(u32::from(row.channel), 1);
         }
-        if let Some(success) = tx.success {
+        if row.success >= 0 {
             self.with_status += 1;
-            self.successes += u64::from(success);
+            self.successes += row.success as u64;
         }
-        self.recent.add(day_of(tx.time_ms), 1);
+        self.recent.add(day_of(row.time_ms), 1);
     }
 
     fn add_hour(&mut self, hour: i32) {
@@ -156,28 +220,14 @@ impl UserAccumulator {
         }
     }
 
-    /// Folds `other` in; `remap[id]` is this table's id for `other`'s
-    /// channel `id`.
-    fn merge(&mut self, other: UserAccumulator, remap: &[u32]) {
-        self.frequency += other.frequency;
-        self.monetary += other.monetary;
-        self.first_ms = self.first_ms.min(other.first_ms);
-        self.last_ms = self.last_ms.max(other.last_ms);
-        self.hours.extend_from_slice(&other.hours);
-        if self.hours.len() >= 16 {
-            self.compact_hours();
-        }
-        for (id, count) in other.channels {
-            self.add_channel(remap[id as usize], count);
-        }
-        self.with_status += other.with_status;
-        self.successes += other.successes;
-        self.recent.merge(&other.recent);
+    /// Removes duplicate hours; [`Self::distinct_hours_and_days`] needs it.
+    pub fn finish(&mut self) {
+        self.compact_hours();
     }
 
-    /// Distinct hours and distinct UTC days with a transaction.
-    pub fn distinct_hours_and_days(&mut self) -> (u64, u64) {
-        self.compact_hours();
+    /// Distinct hours and distinct UTC days with a transaction, once
+    /// [`Self::finish`] has run.
+    pub fn distinct_hours_and_days(&self) -> (u64, u64) {
         let mut days = 0;
         let mut last_day = None;
         for &h in &self.hours {
@@ -196,116 +246,116 @@ impl UserAccumulator {
     }
 }
 
-/// Per-user accumulators keyed by user key, with the channel names their
-/// ids refer to, and input-wide bounds.
+/// A user key: most keys are short, and keeping them inline in the hash
+/// table saves an allocation per user and a pointer chase per lookup.
+pub type UserKey = SmallVec<[u8; 24]>;
+
+/// A user key and its accumulator.
+pub type KeyedUser = (UserKey, UserAccumulator);
+
+/// The users of one partition.
 #[derive(Debug, Default)]
-pub struct Aggregate {
-    users: HashMap<Box<[u8]>, UserAccumulator>,
-    channels: Vec<Box<[u8]>>,
-    /// Transactions accepted.
+pub struct Partition {
+    users: HashTable<KeyedUser>,
+    /// Transactions added.
     pub rows: u64,
     pub min_ms: Option<i64>,
     pub max_ms: Option<i64>,
 }
 
-/// A user key and its accumulator.
-pub type KeyedUser = (Box<[u8]>, UserAccumulator);
+impl Partition {
+    /// Adds rows whose keys hash to this partition; long keys are read
+    /// from `arena`.
+    pub fn add_rows(&mut self, rows: &[Row], arena: &[u8]) {
+        if rows.is_empty() {
+            return;
+        }
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        for row in rows {
+            let key = row.key.get(arena);
+            let user = match self.users.find_mut(row.hash, |(k, _)| k.as_slice() == key) {
+                Some((_, user)) => user,
+                None => {
+                    let entry = (UserKey::from_slice(key), UserAccumulator::new(row.time_ms));
+                    let slot = self
+                        .users
+                        .insert_unique(row.hash, entry, |(k, _)| hash_key(k));
+                    &mut slot.into_mut().1
+                }
+            };
+            user.add(row);
+            min = min.min(row.time_ms);
+            max = max.max(row.time_ms);
+        }
+        self.rows += rows.len() as u64;
+        self.min_ms = Some(self.min_ms.map_or(min, |m| m.min(min)));
+        self.max_ms = Some(self.max_ms.map_or(max, |m| m.max(max)));
+    }
 
-/// A new channel value would pass [`MAX_CHANNELS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooManyChannels;
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+}
+
+/// Every user's accumulator, partitioned, and the channel names that
+/// channel ids refer to.
+#[derive(Debug)]
+pub struct Aggregate {
+    pub partitions: Vec<Partition>,
+    pub channels: Vec<Box<[u8]>>,
+}
+
+impl Default for Aggregate {
+    fn default() -> Self {
+        Aggregate {
+            partitions: (0..PARTITIONS).map(|_| Partition::default()).collect(),
+            channels: Vec::new(),
+        }
+    }
+}
 
 impl Aggregate {
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Transactions added.
+    pub fn rows(&self) -> u64 {
+        self.partitions.iter().map(|p| p.rows).sum()
+    }
+
     pub fn user_count(&self) -> usize {
-        self.users.len()
+        self.partitions.iter().map(Partition::user_count).sum()
     }
 
-    pub fn channel_names(&self) -> &[Box<[u8]>] {
-        &self.channels
+    pub fn min_ms(&self) -> Option<i64> {
+        self.partitions.iter().filter_map(|p| p.min_ms).min()
     }
 
-    fn channel_id(&mut self, name: &[u8]) -> Result<u32, TooManyChannels> {
-        if let Some(i) = self.channels.iter().position(|c| &**c == name) {
-            return Ok(i as u32);
-        }
-        if self.channels.len() >= MAX_CHANNELS {
-            return Err(TooManyChannels);
-        }
-        self.channels.push(name.into());
-        Ok(self.channels.len() as u32 - 1)
+    pub fn max_ms(&self) -> Option<i64> {
+        self.partitions.iter().filter_map(|p| p.max_ms).max()
     }
 
-    /// Adds one transaction of user `key`.
-    pub fn add(&mut self, key: &[u8], tx: &Transaction<'_>) -> Result<(), TooManyChannels> {
-        let channel = match tx.channel {
-            Some(name) => Some(self.channel_id(name)?),
-            None => None,
-        };
-        let user = match self.users.get_mut(key) {
-            Some(user) => user,
-            None => self
-                .users
-                .entry(key.into())
-                .or_insert_with(|| UserAccumulator::new(tx.time_ms)),
-        };
-        user.add(tx, channel);
-        self.rows += 1;
-        self.min_ms = Some(self.min_ms.map_or(tx.time_ms, |m| m.min(tx.time_ms)));
-        self.max_ms = Some(self.max_ms.map_or(tx.time_ms, |m| m.max(tx.time_ms)));
-        Ok(())
-    }
-
-    /// Folds `other` into `self`. Associative and commutative up to the
-    /// numbering of channel ids, which readers resolve through
-    /// [`Aggregate::channel_names`].
-    pub fn merge(mut self, mut other: Aggregate) -> Aggregate {
-        if other.users.len() > self.users.len() {
-            std::mem::swap(&mut self, &mut other);
-        }
-        let remap: Vec<u32> = other
-            .channels
-            .iter()
-            .map(|name| match self.channels.iter().position(|c| c == name) {
-                Some(i) => i as u32,
-                None => {
-                    self.channels.push(name.clone());
-                    self.channels.len() as u32 - 1
-                }
-            })
-            .collect();
-        for (key, user) in other.users {
-            match self.users.get_mut(&key) {
-                Some(mine) => mine.merge(user, &remap),
-                None => {
-                    let mut user = user;
-                    for (id, _) in user.channels.iter_mut() {
-                        *id = remap[*id as usize];
-                    }
-                    self.users.insert(key, user);
-                }
-            }
-        }
-        self.rows += other.rows;
-        self.min_ms = min_opt(self.min_ms, other.min_ms, i64::min);
-        self.max_ms = min_opt(self.max_ms, other.max_ms, i64::max);
-        self
-    }
-
-    /// The users, in no particular order, and the channel names.
+    /// The users, in no particular order.
     pub fn into_users(self) -> (Vec<KeyedUser>, Vec<Box<[u8]>>) {
-        (self.users.into_iter().collect(), self.channels)
+        let mut users = Vec::with_capacity(self.user_count());
+        for partition in self.partitions {
+            users.extend(partition.users);
+        }
+        (users, self.channels)
     }
 }
 
-fn min_opt(a: Option<i64>, b: Option<i64>, pick: fn(i64, i64) -> i64) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(pick(a, b)),
-        (a, b) => a.or(b),
+/// The length and first seven bytes of a name, as one number: equal
+/// fingerprints of names shorter than eight bytes mean equal names.
+pub fn fingerprint(name: &[u8]) -> u64 {
+    // A byte loop, not a slice copy: a copy of variable length becomes a
+    // call to memcpy, which costs more than the whole lookup.
+    let mut print = (name.len().min(255) as u64) << 56;
+    for (i, &b) in name.iter().take(7).enumerate() {
+        print |= u64::from(b) << (8 * i);
     }
+    print
 }
 
 #[cfg(test)]
@@ -321,9 +371,7 @@ mod tests {
         r.add(12, 2);
         assert_eq!(r.count_between(6, 12), 3);
         assert_eq!(r.count_between(10, 12), 3);
-        let mut other = RecentDays::new(20);
-        other.add(20, 5);
-        r.merge(&other);
+        r.add(20, 5);
         assert_eq!(r.count_between(14, 20), 5);
         assert_eq!(r.count_between(0, 20), 5);
     }
@@ -335,6 +383,7 @@ mod tests {
             u.add_hour(i % 50);
         }
         assert!(u.hours.len() <= 100);
+        u.finish();
         assert_eq!(u.distinct_hours_and_days(), (50, 3));
     }
 }

@@ -4,9 +4,9 @@ use std::io::{self, Write};
 
 use rayon::prelude::*;
 
-use super::accumulator::{Aggregate, UserAccumulator};
+use super::accumulator::{Aggregate, UserAccumulator, UserKey};
 use crate::ingest::amount::Money;
-use crate::ingest::time::{MS_PER_DAY, day_of, format_iso};
+use crate::ingest::time::{MS_PER_DAY, MS_PER_HOUR, civil_from_days, day_of};
 
 /// Settings of the feature definitions.
 #[derive(Clone, Copy, Debug)]
@@ -73,13 +73,16 @@ impl FeatureTable {
         has_status: bool,
         options: &FeatureOptions,
     ) -> Option<FeatureTable> {
-        let (min_ms, max_ms) = (aggregate.min_ms?, aggregate.max_ms?);
+        let (min_ms, max_ms) = (aggregate.min_ms()?, aggregate.max_ms()?);
         let as_of_ms = options.as_of.unwrap_or(max_ms);
         let window_start_day = day_of(min_ms);
         let as_of_day = day_of(as_of_ms);
         let window_days = as_of_day - window_start_day + 1;
         let (mut users, channel_names) = aggregate.into_users();
-        users.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        users.par_iter_mut().for_each(|(_, user)| user.finish());
+        // Sort positions, not the (large) accumulators themselves.
+        let mut sorted: Vec<u32> = (0..users.len() as u32).collect();
+        sorted.par_sort_unstable_by(|&a, &b| users[a as usize].0.cmp(&users[b as usize].0));
 
         let mut order: Vec<usize> = (0..channel_names.len()).collect();
         order.sort_by(|&a, &b| channel_names[a].cmp(&channel_names[b]));
@@ -100,15 +103,15 @@ impl FeatureTable {
             start_day: window_start_day,
             days: window_days,
         };
-        let rows: Vec<(UserFeatures, Vec<f64>)> = users
+        let rows: Vec<(UserFeatures, Vec<f64>)> = sorted
             .into_par_iter()
-            .map(|(key, mut user)| {
+            .map(|i| {
+                let (key, user) = &users[i as usize];
                 let mut shares = vec![0.0; n_channels];
                 for &(id, count) in user.channel_counts() {
                     shares[column[id as usize]] = count as f64 / user.frequency as f64;
                 }
-                let features =
-                    finish_user(key, &mut user, &window, has_channel, has_status, options);
+                let features = finish_user(key, user, &window, has_channel, has_status, options);
                 (features, shares)
             })
             .collect();
@@ -172,39 +175,161 @@ impl FeatureTable {
 
     /// Writes the table as CSV (RFC 4180, `\n` line ends). Floats use the
     /// shortest representation that reads back to the same value.
-    pub fn write_csv(&self, out: impl Write) -> io::Result<()> {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(out);
-        writer.write_record(self.column_names())?;
-        let mut cells: Vec<String> = Vec::new();
-        for (row, user) in self.users.iter().enumerate() {
-            cells.clear();
-            cells.push(user.user_id.clone());
-            cells.push(user.frequency.to_string());
-            cells.push(user.monetary.to_string());
-            cells.push(format_iso(user.first_seen_ms));
-            cells.push(format_iso(user.last_seen_ms));
-            cells.push(float(user.recency_days));
-            cells.push(float(user.tenure_days));
-            cells.push(user.active_days.to_string());
-            cells.push(user.active_hours.to_string());
-            cells.push(
-                user.channel_diversity
-                    .map_or_else(String::new, |d| d.to_string()),
-            );
-            cells.extend(self.shares(row).iter().map(|&s| float(s)));
-            cells.push(optional(user.success_rate));
-            cells.push(optional(user.failure_rate));
-            cells.push(float(user.avg_daily_volume));
-            cells.push(float(user.avg_daily_last_7d));
-            cells.push(optional(user.avg_daily_prev));
-            cells.push(optional(user.usage_trend));
-            cells.push(user.is_dormant.to_string());
-            writer.write_record(&cells)?;
+    ///
+    /// Rows are formatted in parallel, a batch at a time, straight into
+    /// byte buffers: with a million users, per-cell strings would cost more
+    /// than reading the log did.
+    pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut header = Vec::new();
+        for (i, name) in self.column_names().iter().enumerate() {
+            if i > 0 {
+                header.push(b',');
+            }
+            push_text(&mut header, name);
         }
-        writer.flush()
+        header.push(b'\n');
+        out.write_all(&header)?;
+        const BATCH: usize = 1 << 16;
+        const PIECE: usize = 1 << 11;
+        for (batch_index, batch) in self.users.chunks(BATCH).enumerate() {
+            let pieces: Vec<Vec<u8>> = batch
+                .par_chunks(PIECE)
+                .enumerate()
+                .map(|(piece_index, users)| {
+                    let first = batch_index * BATCH + piece_index * PIECE;
+                    let mut buf = Vec::with_capacity(users.len() * 256);
+                    for (i, user) in users.iter().enumerate() {
+                        self.push_row(&mut buf, first + i, user);
+                    }
+                    buf
+                })
+                .collect();
+            for piece in pieces {
+                out.write_all(&piece)?;
+            }
+        }
+        out.flush()
     }
+
+    fn push_row(&self, buf: &mut Vec<u8>, row: usize, user: &UserFeatures) {
+        let mut ints = itoa::Buffer::new();
+        push_text(buf, &user.user_id);
+        buf.push(b',');
+        buf.extend_from_slice(ints.format(user.frequency).as_bytes());
+        buf.push(b',');
+        push_money(buf, user.monetary);
+        buf.push(b',');
+        push_iso(buf, user.first_seen_ms);
+        buf.push(b',');
+        push_iso(buf, user.last_seen_ms);
+        buf.push(b',');
+        push_float(buf, user.recency_days);
+        buf.push(b',');
+        push_float(buf, user.tenure_days);
+        buf.push(b',');
+        buf.extend_from_slice(ints.format(user.active_days).as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(ints.format(user.active_hours).as_bytes());
+        buf.push(b',');
+        if let Some(d) = user.channel_diversity {
+            buf.extend_from_slice(ints.format(d).as_bytes());
+        }
+        for &share in self.shares(row) {
+            buf.push(b',');
+            push_float(buf, share);
+        }
+        for value in [user.success_rate, user.failure_rate] {
+            buf.push(b',');
+            if let Some(v) = value {
+                push_float(buf, v);
+            }
+        }
+        buf.push(b',');
+        push_float(buf, user.avg_daily_volume);
+        buf.push(b',');
+        push_float(buf, user.avg_daily_last_7d);
+        for value in [user.avg_daily_prev, user.usage_trend] {
+            buf.push(b',');
+            if let Some(v) = value {
+                push_float(buf, v);
+            }
+        }
+        buf.extend_from_slice(if user.is_dormant {
+            b",true\n"
+        } else {
+            b",false\n"
+        });
+    }
+}
+
+/// A text cell, quoted (RFC 4180) only when it must be.
+fn push_text(buf: &mut Vec<u8>, text: &str) {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        buf.extend_from_slice(text.as_bytes());
+        return;
+    }
+    buf.push(b'"');
+    for b in text.bytes() {
+        if b == b'"' {
+            buf.push(b'"');
+        }
+        buf.push(b);
+    }
+    buf.push(b'"');
+}
+
+/// Shortest round-trip form; integral values without `.0`; `-0` as `0`.
+fn push_float(buf: &mut Vec<u8>, x: f64) {
+    if x == 0.0 {
+        buf.push(b'0');
+        return;
+    }
+    let mut ryu = ryu::Buffer::new();
+    let s = ryu.format(x);
+    buf.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
+}
+
+fn push_money(buf: &mut Vec<u8>, money: Money) {
+    use std::io::Write as _;
+    // Display is exact; writing into a Vec cannot fail.
+    let _ = write!(buf, "{money}");
+}
+
+fn push_iso(buf: &mut Vec<u8>, ms: i64) {
+    let (y, mo, d) = civil_from_days(day_of(ms));
+    let in_day = ms.rem_euclid(MS_PER_DAY);
+    let two = |buf: &mut Vec<u8>, v: i64| {
+        buf.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
+    };
+    if (0..=9999).contains(&y) {
+        two(buf, y / 100);
+        two(buf, y % 100);
+    } else {
+        buf.extend_from_slice(y.to_string().as_bytes());
+    }
+    buf.push(b'-');
+    two(buf, mo);
+    buf.push(b'-');
+    two(buf, d);
+    buf.push(b'T');
+    two(buf, in_day / MS_PER_HOUR);
+    buf.push(b':');
+    two(buf, in_day / 60_000 % 60);
+    buf.push(b':');
+    two(buf, in_day / 1000 % 60);
+    let milli = in_day % 1000;
+    if milli != 0 {
+        buf.extend_from_slice(&[
+            b'.',
+            b'0' + (milli / 100) as u8,
+            b'0' + (milli / 10 % 10) as u8,
+            b'0' + (milli % 10) as u8,
+        ]);
+    }
+    buf.push(b'Z');
 }
 
 struct Window {
@@ -215,8 +340,8 @@ struct Window {
 }
 
 fn finish_user(
-    key: Box<[u8]>,
-    user: &mut UserAccumulator,
+    key: &UserKey,
+    user: &UserAccumulator,
     window: &Window,
     has_channel: bool,
     has_status: bool,
@@ -236,8 +361,7 @@ fn finish_user(
         .then(|| user.successes as f64 / user.with_status as f64);
     let recency_days = (window.as_of_ms - user.last_ms) as f64 / MS_PER_DAY as f64;
     // Keys were checked to be UTF-8 while reading.
-    let user_id = String::from_utf8(key.into_vec())
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let user_id = String::from_utf8_lossy(key).into_owned();
     UserFeatures {
         user_id,
         frequency,
@@ -259,29 +383,42 @@ fn finish_user(
     }
 }
 
-fn float(x: f64) -> String {
-    if x == 0.0 {
-        // Also turns -0.0 into 0.
-        return "0".to_string();
-    }
-    let mut buf = ryu::Buffer::new();
-    let s = buf.format(x);
-    s.strip_suffix(".0").unwrap_or(s).to_string()
-}
-
-fn optional(x: Option<f64>) -> String {
-    x.map_or_else(String::new, float)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::time::format_iso;
+
+    fn text(push: impl Fn(&mut Vec<u8>)) -> String {
+        let mut buf = Vec::new();
+        push(&mut buf);
+        String::from_utf8(buf).unwrap()
+    }
 
     #[test]
     fn float_formatting() {
-        assert_eq!(float(1.0), "1");
-        assert_eq!(float(-0.0), "0");
-        assert_eq!(float(0.25), "0.25");
-        assert_eq!(float(1.0 / 3.0), "0.3333333333333333");
+        assert_eq!(text(|b| push_float(b, 1.0)), "1");
+        assert_eq!(text(|b| push_float(b, -0.0)), "0");
+        assert_eq!(text(|b| push_float(b, 0.25)), "0.25");
+        assert_eq!(text(|b| push_float(b, 1.0 / 3.0)), "0.3333333333333333");
+    }
+
+    #[test]
+    fn iso_matches_the_reference_formatter() {
+        for ms in [
+            0,
+            -1,
+            1_740_852_245_007,
+            253_402_300_799_999,
+            -62_167_219_200_000,
+            86_399_999,
+        ] {
+            assert_eq!(text(|b| push_iso(b, ms)), format_iso(ms));
+        }
+    }
+
+    #[test]
+    fn text_quoting() {
+        assert_eq!(text(|b| push_text(b, "plain")), "plain");
+        assert_eq!(text(|b| push_text(b, "a,\"b\"")), "\"a,\"\"b\"\"\"");
     }
 }

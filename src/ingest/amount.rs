@@ -38,47 +38,110 @@ impl Money {
     /// Parses a decimal amount: `12`, `-3.50`, `+0.125`, `.5`, `1e3`.
     /// Surrounding ASCII spaces are ignored.
     pub fn parse(text: &[u8]) -> Result<Money, AmountError> {
-        let s = text.trim_ascii();
-        let (negative, body) = match s {
-            [b'-', rest @ ..] => (true, rest),
-            [b'+', rest @ ..] => (false, rest),
-            _ => (false, s),
-        };
-        let int_len = body.iter().take_while(|b| b.is_ascii_digit()).count();
-        let (int, rest) = body.split_at(int_len);
-        let (frac, rest) = match rest {
-            [b'.', r @ ..] => {
-                let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
-                r.split_at(n)
-            }
-            _ => (&b""[..], rest),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return Err(classify_non_number(s));
+        match parse_plain(text) {
+            Some(money) => Ok(money),
+            None => parse_general(text.trim_ascii()),
         }
-        if !rest.is_empty() {
-            if matches!(rest[0], b'e' | b'E') {
-                return parse_via_float(s);
-            }
-            return Err(AmountError::NotANumber);
-        }
-        if int.len() > 20 {
-            return Err(AmountError::TooLarge);
-        }
-        let mut units: i128 = 0;
-        for &b in int {
-            units = units * 10 + i128::from(b - b'0');
-        }
-        let mut nanos: i128 = 0;
-        for i in 0..9 {
-            nanos = nanos * 10 + frac.get(i).map_or(0, |b| i128::from(b - b'0'));
-        }
-        if frac.get(9).is_some_and(|&b| b >= b'5') {
-            nanos += 1;
-        }
-        let value = units * SCALE + nanos;
-        Ok(Money(if negative { -value } else { value }))
     }
+}
+
+/// Powers of ten up to 1e9.
+const POW10: [i64; 10] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+];
+
+/// The common case, on the hot path of every row: an optional minus, at
+/// most 18 integer digits, and at most nine decimals. `None` for anything
+/// else, which [`parse_general`] then handles (or rejects).
+#[inline]
+fn parse_plain(s: &[u8]) -> Option<Money> {
+    let (negative, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let mut i = 0;
+    let mut units: i64 = 0;
+    while i < s.len() && i < 18 {
+        let d = s[i].wrapping_sub(b'0');
+        if d >= 10 {
+            break;
+        }
+        units = units * 10 + i64::from(d);
+        i += 1;
+    }
+    let int_digits = i;
+    let mut nanos: i64 = 0;
+    let mut frac_digits = 0;
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        while i < s.len() && frac_digits < 9 {
+            let d = s[i].wrapping_sub(b'0');
+            if d >= 10 {
+                break;
+            }
+            nanos = nanos * 10 + i64::from(d);
+            frac_digits += 1;
+            i += 1;
+        }
+    }
+    if i != s.len() || int_digits + frac_digits == 0 {
+        return None;
+    }
+    let value = i128::from(units) * SCALE + i128::from(nanos * POW10[9 - frac_digits]);
+    Some(Money(if negative { -value } else { value }))
+}
+
+/// Any other form: a plus sign, surrounding spaces, more digits (rounded at
+/// the ninth decimal), exponents; and the errors.
+fn parse_general(s: &[u8]) -> Result<Money, AmountError> {
+    let (negative, body) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, s),
+    };
+    let int_len = body.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (int, rest) = body.split_at(int_len);
+    let (frac, rest) = match rest {
+        [b'.', r @ ..] => {
+            let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
+            r.split_at(n)
+        }
+        _ => (&b""[..], rest),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return Err(classify_non_number(s));
+    }
+    if !rest.is_empty() {
+        if matches!(rest[0], b'e' | b'E') {
+            return parse_via_float(s);
+        }
+        return Err(AmountError::NotANumber);
+    }
+    if int.len() > 20 {
+        return Err(AmountError::TooLarge);
+    }
+    let units = int
+        .iter()
+        .fold(0i128, |v, &b| v * 10 + i128::from(b - b'0'));
+    let kept = frac.len().min(9);
+    let mut nanos = frac[..kept]
+        .iter()
+        .fold(0i128, |v, &b| v * 10 + i128::from(b - b'0'));
+    nanos *= i128::from(POW10[9 - kept]);
+    if frac.get(9).is_some_and(|&b| b >= b'5') {
+        nanos += 1;
+    }
+    let value = units * SCALE + nanos;
+    Ok(Money(if negative { -value } else { value }))
 }
 
 fn classify_non_number(s: &[u8]) -> AmountError {

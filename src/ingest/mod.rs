@@ -1,10 +1,12 @@
 //! Reading transaction logs (SPEC section 2) into per-user accumulators.
 //!
-//! Files are memory-mapped and cut into chunks at record starts; chunks are
-//! parsed and aggregated in parallel with rayon (fold into per-worker
-//! [`Aggregate`]s, then an associative merge). Standard input, and files
-//! that cannot be mapped, are read in large blocks that are processed the
-//! same way, so memory follows the number of users, not of rows.
+//! Files are memory-mapped a window at a time and cut into chunks at record
+//! starts. Each block is read in two parallel phases: chunks are parsed
+//! into rows sorted by user partition, then each partition of the
+//! [`Aggregate`] takes its rows (see [`crate::features::accumulator`]).
+//! Standard input, and files that cannot be mapped, are read in large
+//! blocks that are processed the same way, so memory follows the number of
+//! users, not of rows.
 //!
 //! This module owns parsing and positioning errors; what is computed per
 //! user lives in [`crate::features`].
@@ -18,6 +20,7 @@ pub mod time;
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -25,11 +28,15 @@ use rayon::prelude::*;
 pub use self::error::{IngestError, RowError, RowErrorKind};
 pub use self::schema::{ColumnNames, Delimiter, IngestOptions, ResolvedColumns, Role};
 pub use self::time::TimeFormat;
+use self::time::TimeParser;
 
 use self::amount::Money;
 use self::error::excerpt;
 use self::records::{Record, Syntax};
-use crate::features::accumulator::{Aggregate, MAX_CHANNELS, Transaction};
+use crate::features::accumulator::{
+    Aggregate, KeyRef, MAX_CHANNELS, NO_CHANNEL, PARTITIONS, Row, fingerprint, hash_key,
+    partition_of,
+};
 
 /// How many skipped rows are kept to show the user.
 pub const BAD_ROW_EXAMPLES: usize = 5;
@@ -61,49 +68,37 @@ pub struct IngestReport {
 
 /// Reads every input (a path, or `-` for standard input) as one log.
 ///
-/// `progress` is called with the number of bytes just processed.
+/// `progress` is called with the number of bytes just processed. Work runs
+/// on the current rayon pool.
 pub fn ingest(
     inputs: &[PathBuf],
     options: &IngestOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Ingested, IngestError> {
-    let mut total = Ingested {
+    let mut run = Run {
         aggregate: Aggregate::new(),
-        has_channel: false,
-        has_status: false,
-        report: IngestReport::default(),
+        channels: Mutex::new(Vec::new()),
+        ..Run::default()
     };
-    let mut examples: Vec<((usize, u64), RowError)> = Vec::new();
-    for (index, path) in inputs.iter().enumerate() {
+    let mut report = IngestReport::default();
+    let (mut has_channel, mut has_status) = (false, false);
+    for path in inputs {
         let file = source::read_file(path, options, &mut |block, file| {
-            aggregate_block(block, file, options, progress)
+            run.read_block(block, file, options, progress)
         })?;
-        total.has_channel |= file.has_channel;
-        total.has_status |= file.has_status;
-        total.report.files.push(error::display_path(path));
-        total.report.bytes += file.bytes;
-        total.report.rows += file.outcome.aggregate.rows;
-        total.report.skipped_rows += file.outcome.skipped;
-        total.report.rows_after_as_of += file.outcome.after_as_of;
-        examples.extend(
-            file.outcome
-                .examples
-                .into_iter()
-                .map(|(at, e)| ((index, at), e)),
-        );
-        examples.sort_by_key(|(at, _)| *at);
-        examples.truncate(BAD_ROW_EXAMPLES);
-        total.aggregate = std::mem::take(&mut total.aggregate).merge(file.outcome.aggregate);
+        has_channel |= file.has_channel;
+        has_status |= file.has_status;
+        report.files.push(error::display_path(path));
+        report.bytes += file.bytes;
     }
-    total.report.skipped_examples = examples.into_iter().map(|(_, e)| e.to_string()).collect();
-    if total.aggregate.channel_names().len() > MAX_CHANNELS {
-        return Err(IngestError::TooManyChannels {
-            path: inputs.last().cloned().unwrap_or_default(),
-            limit: MAX_CHANNELS,
-        });
-    }
-    if total.report.rows == 0 {
-        let detail = match (total.report.skipped_rows, total.report.rows_after_as_of) {
+    let mut aggregate = run.aggregate;
+    aggregate.channels = run.channels.into_inner().unwrap_or_else(|e| e.into_inner());
+    report.rows = aggregate.rows();
+    report.skipped_rows = run.skipped;
+    report.rows_after_as_of = run.after_as_of;
+    report.skipped_examples = run.examples.iter().map(ToString::to_string).collect();
+    if report.rows == 0 {
+        let detail = match (report.skipped_rows, report.rows_after_as_of) {
             (0, 0) => String::new(),
             (s, 0) => format!(" ({s} bad rows skipped)"),
             (0, a) => format!(" ({a} rows after --as-of left out)"),
@@ -111,36 +106,17 @@ pub fn ingest(
         };
         return Err(IngestError::NoRows { detail });
     }
-    Ok(total)
-}
-
-/// What one file (or one block of a stream) gave.
-#[derive(Debug, Default)]
-pub(crate) struct Outcome {
-    pub aggregate: Aggregate,
-    pub skipped: u64,
-    pub after_as_of: u64,
-    /// (byte offset in the file, error) of the first skipped rows.
-    pub examples: Vec<(u64, RowError)>,
-}
-
-impl Outcome {
-    pub fn merge(mut self, other: Outcome) -> Outcome {
-        self.aggregate = self.aggregate.merge(other.aggregate);
-        self.skipped += other.skipped;
-        self.after_as_of += other.after_as_of;
-        self.examples.extend(other.examples);
-        self.examples.sort_by_key(|(at, _)| *at);
-        self.examples.truncate(BAD_ROW_EXAMPLES);
-        self
-    }
+    Ok(Ingested {
+        aggregate,
+        has_channel,
+        has_status,
+        report,
+    })
 }
 
 /// A data block of one file: records starting at `bytes[0]`.
 pub(crate) struct Block<'a> {
     pub bytes: &'a [u8],
-    /// Offset of `bytes[0]` in the file.
-    pub offset: u64,
     /// Line number (1-based) of `bytes[0]`.
     pub line: u64,
 }
@@ -151,187 +127,327 @@ impl Block<'_> {
     }
 }
 
-/// Per-file reading context: columns, time format, success statuses.
+/// Per-file reading context.
 pub(crate) struct FileContext<'a> {
     pub path: &'a Path,
     pub columns: ResolvedColumns,
     pub time_format: TimeFormat,
 }
 
-/// A row problem before it is positioned.
+/// A bad row of the block being read, not yet positioned.
 struct Bad {
+    /// Offset in the block.
     at: usize,
     field: Option<usize>,
     kind: RowErrorKind,
 }
 
 impl Bad {
-    fn position(self, block: &Block<'_>, file: &FileContext<'_>) -> (u64, RowError) {
-        let error = RowError {
+    fn position(self, block: &Block<'_>, file: &FileContext<'_>) -> RowError {
+        RowError {
             path: file.path.to_path_buf(),
             line: block.line_at(self.at),
             column: self.field.map(|i| file.columns.describe(i)),
             kind: self.kind,
-        };
-        (block.offset + self.at as u64, error)
+        }
     }
 }
 
-/// Partial result of some chunks of a block.
+/// State of a whole run across inputs and blocks.
 #[derive(Default)]
-struct Partial {
-    outcome: Outcome,
-    /// Without `--skip-bad-rows`: the earliest bad row seen.
-    error: Option<Bad>,
-    /// With it: the earliest bad rows, unpositioned.
+struct Run {
+    aggregate: Aggregate,
+    /// Channel names; a row's channel id indexes this.
+    channels: Mutex<Vec<Box<[u8]>>>,
+    skipped: u64,
+    after_as_of: u64,
+    /// The first skipped rows, in input order.
+    examples: Vec<RowError>,
+    /// One per chunk of a block.
+    buffers: Vec<Parsed>,
+}
+
+/// What phase one made of one chunk.
+struct Parsed {
+    /// Rows by partition.
+    parts: Vec<Vec<Row>>,
+    /// Long keys.
+    arena: Vec<u8>,
+    skipped: u64,
+    after_as_of: u64,
+    /// The first bad rows (with `--skip-bad-rows`), or the one that
+    /// stopped the chunk.
     bad: Vec<Bad>,
+    stopped: bool,
 }
 
-impl Partial {
-    fn merge(mut self, other: Partial) -> Partial {
-        self.outcome = self.outcome.merge(other.outcome);
-        self.error = match (self.error, other.error) {
-            (Some(a), Some(b)) => Some(if a.at <= b.at { a } else { b }),
-            (a, b) => a.or(b),
-        };
-        self.bad.extend(other.bad);
-        self.bad.sort_by_key(|b| b.at);
-        self.bad.truncate(BAD_ROW_EXAMPLES);
-        self
+impl Default for Parsed {
+    fn default() -> Self {
+        Parsed {
+            parts: (0..PARTITIONS).map(|_| Vec::new()).collect(),
+            arena: Vec::new(),
+            skipped: 0,
+            after_as_of: 0,
+            bad: Vec::new(),
+            stopped: false,
+        }
     }
 }
 
-/// Aggregates one block in parallel.
-pub(crate) fn aggregate_block(
-    block: &Block<'_>,
-    file: &FileContext<'_>,
-    options: &IngestOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Outcome, IngestError> {
-    let syntax = Syntax::for_block(options.delimiter, block.bytes);
-    let pieces = records::split(block.bytes, syntax, options.chunk_bytes).map_err(|open| {
-        let bad = Bad {
-            at: open.0,
-            field: None,
-            kind: RowErrorKind::UnterminatedQuote,
-        };
-        IngestError::Row(Box::new(bad.position(block, file).1))
-    })?;
-    // Without --skip-bad-rows the first bad row ends the run: chunks past
-    // the earliest one found so far are not worth reading.
-    let first_bad = AtomicUsize::new(usize::MAX);
-    let partial = pieces
-        .par_iter()
-        .fold(Partial::default, |mut partial, piece| {
-            if piece.start < first_bad.load(Ordering::Relaxed) {
-                aggregate_piece(
-                    block.bytes,
-                    piece.clone(),
-                    syntax,
-                    file,
-                    options,
-                    &mut partial,
-                );
-                if let Some(bad) = &partial.error {
-                    first_bad.fetch_min(bad.at, Ordering::Relaxed);
+impl Parsed {
+    fn clear(&mut self) {
+        self.parts.iter_mut().for_each(Vec::clear);
+        self.arena.clear();
+        self.skipped = 0;
+        self.after_as_of = 0;
+        self.bad.clear();
+        self.stopped = false;
+    }
+}
+
+impl Run {
+    /// Reads one block: phase one parses chunks in parallel into rows by
+    /// partition; phase two lets each partition take its rows, partitions
+    /// in parallel.
+    fn read_block(
+        &mut self,
+        block: &Block<'_>,
+        file: &FileContext<'_>,
+        options: &IngestOptions,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), IngestError> {
+        let syntax = Syntax::for_block(options.delimiter, block.bytes);
+        let pieces = records::split(block.bytes, syntax, options.chunk_bytes).map_err(|open| {
+            let bad = Bad {
+                at: open.0,
+                field: None,
+                kind: RowErrorKind::UnterminatedQuote,
+            };
+            IngestError::Row(Box::new(bad.position(block, file)))
+        })?;
+        // Without --skip-bad-rows the first bad row ends the run: chunks
+        // past the earliest one found so far are not worth reading.
+        let first_bad = AtomicUsize::new(usize::MAX);
+        // Parse buffers are kept from block to block: fresh ones would cost
+        // page faults and regrowth on every block.
+        if self.buffers.len() < pieces.len() {
+            self.buffers.resize_with(pieces.len(), Parsed::default);
+        }
+        let channels = &self.channels;
+        let parsed = &mut self.buffers[..pieces.len()];
+        pieces
+            .par_iter()
+            .zip(parsed.par_iter_mut())
+            .for_each(|(piece, out)| {
+                out.clear();
+                if piece.start < first_bad.load(Ordering::Relaxed) {
+                    let mut parser = ChunkParser::new(file, options, channels, out);
+                    parser.parse(&block.bytes[piece.clone()], piece.start, syntax);
+                    if out.stopped {
+                        first_bad.fetch_min(out.bad[0].at, Ordering::Relaxed);
+                    }
                 }
+                progress(piece.len() as u64);
+            });
+        let parsed = &self.buffers[..pieces.len()];
+
+        let mut bad: Vec<Bad> = Vec::new();
+        for chunk in parsed {
+            self.skipped += chunk.skipped;
+            self.after_as_of += chunk.after_as_of;
+        }
+        if let Some(stop) = parsed
+            .iter()
+            .filter(|c| c.stopped)
+            .map(|c| &c.bad[0])
+            .min_by_key(|b| b.at)
+        {
+            let stop = Bad {
+                at: stop.at,
+                field: stop.field,
+                kind: stop.kind.clone(),
+            };
+            return Err(IngestError::Row(Box::new(stop.position(block, file))));
+        }
+        for chunk in parsed.iter() {
+            bad.extend(chunk.bad.iter().map(|b| Bad {
+                at: b.at,
+                field: b.field,
+                kind: b.kind.clone(),
+            }));
+            if bad.len() >= BAD_ROW_EXAMPLES {
+                break;
             }
-            progress(piece.len() as u64);
-            partial
-        })
-        .reduce(Partial::default, Partial::merge);
-    if let Some(bad) = partial.error {
-        return Err(IngestError::Row(Box::new(bad.position(block, file).1)));
+        }
+        let room = BAD_ROW_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples
+            .extend(bad.into_iter().take(room).map(|b| b.position(block, file)));
+
+        self.aggregate
+            .partitions
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(p, partition)| {
+                for chunk in parsed {
+                    partition.add_rows(&chunk.parts[p], &chunk.arena);
+                }
+            });
+        Ok(())
     }
-    let mut outcome = partial.outcome;
-    outcome.examples = partial
-        .bad
-        .into_iter()
-        .map(|b| b.position(block, file))
-        .collect();
-    Ok(outcome)
 }
 
-fn aggregate_piece(
-    bytes: &[u8],
-    piece: std::ops::Range<usize>,
-    syntax: Syntax,
-    file: &FileContext<'_>,
-    options: &IngestOptions,
-    partial: &mut Partial,
-) {
-    let base = piece.start;
-    let success = SuccessStatuses::new(&options.success_statuses);
-    records::for_each_record(&bytes[piece], syntax, |at, record| {
-        match parse_row(record, file, &success) {
-            Ok((key, tx)) => {
-                if options.as_of.is_some_and(|as_of| tx.time_ms > as_of) {
-                    partial.outcome.after_as_of += 1;
-                } else if partial.outcome.aggregate.add(key, &tx).is_err() {
-                    let field = file.columns.channel;
-                    let kind = RowErrorKind::TooManyChannels {
-                        limit: MAX_CHANNELS,
-                    };
-                    return reject(
-                        partial,
-                        options,
-                        Bad {
-                            at: base + at,
-                            field,
-                            kind,
-                        },
-                    );
+/// Phase one for one chunk: rows parsed, checked and sorted by partition.
+struct ChunkParser<'a> {
+    file: &'a FileContext<'a>,
+    options: &'a IngestOptions,
+    channels: &'a Mutex<Vec<Box<[u8]>>>,
+    /// (fingerprint, name, id) of the channels this chunk has seen.
+    known_channels: Vec<(u64, Box<[u8]>, u16)>,
+    statuses: StatusCache,
+    times: TimeParser,
+    out: &'a mut Parsed,
+}
+
+impl<'a> ChunkParser<'a> {
+    fn new(
+        file: &'a FileContext<'a>,
+        options: &'a IngestOptions,
+        channels: &'a Mutex<Vec<Box<[u8]>>>,
+        out: &'a mut Parsed,
+    ) -> Self {
+        ChunkParser {
+            file,
+            options,
+            channels,
+            known_channels: Vec::new(),
+            statuses: StatusCache::default(),
+            times: TimeParser::new(file.time_format),
+            out,
+        }
+    }
+
+    /// Parses `chunk`, which starts at block offset `base`.
+    fn parse(&mut self, chunk: &[u8], base: usize, syntax: Syntax) {
+        records::for_each_record(chunk, syntax, |at, record| {
+            let Err((field, kind)) = self.row(record) else {
+                return ControlFlow::Continue(());
+            };
+            let bad = Bad {
+                at: base + at,
+                field,
+                kind,
+            };
+            if self.options.skip_bad_rows {
+                self.out.skipped += 1;
+                if self.out.bad.len() < BAD_ROW_EXAMPLES {
+                    self.out.bad.push(bad);
                 }
                 ControlFlow::Continue(())
+            } else {
+                self.out.bad = vec![bad];
+                self.out.stopped = true;
+                ControlFlow::Break(())
             }
-            Err((field, kind)) => reject(
-                partial,
-                options,
-                Bad {
-                    at: base + at,
-                    field,
-                    kind,
-                },
-            ),
-        }
-    });
-}
+        });
+    }
 
-fn reject(partial: &mut Partial, options: &IngestOptions, bad: Bad) -> ControlFlow<()> {
-    if options.skip_bad_rows {
-        partial.outcome.skipped += 1;
-        if partial.bad.len() < BAD_ROW_EXAMPLES {
-            partial.bad.push(bad);
+    fn row(&mut self, record: &Record<'_>) -> Result<(), FieldError> {
+        let (key, time_ms, amount, channel, status) =
+            parse_row(record, self.file, &mut self.times)?;
+        if self.options.as_of.is_some_and(|as_of| time_ms > as_of) {
+            self.out.after_as_of += 1;
+            return Ok(());
         }
-        ControlFlow::Continue(())
-    } else {
-        partial.error = Some(bad);
-        ControlFlow::Break(())
+        // Keys are almost always ASCII, which is checked in a few words.
+        if !key.is_ascii() && std::str::from_utf8(key).is_err() {
+            return Err((Some(self.file.columns.user), RowErrorKind::InvalidUtf8));
+        }
+        let channel = match channel {
+            Some(name) => self.channel_id(name)?,
+            None => NO_CHANNEL,
+        };
+        let success = match status {
+            Some(s) => i8::from(self.statuses.is_success(s, &self.options.success_statuses)),
+            None => -1,
+        };
+        let hash = hash_key(key);
+        let key = KeyRef::new(key, &mut self.out.arena);
+        self.out.parts[partition_of(hash)].push(Row {
+            hash,
+            time_ms,
+            amount,
+            key,
+            channel,
+            success,
+        });
+        Ok(())
+    }
+
+    fn channel_id(&mut self, name: &[u8]) -> Result<u16, FieldError> {
+        let print = fingerprint(name);
+        for (p, known, id) in &self.known_channels {
+            if *p == print && (name.len() < 8 || **known == *name) {
+                return Ok(*id);
+            }
+        }
+        let mut names = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let id = match names.iter().position(|n| **n == *name) {
+            Some(i) => i,
+            None if names.len() < MAX_CHANNELS => {
+                names.push(name.into());
+                names.len() - 1
+            }
+            None => {
+                let kind = RowErrorKind::TooManyChannels {
+                    limit: MAX_CHANNELS,
+                };
+                return Err((self.file.columns.channel, kind));
+            }
+        };
+        self.known_channels.push((print, name.into(), id as u16));
+        Ok(id as u16)
     }
 }
 
-/// Success statuses, matched ASCII case-insensitively.
-struct SuccessStatuses<'a>(&'a [String]);
+/// Success lookups per distinct status value, cached: statuses are a few
+/// values repeated on every row.
+#[derive(Default)]
+struct StatusCache {
+    /// (fingerprint, value, is a success status).
+    seen: Vec<(u64, Box<[u8]>, bool)>,
+}
 
-impl<'a> SuccessStatuses<'a> {
-    fn new(statuses: &'a [String]) -> Self {
-        SuccessStatuses(statuses)
-    }
+impl StatusCache {
+    const MAX: usize = 64;
 
-    fn contains(&self, status: &[u8]) -> bool {
-        self.0
+    fn is_success(&mut self, status: &[u8], successes: &[String]) -> bool {
+        let print = fingerprint(status);
+        for (p, value, success) in &self.seen {
+            if *p == print && (status.len() < 8 || **value == *status) {
+                return *success;
+            }
+        }
+        let success = successes
             .iter()
-            .any(|s| s.as_bytes().eq_ignore_ascii_case(status))
+            .any(|s| s.as_bytes().eq_ignore_ascii_case(status));
+        if self.seen.len() < Self::MAX {
+            self.seen.push((print, status.into(), success));
+        }
+        success
     }
 }
 
 type FieldError = (Option<usize>, RowErrorKind);
 
+/// The fields of one row: key, time, amount, channel and status (both
+/// `None` when empty or absent).
+type RowFields<'r> = (&'r [u8], i64, Money, Option<&'r [u8]>, Option<&'r [u8]>);
+
 fn parse_row<'r>(
     record: &Record<'r>,
     file: &FileContext<'_>,
-    success: &SuccessStatuses<'_>,
-) -> Result<(&'r [u8], Transaction<'r>), FieldError> {
+    times: &mut TimeParser,
+) -> Result<RowFields<'r>, FieldError> {
     let columns = &file.columns;
     if record.len() != columns.field_count {
         let kind = RowErrorKind::FieldCount {
@@ -344,11 +460,8 @@ fn parse_row<'r>(
     if key.is_empty() {
         return Err((Some(columns.user), RowErrorKind::EmptyKey));
     }
-    if std::str::from_utf8(key).is_err() {
-        return Err((Some(columns.user), RowErrorKind::InvalidUtf8));
-    }
     let time_text = record.field(columns.time);
-    let time_ms = file.time_format.parse(time_text).map_err(|error| {
+    let time_ms = times.parse(time_text).map_err(|error| {
         let value = excerpt(time_text);
         (
             Some(columns.time),
@@ -373,29 +486,17 @@ fn parse_row<'r>(
         .channel
         .map(|i| record.field(i))
         .filter(|c| !c.is_empty());
-    if let Some(c) = channel
-        && std::str::from_utf8(c).is_err()
-    {
-        return Err((columns.channel, RowErrorKind::InvalidUtf8));
-    }
-    let success = columns
+    let status = columns
         .status
         .map(|i| record.field(i).trim_ascii())
-        .filter(|s| !s.is_empty())
-        .map(|s| success.contains(s));
-    Ok((
-        key,
-        Transaction {
-            time_ms,
-            amount,
-            channel,
-            success,
-        },
-    ))
+        .filter(|s| !s.is_empty());
+    Ok((key, time_ms, amount, channel, status))
 }
 
 /// Picks the time format of a file from its first data row whose time
-/// value can be recognised; the row where detection fails otherwise.
+/// value can be recognised. Fails with the first row's offset and value
+/// when rows exist but none can be recognised, with `None` when there is
+/// no row of the right field count.
 pub(crate) fn detect_time_format(
     data: &[u8],
     syntax: Syntax,
@@ -413,7 +514,7 @@ pub(crate) fn detect_time_format(
                 ControlFlow::Break(())
             }
             None => {
-                if found.is_err() && matches!(found, Err(None)) {
+                if matches!(found, Err(None)) {
                     found = Err(Some((at, excerpt(value))));
                 }
                 ControlFlow::Continue(())

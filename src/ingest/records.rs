@@ -158,29 +158,35 @@ pub(crate) fn for_each_record(
     match syntax {
         Syntax::Plain(d) => {
             let mut start = 0;
-            while start < chunk.len() {
-                let end = memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |i| start + i);
-                let mut line_end = end;
-                if line_end > start && chunk[line_end - 1] == b'\r' {
-                    line_end -= 1;
-                }
-                if line_end > start {
-                    bounds.clear();
-                    let mut field_start = start;
-                    for i in memchr::memchr_iter(d, &chunk[start..line_end]) {
-                        bounds.push((field_start, start + i));
-                        field_start = start + i + 1;
+            let mut field_start = 0;
+            for (base, delimiters, newlines) in SeparatorMasks::new(chunk, d) {
+                let mut hits = delimiters | newlines;
+                while hits != 0 {
+                    let bit = hits.trailing_zeros();
+                    let i = base + bit as usize;
+                    hits &= hits - 1;
+                    if newlines & (1 << bit) == 0 {
+                        bounds.push((field_start, i));
+                        field_start = i + 1;
+                        continue;
                     }
-                    bounds.push((field_start, line_end));
-                    let record = Record {
-                        base: chunk,
-                        bounds: &bounds,
-                    };
-                    if visit(start, &record).is_break() {
+                    if visit_line(chunk, start, field_start, i, &mut bounds, &mut visit).is_break()
+                    {
                         return;
                     }
+                    start = i + 1;
+                    field_start = start;
                 }
-                start = end + 1;
+            }
+            if start < chunk.len() {
+                let _ = visit_line(
+                    chunk,
+                    start,
+                    field_start,
+                    chunk.len(),
+                    &mut bounds,
+                    &mut visit,
+                );
             }
         }
         Syntax::Whitespace => {
@@ -215,6 +221,105 @@ pub(crate) fn for_each_record(
         }
         Syntax::Quoted(d) => read_quoted(chunk, d, &mut bounds, visit),
     }
+}
+
+/// Bit masks of the delimiters and newlines of `bytes`, 64 bytes at a
+/// time: yields (offset, delimiter mask, newline mask), bit `i` standing
+/// for byte `offset + i`.
+///
+/// Fields are short (a few bytes between separators), where a search call
+/// per separator costs more than it finds. This tests eight bytes at once
+/// (SWAR: a word-wide zero-byte test, exact, with no carries between
+/// bytes) and packs the results into one bit per byte, so the caller walks
+/// separators with bit operations alone.
+struct SeparatorMasks<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    delimiters: u64,
+}
+
+impl<'a> SeparatorMasks<'a> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+    fn new(bytes: &'a [u8], delimiter: u8) -> Self {
+        SeparatorMasks {
+            bytes,
+            offset: 0,
+            delimiters: Self::ONES * u64::from(delimiter),
+        }
+    }
+
+    /// One bit per byte of `word` equal to the byte repeated in `splat`.
+    #[inline(always)]
+    fn matches(word: u64, splat: u64) -> u64 {
+        let x = word ^ splat;
+        let zero_high_bits = !(((x & Self::LOW) + Self::LOW) | x | Self::LOW);
+        // Gather the eight high bits into the top byte, then shift down.
+        ((zero_high_bits >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+    }
+}
+
+impl Iterator for SeparatorMasks<'_> {
+    type Item = (usize, u64, u64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(usize, u64, u64)> {
+        let rest = &self.bytes[self.offset..];
+        if rest.is_empty() {
+            return None;
+        }
+        let newline = Self::ONES * u64::from(b'\n');
+        let (mut delimiters, mut newlines) = (0u64, 0u64);
+        let width = rest.len().min(64);
+        if width == 64 {
+            for (k, word) in rest[..64].chunks_exact(8).enumerate() {
+                let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+                delimiters |= Self::matches(w, self.delimiters) << (8 * k);
+                newlines |= Self::matches(w, newline) << (8 * k);
+            }
+        } else {
+            let delimiter = self.delimiters as u8;
+            for (i, &b) in rest.iter().enumerate() {
+                delimiters |= u64::from(b == delimiter) << i;
+                newlines |= u64::from(b == b'\n') << i;
+            }
+        }
+        let offset = self.offset;
+        self.offset += width;
+        Some((offset, delimiters, newlines))
+    }
+}
+
+/// Ends the line `start..end` of the plain syntax whose last field starts
+/// at `field_start`, visits it unless blank, and resets `bounds`.
+fn visit_line(
+    chunk: &[u8],
+    start: usize,
+    field_start: usize,
+    end: usize,
+    bounds: &mut Vec<(usize, usize)>,
+    visit: &mut impl FnMut(usize, &Record<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let mut last_end = end;
+    if last_end > field_start && chunk[last_end - 1] == b'\r' {
+        last_end -= 1;
+    }
+    bounds.push((field_start, last_end));
+    let blank = bounds.len() == 1 && last_end == start;
+    let flow = if blank {
+        ControlFlow::Continue(())
+    } else {
+        visit(
+            start,
+            &Record {
+                base: chunk,
+                bounds,
+            },
+        )
+    };
+    bounds.clear();
+    flow
 }
 
 fn read_quoted(
@@ -329,6 +434,30 @@ mod tests {
         assert_eq!(plain, records(data, Syntax::Quoted(b',')));
         assert_eq!(plain[1], (8, vec!["1".into(), "2".into(), "3".into()]));
         assert_eq!(plain[2].1, vec!["4", "", "6"]);
+    }
+
+    #[test]
+    fn separator_masks_match_a_byte_loop() {
+        let data: Vec<u8> = (0..300u32)
+            .map(|i| b"ab,\n;,x\n\n,,\xFF"[(i * 7 % 13) as usize % 12])
+            .collect();
+        for start in 0..9 {
+            let mut found = Vec::new();
+            for (base, delimiters, newlines) in SeparatorMasks::new(&data[start..], b',') {
+                for bit in 0..64 {
+                    if (delimiters | newlines) >> bit & 1 == 1 {
+                        found.push((base + bit, newlines >> bit & 1 == 1));
+                    }
+                }
+            }
+            let expected: Vec<_> = data[start..]
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b',' || **b == b'\n')
+                .map(|(i, b)| (i, *b == b'\n'))
+                .collect();
+            assert_eq!(found, expected);
+        }
     }
 
     #[test]

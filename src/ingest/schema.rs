@@ -141,7 +141,7 @@ impl Default for IngestOptions {
                 .map(String::from)
                 .to_vec(),
             skip_bad_rows: false,
-            chunk_bytes: 4 << 20,
+            chunk_bytes: 2 << 20,
             use_mmap: true,
         }
     }

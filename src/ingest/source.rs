@@ -1,37 +1,136 @@
-//! Where the bytes come from: a memory map of a file, or large blocks read
-//! from standard input (or any file that cannot be mapped). Both hand
-//! record-aligned blocks to the aggregation, after reading the header and
-//! settling the file's columns and time format.
+//! Where the bytes come from: windows of a memory-mapped file, or large
+//! blocks read from standard input (or any file that cannot be mapped).
+//! Both hand record-aligned blocks to the aggregation, after the header has
+//! been read and the file's columns and time format settled.
+//!
+//! Files are mapped a window at a time, so the pages of a multi-gigabyte
+//! log do not all stay resident: memory follows users, not rows.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 
 use super::error::IngestError;
 use super::records::{self, Syntax};
 use super::schema::{IngestOptions, ResolvedColumns};
 use super::time::TimeFormat;
-use super::{Block, FileContext, Outcome, RowError, RowErrorKind};
+use super::{Block, FileContext, RowError, RowErrorKind};
 
-/// Stream block size: large enough to keep both cores busy, small enough
-/// that memory stays bounded whatever the input size.
-const STREAM_BLOCK: usize = 64 << 20;
+/// Bytes handed to the aggregation at a time: large enough to keep every
+/// core busy between the (short) pauses at window ends, small enough to
+/// bound memory. Grows when one record is longer.
+const WINDOW: usize = 64 << 20;
+
+/// Mapping offsets must be page multiples; this is one for 4, 16 and 64 KiB
+/// pages.
+const MAP_ALIGN: u64 = 64 << 10;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// What one input gave.
+/// What one input gave, beside what went into the aggregation.
 pub(crate) struct FileRead {
     pub has_channel: bool,
     pub has_status: bool,
     pub bytes: u64,
-    pub outcome: Outcome,
 }
 
-type BlockFn<'f> = dyn FnMut(&Block<'_>, &FileContext<'_>) -> Result<Outcome, IngestError> + 'f;
+type BlockFn<'f> = dyn FnMut(&Block<'_>, &FileContext<'_>) -> Result<(), IngestError> + 'f;
 
-/// Reads one input, calling `each_block` on its data blocks in order.
+/// A moving view of an input.
+trait Window {
+    /// The unread bytes: at least `min` of them unless the input ends
+    /// first, and whether they reach the end of the input.
+    fn fill(&mut self, min: usize) -> io::Result<(&[u8], bool)>;
+    /// Marks `n` bytes as read.
+    fn consume(&mut self, n: usize);
+}
+
+struct MapWindow {
+    file: File,
+    len: u64,
+    pos: u64,
+    /// The current mapping and the file offset it starts at.
+    map: Option<(u64, Mmap)>,
+}
+
+impl Window for MapWindow {
+    fn fill(&mut self, min: usize) -> io::Result<(&[u8], bool)> {
+        if self.pos >= self.len {
+            return Ok((&[], true));
+        }
+        let covered = self.map.as_ref().is_some_and(|(start, map)| {
+            let end = start + map.len() as u64;
+            *start <= self.pos && (end - self.pos >= min as u64 || end == self.len)
+        });
+        if !covered {
+            // Unmap first, so that at most one window is resident.
+            self.map = None;
+            let start = self.pos - self.pos % MAP_ALIGN;
+            let end = self.len.min(self.pos + min.max(WINDOW) as u64);
+            let len = usize::try_from(end - start).map_err(io::Error::other)?;
+            // SAFETY: the map is only read. If another process truncates the
+            // file while it is mapped, touching the lost pages raises SIGBUS
+            // and the process dies; writes by others may show through. These
+            // are the usual terms of reading a memory-mapped log.
+            let map = unsafe {
+                MmapOptions::new()
+                    .offset(start)
+                    .len(len)
+                    .populate()
+                    .map(&self.file)?
+            };
+            self.map = Some((start, map));
+        }
+        let (start, map) = self.map.as_ref().expect("mapped above");
+        let at = (self.pos - start) as usize;
+        Ok((&map[at..], start + map.len() as u64 == self.len))
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n as u64;
+    }
+}
+
+struct ReadWindow<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// Bytes of `buf` already consumed.
+    start: usize,
+    eof: bool,
+}
+
+impl<R: Read> Window for ReadWindow<R> {
+    fn fill(&mut self, min: usize) -> io::Result<(&[u8], bool)> {
+        self.buf.drain(..self.start);
+        self.start = 0;
+        while !self.eof && self.buf.len() < min {
+            let len = self.buf.len();
+            self.buf.resize(min.max(len + (1 << 16)), 0);
+            match self.reader.read(&mut self.buf[len..]) {
+                Ok(0) => {
+                    self.buf.truncate(len);
+                    self.eof = true;
+                }
+                Ok(n) => self.buf.truncate(len + n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(len),
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        }
+        Ok((&self.buf, self.eof))
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+}
+
+/// Reads one input (a path, or `-` for standard input), calling
+/// `each_block` on its data blocks in order.
 pub(crate) fn read_file(
     path: &Path,
     options: &IngestOptions,
@@ -41,56 +140,121 @@ pub(crate) fn read_file(
         path: path.to_path_buf(),
         source,
     };
+    let stream = |reader| ReadWindow {
+        reader,
+        buf: Vec::new(),
+        start: 0,
+        eof: false,
+    };
     if path.as_os_str() == "-" {
-        return read_stream(path, io::stdin().lock(), options, each_block);
+        return read_windows(
+            path,
+            &mut stream(Box::new(io::stdin().lock()) as Box<dyn Read>),
+            options,
+            each_block,
+        );
     }
     let file = File::open(path).map_err(io_error)?;
     let metadata = file.metadata().map_err(io_error)?;
     if metadata.is_dir() {
-        return Err(io_error(io::Error::other("is a directory")));
+        return Err(io_error(io::Error::other("it is a directory")));
     }
     if !metadata.is_file() || !options.use_mmap {
-        return read_stream(path, file, options, each_block);
+        return read_windows(
+            path,
+            &mut stream(Box::new(file) as Box<dyn Read>),
+            options,
+            each_block,
+        );
     }
-    if metadata.len() == 0 {
-        return Err(IngestError::EmptyFile {
-            path: path.to_path_buf(),
-        });
-    }
-    // SAFETY: the map is only read. If another process truncates the file
-    // while it is mapped, touching the lost pages raises SIGBUS and the
-    // process dies; writes by others may show through. Both are the usual
-    // terms of reading a memory-mapped log, as ripgrep and others do.
-    let map = unsafe { Mmap::map(&file) }.map_err(io_error)?;
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
-    let (start, file_ctx, has) = open_data(path, &map, true, options)?;
-    let block = Block {
-        bytes: &map[start..],
-        offset: start as u64,
-        line: line_of(&map, start),
+    let mut window = MapWindow {
+        file,
+        len: metadata.len(),
+        pos: 0,
+        map: None,
     };
-    let outcome = each_block(&block, &file_ctx)?;
+    read_windows(path, &mut window, options, each_block)
+}
+
+fn read_windows(
+    path: &Path,
+    window: &mut dyn Window,
+    options: &IngestOptions,
+    each_block: &mut BlockFn<'_>,
+) -> Result<FileRead, IngestError> {
+    let io_error = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    // The header: the first record, complete.
+    let mut want = WINDOW;
+    let (data_start, line, mut context) = loop {
+        let (bytes, eof) = window.fill(want).map_err(io_error)?;
+        if bytes.is_empty() && eof {
+            return Err(IngestError::EmptyFile {
+                path: path.to_path_buf(),
+            });
+        }
+        if !eof && records::last_record_end(bytes, options.delimiter).is_none() {
+            want *= 2;
+            continue;
+        }
+        let (data_start, columns) = read_header(path, bytes, options)?;
+        let line = 1 + memchr::memchr_iter(b'\n', &bytes[..data_start]).count() as u64;
+        let context = FileContext {
+            path,
+            columns,
+            time_format: options.time_format,
+        };
+        break (data_start, line, context);
+    };
+    window.consume(data_start);
+    let mut block_offset = data_start as u64;
+    let mut block_line = line;
+    want = WINDOW;
+    loop {
+        let (bytes, eof) = window.fill(want).map_err(io_error)?;
+        let end = if eof {
+            bytes.len()
+        } else {
+            match records::last_record_end(bytes, options.delimiter) {
+                Some(end) => end,
+                None => {
+                    want = want.saturating_mul(2);
+                    continue;
+                }
+            }
+        };
+        let block = Block {
+            bytes: &bytes[..end],
+            line: block_line,
+        };
+        if context.time_format == TimeFormat::Auto {
+            settle_time_format(&block, &mut context, options)?;
+        }
+        each_block(&block, &context)?;
+        block_line += memchr::memchr_iter(b'\n', block.bytes).count() as u64;
+        block_offset += end as u64;
+        window.consume(end);
+        want = WINDOW;
+        if eof {
+            break;
+        }
+    }
     Ok(FileRead {
-        has_channel: has.0,
-        has_status: has.1,
-        bytes: map.len() as u64,
-        outcome,
+        has_channel: context.columns.channel.is_some(),
+        has_status: context.columns.status.is_some(),
+        bytes: block_offset,
     })
 }
 
-fn line_of(bytes: &[u8], at: usize) -> u64 {
-    1 + memchr::memchr_iter(b'\n', &bytes[..at]).count() as u64
-}
-
-/// Reads the header (and BOM) at the start of `bytes` and settles the
-/// columns and time format. Returns where the data starts.
-fn open_data<'p>(
-    path: &'p Path,
+/// Reads the header (and BOM) at the start of `bytes` and maps the columns.
+/// Returns where the data starts.
+fn read_header(
+    path: &Path,
     bytes: &[u8],
-    complete: bool,
     options: &IngestOptions,
-) -> Result<(usize, FileContext<'p>, (bool, bool)), IngestError> {
+) -> Result<(usize, ResolvedColumns), IngestError> {
     let start = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
     let syntax = Syntax::for_block(options.delimiter, &bytes[start..]);
     let Some((first, after)) = records::first_record(&bytes[start..], syntax) else {
@@ -109,153 +273,30 @@ fn open_data<'p>(
         // The first record is data: start at it (past blank lines).
         start + records::first_record_start(&bytes[start..], syntax)
     };
-    let data = &bytes[data_start..];
-    let time_format = match options.time_format {
-        TimeFormat::Auto => {
-            match super::detect_time_format(
-                data,
-                Syntax::for_block(options.delimiter, data),
-                &columns,
-            ) {
-                Ok(format) => format,
-                Err(Some((at, value))) => {
-                    let error = RowError {
-                        path: path.to_path_buf(),
-                        line: line_of(bytes, data_start + at),
-                        column: Some(columns.describe(columns.time)),
-                        kind: RowErrorKind::UndetectableTime { value },
-                    };
-                    return Err(IngestError::Row(Box::new(error)));
-                }
-                // No data row in this part of the input: any format will do
-                // (an all-header file, or more of the stream to come).
-                Err(None) if complete => TimeFormat::Iso,
-                Err(None) => TimeFormat::Auto,
-            }
-        }
-        format => format,
-    };
-    let has = (columns.channel.is_some(), columns.status.is_some());
-    let context = FileContext {
-        path,
-        columns,
-        time_format,
-    };
-    Ok((data_start, context, has))
+    Ok((data_start, columns))
 }
 
-/// Reads `reader` in blocks that end at record ends.
-fn read_stream(
-    path: &Path,
-    mut reader: impl Read,
+/// Settles `--time-format auto` from the first block with a recognisable
+/// time; a block whose rows all have unrecognisable times is an error.
+fn settle_time_format(
+    block: &Block<'_>,
+    context: &mut FileContext<'_>,
     options: &IngestOptions,
-    each_block: &mut BlockFn<'_>,
-) -> Result<FileRead, IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut buf: Vec<u8> = Vec::with_capacity(STREAM_BLOCK);
-    let mut eof = false;
-    let mut total: u64 = 0;
-    // Offset and line of buf[0] in the stream.
-    let mut offset: u64 = 0;
-    let mut line: u64 = 1;
-    let mut context: Option<FileContext<'_>> = None;
-    let mut has = (false, false);
-    let mut outcome = Outcome::default();
-    loop {
-        // Fill up to the block size, more when one record is longer.
-        let want = (buf.len() + STREAM_BLOCK).max(STREAM_BLOCK);
-        while !eof && buf.len() < want {
-            let len = buf.len();
-            buf.resize(want, 0);
-            match reader.read(&mut buf[len..]) {
-                Ok(0) => {
-                    buf.truncate(len);
-                    eof = true;
-                }
-                Ok(n) => buf.truncate(len + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(len),
-                Err(e) => return Err(io_error(e)),
-            }
+) -> Result<(), IngestError> {
+    let syntax = Syntax::for_block(options.delimiter, block.bytes);
+    match super::detect_time_format(block.bytes, syntax, &context.columns) {
+        Ok(format) => context.time_format = format,
+        Err(Some((at, value))) => {
+            let error = RowError {
+                path: context.path.to_path_buf(),
+                line: block.line_at(at),
+                column: Some(context.columns.describe(context.columns.time)),
+                kind: RowErrorKind::UndetectableTime { value },
+            };
+            return Err(IngestError::Row(Box::new(error)));
         }
-        let mut start = 0;
-        if context.is_none() {
-            if buf.is_empty() && eof {
-                return Err(IngestError::EmptyFile {
-                    path: path.to_path_buf(),
-                });
-            }
-            // The header must be complete before the columns are known.
-            if !eof && records::last_record_end(&buf, options.delimiter).is_none() {
-                continue;
-            }
-            let (data_start, ctx, h) = open_data(path, &buf, eof, options)?;
-            start = data_start;
-            has = h;
-            context = Some(ctx);
-        }
-        let end = if eof {
-            buf.len()
-        } else {
-            match records::last_record_end(&buf[start..], options.delimiter) {
-                Some(end) => start + end,
-                None => continue,
-            }
-        };
-        let ctx = context.as_mut().expect("set above");
-        if ctx.time_format == TimeFormat::Auto {
-            let data = &buf[start..end];
-            if let Ok(format) = super::detect_time_format(
-                data,
-                Syntax::for_block(options.delimiter, data),
-                &ctx.columns,
-            ) {
-                ctx.time_format = format;
-            } else if eof {
-                ctx.time_format = TimeFormat::Iso;
-            }
-        }
-        let head_line = line + memchr::memchr_iter(b'\n', &buf[..start]).count() as u64;
-        let block = Block {
-            bytes: &buf[start..end],
-            offset: offset + start as u64,
-            line: head_line,
-        };
-        if ctx.time_format != TimeFormat::Auto || block.bytes.iter().all(u8::is_ascii_whitespace) {
-            let got = each_block(&block, ctx)?;
-            outcome = std::mem::take(&mut outcome).merge(got);
-        } else {
-            // Only rows whose time cannot be recognised: report the first.
-            let columns = &ctx.columns;
-            let found = super::detect_time_format(
-                block.bytes,
-                Syntax::for_block(options.delimiter, block.bytes),
-                columns,
-            );
-            if let Err(Some((at, value))) = found {
-                let error = RowError {
-                    path: path.to_path_buf(),
-                    line: block.line_at(at),
-                    column: Some(columns.describe(columns.time)),
-                    kind: RowErrorKind::UndetectableTime { value },
-                };
-                return Err(IngestError::Row(Box::new(error)));
-            }
-        }
-        line = head_line + memchr::memchr_iter(b'\n', block.bytes).count() as u64;
-        offset += end as u64;
-        total += end as u64;
-        buf.drain(..end);
-        if eof {
-            break;
-        }
+        // No data row with the right field count in this block.
+        Err(None) => {}
     }
-    Ok(FileRead {
-        has_channel: has.0,
-        has_status: has.1,
-        bytes: total,
-        outcome,
-    })
+    Ok(())
 }

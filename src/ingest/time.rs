@@ -77,8 +77,61 @@ impl TimeFormat {
 
     /// Parses one value in this (concrete) format.
     pub fn parse(self, value: &[u8]) -> Result<i64, TimeError> {
+        TimeParser::new(self).parse(value)
+    }
+}
+
+/// Parses many values of one format, remembering the last ISO date: rows
+/// of a log come mostly in time order, so most dates repeat the previous
+/// row's, and the calendar arithmetic is skipped for them.
+#[derive(Clone, Debug)]
+pub struct TimeParser {
+    format: TimeFormat,
+    /// The last `YYYY-MM-DD` seen (as bytes) and its day number.
+    last_date: [u8; 10],
+    last_day: i64,
+}
+
+impl TimeParser {
+    pub fn new(format: TimeFormat) -> Self {
+        TimeParser {
+            format,
+            last_date: [0; 10],
+            last_day: 0,
+        }
+    }
+
+    pub fn format(&self) -> TimeFormat {
+        self.format
+    }
+
+    /// Parses one value.
+    #[inline]
+    pub fn parse(&mut self, value: &[u8]) -> Result<i64, TimeError> {
+        if self.format == TimeFormat::Iso && value.len() >= 10 {
+            let day = if value[..10] == self.last_date {
+                self.last_day
+            } else {
+                let day = date_part(&value[..10])?;
+                self.last_date.copy_from_slice(&value[..10]);
+                self.last_day = day;
+                day
+            };
+            if value.len() == 19 && value[10] == b' ' && value[13] == b':' && value[16] == b':' {
+                // `YYYY-MM-DD HH:MM:SS`, the most common layout.
+                let (h, m, sec) = (
+                    two_digits(value, 11)?,
+                    two_digits(value, 14)?,
+                    two_digits(value, 17)?,
+                );
+                if h > 23 || m > 59 || sec > 59 {
+                    return Err(TimeError::Impossible);
+                }
+                return Ok(day * MS_PER_DAY + h * MS_PER_HOUR + m * 60_000 + sec * 1000);
+            }
+        }
         let s = trim(value);
-        match self {
+        match self.format {
             TimeFormat::Iso => parse_iso(s),
             TimeFormat::Ymd => parse_ymd(s),
             TimeFormat::Unix => parse_unix(s),
@@ -155,6 +208,7 @@ fn digits(s: &[u8]) -> Option<i64> {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date, or `None` when the
 /// date does not exist. Standard era-based civil-to-days conversion.
+#[inline]
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
@@ -191,14 +245,25 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
+/// Two ASCII digits at `s[i..i + 2]`.
+#[inline(always)]
+fn two_digits(s: &[u8], i: usize) -> Result<i64, TimeError> {
+    let (a, b) = (s[i].wrapping_sub(b'0'), s[i + 1].wrapping_sub(b'0'));
+    if a < 10 && b < 10 {
+        Ok(i64::from(a * 10 + b))
+    } else {
+        Err(TimeError::Malformed)
+    }
+}
+
 fn date_part(s: &[u8]) -> Result<i64, TimeError> {
     // YYYY-MM-DD
     if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
         return Err(TimeError::Malformed);
     }
-    let year = digits(&s[0..4]).ok_or(TimeError::Malformed)?;
-    let month = digits(&s[5..7]).ok_or(TimeError::Malformed)?;
-    let day = digits(&s[8..10]).ok_or(TimeError::Malformed)?;
+    let year = two_digits(s, 0)? * 100 + two_digits(s, 2)?;
+    let month = two_digits(s, 5)?;
+    let day = two_digits(s, 8)?;
     days_from_civil(year, month, day).ok_or(TimeError::Impossible)
 }
 
@@ -220,8 +285,8 @@ fn parse_iso(s: &[u8]) -> Result<i64, TimeError> {
     if rest.len() < 5 || rest[2] != b':' {
         return Err(TimeError::Malformed);
     }
-    let hour = digits(&rest[0..2]).ok_or(TimeError::Malformed)?;
-    let minute = digits(&rest[3..5]).ok_or(TimeError::Malformed)?;
+    let hour = two_digits(rest, 0)?;
+    let minute = two_digits(rest, 3)?;
     let mut rest = &rest[5..];
     let mut second = 0;
     let mut millis = 0;
@@ -229,7 +294,7 @@ fn parse_iso(s: &[u8]) -> Result<i64, TimeError> {
         if r.len() < 2 {
             return Err(TimeError::Malformed);
         }
-        second = digits(&r[0..2]).ok_or(TimeError::Malformed)?;
+        second = two_digits(r, 0)?;
         rest = &r[2..];
         if let Some(r) = rest.strip_prefix(b".").or_else(|| rest.strip_prefix(b",")) {
             let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
