@@ -102,10 +102,11 @@ const PARETO_ALPHA: f64 = 1.16;
 const LATE_JOINERS: f64 = 0.25;
 const LEAVERS: f64 = 0.10;
 const SILENT_CHURN: f64 = 0.08;
-/// In its last 7 days the silent-churn cohort keeps this share of volume
-/// and fails this often.
+/// In its last 7 days the silent-churn cohort keeps this share of volume.
+/// Its messages fail this often before, and then in, those days (a quality
+/// problem that drives it away).
 const CHURN_KEEP: f64 = 0.25;
-const CHURN_FAILURE: f64 = 0.6;
+const CHURN_FAILURE: [f64; 2] = [0.45, 0.75];
 const REFUND_RATE: f64 = 0.003;
 
 #[derive(Clone, Debug)]
@@ -120,6 +121,7 @@ struct User {
 
 struct Model {
     users: Vec<User>,
+    weights: Vec<f64>,
     picker: WeightedAliasIndex<f64>,
     id_width: usize,
     params: GenerateParams,
@@ -187,14 +189,37 @@ impl Model {
                 silent_churn,
             });
         }
-        let picker = WeightedAliasIndex::new(weights).expect("positive finite weights");
+        let picker = WeightedAliasIndex::new(weights.clone()).expect("positive finite weights");
         let id_width = (n.saturating_sub(1)).to_string().len().max(3);
         Model {
             users,
+            weights,
             picker,
             id_width,
             params: params.clone(),
         }
+    }
+
+    /// The summed volume weight of the users active on each day.
+    fn active_weight(&self) -> Vec<f64> {
+        let days = self.params.days as usize;
+        // Changes per day, then a running sum.
+        let mut delta = vec![0.0; days + 1];
+        for (user, &weight) in self.users.iter().zip(&self.weights) {
+            delta[user.join_day as usize] += weight;
+            delta[user.leave_day as usize + 1] -= weight;
+            if user.silent_churn && days >= 7 {
+                delta[days - 7] -= weight * (1.0 - CHURN_KEEP);
+            }
+        }
+        let mut running = 0.0;
+        delta[..days]
+            .iter()
+            .map(|d| {
+                running += d;
+                running.max(0.0)
+            })
+            .collect()
     }
 
     fn active(&self, user: &User, day: u32, rng: &mut Xoshiro256PlusPlus) -> bool {
@@ -206,14 +231,16 @@ impl Model {
 }
 
 /// Rows in each (day, hour) slot: proportional to the weekday and hour
-/// profiles, rounded by largest remainder so they sum to `rows` exactly.
-fn slot_rows(params: &GenerateParams) -> Vec<u64> {
+/// profiles and to the volume of the users active that day (so a client
+/// joining adds traffic instead of taking it from the others), rounded by
+/// largest remainder so they sum to `rows` exactly.
+fn slot_rows(params: &GenerateParams, active_weight: &[f64]) -> Vec<u64> {
     let slots = params.days as usize * 24;
     let weight = |slot: usize| {
         let day = params.start_day + (slot / 24) as i64;
         // 1970-01-01 was a Thursday (index 3, Monday = 0).
         let weekday = (day + 3).rem_euclid(7) as usize;
-        WEEKDAY[weekday] * HOURLY[slot % 24]
+        WEEKDAY[weekday] * HOURLY[slot % 24] * active_weight[slot / 24]
     };
     let total: f64 = (0..slots).map(weight).sum();
     let exact: Vec<f64> = (0..slots)
@@ -239,7 +266,7 @@ fn slot_rows(params: &GenerateParams) -> Vec<u64> {
 /// Writes the log (header included) to `out`. Uses the current rayon pool.
 pub fn generate(params: &GenerateParams, out: &mut dyn Write) -> io::Result<()> {
     let model = Model::new(params);
-    let counts = slot_rows(params);
+    let counts = slot_rows(params, &model.active_weight());
     let mut first_id = Vec::with_capacity(counts.len());
     let mut next = 0u64;
     for &c in &counts {
@@ -285,8 +312,8 @@ fn write_slot(model: &Model, slot: usize, count: u64, first_id: u64) -> Vec<u8> 
             let profile = &model.users[user as usize];
             let u: f64 = rng.random();
             let channel = profile.channel_cdf.iter().position(|&c| u < c).unwrap_or(3);
-            let churning = profile.silent_churn && day + 7 >= model.params.days;
-            let status = if churning && rng.random_bool(CHURN_FAILURE) {
+            let late = day + 7 >= model.params.days;
+            let status = if profile.silent_churn && rng.random_bool(CHURN_FAILURE[usize::from(late)]) {
                 if channel == 3 { "RNA" } else { "failed" }
             } else {
                 pick_status(channel, rng.random())
@@ -386,7 +413,9 @@ mod tests {
     #[test]
     fn slot_rows_sum_exactly() {
         for rows in [0, 1, 13, 1000, 12_345] {
-            assert_eq!(slot_rows(&params(5, rows)).iter().sum::<u64>(), rows);
+            let params = params(5, rows);
+            let model = Model::new(&params);
+            assert_eq!(slot_rows(&params, &model.active_weight()).iter().sum::<u64>(), rows);
         }
     }
 

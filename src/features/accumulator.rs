@@ -22,7 +22,7 @@ use crate::ingest::time::{day_of, hour_of};
 pub const MAX_CHANNELS: usize = 1024;
 
 /// Number of user partitions (see the module docs).
-pub const PARTITIONS: usize = 256;
+pub const PARTITIONS: usize = 128;
 
 /// Marks a row without a channel.
 pub const NO_CHANNEL: u16 = u16::MAX;
@@ -336,13 +336,20 @@ impl Aggregate {
         self.partitions.iter().filter_map(|p| p.max_ms).max()
     }
 
-    /// The users, in no particular order.
-    pub fn into_users(self) -> (Vec<KeyedUser>, Vec<Box<[u8]>>) {
-        let mut users = Vec::with_capacity(self.user_count());
-        for partition in self.partitions {
-            users.extend(partition.users);
-        }
-        (users, self.channels)
+    /// The users of each partition, finished (see
+    /// [`UserAccumulator::finish`]), and the channel names.
+    pub fn into_partitions(self) -> (Vec<Vec<KeyedUser>>, Vec<Box<[u8]>>) {
+        use rayon::prelude::*;
+        let parts = self
+            .partitions
+            .into_par_iter()
+            .map(|partition| {
+                let mut users: Vec<KeyedUser> = partition.users.into_iter().collect();
+                users.iter_mut().for_each(|(_, user)| user.finish());
+                users
+            })
+            .collect();
+        (parts, self.channels)
     }
 }
 

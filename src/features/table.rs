@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use rayon::prelude::*;
 
-use super::accumulator::{Aggregate, UserAccumulator, UserKey};
+use super::accumulator::{Aggregate, KeyedUser, UserAccumulator, UserKey};
 use crate::ingest::amount::Money;
 use crate::ingest::time::{MS_PER_DAY, MS_PER_HOUR, civil_from_days, day_of};
 
@@ -78,11 +78,8 @@ impl FeatureTable {
         let window_start_day = day_of(min_ms);
         let as_of_day = day_of(as_of_ms);
         let window_days = as_of_day - window_start_day + 1;
-        let (mut users, channel_names) = aggregate.into_users();
-        users.par_iter_mut().for_each(|(_, user)| user.finish());
-        // Sort positions, not the (large) accumulators themselves.
-        let mut sorted: Vec<u32> = (0..users.len() as u32).collect();
-        sorted.par_sort_unstable_by(|&a, &b| users[a as usize].0.cmp(&users[b as usize].0));
+        let (parts, channel_names) = aggregate.into_partitions();
+        let sorted = sorted_positions(&parts);
 
         let mut order: Vec<usize> = (0..channel_names.len()).collect();
         order.sort_by(|&a, &b| channel_names[a].cmp(&channel_names[b]));
@@ -103,26 +100,25 @@ impl FeatureTable {
             start_day: window_start_day,
             days: window_days,
         };
-        let rows: Vec<(UserFeatures, Vec<f64>)> = sorted
-            .into_par_iter()
-            .map(|i| {
-                let (key, user) = &users[i as usize];
-                let mut shares = vec![0.0; n_channels];
+        let user_at = |&(_, part, slot): &(u64, u32, u32)| &parts[part as usize][slot as usize];
+        let users: Vec<UserFeatures> = sorted
+            .par_iter()
+            .map(|position| {
+                let (key, user) = user_at(position);
+                finish_user(key, user, &window, has_channel, has_status, options)
+            })
+            .collect();
+        let mut shares = vec![0.0; users.len() * n_channels];
+        if n_channels > 0 {
+            shares.par_chunks_mut(n_channels).zip(&sorted).for_each(|(row, position)| {
+                let (_, user) = user_at(position);
                 for &(id, count) in user.channel_counts() {
-                    shares[column[id as usize]] = count as f64 / user.frequency as f64;
+                    row[column[id as usize]] = count as f64 / user.frequency as f64;
                 }
-                let features = finish_user(key, user, &window, has_channel, has_status, options);
-                (features, shares)
-            })
-            .collect();
-        let mut shares = Vec::with_capacity(rows.len() * n_channels);
-        let users = rows
-            .into_iter()
-            .map(|(features, s)| {
-                shares.extend_from_slice(&s);
-                features
-            })
-            .collect();
+            });
+        }
+        // A million small allocations: free them on every core.
+        parts.into_par_iter().for_each(drop);
         Some(FeatureTable {
             as_of_ms,
             window_start_day,
@@ -330,6 +326,30 @@ fn push_iso(buf: &mut Vec<u8>, ms: i64) {
         ]);
     }
     buf.push(b'Z');
+}
+
+/// (key prefix, partition, slot) of every user, in key order. The first
+/// eight key bytes, big-endian, order most pairs without reading the keys.
+fn sorted_positions(parts: &[Vec<KeyedUser>]) -> Vec<(u64, u32, u32)> {
+    let prefix = |key: &[u8]| {
+        let mut bytes = [0u8; 8];
+        for (slot, &b) in bytes.iter_mut().zip(key) {
+            *slot = b;
+        }
+        u64::from_be_bytes(bytes)
+    };
+    let mut sorted: Vec<(u64, u32, u32)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(p, users)| {
+            users.iter().enumerate().map(move |(i, (key, _))| (prefix(key), p as u32, i as u32))
+        })
+        .collect();
+    sorted.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| parts[a.1 as usize][a.2 as usize].0.cmp(&parts[b.1 as usize][b.2 as usize].0))
+    });
+    sorted
 }
 
 struct Window {

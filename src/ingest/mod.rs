@@ -386,7 +386,7 @@ impl<'a> ChunkParser<'a> {
     fn channel_id(&mut self, name: &[u8]) -> Result<u16, FieldError> {
         let print = fingerprint(name);
         for (p, known, id) in &self.known_channels {
-            if *p == print && (name.len() < 8 || **known == *name) {
+            if *p == print && (name.len() < 8 || same_bytes(known, name)) {
                 return Ok(*id);
             }
         }
@@ -409,6 +409,13 @@ impl<'a> ChunkParser<'a> {
     }
 }
 
+/// Byte equality for short names, as a loop: a slice comparison calls
+/// memcmp, which costs more than these few bytes.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Success lookups per distinct status value, cached: statuses are a few
 /// values repeated on every row.
 #[derive(Default)]
@@ -423,7 +430,7 @@ impl StatusCache {
     fn is_success(&mut self, status: &[u8], successes: &[String]) -> bool {
         let print = fingerprint(status);
         for (p, value, success) in &self.seen {
-            if *p == print && (status.len() < 8 || **value == *status) {
+            if *p == print && (status.len() < 8 || same_bytes(value, status)) {
                 return *success;
             }
         }
