@@ -313,11 +313,12 @@ fn write_slot(model: &Model, slot: usize, count: u64, first_id: u64) -> Vec<u8> 
             let u: f64 = rng.random();
             let channel = profile.channel_cdf.iter().position(|&c| u < c).unwrap_or(3);
             let late = day + 7 >= model.params.days;
-            let status = if profile.silent_churn && rng.random_bool(CHURN_FAILURE[usize::from(late)]) {
-                if channel == 3 { "RNA" } else { "failed" }
-            } else {
-                pick_status(channel, rng.random())
-            };
+            let status =
+                if profile.silent_churn && rng.random_bool(CHURN_FAILURE[usize::from(late)]) {
+                    if channel == 3 { "RNA" } else { "failed" }
+                } else {
+                    pick_status(channel, rng.random())
+                };
             let mut price = (BASE_PRICE[channel] * profile.price_factor).round() as i64;
             if rng.random_bool(REFUND_RATE) {
                 price = -price;
@@ -415,7 +416,12 @@ mod tests {
         for rows in [0, 1, 13, 1000, 12_345] {
             let params = params(5, rows);
             let model = Model::new(&params);
-            assert_eq!(slot_rows(&params, &model.active_weight()).iter().sum::<u64>(), rows);
+            assert_eq!(
+                slot_rows(&params, &model.active_weight())
+                    .iter()
+                    .sum::<u64>(),
+                rows
+            );
         }
     }
 

@@ -61,7 +61,9 @@ fn log_20k() -> (TempDir, PathBuf) {
     let path = dir.path().join("tx.csv");
     generate_to(
         &path,
-        &["--users", "700", "--rows", "20000", "--days", "60", "--seed", "7"],
+        &[
+            "--users", "700", "--rows", "20000", "--days", "60", "--seed", "7",
+        ],
     );
     (dir, path)
 }
@@ -145,7 +147,14 @@ fn generate_options_shape_the_log() {
     let bytes = generate_to(
         &dir.path().join("g.csv"),
         &[
-            "--users", "5", "--rows", "400", "--days", "3", "--start", "2024-02-28",
+            "--users",
+            "5",
+            "--rows",
+            "400",
+            "--days",
+            "3",
+            "--start",
+            "2024-02-28",
         ],
     );
     let text = String::from_utf8(bytes).unwrap();
@@ -192,7 +201,10 @@ fn features_identical_across_input_paths_threads_and_chunks() {
     let out = dir.path().join("f.csv");
     let reference = features_to(&[&log], &out, &[]);
     let text = std::str::from_utf8(&reference).unwrap();
-    assert!(text.starts_with("user_id,frequency,monetary,"), "{text:.200}");
+    assert!(
+        text.starts_with("user_id,frequency,monetary,"),
+        "{text:.200}"
+    );
     assert!(text.lines().count() > 100, "too few users");
 
     let variants: &[&[&str]] = &[
@@ -207,7 +219,10 @@ fn features_identical_across_input_paths_threads_and_chunks() {
     for args in variants {
         // `--threads` is global: put it before the subcommand too.
         let got = features_to(&[&log], &out, args);
-        assert!(got == reference, "features {args:?} differ from the default run");
+        assert!(
+            got == reference,
+            "features {args:?} differ from the default run"
+        );
     }
     let out_cmd = segmint()
         .args(["--threads", "1", "features"])
@@ -285,7 +300,11 @@ fn several_inputs_are_one_log() {
     fs::write(&pb, b).unwrap();
     let got = features_to(&[&pa, &pb], &dir.path().join("ab.csv"), &[]);
     assert!(got == reference, "two partitions differ from the whole log");
-    let got = features_to(&[&pb, &pa], &dir.path().join("ba.csv"), &["--chunk-bytes", "512"]);
+    let got = features_to(
+        &[&pb, &pa],
+        &dir.path().join("ba.csv"),
+        &["--chunk-bytes", "512"],
+    );
     assert!(got == reference, "input order changed the result");
 }
 
@@ -342,7 +361,11 @@ fn quiet_prints_nothing_on_success() {
         .output()
         .unwrap();
     check_ok(&out, "--quiet");
-    assert!(out.stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(out.stderr.is_empty(), "stderr: {}", stderr(&out));
     // Without --quiet a summary is printed for people.
     let out = segmint()
@@ -415,14 +438,22 @@ fn failing_run_leaves_existing_output_untouched() {
             "{}",
             stderr(&out)
         );
-        assert_eq!(fs::read(&out_path).unwrap(), old, "{args:?}: output touched");
+        assert_eq!(
+            fs::read(&out_path).unwrap(),
+            old,
+            "{args:?}: output touched"
+        );
     }
     // A usage error and a missing input leave it alone too.
     for (args, code) in [
         (vec!["--as-of".to_string(), "garbage".into()], 2),
         (vec![], 4),
     ] {
-        let input = if code == 4 { dir.path().join("missing.csv") } else { log.clone() };
+        let input = if code == 4 {
+            dir.path().join("missing.csv")
+        } else {
+            log.clone()
+        };
         let out = segmint()
             .arg("features")
             .arg(&input)

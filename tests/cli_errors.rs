@@ -210,11 +210,7 @@ fn unparsable_time() {
         &case,
         &[],
         3,
-        &[
-            &at(&case, 2, 2, "created_at"),
-            "yesterday",
-            "--time-format",
-        ],
+        &[&at(&case, 2, 2, "created_at"), "yesterday", "--time-format"],
     );
     // A forced format.
     let case = Case::with(format!(
@@ -298,12 +294,7 @@ fn invalid_utf8_in_key() {
     let mut bytes = HEADER.as_bytes().to_vec();
     bytes.extend_from_slice(b"u1,2025-01-01,1,SMS,read\nu\xff\xfe2,2025-01-01,1,SMS,read\n");
     let case = Case::with(bytes);
-    expect_failure(
-        &case,
-        &[],
-        3,
-        &[&at(&case, 3, 1, "user_id"), "UTF-8"],
-    );
+    expect_failure(&case, &[], 3, &[&at(&case, 3, 1, "user_id"), "UTF-8"]);
 }
 
 /// The input is UTF-8 (SPEC section 2); channel values become column names
@@ -316,12 +307,7 @@ fn invalid_utf8_in_channel() {
         b"u1,2025-01-01,1,SMS,read\nu1,2025-01-01,1,\xff,read\nu1,2025-01-01,1,\xfe,read\n",
     );
     let case = Case::with(bytes);
-    expect_failure(
-        &case,
-        &[],
-        3,
-        &[&at(&case, 3, 4, "channel"), "UTF-8"],
-    );
+    expect_failure(&case, &[], 3, &[&at(&case, 3, 4, "channel"), "UTF-8"]);
 }
 
 #[test]
@@ -340,9 +326,8 @@ fn crlf_line_ends_do_not_leak_into_values_or_lines() {
 #[test]
 fn quoted_fields_with_newlines_count_physical_lines() {
     // The record on line 2 spans lines 2-3; the bad row starts on line 4.
-    let case = Case::with(
-        "user_id,created_at,total_price\n\"u\n1\",2025-01-01,1\nu2,2025-01-01,abc\n",
-    );
+    let case =
+        Case::with("user_id,created_at,total_price\n\"u\n1\",2025-01-01,1\nu2,2025-01-01,abc\n");
     expect_failure(
         &case,
         &[],
@@ -450,7 +435,11 @@ fn empty_file() {
 
 #[test]
 fn header_only_file() {
-    for text in [HEADER, "user_id,created_at,total_price", "user_id,created_at,total_price\r\n"] {
+    for text in [
+        HEADER,
+        "user_id,created_at,total_price",
+        "user_id,created_at,total_price\r\n",
+    ] {
         let case = Case::with(text);
         expect_failure(&case, &[], 3, &["no transactions"]);
     }
@@ -507,6 +496,30 @@ fn unwritable_output_is_an_io_error() {
         .unwrap();
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(stderr(&out).contains("out.csv"), "{}", stderr(&out));
+}
+
+#[test]
+fn output_path_that_is_a_directory_is_an_io_error() {
+    let case = Case::with(format!("{HEADER}u1,2025-01-01,1,SMS,read\n"));
+    let target = case.dir.path().join("sub");
+    fs::create_dir(&target).unwrap();
+    let out = segmint()
+        .arg("features")
+        .arg(case.input())
+        .arg("-o")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert_eq!(fs::read_dir(&target).unwrap().count(), 0);
+    let names: BTreeSet<String> = fs::read_dir(case.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["in.csv".to_string(), "sub".to_string()])
+    );
 }
 
 // ------------------------------------------------- positions in big inputs
@@ -678,7 +691,10 @@ fn expect_usage(case: &Case, args: &[&str], needle: &str) {
     let out = case.run(args);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{args:?}: {err}");
-    assert!(err.contains(needle), "{args:?}: stderr lacks {needle:?}:\n{err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr lacks {needle:?}:\n{err}"
+    );
     assert!(out.stdout.is_empty(), "{args:?}: stdout not empty");
     case.assert_nothing_written();
 }
@@ -689,7 +705,15 @@ fn usage_errors() {
     expect_usage(&case, &["--no-header"], "--no-header");
     expect_usage(
         &case,
-        &["--no-header", "--user-col", "user_id", "--time-col", "2", "--amount-col", "3"],
+        &[
+            "--no-header",
+            "--user-col",
+            "user_id",
+            "--time-col",
+            "2",
+            "--amount-col",
+            "3",
+        ],
         "position",
     );
     expect_usage(&case, &["--delimiter", "xyz"], "xyz");
@@ -717,7 +741,11 @@ fn json_summary_with_output_on_stdout_is_a_usage_error() {
 #[test]
 fn missing_output_flag_is_a_usage_error() {
     let case = Case::with(format!("{HEADER}u1,2025-01-01,1,SMS,read\n"));
-    let out = segmint().arg("features").arg(case.input()).output().unwrap();
+    let out = segmint()
+        .arg("features")
+        .arg(case.input())
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     case.assert_nothing_written();
 }
@@ -777,7 +805,10 @@ fn skip_bad_rows_counts_reports_and_keeps_the_good_rows() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, BTreeSet::from(["in.csv".to_string(), "out.csv".to_string()]));
+    assert_eq!(
+        names,
+        BTreeSet::from(["in.csv".to_string(), "out.csv".to_string()])
+    );
 }
 
 #[test]
@@ -797,7 +828,12 @@ fn skip_bad_rows_matches_the_clean_file() {
     // Bad rows spread over many chunks; what remains equals the file
     // without them, whatever the chunking.
     let bad: Vec<(u64, String)> = (0..40)
-        .map(|k| (100 + k * 211, format!("user{k},2025-03-05 10:00:00,??,SMS,read")))
+        .map(|k| {
+            (
+                100 + k * 211,
+                format!("user{k},2025-03-05 10:00:00,??,SMS,read"),
+            )
+        })
         .collect();
     let bad_refs: Vec<(u64, &str)> = bad.iter().map(|(l, s)| (*l, s.as_str())).collect();
     let dirty = big_log(10_000, &bad_refs);

@@ -110,12 +110,15 @@ impl FeatureTable {
             .collect();
         let mut shares = vec![0.0; users.len() * n_channels];
         if n_channels > 0 {
-            shares.par_chunks_mut(n_channels).zip(&sorted).for_each(|(row, position)| {
-                let (_, user) = user_at(position);
-                for &(id, count) in user.channel_counts() {
-                    row[column[id as usize]] = count as f64 / user.frequency as f64;
-                }
-            });
+            shares
+                .par_chunks_mut(n_channels)
+                .zip(&sorted)
+                .for_each(|(row, position)| {
+                    let (_, user) = user_at(position);
+                    for &(id, count) in user.channel_counts() {
+                        row[column[id as usize]] = count as f64 / user.frequency as f64;
+                    }
+                });
         }
         // A million small allocations: free them on every core.
         parts.into_par_iter().for_each(drop);
@@ -342,12 +345,18 @@ fn sorted_positions(parts: &[Vec<KeyedUser>]) -> Vec<(u64, u32, u32)> {
         .iter()
         .enumerate()
         .flat_map(|(p, users)| {
-            users.iter().enumerate().map(move |(i, (key, _))| (prefix(key), p as u32, i as u32))
+            users
+                .iter()
+                .enumerate()
+                .map(move |(i, (key, _))| (prefix(key), p as u32, i as u32))
         })
         .collect();
     sorted.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| parts[a.1 as usize][a.2 as usize].0.cmp(&parts[b.1 as usize][b.2 as usize].0))
+        a.0.cmp(&b.0).then_with(|| {
+            parts[a.1 as usize][a.2 as usize]
+                .0
+                .cmp(&parts[b.1 as usize][b.2 as usize].0)
+        })
     });
     sorted
 }

@@ -367,7 +367,10 @@ impl<'a> ChunkParser<'a> {
             None => NO_CHANNEL,
         };
         let success = match status {
-            Some(s) => i8::from(self.statuses.is_success(s, &self.options.success_statuses)),
+            Some(s) => match self.statuses.is_success(s, &self.options.success_statuses) {
+                Some(success) => i8::from(success),
+                None => return Err((self.file.columns.status, RowErrorKind::InvalidUtf8)),
+            },
             None => -1,
         };
         let hash = hash_key(key);
@@ -389,6 +392,10 @@ impl<'a> ChunkParser<'a> {
             if *p == print && (name.len() < 8 || same_bytes(known, name)) {
                 return Ok(*id);
             }
+        }
+        // Channel names become column names: checked once per chunk.
+        if std::str::from_utf8(name).is_err() {
+            return Err((self.file.columns.channel, RowErrorKind::InvalidUtf8));
         }
         let mut names = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         let id = match names.iter().position(|n| **n == *name) {
@@ -427,20 +434,22 @@ struct StatusCache {
 impl StatusCache {
     const MAX: usize = 64;
 
-    fn is_success(&mut self, status: &[u8], successes: &[String]) -> bool {
+    /// Whether `status` is a success; `None` when it is not UTF-8.
+    fn is_success(&mut self, status: &[u8], successes: &[String]) -> Option<bool> {
         let print = fingerprint(status);
         for (p, value, success) in &self.seen {
             if *p == print && (status.len() < 8 || same_bytes(value, status)) {
-                return *success;
+                return Some(*success);
             }
         }
+        std::str::from_utf8(status).ok()?;
         let success = successes
             .iter()
             .any(|s| s.as_bytes().eq_ignore_ascii_case(status));
         if self.seen.len() < Self::MAX {
             self.seen.push((print, status.into(), success));
         }
-        success
+        Some(success)
     }
 }
 

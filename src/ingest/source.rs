@@ -105,20 +105,15 @@ impl<R: Read> Window for ReadWindow<R> {
     fn fill(&mut self, min: usize) -> io::Result<(&[u8], bool)> {
         self.buf.drain(..self.start);
         self.start = 0;
+        // read_to_end grows the buffer as data comes: a short input costs
+        // little, not a whole window.
         while !self.eof && self.buf.len() < min {
-            let len = self.buf.len();
-            self.buf.resize(min.max(len + (1 << 16)), 0);
-            match self.reader.read(&mut self.buf[len..]) {
-                Ok(0) => {
-                    self.buf.truncate(len);
-                    self.eof = true;
-                }
-                Ok(n) => self.buf.truncate(len + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(len),
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+            let want = (min - self.buf.len()) as u64;
+            match (&mut self.reader).take(want).read_to_end(&mut self.buf) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
         Ok((&self.buf, self.eof))
