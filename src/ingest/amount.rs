@@ -59,44 +59,37 @@ const POW10: [i64; 10] = [
     1_000_000_000,
 ];
 
-/// The common case, on the hot path of every row: an optional minus, at
-/// most 18 integer digits, and at most nine decimals. `None` for anything
-/// else, which [`parse_general`] then handles (or rejects).
+/// The common case, on the hot path of every row: an optional minus, then
+/// at most 18 digits with at most one `.` and at most nine decimals. `None`
+/// for anything else, which [`parse_general`] then handles (or rejects).
 #[inline]
 fn parse_plain(s: &[u8]) -> Option<Money> {
-    let (negative, s) = match s.first() {
+    let (negative, body) = match s.first() {
         Some(b'-') => (true, &s[1..]),
         _ => (false, s),
     };
-    let mut i = 0;
-    let mut units: i64 = 0;
-    while i < s.len() && i < 18 {
-        let d = s[i].wrapping_sub(b'0');
-        if d >= 10 {
-            break;
-        }
-        units = units * 10 + i64::from(d);
-        i += 1;
-    }
-    let int_digits = i;
-    let mut nanos: i64 = 0;
-    let mut frac_digits = 0;
-    if i < s.len() && s[i] == b'.' {
-        i += 1;
-        while i < s.len() && frac_digits < 9 {
-            let d = s[i].wrapping_sub(b'0');
-            if d >= 10 {
-                break;
+    let mut digits: u64 = 0;
+    let mut count = 0;
+    let mut dot = None;
+    for (i, &b) in body.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            if count == 18 {
+                return None;
             }
-            nanos = nanos * 10 + i64::from(d);
-            frac_digits += 1;
-            i += 1;
+            digits = digits * 10 + u64::from(d);
+            count += 1;
+        } else if b == b'.' && dot.is_none() {
+            dot = Some(i);
+        } else {
+            return None;
         }
     }
-    if i != s.len() || int_digits + frac_digits == 0 {
+    let decimals = dot.map_or(0, |i| body.len() - i - 1);
+    if count == 0 || decimals > 9 {
         return None;
     }
-    let value = i128::from(units) * SCALE + i128::from(nanos * POW10[9 - frac_digits]);
+    let value = i128::from(digits) * i128::from(POW10[9 - decimals]);
     Some(Money(if negative { -value } else { value }))
 }
 
@@ -232,6 +225,41 @@ mod tests {
         assert_eq!(parse("0.0000000014"), Ok(Money(1)));
         assert_eq!(parse("1e3"), Ok(Money(1000 * SCALE)));
         assert_eq!(parse("2.5E-1"), Ok(Money(250_000_000)));
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_one() {
+        for text in [
+            "0",
+            "-0",
+            "12.34",
+            "-0.0450",
+            ".5",
+            "5.",
+            "123456789012345678",
+            "1.123456789",
+            "-99.000000001",
+        ] {
+            assert_eq!(
+                parse_plain(text.as_bytes()).map(Ok),
+                Some(parse_general(text.as_bytes())),
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "1234567890123456789",
+            "1.1234567891",
+            "+1",
+            " 1",
+            "1e3",
+            "--1",
+        ] {
+            assert_eq!(parse_plain(text.as_bytes()), None, "{text}");
+        }
     }
 
     #[test]

@@ -25,11 +25,6 @@ pub enum IngestError {
     Row(#[from] Box<RowError>),
     #[error("the input holds no transactions{detail}")]
     NoRows { detail: String },
-    #[error(
-        "{}: the channel column holds more than {limit} distinct values; is --channel-col the right column?",
-        display_path(path)
-    )]
-    TooManyChannels { path: PathBuf, limit: usize },
 }
 
 impl IngestError {
