@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::accumulator::{Aggregate, KeyedUser, UserAccumulator, UserKey};
 use crate::ingest::amount::Money;
-use crate::ingest::time::{MS_PER_DAY, MS_PER_HOUR, civil_from_days, day_of};
+use crate::ingest::time::{MS_PER_DAY, day_of, write_iso};
 
 /// Settings of the feature definitions.
 #[derive(Clone, Copy, Debug)]
@@ -218,9 +218,9 @@ impl FeatureTable {
         buf.push(b',');
         push_money(buf, user.monetary);
         buf.push(b',');
-        push_iso(buf, user.first_seen_ms);
+        write_iso(buf, user.first_seen_ms);
         buf.push(b',');
-        push_iso(buf, user.last_seen_ms);
+        write_iso(buf, user.last_seen_ms);
         buf.push(b',');
         push_float(buf, user.recency_days);
         buf.push(b',');
@@ -295,40 +295,6 @@ fn push_money(buf: &mut Vec<u8>, money: Money) {
     use std::io::Write as _;
     // Display is exact; writing into a Vec cannot fail.
     let _ = write!(buf, "{money}");
-}
-
-fn push_iso(buf: &mut Vec<u8>, ms: i64) {
-    let (y, mo, d) = civil_from_days(day_of(ms));
-    let in_day = ms.rem_euclid(MS_PER_DAY);
-    let two = |buf: &mut Vec<u8>, v: i64| {
-        buf.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
-    };
-    if (0..=9999).contains(&y) {
-        two(buf, y / 100);
-        two(buf, y % 100);
-    } else {
-        buf.extend_from_slice(y.to_string().as_bytes());
-    }
-    buf.push(b'-');
-    two(buf, mo);
-    buf.push(b'-');
-    two(buf, d);
-    buf.push(b'T');
-    two(buf, in_day / MS_PER_HOUR);
-    buf.push(b':');
-    two(buf, in_day / 60_000 % 60);
-    buf.push(b':');
-    two(buf, in_day / 1000 % 60);
-    let milli = in_day % 1000;
-    if milli != 0 {
-        buf.extend_from_slice(&[
-            b'.',
-            b'0' + (milli / 100) as u8,
-            b'0' + (milli / 10 % 10) as u8,
-            b'0' + (milli % 10) as u8,
-        ]);
-    }
-    buf.push(b'Z');
 }
 
 /// (key prefix, partition, slot) of every user, in key order. The first
@@ -415,7 +381,6 @@ fn finish_user(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::time::format_iso;
 
     fn text(push: impl Fn(&mut Vec<u8>)) -> String {
         let mut buf = Vec::new();
@@ -429,20 +394,6 @@ mod tests {
         assert_eq!(text(|b| push_float(b, -0.0)), "0");
         assert_eq!(text(|b| push_float(b, 0.25)), "0.25");
         assert_eq!(text(|b| push_float(b, 1.0 / 3.0)), "0.3333333333333333");
-    }
-
-    #[test]
-    fn iso_matches_the_reference_formatter() {
-        for ms in [
-            0,
-            -1,
-            1_740_852_245_007,
-            253_402_300_799_999,
-            -62_167_219_200_000,
-            86_399_999,
-        ] {
-            assert_eq!(text(|b| push_iso(b, ms)), format_iso(ms));
-        }
     }
 
     #[test]

@@ -302,8 +302,9 @@ struct ChunkParser<'a> {
     options: &'a IngestOptions,
     channels: &'a Mutex<Vec<Box<[u8]>>>,
     /// (fingerprint, name, id) of the channels this chunk has seen.
-    known_channels: Vec<(u64, Box<[u8]>, u16)>,
-    statuses: StatusCache,
+    known_channels: ShortNames<u16>,
+    /// Whether each status seen is a success.
+    statuses: ShortNames<bool>,
     times: TimeParser,
     out: &'a mut Parsed,
 }
@@ -319,8 +320,8 @@ impl<'a> ChunkParser<'a> {
             file,
             options,
             channels,
-            known_channels: Vec::new(),
-            statuses: StatusCache::default(),
+            known_channels: ShortNames::default(),
+            statuses: ShortNames::default(),
             times: TimeParser::new(file.time_format),
             out,
         }
@@ -367,10 +368,7 @@ impl<'a> ChunkParser<'a> {
             None => NO_CHANNEL,
         };
         let success = match status {
-            Some(s) => match self.statuses.is_success(s, &self.options.success_statuses) {
-                Some(success) => i8::from(success),
-                None => return Err((self.file.columns.status, RowErrorKind::InvalidUtf8)),
-            },
+            Some(s) => i8::from(self.is_success(s)?),
             None => -1,
         };
         let hash = hash_key(key);
@@ -387,11 +385,8 @@ impl<'a> ChunkParser<'a> {
     }
 
     fn channel_id(&mut self, name: &[u8]) -> Result<u16, FieldError> {
-        let print = fingerprint(name);
-        for (p, known, id) in &self.known_channels {
-            if *p == print && (name.len() < 8 || same_bytes(known, name)) {
-                return Ok(*id);
-            }
+        if let Some(&id) = self.known_channels.get(name) {
+            return Ok(id);
         }
         // Channel names become column names: checked once per chunk.
         if std::str::from_utf8(name).is_err() {
@@ -411,8 +406,24 @@ impl<'a> ChunkParser<'a> {
                 return Err((self.file.columns.channel, kind));
             }
         };
-        self.known_channels.push((print, name.into(), id as u16));
+        self.known_channels.insert(name, id as u16);
         Ok(id as u16)
+    }
+
+    fn is_success(&mut self, status: &[u8]) -> Result<bool, FieldError> {
+        if let Some(&success) = self.statuses.get(status) {
+            return Ok(success);
+        }
+        if std::str::from_utf8(status).is_err() {
+            return Err((self.file.columns.status, RowErrorKind::InvalidUtf8));
+        }
+        let success = self
+            .options
+            .success_statuses
+            .iter()
+            .any(|s| s.as_bytes().eq_ignore_ascii_case(status));
+        self.statuses.insert(status, success);
+        Ok(success)
     }
 }
 
@@ -423,33 +434,38 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-/// Success lookups per distinct status value, cached: statuses are a few
-/// values repeated on every row.
-#[derive(Default)]
-struct StatusCache {
-    /// (fingerprint, value, is a success status).
-    seen: Vec<(u64, Box<[u8]>, bool)>,
+/// A small lookup from short byte strings (channel names, statuses: a few
+/// values repeated on every row) to values. Most lookups are settled by
+/// one word compare (see [`fingerprint`]).
+struct ShortNames<V> {
+    /// (fingerprint, name, value).
+    seen: Vec<(u64, Box<[u8]>, V)>,
 }
 
-impl StatusCache {
+impl<V> Default for ShortNames<V> {
+    fn default() -> Self {
+        ShortNames { seen: Vec::new() }
+    }
+}
+
+impl<V> ShortNames<V> {
+    /// Past this many names, new ones are no longer remembered (a column
+    /// of many distinct values gains nothing from a linear cache).
     const MAX: usize = 64;
 
-    /// Whether `status` is a success; `None` when it is not UTF-8.
-    fn is_success(&mut self, status: &[u8], successes: &[String]) -> Option<bool> {
-        let print = fingerprint(status);
-        for (p, value, success) in &self.seen {
-            if *p == print && (status.len() < 8 || same_bytes(value, status)) {
-                return Some(*success);
-            }
-        }
-        std::str::from_utf8(status).ok()?;
-        let success = successes
+    #[inline]
+    fn get(&self, name: &[u8]) -> Option<&V> {
+        let print = fingerprint(name);
+        self.seen
             .iter()
-            .any(|s| s.as_bytes().eq_ignore_ascii_case(status));
+            .find(|(p, known, _)| *p == print && (name.len() < 8 || same_bytes(known, name)))
+            .map(|(_, _, value)| value)
+    }
+
+    fn insert(&mut self, name: &[u8], value: V) {
         if self.seen.len() < Self::MAX {
-            self.seen.push((print, status.into(), success));
+            self.seen.push((fingerprint(name), name.into(), value));
         }
-        Some(success)
     }
 }
 

@@ -131,10 +131,7 @@ pub(crate) fn read_file(
     options: &IngestOptions,
     each_block: &mut BlockFn<'_>,
 ) -> Result<FileRead, IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_error = io_error(path);
     let stream = |reader| ReadWindow {
         reader,
         buf: Vec::new(),
@@ -149,8 +146,8 @@ pub(crate) fn read_file(
             each_block,
         );
     }
-    let file = File::open(path).map_err(io_error)?;
-    let metadata = file.metadata().map_err(io_error)?;
+    let file = File::open(path).map_err(&io_error)?;
+    let metadata = file.metadata().map_err(&io_error)?;
     if metadata.is_dir() {
         return Err(io_error(io::Error::other("it is a directory")));
     }
@@ -177,14 +174,11 @@ fn read_windows(
     options: &IngestOptions,
     each_block: &mut BlockFn<'_>,
 ) -> Result<FileRead, IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_error = io_error(path);
     // The header: the first record, complete.
     let mut want = WINDOW;
     let (data_start, line, mut context) = loop {
-        let (bytes, eof) = window.fill(want).map_err(io_error)?;
+        let (bytes, eof) = window.fill(want).map_err(&io_error)?;
         if bytes.is_empty() && eof {
             return Err(IngestError::EmptyFile {
                 path: path.to_path_buf(),
@@ -208,7 +202,7 @@ fn read_windows(
     let mut block_line = line;
     want = WINDOW;
     loop {
-        let (bytes, eof) = window.fill(want).map_err(io_error)?;
+        let (bytes, eof) = window.fill(want).map_err(&io_error)?;
         let end = if eof {
             bytes.len()
         } else {
@@ -241,6 +235,13 @@ fn read_windows(
         has_status: context.columns.status.is_some(),
         bytes: block_offset,
     })
+}
+
+fn io_error(path: &Path) -> impl Fn(io::Error) -> IngestError + '_ {
+    move |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Reads the header (and BOM) at the start of `bytes` and maps the columns.

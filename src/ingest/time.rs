@@ -425,19 +425,46 @@ pub fn hour_of(ms: i64) -> i64 {
 /// Formats an instant as ISO 8601 in UTC: `2025-03-01T18:04:05Z`, with
 /// `.mmm` only when the milliseconds are not zero.
 pub fn format_iso(ms: i64) -> String {
+    let mut buf = Vec::with_capacity(24);
+    write_iso(&mut buf, ms);
+    String::from_utf8(buf).expect("ASCII")
+}
+
+/// [`format_iso`] into a byte buffer, without allocating: the CSV writer
+/// calls it twice per user.
+pub fn write_iso(buf: &mut Vec<u8>, ms: i64) {
     let (y, mo, d) = civil_from_days(day_of(ms));
     let in_day = ms.rem_euclid(MS_PER_DAY);
-    let (h, mi, s, milli) = (
-        in_day / MS_PER_HOUR,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000,
-    );
-    if milli == 0 {
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    let two = |buf: &mut Vec<u8>, v: i64| {
+        buf.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
+    };
+    if (0..=9999).contains(&y) {
+        two(buf, y / 100);
+        two(buf, y % 100);
     } else {
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+        buf.extend_from_slice(y.to_string().as_bytes());
     }
+    buf.push(b'-');
+    two(buf, mo);
+    buf.push(b'-');
+    two(buf, d);
+    buf.push(b'T');
+    two(buf, in_day / MS_PER_HOUR);
+    buf.push(b':');
+    two(buf, in_day / 60_000 % 60);
+    buf.push(b':');
+    two(buf, in_day / 1000 % 60);
+    let milli = in_day % 1000;
+    if milli != 0 {
+        let digits = [
+            b'.',
+            b'0' + (milli / 100) as u8,
+            b'0' + (milli / 10 % 10) as u8,
+            b'0' + (milli % 10) as u8,
+        ];
+        buf.extend_from_slice(&digits);
+    }
+    buf.push(b'Z');
 }
 
 #[cfg(test)]
