@@ -291,10 +291,6 @@ impl Partition {
         self.min_ms = Some(self.min_ms.map_or(min, |m| m.min(min)));
         self.max_ms = Some(self.max_ms.map_or(max, |m| m.max(max)));
     }
-
-    pub fn user_count(&self) -> usize {
-        self.users.len()
-    }
 }
 
 /// Every user's accumulator, partitioned, and the channel names that
@@ -322,10 +318,6 @@ impl Aggregate {
     /// Transactions added.
     pub fn rows(&self) -> u64 {
         self.partitions.iter().map(|p| p.rows).sum()
-    }
-
-    pub fn user_count(&self) -> usize {
-        self.partitions.iter().map(Partition::user_count).sum()
     }
 
     pub fn min_ms(&self) -> Option<i64> {

@@ -114,10 +114,6 @@ impl TimeParser {
         }
     }
 
-    pub fn format(&self) -> TimeFormat {
-        self.format
-    }
-
     /// Parses one value.
     #[inline]
     pub fn parse(&mut self, value: &[u8]) -> Result<i64, TimeError> {
