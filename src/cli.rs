@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use segmint::cluster::{KMeansParams, ParamsError, SilhouetteMode};
 use segmint::features::table::FeatureOptions;
 use segmint::generate::GenerateParams;
 use segmint::ingest::time::{MS_PER_DAY, day_of};
@@ -33,6 +34,14 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Aggregate transaction logs into one row of features per user.
     Features(FeaturesArgs),
+    /// Fit K-Means for every K of a range and compare them.
+    Sweep(SweepArgs),
+    /// Fit K-Means, write per-user scores and the model.
+    Fit(FitArgs),
+    /// Place users in the segments of a fitted model.
+    Score(ScoreArgs),
+    /// Time the clustering stages (benchmarks).
+    Bench(BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -177,6 +186,216 @@ pub struct FeatureArgs {
         help_heading = "Features"
     )]
     pub dormant_days: f64,
+}
+
+/// What to cluster (SPEC section 4): transaction logs, or a numeric table.
+#[derive(Args, Debug, Clone)]
+pub struct ClusterInputArgs {
+    /// Transaction logs (CSV), read as one log; - is standard input.
+    #[arg(value_name = "INPUT", required_unless_present = "features_input")]
+    pub inputs: Vec<PathBuf>,
+    /// Cluster a numeric feature table (CSV with a header and a key column)
+    /// instead of transaction logs; - is standard input.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "inputs",
+        help_heading = "Features"
+    )]
+    pub features_input: Option<PathBuf>,
+    /// Key column of --features-input [default: user_id, else the first].
+    #[arg(long, value_name = "COL", help_heading = "Features")]
+    pub key_col: Option<String>,
+    /// Feature columns, comma separated; `log1p:NAME` clusters
+    /// ln(1 + max(NAME, 0)) [default: log1p:frequency,log1p:monetary,active_days;
+    /// for a --features-input table without those columns: all its columns].
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        help_heading = "Features"
+    )]
+    pub features: Option<Vec<String>>,
+    /// zscore (population std) or none (values as given).
+    #[arg(long, value_enum, default_value_t, help_heading = "Features")]
+    pub scale: Scale,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub feature: FeatureArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Scale {
+    #[default]
+    Zscore,
+    None,
+}
+
+/// K-Means settings shared by sweep, fit and bench.
+#[derive(Args, Debug, Clone)]
+pub struct KMeansArgs {
+    /// k-means++ restarts per K; the lowest inertia is kept.
+    #[arg(long, default_value_t = 1, value_name = "N", help_heading = "K-Means")]
+    pub n_init: usize,
+    /// Most Lloyd iterations per run.
+    #[arg(
+        long,
+        default_value_t = 300,
+        value_name = "N",
+        help_heading = "K-Means"
+    )]
+    pub max_iter: usize,
+    /// Stop when the summed squared centre shift is within TOL times the
+    /// mean feature variance.
+    #[arg(
+        long,
+        default_value_t = 1e-4,
+        value_name = "TOL",
+        help_heading = "K-Means"
+    )]
+    pub tol: f64,
+    /// Random seed: the same seed and input give the same labels.
+    #[arg(long, default_value_t = 0, help_heading = "K-Means")]
+    pub seed: u64,
+    /// auto (exact up to 50,000 users, else a sample of 20,000), exact,
+    /// sample:N or none.
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "MODE",
+        help_heading = "K-Means"
+    )]
+    pub silhouette: String,
+}
+
+impl KMeansArgs {
+    pub fn params(&self, k: usize) -> KMeansParams {
+        KMeansParams {
+            k,
+            n_init: self.n_init,
+            max_iter: self.max_iter,
+            tol: self.tol,
+            seed: self.seed,
+        }
+    }
+
+    pub fn silhouette(&self) -> Result<SilhouetteMode, ParamsError> {
+        SilhouetteMode::parse(&self.silhouette)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub data: ClusterInputArgs,
+    /// The K to try: 2..10 (inclusive), 2..=10, or a list 2,4,8.
+    #[arg(long, default_value = "2..10", value_name = "RANGE")]
+    pub k: String,
+    /// Also write the results as CSV (one row per K); - is standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Summary style on standard output.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    #[command(flatten)]
+    pub kmeans: KMeansArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub data: ClusterInputArgs,
+    /// Number of segments, or auto: the K of --k-range with the highest
+    /// silhouette.
+    #[arg(long, default_value = "3", value_name = "K")]
+    pub k: String,
+    /// The K that --k auto tries.
+    #[arg(long, default_value = "2..10", value_name = "RANGE")]
+    pub k_range: String,
+    /// Per-user scores (CSV); - is standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also write the model (JSON), for `segmint score`.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Summary style.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    #[command(flatten)]
+    pub kmeans: KMeansArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Transaction logs (CSV); - is standard input. Read with the model's
+    /// column and format options.
+    #[arg(value_name = "INPUT", required_unless_present = "features_input")]
+    pub inputs: Vec<PathBuf>,
+    /// A numeric feature table, for a model fitted on one.
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    pub features_input: Option<PathBuf>,
+    /// The model written by `segmint fit --model`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Per-user scores (CSV); - is standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// The features to score on; must be the model's (a check).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub features: Option<Vec<String>>,
+    /// Reference time for recency [default: latest transaction].
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+    /// Silhouette of the scored users: none, exact, sample:N or auto.
+    #[arg(long, default_value = "none", value_name = "MODE")]
+    pub silhouette: String,
+    /// Summary style.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchStage {
+    /// One Lloyd iteration (assignment and centre sums) from --init.
+    Lloyd,
+    /// A whole sweep over --k, silhouette excluded.
+    Sweep,
+    /// The exact Euclidean silhouette of --labels.
+    Silhouette,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The stage to time.
+    #[arg(value_enum)]
+    pub stage: BenchStage,
+    /// The points: a numeric table (CSV with a key column).
+    #[arg(long, value_name = "FILE")]
+    pub features_input: PathBuf,
+    /// Key column of --features-input [default: user_id, else the first].
+    #[arg(long, value_name = "COL")]
+    pub key_col: Option<String>,
+    /// zscore or none.
+    #[arg(long, value_enum, default_value_t)]
+    pub scale: Scale,
+    /// lloyd: initial centres, a CSV with a header and one row per centre.
+    #[arg(long, value_name = "FILE", required_if_eq("stage", "lloyd"))]
+    pub init: Option<PathBuf>,
+    /// silhouette: labels, a CSV with a header and one label per point.
+    #[arg(long, value_name = "FILE", required_if_eq("stage", "silhouette"))]
+    pub labels: Option<PathBuf>,
+    /// sweep: the K to fit.
+    #[arg(long, default_value = "2..10", value_name = "RANGE")]
+    pub k: String,
+    /// Timed repetitions (lloyd: iterations).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub repeat: usize,
+    /// Output style.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    #[command(flatten)]
+    pub kmeans: KMeansArgs,
 }
 
 impl InputArgs {

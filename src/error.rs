@@ -3,6 +3,9 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::cluster::ParamsError;
+use crate::cluster::model::ModelError;
+use crate::features::matrix::FeatureError;
 use crate::ingest::IngestError;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +18,12 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    #[error(transparent)]
+    Feature(#[from] FeatureError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
     /// Options that are individually valid but do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -26,6 +35,8 @@ impl Error {
         match self {
             Error::Ingest(e) => e.exit_code(),
             Error::Output { .. } => 4,
+            Error::Params(_) => 2,
+            Error::Feature(_) | Error::Model(_) => 3,
             Error::Usage(_) => 2,
         }
     }

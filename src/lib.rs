@@ -36,10 +36,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod backend;
+pub mod cluster;
 pub mod error;
 pub mod features;
 pub mod generate;
 pub mod ingest;
 pub mod output;
+pub mod report;
 
 pub use error::Error;

@@ -1,9 +1,14 @@
 //! One module per subcommand; each runs its stages and owns its progress
 //! display. Shared here: reading inputs into a feature table.
 
+mod bench;
+mod cluster;
 mod demo;
 mod features;
+mod fit;
 mod generate;
+mod score;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +25,10 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
         Command::Demo(args) => demo::run(args, cli.quiet),
         Command::Generate(args) => generate::run(args, cli.quiet),
         Command::Features(args) => features::run(args, cli.quiet),
+        Command::Sweep(args) => sweep::run(args, cli.quiet),
+        Command::Fit(args) => fit::run(args, cli.quiet),
+        Command::Score(args) => score::run(args, cli.quiet),
+        Command::Bench(args) => bench::run(args, cli.quiet),
     }
 }
 
@@ -43,6 +52,18 @@ fn progress_bar(total: Option<u64>, quiet: bool, message: &'static str) -> Progr
                 .expect("valid template"),
         ),
     };
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar.with_message(message)
+}
+
+/// A spinner on stderr for a stage without a known length.
+fn spinner(quiet: bool, message: &'static str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+        ProgressStyle::with_template("{msg:>10} {spinner} {elapsed}").expect("valid template"),
+    );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar.with_message(message)
 }

@@ -2,6 +2,7 @@
 //! reading, and the finished feature table.
 
 pub mod accumulator;
+pub mod matrix;
 pub mod table;
 
 pub use self::table::{FeatureTable, UserFeatures};

@@ -262,7 +262,7 @@ impl FeatureTable {
 }
 
 /// A text cell, quoted (RFC 4180) only when it must be.
-fn push_text(buf: &mut Vec<u8>, text: &str) {
+pub(crate) fn push_text(buf: &mut Vec<u8>, text: &str) {
     if !text
         .bytes()
         .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
@@ -281,7 +281,7 @@ fn push_text(buf: &mut Vec<u8>, text: &str) {
 }
 
 /// Shortest round-trip form; integral values without `.0`; `-0` as `0`.
-fn push_float(buf: &mut Vec<u8>, x: f64) {
+pub(crate) fn push_float(buf: &mut Vec<u8>, x: f64) {
     if x == 0.0 {
         buf.push(b'0');
         return;

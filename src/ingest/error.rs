@@ -98,6 +98,15 @@ pub enum RowErrorKind {
     TooManyChannels {
         limit: usize,
     },
+    /// A feature table cell that is not a number.
+    Number {
+        value: String,
+    },
+    /// A feature table key seen on an earlier line.
+    DuplicateKey {
+        key: String,
+        first_line: u64,
+    },
 }
 
 impl fmt::Display for RowErrorKind {
@@ -135,6 +144,13 @@ impl fmt::Display for RowErrorKind {
             RowErrorKind::UnterminatedQuote => {
                 f.write_str("a quoted field starts here and is never closed")
             }
+            RowErrorKind::Number { value } => {
+                write!(f, "expected a number, found {value:?}")
+            }
+            RowErrorKind::DuplicateKey { key, first_line } => write!(
+                f,
+                "user key {key:?} appears again (first on line {first_line}); a feature table has one row per user"
+            ),
             RowErrorKind::TooManyChannels { limit } => write!(
                 f,
                 "more than {limit} distinct channel values; is --channel-col the right column?"

@@ -13,6 +13,7 @@
 
 pub mod amount;
 pub mod error;
+pub mod numeric;
 mod records;
 pub mod schema;
 mod source;

@@ -41,6 +41,17 @@ impl FromStr for Delimiter {
     }
 }
 
+impl std::fmt::Display for Delimiter {
+    /// The spelling [`FromStr`] reads back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Delimiter::Byte(b'\t') => f.write_str("tab"),
+            Delimiter::Byte(b) => write!(f, "{}", *b as char),
+            Delimiter::Whitespace => f.write_str("whitespace"),
+        }
+    }
+}
+
 /// The five column roles of the transaction schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {

@@ -173,6 +173,19 @@ impl FromStr for TimeFormat {
     }
 }
 
+impl fmt::Display for TimeFormat {
+    /// The spelling [`FromStr`] reads back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeFormat::Auto => "auto",
+            TimeFormat::Iso => "iso",
+            TimeFormat::Ymd => "ymd",
+            TimeFormat::Unix => "unix",
+            TimeFormat::UnixMs => "unix-ms",
+        })
+    }
+}
+
 /// Why a time value was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeError {

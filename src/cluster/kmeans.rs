@@ -1,0 +1,428 @@
+//! K-Means: greedy k-means++ seeding and Lloyd iterations, run for several
+//! (K, restart) pairs at once so that every pass over the points serves
+//! all runs still iterating (SPEC section 4, "a sweep shares work").
+//!
+//! The rules follow scikit-learn's `KMeans(algorithm="lloyd")` so that
+//! results can be checked against it: the tolerance is relative to the
+//! mean column variance, iterations stop when no label changes or when
+//! the summed squared centre shift is within tolerance (then labels are
+//! assigned once more to the final centres), and an empty cluster is
+//! re-seeded, in the same iteration, with the point farthest from its
+//! centre, which leaves its old cluster.
+
+use ndarray::Array2;
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+
+use super::params::{KMeansParams, ParamsError};
+use crate::backend::{Backend, DevicePoints};
+use crate::features::matrix::FeatureMatrix;
+
+/// A fitted K-Means model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeans {
+    /// k x d centres, in the space of the points.
+    pub centres: Array2<f64>,
+    pub labels: Vec<u32>,
+    /// Sum of squared distances of the points to their centres.
+    pub inertia: f64,
+    /// Lloyd iterations run.
+    pub n_iter: usize,
+    /// Whether it stopped before `max_iter`.
+    pub converged: bool,
+}
+
+impl KMeans {
+    pub fn k(&self) -> usize {
+        self.centres.nrows()
+    }
+
+    /// Points per cluster.
+    pub fn sizes(&self) -> Vec<u64> {
+        let mut sizes = vec![0u64; self.k()];
+        for &l in &self.labels {
+            sizes[l as usize] += 1;
+        }
+        sizes
+    }
+}
+
+/// The seed of restart `restart` for `k` clusters: a fit with `--k 4` and
+/// the K = 4 run of a sweep with the same `--seed` start alike.
+pub fn run_seed(seed: u64, k: usize, restart: usize) -> u64 {
+    seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (restart as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+}
+
+/// Fits one K-Means model: `n_init` restarts, the lowest inertia kept.
+pub fn fit(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    params: &KMeansParams,
+) -> Result<KMeans, ParamsError> {
+    Ok(fit_each_k(backend, points, &[params.k], params)?
+        .pop()
+        .expect("one k"))
+}
+
+/// Fits one model per K in `ks` (`params.k` is ignored), all restarts of
+/// all K iterating together.
+pub fn fit_each_k(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    ks: &[usize],
+    params: &KMeansParams,
+) -> Result<Vec<KMeans>, ParamsError> {
+    for &k in ks {
+        KMeansParams {
+            k,
+            ..params.clone()
+        }
+        .validate(points.n())?;
+    }
+    let device = backend.upload(points);
+    let inits: Vec<Array2<f64>> = ks
+        .iter()
+        .flat_map(|&k| (0..params.n_init).map(move |r| (k, r)))
+        .map(|(k, r)| seed_centres(backend, points, &device, k, run_seed(params.seed, k, r)))
+        .collect();
+    let mut fits =
+        lloyd_resident(backend, points, &device, inits, params.max_iter, params.tol).into_iter();
+    Ok(ks
+        .iter()
+        .map(|_| {
+            let mut best: Option<KMeans> = None;
+            for fit in fits.by_ref().take(params.n_init) {
+                if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
+                    best = Some(fit);
+                }
+            }
+            best.expect("n_init >= 1")
+        })
+        .collect())
+}
+
+/// Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's greedy
+/// variant): the first centre uniformly at random, then each next one the
+/// best of `2 + ln k` candidates drawn with probability proportional to
+/// the squared distance to the nearest chosen centre.
+pub fn kmeans_plus_plus(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    k: usize,
+    seed: u64,
+) -> Array2<f64> {
+    seed_centres(backend, points, &backend.upload(points), k, seed)
+}
+
+/// [`kmeans_plus_plus`] on points already uploaded.
+fn seed_centres(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    device: &DevicePoints,
+    k: usize,
+    seed: u64,
+) -> Array2<f64> {
+    let n = points.n();
+    let d = points.d();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut centres = Array2::<f64>::zeros((k, d));
+    let first = rng.random_range(0..n);
+    let mut closest = vec![f32::INFINITY; n];
+    backend.kmeanspp_update(device, &mut closest, points.row(first));
+    set_row(&mut centres, 0, points.row(first));
+    let trials = 2 + (k as f64).ln() as usize;
+    for c in 1..k {
+        let sampler = Sampler::new(&closest);
+        let candidates: Vec<usize> = (0..trials)
+            .map(|_| sampler.draw(&closest, rng.random::<f64>()))
+            .collect();
+        let rows: Vec<f32> = candidates
+            .iter()
+            .flat_map(|&i| points.row(i).iter().copied())
+            .collect();
+        let potentials = backend.kmeanspp_potentials(device, &closest, &rows);
+        let mut best = 0;
+        for (t, &p) in potentials.iter().enumerate() {
+            if p < potentials[best] {
+                best = t;
+            }
+        }
+        let chosen = points.row(candidates[best]);
+        set_row(&mut centres, c, chosen);
+        backend.kmeanspp_update(device, &mut closest, chosen);
+    }
+    centres
+}
+
+fn set_row(centres: &mut Array2<f64>, c: usize, row: &[f32]) {
+    for (dst, &src) in centres.row_mut(c).iter_mut().zip(row) {
+        *dst = f64::from(src);
+    }
+}
+
+/// Draws an index with probability proportional to its weight, by a
+/// two-level prefix sum (per block, then within the block) so a draw costs
+/// O(n / BLOCK + BLOCK), not a full cumulative sum per draw.
+struct Sampler {
+    block_sums: Vec<f64>,
+    total: f64,
+}
+
+const SAMPLER_BLOCK: usize = 4096;
+
+impl Sampler {
+    fn new(weights: &[f32]) -> Self {
+        let block_sums: Vec<f64> = weights
+            .par_chunks(SAMPLER_BLOCK)
+            .map(|b| b.iter().map(|&w| f64::from(w)).sum())
+            .collect();
+        let total = block_sums.iter().sum();
+        Sampler { block_sums, total }
+    }
+
+    /// `u` uniform in [0, 1): the first index whose running sum exceeds
+    /// `u * total` (scikit-learn's `searchsorted` on the cumulative sum).
+    fn draw(&self, weights: &[f32], u: f64) -> usize {
+        let target = u * self.total;
+        let mut acc = 0.0;
+        for (b, &s) in self.block_sums.iter().enumerate() {
+            if acc + s > target {
+                for (i, &w) in weights[b * SAMPLER_BLOCK..].iter().enumerate() {
+                    acc += f64::from(w);
+                    if acc > target {
+                        return b * SAMPLER_BLOCK + i;
+                    }
+                }
+                break;
+            }
+            acc += s;
+        }
+        // Rounding (or all weights 0): the last point with weight, else 0.
+        weights.iter().rposition(|&w| w > 0.0).unwrap_or(0)
+    }
+}
+
+/// One run of Lloyd iterations.
+struct Run {
+    centres: Array2<f64>,
+    centres_f32: Vec<f32>,
+    labels: Vec<u32>,
+    inertia: f64,
+    n_iter: usize,
+    done: bool,
+    /// Stopped because no label changed: labels and centres agree already.
+    strict: bool,
+}
+
+/// Lloyd iterations from the given initial centres, one run per entry; all
+/// runs share each pass over the points until they stop.
+pub fn lloyd(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    inits: Vec<Array2<f64>>,
+    max_iter: usize,
+    tol: f64,
+) -> Vec<KMeans> {
+    lloyd_resident(
+        backend,
+        points,
+        &backend.upload(points),
+        inits,
+        max_iter,
+        tol,
+    )
+}
+
+/// [`lloyd`] on points already uploaded.
+fn lloyd_resident(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    device: &DevicePoints,
+    inits: Vec<Array2<f64>>,
+    max_iter: usize,
+    tol: f64,
+) -> Vec<KMeans> {
+    let n = points.n();
+    let d = points.d();
+    let tol = tol * mean_variance(points);
+    let mut runs: Vec<Run> = inits
+        .into_iter()
+        .map(|centres| Run {
+            centres_f32: centres.iter().map(|&v| v as f32).collect(),
+            centres,
+            labels: vec![u32::MAX; n],
+            inertia: 0.0,
+            n_iter: 0,
+            done: false,
+            strict: false,
+        })
+        .collect();
+    for _ in 0..max_iter {
+        let mut active: Vec<&mut Run> = runs.iter_mut().filter(|r| !r.done).collect();
+        if active.is_empty() {
+            break;
+        }
+        let centres: Vec<Vec<f32>> = active.iter().map(|r| r.centres_f32.clone()).collect();
+        let centre_refs: Vec<&[f32]> = centres.iter().map(Vec::as_slice).collect();
+        let mut labels: Vec<&mut [u32]> = active.iter_mut().map(|r| &mut r.labels[..]).collect();
+        let sums = backend.lloyd_pass(device, &centre_refs, &mut labels);
+        for (run, mut s) in active.into_iter().zip(sums) {
+            let k = run.centres.nrows();
+            let empty: Vec<usize> = (0..k).filter(|&c| s.counts[c] == 0).collect();
+            if !empty.is_empty() {
+                let far =
+                    backend.farthest_points(points, &run.centres_f32, &run.labels, empty.len());
+                for (&c, &p) in empty.iter().zip(&far) {
+                    let old = run.labels[p] as usize;
+                    let x = points.row(p);
+                    for (j, &v) in x.iter().enumerate() {
+                        s.sums[old * d + j] -= f64::from(v);
+                        s.sums[c * d + j] = f64::from(v);
+                    }
+                    s.counts[old] -= 1;
+                    s.counts[c] = 1;
+                }
+            }
+            let mut shift = 0.0;
+            for c in 0..k {
+                if s.counts[c] == 0 {
+                    continue; // keeps its centre (only if every point is a duplicate)
+                }
+                let count = s.counts[c] as f64;
+                for j in 0..d {
+                    let new = s.sums[c * d + j] / count;
+                    let delta = new - run.centres[[c, j]];
+                    shift += delta * delta;
+                    run.centres[[c, j]] = new;
+                }
+            }
+            run.centres_f32 = run.centres.iter().map(|&v| v as f32).collect();
+            run.inertia = s.inertia;
+            run.n_iter += 1;
+            if s.changed == 0 {
+                run.done = true;
+                run.strict = true;
+            } else if shift <= tol {
+                run.done = true;
+            }
+        }
+    }
+    // Runs that stopped on the tolerance or on max_iter: labels for the
+    // final centres, in one shared pass.
+    let mut pending: Vec<&mut Run> = runs.iter_mut().filter(|r| !r.strict).collect();
+    if !pending.is_empty() {
+        let centres: Vec<Vec<f32>> = pending.iter().map(|r| r.centres_f32.clone()).collect();
+        let centre_refs: Vec<&[f32]> = centres.iter().map(Vec::as_slice).collect();
+        let mut labels: Vec<&mut [u32]> = pending.iter_mut().map(|r| &mut r.labels[..]).collect();
+        let sums = backend.lloyd_pass(device, &centre_refs, &mut labels);
+        for (run, s) in pending.into_iter().zip(sums) {
+            run.inertia = s.inertia;
+        }
+    }
+    runs.into_iter()
+        .map(|r| KMeans {
+            centres: r.centres,
+            labels: r.labels,
+            inertia: r.inertia,
+            n_iter: r.n_iter,
+            converged: r.done,
+        })
+        .collect()
+}
+
+/// Mean of the column variances (population), the scale of `tol`.
+fn mean_variance(points: &FeatureMatrix) -> f64 {
+    let n = points.n() as f64;
+    if points.n() == 0 || points.d() == 0 {
+        return 0.0;
+    }
+    let total: f64 = points
+        .values
+        .columns()
+        .into_iter()
+        .map(|col| {
+            let mean = col.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+            col.iter()
+                .map(|&v| (f64::from(v) - mean).powi(2))
+                .sum::<f64>()
+                / n
+        })
+        .sum();
+    total / points.d() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blobs() -> FeatureMatrix {
+        // Three tight groups on a line.
+        let data: Vec<f32> = [0.0, 0.1, 0.2, 5.0, 5.1, 5.2, 10.0, 10.1, 10.2]
+            .iter()
+            .flat_map(|&x| [x, -x])
+            .collect();
+        FeatureMatrix::from_rows(9, 2, data)
+    }
+
+    #[test]
+    fn finds_obvious_groups_from_any_seed() {
+        let points = blobs();
+        for seed in 0..20 {
+            let fit = fit(
+                &Backend::Cpu,
+                &points,
+                &KMeansParams {
+                    k: 3,
+                    seed,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(fit.sizes(), vec![3, 3, 3], "seed {seed}");
+            assert!((fit.inertia - 0.12).abs() < 1e-5, "seed {seed}");
+            assert!(fit.converged);
+        }
+    }
+
+    #[test]
+    fn re_seeds_an_empty_cluster_with_the_farthest_point() {
+        let points = FeatureMatrix::from_rows(4, 1, vec![0.0, 1.0, 2.0, 10.0]);
+        let init = Array2::from_shape_vec((2, 1), vec![0.0, 100.0]).unwrap();
+        let fit = lloyd(&Backend::Cpu, &points, vec![init], 10, 0.0)
+            .pop()
+            .unwrap();
+        // 10 is farthest from the only used centre (0): it takes the empty one.
+        assert_eq!(fit.labels, vec![0, 0, 0, 1]);
+        assert_eq!(fit.centres.column(0).to_vec(), vec![1.0, 10.0]);
+        assert_eq!(fit.inertia, 2.0);
+    }
+
+    #[test]
+    fn sampler_draws_in_proportion() {
+        let weights = [0.0f32, 1.0, 0.0, 3.0];
+        let s = Sampler::new(&weights);
+        assert_eq!(s.draw(&weights, 0.0), 1);
+        assert_eq!(s.draw(&weights, 0.2499), 1);
+        assert_eq!(s.draw(&weights, 0.25), 3);
+        assert_eq!(s.draw(&weights, 0.999), 3);
+        let zero = [0.0f32; 3];
+        assert_eq!(Sampler::new(&zero).draw(&zero, 0.5), 0);
+    }
+
+    #[test]
+    fn kmeanspp_picks_distinct_points_when_it_can() {
+        let points = blobs();
+        for seed in 0..10 {
+            let c = kmeans_plus_plus(&Backend::Cpu, &points, 3, seed);
+            let mut xs: Vec<i64> = c
+                .column(0)
+                .iter()
+                .map(|&v| (v / 5.0).floor() as i64)
+                .collect();
+            xs.sort();
+            assert_eq!(xs, vec![0, 1, 2], "seed {seed}: one centre per group");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Clustering (SPEC section 4): K-Means parameters and their validation,
+//! k-means++ and Lloyd, quality metrics, multi-K sweeps and the model file.
+//! The data-parallel kernels run in [`crate::backend`]; this module holds
+//! the algorithms that drive them.
+
+pub mod kmeans;
+pub mod metrics;
+pub mod model;
+pub mod params;
+pub mod sweep;
+
+pub use self::kmeans::{KMeans, fit, fit_each_k, kmeans_plus_plus, lloyd};
+pub use self::metrics::Metrics;
+pub use self::model::Model;
+pub use self::params::{KMeansParams, ParamsError, SilhouetteMode};
+pub use self::sweep::{Sweep, sweep};

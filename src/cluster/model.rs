@@ -1,0 +1,294 @@
+//! The model file (SPEC section 6): everything `score` needs to place new
+//! users in the segments of a fit without refitting. Versioned; a model of
+//! another version or feature set is refused.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::features::matrix::{FeatureMatrix, FeatureSpec, Scaler};
+
+/// The `format` field of every model file.
+pub const MODEL_FORMAT: &str = "segmint-model";
+/// The version this build writes and reads.
+pub const MODEL_VERSION: u32 = 1;
+
+/// How the fitted users were read, so `score` reads new ones alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InputSchema {
+    /// Transaction logs (SPEC section 2), aggregated into features.
+    Transactions {
+        user_col: Option<String>,
+        time_col: Option<String>,
+        amount_col: Option<String>,
+        channel_col: Option<String>,
+        status_col: Option<String>,
+        no_header: bool,
+        delimiter: String,
+        time_format: String,
+        success_statuses: Vec<String>,
+        dormant_days: f64,
+    },
+    /// A numeric feature table (`--features-input`).
+    FeatureTable {
+        key_col: Option<String>,
+        delimiter: String,
+    },
+}
+
+/// How the features were scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scaling {
+    /// z-scores with the population std (SPEC section 4).
+    #[default]
+    Zscore,
+    /// Values clustered as given.
+    None,
+}
+
+/// A fitted segmentation model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub format: String,
+    pub version: u32,
+    /// The program that wrote it.
+    pub created_by: String,
+    pub input: InputSchema,
+    /// Feature columns and transforms, as `--features` spells them.
+    pub features: Vec<String>,
+    pub scaling: Scaling,
+    pub scaler: Scaler,
+    /// Segment centres in scaled space, segment 0 first.
+    pub centres: Vec<Vec<f64>>,
+    /// The column whose mean (in original units) orders the segments,
+    /// highest first.
+    pub segment_order_by: String,
+    pub k: usize,
+    pub seed: u64,
+    pub n_init: usize,
+    pub max_iter: usize,
+    pub tol: f64,
+    /// Fit statistics, for the record.
+    pub users: usize,
+    pub inertia: f64,
+    pub silhouette: Option<f64>,
+}
+
+/// Why a model cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: not a segmint model ({reason})")]
+    Unreadable { path: String, reason: String },
+    #[error(
+        "{path}: model version {found}, but this segmint reads version {MODEL_VERSION}; refit it with this version"
+    )]
+    Version { path: String, found: u32 },
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error(
+        "{path}: the model was fitted on features [{model}], not [{asked}]; score with the model's features or refit"
+    )]
+    FeatureSet {
+        path: String,
+        model: String,
+        asked: String,
+    },
+}
+
+impl Model {
+    /// Reads and checks a model file's text.
+    pub fn from_json(text: &str, path: &str) -> Result<Model, ModelError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ModelError::Unreadable {
+                path: path.into(),
+                reason: e.to_string(),
+            })?;
+        if value.get("format").and_then(|v| v.as_str()) != Some(MODEL_FORMAT) {
+            return Err(ModelError::Unreadable {
+                path: path.into(),
+                reason: format!("no \"format\": \"{MODEL_FORMAT}\" field"),
+            });
+        }
+        match value.get("version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(MODEL_VERSION) => {}
+            Some(v) => {
+                return Err(ModelError::Version {
+                    path: path.into(),
+                    found: v.min(u64::from(u32::MAX)) as u32,
+                });
+            }
+            None => {
+                return Err(ModelError::Unreadable {
+                    path: path.into(),
+                    reason: "no \"version\" field".into(),
+                });
+            }
+        }
+        let model: Model = serde_json::from_value(value).map_err(|e| ModelError::Unreadable {
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
+        model.check().map_err(|reason| ModelError::Invalid {
+            path: path.into(),
+            reason,
+        })?;
+        Ok(model)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a model serialises")
+    }
+
+    /// Internal consistency: shapes agree, numbers are finite.
+    fn check(&self) -> Result<(), String> {
+        let d = self.features.len();
+        FeatureSpec::parse_list(&self.features)?;
+        if self.scaler.mean.len() != d || self.scaler.std.len() != d {
+            return Err(format!(
+                "the scaler has not {d} columns like the feature list"
+            ));
+        }
+        if self.k == 0 || self.centres.len() != self.k {
+            return Err(format!(
+                "expected {} centres, found {}",
+                self.k,
+                self.centres.len()
+            ));
+        }
+        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        if self.centres.iter().any(|c| c.len() != d || !finite(c)) {
+            return Err(format!("every centre must hold {d} finite numbers"));
+        }
+        if !finite(&self.scaler.mean) || !finite(&self.scaler.std) {
+            return Err("the scaler holds a non-finite number".into());
+        }
+        Ok(())
+    }
+
+    pub fn feature_specs(&self) -> Vec<FeatureSpec> {
+        FeatureSpec::parse_list(&self.features).expect("checked on load")
+    }
+
+    /// Refuses a feature list other than the model's.
+    pub fn check_features(&self, asked: &[FeatureSpec], path: &str) -> Result<(), ModelError> {
+        let asked: Vec<String> = asked.iter().map(ToString::to_string).collect();
+        if asked != self.features {
+            return Err(ModelError::FeatureSet {
+                path: path.into(),
+                model: self.features.join(", "),
+                asked: asked.join(", "),
+            });
+        }
+        Ok(())
+    }
+
+    /// The centres as one row-major f32 array, for the backend.
+    pub fn centres_f32(&self) -> Vec<f32> {
+        self.centres
+            .iter()
+            .flat_map(|c| c.iter().map(|&v| v as f32))
+            .collect()
+    }
+
+    pub fn centres_array(&self) -> Array2<f64> {
+        let d = self.features.len();
+        Array2::from_shape_vec(
+            (self.k, d),
+            self.centres.iter().flatten().copied().collect(),
+        )
+        .expect("checked on load")
+    }
+}
+
+/// Reorders clusters so that segment 0 has the highest mean of `order_by`
+/// (values in original units, one per point), ties to the lower cluster:
+/// returns `rank[cluster] = segment`.
+pub fn segment_ranks(labels: &[u32], k: usize, order_by: &[f64]) -> Vec<u32> {
+    let mut sums = vec![0.0f64; k];
+    let mut counts = vec![0u64; k];
+    for (&l, &v) in labels.iter().zip(order_by) {
+        sums[l as usize] += v;
+        counts[l as usize] += 1;
+    }
+    let means: Vec<f64> = (0..k)
+        .map(|c| {
+            if counts[c] == 0 {
+                f64::NEG_INFINITY
+            } else {
+                sums[c] / counts[c] as f64
+            }
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| means[b].total_cmp(&means[a]).then(a.cmp(&b)));
+    let mut rank = vec![0u32; k];
+    for (segment, &cluster) in order.iter().enumerate() {
+        rank[cluster] = segment as u32;
+    }
+    rank
+}
+
+/// Applies a scaler fitted earlier (`score`).
+pub fn scale_with(scaler: &Scaler, raw: &Array2<f64>) -> FeatureMatrix {
+    scaler.transform(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Model {
+        Model {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            created_by: "test".into(),
+            input: InputSchema::FeatureTable {
+                key_col: None,
+                delimiter: ",".into(),
+            },
+            features: vec!["log1p:x".into(), "y".into()],
+            scaling: Scaling::Zscore,
+            scaler: Scaler {
+                mean: vec![1.0, 2.0],
+                std: vec![0.5, 0.0],
+            },
+            centres: vec![vec![0.0, 1.0], vec![1.0, 0.0]],
+            segment_order_by: "x".into(),
+            k: 2,
+            seed: 7,
+            n_init: 1,
+            max_iter: 300,
+            tol: 1e-4,
+            users: 10,
+            inertia: 3.5,
+            silhouette: Some(0.5),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_refuses_other_versions() {
+        let m = model();
+        let text = m.to_json();
+        assert_eq!(Model::from_json(&text, "m.json").unwrap(), m);
+        let newer = text.replace("\"version\": 1", "\"version\": 2");
+        let err = Model::from_json(&newer, "m.json").unwrap_err();
+        assert!(matches!(err, ModelError::Version { found: 2, .. }), "{err}");
+        assert!(Model::from_json("{}", "m.json").is_err());
+        let broken = text.replace("\"k\": 2", "\"k\": 3");
+        assert!(matches!(
+            Model::from_json(&broken, "m.json"),
+            Err(ModelError::Invalid { .. })
+        ));
+        let asked = FeatureSpec::parse_list(&["x", "y"]).unwrap();
+        assert!(m.check_features(&asked, "m.json").is_err());
+        assert!(m.check_features(&m.feature_specs(), "m.json").is_ok());
+    }
+
+    #[test]
+    fn ranks_segments_by_mean_highest_first() {
+        let labels = [0, 1, 2, 1, 0];
+        let monetary = [1.0, 10.0, 5.0, 20.0, 3.0];
+        assert_eq!(segment_ranks(&labels, 3, &monetary), vec![2, 0, 1]);
+    }
+}

@@ -1,0 +1,198 @@
+//! K-Means parameters, checked before any work starts.
+
+use serde::{Deserialize, Serialize};
+
+/// Parameters of one K-Means fit (SPEC section 4). Defaults follow
+/// scikit-learn's `KMeans` (`n_init="auto"` is 1 restart for k-means++).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KMeansParams {
+    pub k: usize,
+    /// Restarts from different k-means++ seeds; the lowest inertia wins.
+    pub n_init: usize,
+    pub max_iter: usize,
+    /// Relative tolerance: iterations stop when the summed squared centre
+    /// shift is at most `tol` times the mean column variance.
+    pub tol: f64,
+    pub seed: u64,
+}
+
+impl Default for KMeansParams {
+    fn default() -> Self {
+        KMeansParams {
+            k: 3,
+            n_init: 1,
+            max_iter: 300,
+            tol: 1e-4,
+            seed: 0,
+        }
+    }
+}
+
+/// A parameter that cannot work, with the rule it breaks.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamsError {
+    #[error("k must be at least 1, got {0}")]
+    KTooSmall(usize),
+    #[error("k = {k} is more than the {users} distinct users to cluster")]
+    KTooLarge { k: usize, users: usize },
+    #[error("--n-init must be at least 1, got {0}")]
+    NoRestarts(usize),
+    #[error("--max-iter must be at least 1, got {0}")]
+    NoIterations(usize),
+    #[error("--tol must be a finite number >= 0, got {0}")]
+    BadTolerance(f64),
+    #[error("--k {0:?}: expected a number (3), a range (2..10, inclusive) or a list (2,4,8)")]
+    BadRange(String),
+    #[error("--k {0:?}: the range is empty")]
+    EmptyRange(String),
+    #[error("--silhouette {0:?}: expected auto, exact, none or sample:N with N >= 2")]
+    BadSilhouette(String),
+}
+
+impl KMeansParams {
+    /// Checks the parameters against the number of distinct points.
+    pub fn validate(&self, distinct_points: usize) -> Result<(), ParamsError> {
+        if self.k < 1 {
+            return Err(ParamsError::KTooSmall(self.k));
+        }
+        if self.k > distinct_points {
+            return Err(ParamsError::KTooLarge {
+                k: self.k,
+                users: distinct_points,
+            });
+        }
+        if self.n_init < 1 {
+            return Err(ParamsError::NoRestarts(self.n_init));
+        }
+        if self.max_iter < 1 {
+            return Err(ParamsError::NoIterations(self.max_iter));
+        }
+        if !self.tol.is_finite() || self.tol < 0.0 {
+            return Err(ParamsError::BadTolerance(self.tol));
+        }
+        Ok(())
+    }
+}
+
+/// Parses `--k`: `3`, `2..10` (inclusive, as SPEC writes it), `2..=10`,
+/// or `2,4,8`. Values come back sorted and distinct.
+pub fn parse_k_list(text: &str) -> Result<Vec<usize>, ParamsError> {
+    let bad = || ParamsError::BadRange(text.to_string());
+    let number = |s: &str| s.trim().parse::<usize>().map_err(|_| bad());
+    let mut ks: Vec<usize> = if let Some((a, b)) = text.split_once("..") {
+        let b = b.strip_prefix('=').unwrap_or(b);
+        let (a, b) = (number(a)?, number(b)?);
+        if a > b {
+            return Err(ParamsError::EmptyRange(text.to_string()));
+        }
+        (a..=b).collect()
+    } else {
+        text.split(',').map(number).collect::<Result<_, _>>()?
+    };
+    ks.sort_unstable();
+    ks.dedup();
+    if let Some(&k) = ks.first().filter(|&&k| k < 1) {
+        return Err(ParamsError::KTooSmall(k));
+    }
+    Ok(ks)
+}
+
+/// How silhouette is computed (`--silhouette`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SilhouetteMode {
+    /// Exact up to [`SilhouetteMode::AUTO_EXACT_LIMIT`] users, else sampled.
+    Auto,
+    Exact,
+    Sample(usize),
+    None,
+}
+
+impl SilhouetteMode {
+    /// Up to this many users `auto` is exact: the all-pairs pass stays
+    /// within seconds on a laptop.
+    pub const AUTO_EXACT_LIMIT: usize = 50_000;
+    /// The sample size `auto` uses above the limit.
+    pub const AUTO_SAMPLE: usize = 20_000;
+
+    pub fn parse(text: &str) -> Result<Self, ParamsError> {
+        match text {
+            "auto" => Ok(SilhouetteMode::Auto),
+            "exact" => Ok(SilhouetteMode::Exact),
+            "none" => Ok(SilhouetteMode::None),
+            _ => match text.strip_prefix("sample:").map(str::parse::<usize>) {
+                Some(Ok(n)) if n >= 2 => Ok(SilhouetteMode::Sample(n)),
+                _ => Err(ParamsError::BadSilhouette(text.to_string())),
+            },
+        }
+    }
+
+    /// What `auto` means for `n` users; a sample at least as large as the
+    /// data is the exact silhouette.
+    pub fn resolve(self, n: usize) -> Self {
+        match self {
+            SilhouetteMode::Auto if n <= Self::AUTO_EXACT_LIMIT => SilhouetteMode::Exact,
+            SilhouetteMode::Auto => SilhouetteMode::Sample(Self::AUTO_SAMPLE),
+            SilhouetteMode::Sample(s) if s >= n => SilhouetteMode::Exact,
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn k_lists() {
+        assert_eq!(parse_k_list("3").unwrap(), vec![3]);
+        assert_eq!(parse_k_list("2..5").unwrap(), vec![2, 3, 4, 5]);
+        assert_eq!(parse_k_list("2..=3").unwrap(), vec![2, 3]);
+        assert_eq!(parse_k_list("8,2,4,2").unwrap(), vec![2, 4, 8]);
+        assert!(matches!(
+            parse_k_list("5..2"),
+            Err(ParamsError::EmptyRange(_))
+        ));
+        assert!(matches!(
+            parse_k_list("0..3"),
+            Err(ParamsError::KTooSmall(0))
+        ));
+        assert!(matches!(parse_k_list("a"), Err(ParamsError::BadRange(_))));
+        assert!(matches!(parse_k_list(""), Err(ParamsError::BadRange(_))));
+    }
+
+    #[test]
+    fn validation() {
+        let ok = KMeansParams::default();
+        assert!(ok.validate(3).is_ok());
+        assert!(matches!(
+            ok.validate(2),
+            Err(ParamsError::KTooLarge { k: 3, users: 2 })
+        ));
+        let bad = KMeansParams {
+            tol: f64::NAN,
+            ..ok.clone()
+        };
+        assert!(bad.validate(10).is_err());
+        let bad = KMeansParams { n_init: 0, ..ok };
+        assert!(bad.validate(10).is_err());
+    }
+
+    #[test]
+    fn silhouette_modes() {
+        assert_eq!(
+            SilhouetteMode::parse("sample:100").unwrap(),
+            SilhouetteMode::Sample(100)
+        );
+        assert!(SilhouetteMode::parse("sample:1").is_err());
+        assert!(SilhouetteMode::parse("fast").is_err());
+        assert_eq!(SilhouetteMode::Auto.resolve(10), SilhouetteMode::Exact);
+        assert_eq!(
+            SilhouetteMode::Auto.resolve(1_000_000),
+            SilhouetteMode::Sample(20_000)
+        );
+        assert_eq!(
+            SilhouetteMode::Sample(50).resolve(40),
+            SilhouetteMode::Exact
+        );
+    }
+}

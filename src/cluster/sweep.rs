@@ -1,0 +1,147 @@
+//! Multi-K sweeps (`segmint sweep`): every K of a range fitted and scored,
+//! the elbow of the inertia curve and the chosen K.
+//!
+//! Work is shared across K: all (K, restart) runs advance together, one
+//! pass over the points per Lloyd iteration ([`super::kmeans::lloyd`]), and
+//! one all-pairs silhouette pass serves every K.
+
+use super::kmeans::{KMeans, fit_each_k};
+use super::metrics::{Metrics, cheap_metrics, silhouettes};
+use super::params::{KMeansParams, ParamsError, SilhouetteMode};
+use crate::backend::{Backend, Labeling};
+use crate::features::matrix::FeatureMatrix;
+
+/// The result of a sweep.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub fits: Vec<KMeans>,
+    pub metrics: Vec<Metrics>,
+    /// Per-user silhouette values of each fit, when computed exactly.
+    pub silhouette_values: Vec<Option<Vec<f32>>>,
+    /// The knee of the inertia curve (kneedle), when it has one.
+    pub knee: Option<usize>,
+    /// The K with the highest silhouette (the knee when no silhouette was
+    /// computed, else the smallest K).
+    pub chosen: usize,
+}
+
+impl Sweep {
+    /// The fit and metrics of the chosen K.
+    pub fn chosen_index(&self) -> usize {
+        self.metrics
+            .iter()
+            .position(|m| m.k == self.chosen)
+            .expect("chosen is one of the K")
+    }
+}
+
+/// Fits every K in `ks` and computes every metric.
+pub fn sweep(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    ks: &[usize],
+    params: &KMeansParams,
+    mode: SilhouetteMode,
+) -> Result<Sweep, ParamsError> {
+    if ks.is_empty() {
+        return Err(ParamsError::EmptyRange(String::new()));
+    }
+    let fits = fit_each_k(backend, points, ks, params)?;
+    let labelings: Vec<Labeling> = fits
+        .iter()
+        .map(|f| Labeling {
+            labels: &f.labels,
+            k: f.k(),
+        })
+        .collect();
+    let sil = silhouettes(backend, points, &labelings, mode, params.seed);
+    let mut metrics = Vec::with_capacity(fits.len());
+    let mut silhouette_values = Vec::with_capacity(fits.len());
+    for (fit, s) in fits.iter().zip(sil) {
+        let mut m = cheap_metrics(points, &fit.labels, fit.k(), fit.inertia);
+        if let Some((s, on)) = s {
+            m.silhouette = Some(s.mean);
+            m.silhouette_on = Some(on);
+            silhouette_values.push((!s.values.is_empty()).then_some(s.values));
+        } else {
+            silhouette_values.push(None);
+        }
+        metrics.push(m);
+    }
+    let inertias: Vec<f64> = fits.iter().map(|f| f.inertia).collect();
+    let knee = knee(ks, &inertias);
+    let best_silhouette = metrics
+        .iter()
+        .filter_map(|m| m.silhouette.map(|s| (m.k, s)))
+        .fold(None, |best: Option<(usize, f64)>, (k, s)| match best {
+            Some((_, b)) if b >= s => best,
+            _ => Some((k, s)),
+        });
+    let chosen = best_silhouette.map(|(k, _)| k).or(knee).unwrap_or(ks[0]);
+    Ok(Sweep {
+        fits,
+        metrics,
+        silhouette_values,
+        knee,
+        chosen,
+    })
+}
+
+/// The knee of a decreasing inertia curve (kneedle, Satopää et al. 2011):
+/// with both axes scaled to [0, 1], the K farthest below the straight line
+/// from the first point to the last. `None` with fewer than three K or
+/// when no point lies below the line.
+pub fn knee(ks: &[usize], inertias: &[f64]) -> Option<usize> {
+    if ks.len() < 3 {
+        return None;
+    }
+    let (k0, k1) = (ks[0] as f64, ks[ks.len() - 1] as f64);
+    let hi = inertias.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let lo = inertias.iter().copied().fold(f64::INFINITY, f64::min);
+    if hi <= lo {
+        return None;
+    }
+    let mut best: Option<(usize, f64)> = None;
+    for (&k, &inertia) in ks.iter().zip(inertias) {
+        let x = (k as f64 - k0) / (k1 - k0);
+        let y = (inertia - lo) / (hi - lo);
+        let gap = (1.0 - x) - y;
+        if gap > 1e-12 && best.is_none_or(|(_, g)| gap > g) {
+            best = Some((k, gap));
+        }
+    }
+    best.map(|(k, _)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knee_of_an_elbow() {
+        let ks = [1, 2, 3, 4, 5, 6];
+        assert_eq!(knee(&ks, &[100.0, 40.0, 12.0, 10.0, 9.0, 8.5]), Some(3));
+        assert_eq!(knee(&ks, &[6.0, 5.0, 4.0, 3.0, 2.0, 1.0]), None);
+        assert_eq!(knee(&ks[..2], &[2.0, 1.0]), None);
+    }
+
+    #[test]
+    fn sweep_over_three_groups_chooses_three() {
+        let data: Vec<f32> = (0..60)
+            .map(|i| (i / 20) as f32 * 10.0 + (i % 20) as f32 * 0.05)
+            .collect();
+        let points = FeatureMatrix::from_rows(60, 1, data);
+        let s = sweep(
+            &Backend::Cpu,
+            &points,
+            &[2, 3, 4, 5],
+            &KMeansParams::default(),
+            SilhouetteMode::Exact,
+        )
+        .unwrap();
+        assert_eq!(s.chosen, 3);
+        assert_eq!(s.knee, Some(3));
+        assert_eq!(s.metrics.len(), 4);
+        assert!(s.silhouette_values.iter().all(Option::is_some));
+    }
+}

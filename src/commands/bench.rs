@@ -1,0 +1,228 @@
+//! `segmint bench`: times one clustering stage on a numeric table, for the
+//! comparison scripts (benches/compare/). Reports the median, min and max
+//! of the repetitions; loading and scaling are not timed.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::cli::{BenchArgs, BenchStage, ClusterInputArgs, FeatureArgs, Format, InputArgs};
+use segmint::Error;
+use segmint::backend::{Backend, Labeling};
+use segmint::cluster::fit_each_k;
+use segmint::cluster::params::parse_k_list;
+use segmint::ingest::IngestError;
+
+use super::cluster::prepare;
+
+#[derive(Serialize)]
+struct BenchReport {
+    stage: &'static str,
+    backend: &'static str,
+    threads: usize,
+    n: usize,
+    d: usize,
+    k: String,
+    repeat: usize,
+    median_s: f64,
+    min_s: f64,
+    max_s: f64,
+    times_s: Vec<f64>,
+}
+
+pub fn run(args: &BenchArgs, quiet: bool) -> Result<(), Error> {
+    if args.repeat == 0 {
+        return Err(Error::Usage("--repeat must be at least 1".into()));
+    }
+    let data = ClusterInputArgs {
+        inputs: Vec::new(),
+        features_input: Some(args.features_input.clone()),
+        key_col: args.key_col.clone(),
+        features: None,
+        scale: args.scale,
+        input: InputArgs {
+            user_col: None,
+            time_col: None,
+            amount_col: None,
+            channel_col: None,
+            status_col: None,
+            no_header: false,
+            delimiter: Default::default(),
+            time_format: Default::default(),
+            success_status: Vec::new(),
+            skip_bad_rows: false,
+            no_mmap: false,
+            chunk_bytes: None,
+        },
+        feature: FeatureArgs {
+            as_of: None,
+            dormant_days: 30.0,
+        },
+    };
+    let prepared = prepare(&data, quiet)?;
+    let points = &prepared.points;
+    let (n, d) = (points.n(), points.d());
+    let backend = Backend::Cpu;
+    let mut times = Vec::with_capacity(args.repeat);
+    let k_label;
+    match args.stage {
+        BenchStage::Lloyd => {
+            let path = args.init.as_deref().expect("clap requires --init");
+            let mut centres = read_rows(path, d)?;
+            let k = centres.len() / d;
+            k_label = k.to_string();
+            let mut labels = vec![u32::MAX; n];
+            let device = backend.upload(points);
+            let initial = centres.clone();
+            let mut iteration = |centres: &mut Vec<f32>| {
+                let sums = backend
+                    .lloyd_pass(&device, &[centres.as_slice()], &mut [&mut labels])
+                    .pop()
+                    .expect("one run");
+                for c in 0..k {
+                    if sums.counts[c] > 0 {
+                        for j in 0..d {
+                            centres[c * d + j] =
+                                (sums.sums[c * d + j] / sums.counts[c] as f64) as f32;
+                        }
+                    }
+                }
+            };
+            warm_up(|| iteration(&mut centres.clone()));
+            centres = initial;
+            for _ in 0..args.repeat {
+                let t = Instant::now();
+                iteration(&mut centres);
+                times.push(t.elapsed().as_secs_f64());
+            }
+        }
+        BenchStage::Sweep => {
+            let ks = parse_k_list(&args.k)?;
+            k_label = args.k.clone();
+            let params = args.kmeans.params(ks[0]);
+            warm_up(|| {
+                std::hint::black_box(fit_each_k(&backend, points, &ks[..1], &params).ok());
+            });
+            for _ in 0..args.repeat {
+                let t = Instant::now();
+                let fits = fit_each_k(&backend, points, &ks, &params)?;
+                times.push(t.elapsed().as_secs_f64());
+                std::hint::black_box(fits);
+            }
+        }
+        BenchStage::Silhouette => {
+            let path = args.labels.as_deref().expect("clap requires --labels");
+            let labels: Vec<u32> = read_rows(path, 1)?.iter().map(|&v| v as u32).collect();
+            if labels.len() != n {
+                return Err(Error::Usage(format!(
+                    "{}: {} labels for {n} points",
+                    path.display(),
+                    labels.len()
+                )));
+            }
+            let k = labels.iter().max().map_or(0, |&m| m as usize + 1);
+            k_label = k.to_string();
+            warm_up(|| {
+                let few = points.subset(&(0..n.min(2000)).collect::<Vec<_>>());
+                let l = &labels[..few.n()];
+                std::hint::black_box(backend.silhouette(&few, &[Labeling { labels: l, k }]));
+            });
+            for _ in 0..args.repeat {
+                let t = Instant::now();
+                let s = backend.silhouette(points, &[Labeling { labels: &labels, k }]);
+                times.push(t.elapsed().as_secs_f64());
+                std::hint::black_box(s);
+            }
+        }
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = if sorted.len() % 2 == 1 {
+        sorted[sorted.len() / 2]
+    } else {
+        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
+    };
+    let report = BenchReport {
+        stage: match args.stage {
+            BenchStage::Lloyd => "lloyd",
+            BenchStage::Sweep => "sweep",
+            BenchStage::Silhouette => "silhouette",
+        },
+        backend: backend.name(),
+        threads: rayon::current_num_threads(),
+        n,
+        d,
+        k: k_label,
+        repeat: args.repeat,
+        median_s: median,
+        min_s: sorted[0],
+        max_s: sorted[sorted.len() - 1],
+        times_s: times,
+    };
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&report).expect("serialisable")),
+        Format::Table => println!(
+            "{} on {} (n = {n}, d = {d}, k = {}, {} threads): median {:.6} s, min {:.6} s, max {:.6} s over {}",
+            report.stage,
+            report.backend,
+            report.k,
+            report.threads,
+            median,
+            report.min_s,
+            report.max_s,
+            args.repeat
+        ),
+    }
+    Ok(())
+}
+
+/// Runs `f` untimed for about a second: freshly loaded memory and idle
+/// cores are slower for the first few hundred milliseconds, which would
+/// otherwise land in the first repetitions.
+fn warm_up(mut f: impl FnMut()) {
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < 1.0 {
+        f();
+    }
+}
+
+/// A headed CSV of numbers, `width` per row, flattened.
+fn read_rows(path: &Path, width: usize) -> Result<Vec<f32>, Error> {
+    let bad = |message: String| {
+        Error::Ingest(IngestError::Header {
+            path: path.to_path_buf(),
+            message,
+        })
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
+        csv::ErrorKind::Io(source) => Error::Ingest(IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+        other => bad(format!("{other:?}")),
+    })?;
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        if record.len() != width {
+            return Err(bad(format!(
+                "line {}: expected {width} values, found {}",
+                i + 2,
+                record.len()
+            )));
+        }
+        for field in record.iter() {
+            out.push(field.trim().parse::<f32>().map_err(|_| {
+                bad(format!(
+                    "line {}: expected a number, found {field:?}",
+                    i + 2
+                ))
+            })?);
+        }
+    }
+    if out.is_empty() {
+        return Err(bad("expected at least one row".into()));
+    }
+    Ok(out)
+}

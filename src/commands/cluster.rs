@@ -1,0 +1,185 @@
+//! Shared by sweep, fit and score: reading what to cluster into a scaled
+//! feature matrix.
+
+use std::path::Path;
+
+use ndarray::Array2;
+
+use super::load_features;
+use crate::cli::{ClusterInputArgs, FeatureArgs, InputArgs, Scale};
+use segmint::Error;
+use segmint::cluster::model::{InputSchema, Scaling};
+use segmint::features::matrix::{
+    DEFAULT_FEATURES, FeatureMatrix, FeatureSpec, NumericTable, Scaler, Transform,
+};
+use segmint::ingest::numeric::{NumericOptions, read_numeric_table};
+
+/// The users to cluster, their features and the scaled matrix.
+pub struct Prepared {
+    pub table: NumericTable,
+    pub specs: Vec<FeatureSpec>,
+    pub scaler: Scaler,
+    pub scaling: Scaling,
+    pub points: FeatureMatrix,
+    pub schema: InputSchema,
+}
+
+impl Prepared {
+    pub fn feature_names(&self) -> Vec<String> {
+        self.specs.iter().map(ToString::to_string).collect()
+    }
+
+    /// The column whose mean orders segments: monetary when the table has
+    /// it, else the first feature's column.
+    pub fn order_column(&self) -> String {
+        if self.table.column_index("monetary").is_some() {
+            "monetary".into()
+        } else {
+            self.specs[0].column.clone()
+        }
+    }
+}
+
+/// The columns behind the default feature set, without transforms.
+fn default_columns() -> Vec<String> {
+    FeatureSpec::defaults()
+        .into_iter()
+        .map(|s| s.column)
+        .collect()
+}
+
+fn parse_specs(features: &Option<Vec<String>>) -> Result<Option<Vec<FeatureSpec>>, Error> {
+    features
+        .as_ref()
+        .map(|f| FeatureSpec::parse_list(f).map_err(Error::Usage))
+        .transpose()
+}
+
+/// Reads transaction logs into their numeric feature table.
+pub fn table_from_logs(
+    inputs: &[std::path::PathBuf],
+    input: &InputArgs,
+    feature: &FeatureArgs,
+    quiet: bool,
+) -> Result<NumericTable, Error> {
+    let (table, _) = load_features(inputs, input, feature, quiet)?;
+    Ok(NumericTable::from_features(&table))
+}
+
+/// Reads a numeric feature table.
+pub fn table_from_file(
+    path: &Path,
+    key_col: Option<String>,
+    specs: Option<&[FeatureSpec]>,
+    input: &InputArgs,
+) -> Result<NumericTable, Error> {
+    let mut columns: Option<Vec<String>> =
+        specs.map(|s| s.iter().map(|f| f.column.clone()).collect());
+    if let Some(columns) = columns.as_mut() {
+        let mut seen = std::collections::HashSet::new();
+        columns.retain(|c| seen.insert(c.clone()));
+    }
+    let options = NumericOptions {
+        key_column: key_col,
+        columns,
+        prefer: Some(default_columns()),
+        delimiter: input.delimiter,
+    };
+    Ok(read_numeric_table(path, &options)?)
+}
+
+pub fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> {
+    let asked = parse_specs(&data.features)?;
+    let (table, schema) = match &data.features_input {
+        Some(path) => {
+            let table = table_from_file(path, data.key_col.clone(), asked.as_deref(), &data.input)?;
+            let schema = InputSchema::FeatureTable {
+                key_col: data.key_col.clone(),
+                delimiter: data.input.delimiter.to_string(),
+            };
+            (table, schema)
+        }
+        None => {
+            if data.key_col.is_some() {
+                return Err(Error::Usage(
+                    "--key-col names the key of a --features-input table; for logs use --user-col"
+                        .into(),
+                ));
+            }
+            let table = table_from_logs(&data.inputs, &data.input, &data.feature, quiet)?;
+            (table, transactions_schema(&data.input, &data.feature))
+        }
+    };
+    let specs = match asked {
+        Some(specs) => specs,
+        None if table.columns == default_columns() || data.features_input.is_none() => {
+            FeatureSpec::parse_list(&DEFAULT_FEATURES).expect("valid")
+        }
+        None => table
+            .columns
+            .iter()
+            .map(|c| FeatureSpec {
+                column: c.clone(),
+                transform: Transform::None,
+            })
+            .collect(),
+    };
+    let raw = table.select(&specs)?;
+    let (scaler, scaling) = match data.scale {
+        Scale::Zscore => (Scaler::fit(&raw), Scaling::Zscore),
+        Scale::None => (Scaler::identity(specs.len()), Scaling::None),
+    };
+    if !quiet {
+        for j in scaler.constant_columns() {
+            eprintln!(
+                "segmint: warning: feature {} is the same for every user; it is left at 0",
+                specs[j]
+            );
+        }
+    }
+    let points = scaler.transform(&raw);
+    Ok(Prepared {
+        table,
+        specs,
+        scaler,
+        scaling,
+        points,
+        schema,
+    })
+}
+
+/// The input options of a transaction log, for the model file.
+pub fn transactions_schema(input: &InputArgs, feature: &FeatureArgs) -> InputSchema {
+    InputSchema::Transactions {
+        user_col: input.user_col.clone(),
+        time_col: input.time_col.clone(),
+        amount_col: input.amount_col.clone(),
+        channel_col: input.channel_col.clone(),
+        status_col: input.status_col.clone(),
+        no_header: input.no_header,
+        delimiter: input.delimiter.to_string(),
+        time_format: input.time_format.to_string(),
+        success_statuses: input.success_status.clone(),
+        dormant_days: feature.dormant_days,
+    }
+}
+
+/// The raw values of `column`, one per user.
+pub fn column_values(table: &NumericTable, column: &str) -> Vec<f64> {
+    let c = table.column_index(column).expect("a column of the table");
+    (0..table.rows()).map(|i| table.row(i)[c]).collect()
+}
+
+/// Euclidean distances from squared ones.
+pub fn roots(squared: &[f32]) -> Vec<f32> {
+    squared.iter().map(|v| v.sqrt()).collect()
+}
+
+/// `centres` reordered by segment: row `rank[c]` is cluster c's centre.
+pub fn centres_by_segment(centres: &Array2<f64>, rank: &[u32]) -> Vec<Vec<f64>> {
+    let mut out = vec![Vec::new(); centres.nrows()];
+    for (c, row) in centres.rows().into_iter().enumerate() {
+        out[rank[c] as usize] = row.to_vec();
+    }
+    out
+}

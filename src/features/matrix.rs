@@ -1,0 +1,418 @@
+//! The feature matrix that clustering works on (SPEC section 4): which
+//! columns, their transforms (`log1p:`), and the z-score scaler.
+//!
+//! Values are read and transformed in f64, scaled in f64 and stored as f32
+//! (row-major, one row per user): f32 halves the bytes every Lloyd pass and
+//! silhouette tile reads, and the clustering kernels accumulate in f64
+//! where sums need it. This module does not read files; see
+//! [`crate::ingest::numeric`] for tables given as CSV.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use super::FeatureTable;
+
+/// The default feature set of SPEC section 4, as in the messaging analysis.
+pub const DEFAULT_FEATURES: [&str; 3] = ["log1p:frequency", "log1p:monetary", "active_days"];
+
+/// A transform applied to a column before scaling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transform {
+    None,
+    /// `ln(1 + max(x, 0))`: negative values (refunds exceeding spend) are
+    /// clipped at 0 first, as SPEC section 4 does for monetary.
+    Log1p,
+}
+
+/// One clustering feature: a column and its transform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    pub column: String,
+    pub transform: Transform,
+}
+
+impl FeatureSpec {
+    /// Parses `name` or `log1p:name`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (transform, column) = match text.split_once(':') {
+            None => (Transform::None, text),
+            Some(("log1p", column)) => (Transform::Log1p, column.trim()),
+            Some((prefix, _)) => {
+                return Err(format!(
+                    "feature {text:?}: unknown transform {prefix:?} (the only one is log1p:)"
+                ));
+            }
+        };
+        if column.is_empty() {
+            return Err(format!("feature {text:?}: expected a column name"));
+        }
+        Ok(FeatureSpec {
+            column: column.to_string(),
+            transform,
+        })
+    }
+
+    /// Parses a list, rejecting duplicates.
+    pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Vec<Self>, String> {
+        let mut specs: Vec<FeatureSpec> = Vec::with_capacity(items.len());
+        for item in items {
+            let spec = Self::parse(item.as_ref())?;
+            if specs.contains(&spec) {
+                return Err(format!("feature {:?} is listed twice", item.as_ref()));
+            }
+            specs.push(spec);
+        }
+        if specs.is_empty() {
+            return Err("expected at least one feature".into());
+        }
+        Ok(specs)
+    }
+
+    pub fn defaults() -> Vec<Self> {
+        Self::parse_list(&DEFAULT_FEATURES).expect("valid defaults")
+    }
+
+    fn apply(&self, x: f64) -> f64 {
+        match self.transform {
+            Transform::None => x,
+            Transform::Log1p => x.max(0.0).ln_1p(),
+        }
+    }
+}
+
+impl std::fmt::Display for FeatureSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.transform {
+            Transform::None => write!(f, "{}", self.column),
+            Transform::Log1p => write!(f, "log1p:{}", self.column),
+        }
+    }
+}
+
+/// A table of numeric columns keyed by user: the feature table of a
+/// transaction log, or any CSV given with `--features-input`. Row-major;
+/// a missing value is NaN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumericTable {
+    pub keys: Vec<String>,
+    pub columns: Vec<String>,
+    pub values: Vec<f64>,
+    /// Where the values came from, for error messages.
+    pub source: String,
+}
+
+impl NumericTable {
+    pub fn rows(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn row(&self, i: usize) -> &[f64] {
+        let d = self.columns.len();
+        &self.values[i * d..(i + 1) * d]
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The numeric columns of a feature table (SPEC section 3), in its CSV
+    /// order; first_seen and last_seen (times) are left out, is_dormant is
+    /// 0 or 1, empty cells are NaN.
+    pub fn from_features(table: &FeatureTable) -> Self {
+        let mut columns: Vec<String> = [
+            "frequency",
+            "monetary",
+            "recency_days",
+            "tenure_days",
+            "active_days",
+            "active_hours",
+            "channel_diversity",
+        ]
+        .map(String::from)
+        .to_vec();
+        columns.extend(table.channels.iter().map(|c| format!("share_{c}")));
+        columns.extend(
+            [
+                "success_rate",
+                "failure_rate",
+                "avg_daily_volume",
+                "avg_daily_last_7d",
+                "avg_daily_prev",
+                "usage_trend",
+                "is_dormant",
+            ]
+            .map(String::from),
+        );
+        let d = columns.len();
+        let mut values = Vec::with_capacity(table.users.len() * d);
+        let mut keys = Vec::with_capacity(table.users.len());
+        let nan = f64::NAN;
+        for (i, u) in table.users.iter().enumerate() {
+            keys.push(u.user_id.clone());
+            values.extend([
+                u.frequency as f64,
+                u.monetary.to_f64(),
+                u.recency_days,
+                u.tenure_days,
+                u.active_days as f64,
+                u.active_hours as f64,
+                u.channel_diversity.map_or(nan, |v| v as f64),
+            ]);
+            values.extend_from_slice(table.shares(i));
+            values.extend([
+                u.success_rate.unwrap_or(nan),
+                u.failure_rate.unwrap_or(nan),
+                u.avg_daily_volume,
+                u.avg_daily_last_7d,
+                u.avg_daily_prev.unwrap_or(nan),
+                u.usage_trend.unwrap_or(nan),
+                if u.is_dormant { 1.0 } else { 0.0 },
+            ]);
+        }
+        NumericTable {
+            keys,
+            columns,
+            values,
+            source: "the feature table".into(),
+        }
+    }
+
+    /// Picks and transforms the feature columns: an n x d f64 matrix.
+    /// Unknown columns and non-finite values (empty cells included) are
+    /// errors naming the user and the column.
+    pub fn select(&self, specs: &[FeatureSpec]) -> Result<Array2<f64>, FeatureError> {
+        let indices = specs
+            .iter()
+            .map(|s| {
+                self.column_index(&s.column)
+                    .ok_or_else(|| FeatureError::UnknownColumn {
+                        column: s.column.clone(),
+                        table: self.source.clone(),
+                        available: self.columns.join(", "),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Array2::<f64>::zeros((self.rows(), specs.len()));
+        for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+            let values = self.row(i);
+            for (j, (spec, &c)) in specs.iter().zip(&indices).enumerate() {
+                let raw = values[c];
+                let x = spec.apply(raw);
+                if !x.is_finite() {
+                    return Err(FeatureError::NotFinite {
+                        table: self.source.clone(),
+                        user: self.keys[i].clone(),
+                        column: spec.column.clone(),
+                        value: raw,
+                    });
+                }
+                row[j] = x;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Why a feature matrix cannot be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FeatureError {
+    #[error("{table} has no column {column:?} (it has: {available})")]
+    UnknownColumn {
+        column: String,
+        table: String,
+        available: String,
+    },
+    #[error(
+        "{table}: user {user:?} has {} in feature column {column:?}; clustering needs finite numbers",
+        describe_value(*value)
+    )]
+    NotFinite {
+        table: String,
+        user: String,
+        column: String,
+        value: f64,
+    },
+}
+
+fn describe_value(value: f64) -> String {
+    if value.is_nan() {
+        "an empty value (or NaN)".into()
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Column means and population standard deviations (SPEC section 4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scaler {
+    pub mean: Vec<f64>,
+    /// Population std; 0 marks a constant column, which scales to 0.
+    pub std: Vec<f64>,
+}
+
+impl Scaler {
+    /// Fits on the columns of `x` (two passes, f64).
+    pub fn fit(x: &Array2<f64>) -> Self {
+        let n = x.nrows().max(1) as f64;
+        let mut mean = Vec::with_capacity(x.ncols());
+        let mut std = Vec::with_capacity(x.ncols());
+        for column in x.columns() {
+            let m = column.sum() / n;
+            let var = column.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
+            let s = var.sqrt();
+            // A column that differs from its mean only by rounding is
+            // constant (scikit-learn's `_handle_zeros_in_scale` rule).
+            let constant = s <= 10.0 * f64::EPSILON * m.abs().max(f64::MIN_POSITIVE);
+            mean.push(m);
+            std.push(if constant { 0.0 } else { s });
+        }
+        Scaler { mean, std }
+    }
+
+    /// The identity: clusters the values as given (`--scale none`).
+    pub fn identity(d: usize) -> Self {
+        Scaler {
+            mean: vec![0.0; d],
+            std: vec![1.0; d],
+        }
+    }
+
+    /// Indices of constant columns.
+    pub fn constant_columns(&self) -> Vec<usize> {
+        (0..self.std.len())
+            .filter(|&j| self.std[j] == 0.0)
+            .collect()
+    }
+
+    pub fn transform(&self, x: &Array2<f64>) -> FeatureMatrix {
+        let (n, d) = x.dim();
+        let mut values = Array2::<f32>::zeros((n, d));
+        for (out, row) in values.rows_mut().into_iter().zip(x.rows()) {
+            for (j, (o, v)) in out.into_iter().zip(row).enumerate() {
+                *o = if self.std[j] == 0.0 {
+                    0.0
+                } else {
+                    ((v - self.mean[j]) / self.std[j]) as f32
+                };
+            }
+        }
+        FeatureMatrix { values }
+    }
+}
+
+/// The scaled points: n rows of d f32 features, row-major and contiguous.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMatrix {
+    pub values: Array2<f32>,
+}
+
+impl FeatureMatrix {
+    pub fn from_rows(n: usize, d: usize, data: Vec<f32>) -> Self {
+        FeatureMatrix {
+            values: Array2::from_shape_vec((n, d), data).expect("n * d values"),
+        }
+    }
+
+    pub fn n(&self) -> usize {
+        self.values.nrows()
+    }
+
+    pub fn d(&self) -> usize {
+        self.values.ncols()
+    }
+
+    /// All values, row after row.
+    pub fn as_slice(&self) -> &[f32] {
+        self.values
+            .as_slice()
+            .expect("feature matrices are standard layout")
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        let d = self.d();
+        &self.as_slice()[i * d..(i + 1) * d]
+    }
+
+    /// The rows at `indices`, in that order.
+    pub fn subset(&self, indices: &[usize]) -> Self {
+        let d = self.d();
+        let mut data = Vec::with_capacity(indices.len() * d);
+        for &i in indices {
+            data.extend_from_slice(self.row(i));
+        }
+        Self::from_rows(indices.len(), d, data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_feature_specs() {
+        assert_eq!(
+            FeatureSpec::parse("log1p:monetary").unwrap(),
+            FeatureSpec {
+                column: "monetary".into(),
+                transform: Transform::Log1p
+            }
+        );
+        assert_eq!(
+            FeatureSpec::parse(" active_days ").unwrap().transform,
+            Transform::None
+        );
+        assert!(FeatureSpec::parse("sqrt:x").unwrap_err().contains("log1p"));
+        assert!(FeatureSpec::parse("log1p:").is_err());
+        assert!(FeatureSpec::parse_list(&["a", "a"]).is_err());
+        assert!(FeatureSpec::parse_list::<&str>(&[]).is_err());
+        assert_eq!(FeatureSpec::defaults()[1].to_string(), "log1p:monetary");
+    }
+
+    #[test]
+    fn log1p_clips_negative_values() {
+        let spec = FeatureSpec::parse("log1p:m").unwrap();
+        assert_eq!(spec.apply(-5.0), 0.0);
+        assert!((spec.apply(std::f64::consts::E - 1.0) - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn scaler_uses_population_std_and_zeroes_constant_columns() {
+        let x =
+            Array2::from_shape_vec((4, 2), vec![1.0, 5.0, 2.0, 5.0, 3.0, 5.0, 4.0, 5.0]).unwrap();
+        let scaler = Scaler::fit(&x);
+        assert_eq!(scaler.mean, vec![2.5, 5.0]);
+        assert!((scaler.std[0] - 1.25f64.sqrt()).abs() < 1e-15);
+        assert_eq!(scaler.std[1], 0.0);
+        assert_eq!(scaler.constant_columns(), vec![1]);
+        let m = scaler.transform(&x);
+        let col: Vec<f32> = m.values.column(0).to_vec();
+        let expected = [-1.5, -0.5, 0.5, 1.5].map(|v| (v / 1.25f64.sqrt()) as f32);
+        assert_eq!(col, expected);
+        assert!(m.values.column(1).iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn select_rejects_unknown_columns_and_empty_values() {
+        let table = NumericTable {
+            keys: vec!["a".into(), "b".into()],
+            columns: vec!["x".into(), "y".into()],
+            values: vec![1.0, 2.0, 3.0, f64::NAN],
+            source: "t.csv".into(),
+        };
+        let specs = FeatureSpec::parse_list(&["x"]).unwrap();
+        assert_eq!(
+            table.select(&specs).unwrap().column(0).to_vec(),
+            vec![1.0, 3.0]
+        );
+        let err = table
+            .select(&FeatureSpec::parse_list(&["z"]).unwrap())
+            .unwrap_err();
+        assert!(err.to_string().contains("no column \"z\""), "{err}");
+        let err = table
+            .select(&FeatureSpec::parse_list(&["y"]).unwrap())
+            .unwrap_err();
+        assert!(err.to_string().contains("user \"b\""), "{err}");
+    }
+}

@@ -1,0 +1,151 @@
+//! The sweep's results: a table for people, JSON, or CSV (one row per K).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::cluster::sweep::Sweep;
+use crate::features::table::push_float;
+
+/// The JSON form of a sweep.
+#[derive(Serialize)]
+pub struct SweepSummary<'a> {
+    pub users: usize,
+    pub features: &'a [String],
+    pub backend: &'a str,
+    pub seconds: f64,
+    pub knee: Option<usize>,
+    pub chosen: usize,
+    pub results: Vec<SweepRow<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct SweepRow<'a> {
+    #[serde(flatten)]
+    pub metrics: &'a crate::cluster::Metrics,
+    pub n_iter: usize,
+    pub converged: bool,
+}
+
+impl<'a> SweepSummary<'a> {
+    pub fn new(
+        sweep: &'a Sweep,
+        users: usize,
+        features: &'a [String],
+        backend: &'a str,
+        seconds: f64,
+    ) -> Self {
+        SweepSummary {
+            users,
+            features,
+            backend,
+            seconds,
+            knee: sweep.knee,
+            chosen: sweep.chosen,
+            results: sweep
+                .metrics
+                .iter()
+                .zip(&sweep.fits)
+                .map(|(metrics, fit)| SweepRow {
+                    metrics,
+                    n_iter: fit.n_iter,
+                    converged: fit.converged,
+                })
+                .collect(),
+        }
+    }
+
+    /// One row per K.
+    pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(
+            b"k,inertia,silhouette,silhouette_on,silhouette_sqeuclidean,calinski_harabasz,davies_bouldin,n_iter,converged,knee,chosen\n",
+        );
+        let opt = |buf: &mut Vec<u8>, v: Option<f64>| {
+            buf.push(b',');
+            if let Some(v) = v {
+                push_float(buf, v);
+            }
+        };
+        for row in &self.results {
+            let m = row.metrics;
+            buf.extend_from_slice(m.k.to_string().as_bytes());
+            opt(&mut buf, Some(m.inertia));
+            opt(&mut buf, m.silhouette);
+            opt(&mut buf, m.silhouette_on.map(|n| n as f64));
+            opt(&mut buf, m.silhouette_sqeuclidean);
+            opt(&mut buf, m.calinski_harabasz);
+            opt(&mut buf, m.davies_bouldin);
+            buf.extend_from_slice(
+                format!(
+                    ",{},{},{},{}\n",
+                    row.n_iter,
+                    row.converged,
+                    self.knee == Some(m.k),
+                    self.chosen == m.k
+                )
+                .as_bytes(),
+            );
+        }
+        out.write_all(&buf)
+    }
+
+    /// A table for people.
+    pub fn describe(&self) -> String {
+        let cell = |v: Option<f64>, digits: usize| match v {
+            Some(v) => format!("{v:.digits$}"),
+            None => "-".into(),
+        };
+        let mut s = format!(
+            "{} users, features: {}, backend: {}, {:.2} s\n",
+            self.users,
+            self.features.join(", "),
+            self.backend,
+            self.seconds
+        );
+        s.push_str(&format!(
+            "{:>4} {:>14} {:>10} {:>12} {:>14} {:>10} {:>6}\n",
+            "k", "inertia", "silhouette", "sil (sq.)", "calinski", "davies", "iter"
+        ));
+        for row in &self.results {
+            let m = row.metrics;
+            let mark = match (self.chosen == m.k, self.knee == Some(m.k)) {
+                (true, true) => "  <- chosen, knee",
+                (true, false) => "  <- chosen",
+                (false, true) => "  <- knee",
+                _ => "",
+            };
+            s.push_str(&format!(
+                "{:>4} {:>14.4} {:>10} {:>12} {:>14} {:>10} {:>6}{}\n",
+                m.k,
+                m.inertia,
+                cell(m.silhouette, 4),
+                cell(m.silhouette_sqeuclidean, 4),
+                cell(m.calinski_harabasz, 1),
+                cell(m.davies_bouldin, 4),
+                row.n_iter,
+                mark
+            ));
+        }
+        if let Some(on) = self.results.iter().find_map(|r| r.metrics.silhouette_on)
+            && on < self.users
+        {
+            s.push_str(&format!(
+                "silhouette on a sample of {on} users (--silhouette exact for all)\n"
+            ));
+        }
+        let reason = if self.results.iter().any(|r| r.metrics.silhouette.is_some()) {
+            "highest silhouette"
+        } else if self.knee == Some(self.chosen) {
+            "the knee; no silhouette computed"
+        } else {
+            "the smallest K; no silhouette or knee"
+        };
+        s.push_str(&format!(
+            "chosen k = {} ({reason}); knee of inertia: {}",
+            self.chosen,
+            self.knee.map_or("none".into(), |k| k.to_string())
+        ));
+        s
+    }
+}
