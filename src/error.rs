@@ -36,6 +36,9 @@ impl Error {
             Error::Ingest(e) => e.exit_code(),
             Error::Output { .. } => 4,
             Error::Params(_) => 2,
+            // A feature name the user typed that the table lacks is a
+            // usage error; a value that cannot be clustered is bad data.
+            Error::Feature(FeatureError::UnknownColumn { .. }) => 2,
             Error::Feature(_) | Error::Model(_) => 3,
             Error::Usage(_) => 2,
         }

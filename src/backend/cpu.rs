@@ -283,6 +283,32 @@ fn euclidean_row(
     }
 }
 
+/// For each cluster c, adds the distances of the tile's points labelled c
+/// into `sums[c]` (f32 lanes within the tile, then f64): a compare and a
+/// select per cluster, vectorised, where a scatter by label would chain
+/// dependent updates of one accumulator.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+fn masked_sums(dist: &[f32; SIL_TILE], labels: &[u32; SIL_TILE], sums: &mut [f64]) {
+    let mut masked = [0.0f32; SIL_TILE];
+    for (c, sum) in sums.iter_mut().enumerate() {
+        let c = c as u32;
+        for q in 0..SIL_TILE {
+            masked[q] = if labels[q] == c { dist[q] } else { 0.0 };
+        }
+        let mut acc = [0.0f32; LANES];
+        for part in masked.chunks_exact(LANES) {
+            for l in 0..LANES {
+                acc[l] += part[l];
+            }
+        }
+        let mut total = 0.0f64;
+        for a in acc {
+            total += f64::from(a);
+        }
+        *sum += total;
+    }
+}
+
 /// Sum of `values` in f32 over eight lanes: vectorises; callers keep the
 /// slices short (a silhouette tile) and add the result into f64.
 #[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
@@ -508,11 +534,26 @@ impl CpuBackend {
     /// label. Memory: O(n d) for the reordered points, O(rows x sum k) per
     /// worker for the sums.
     pub fn silhouette(&self, points: &FeatureMatrix, labelings: &[Labeling]) -> Vec<Silhouette> {
+        // The labelling with the most clusters goes first: its sums are the
+        // cheap contiguous ones, and masked sums cost in proportion to k.
+        let Some(primary) = (0..labelings.len()).max_by_key(|&l| (labelings[l].k, usize::MAX - l))
+        else {
+            return Vec::new();
+        };
+        let mut reordered = labelings.to_vec();
+        reordered.swap(0, primary);
+        let mut results = self.silhouette_primary_first(points, &reordered);
+        results.swap(0, primary);
+        results
+    }
+
+    fn silhouette_primary_first(
+        &self,
+        points: &FeatureMatrix,
+        labelings: &[Labeling],
+    ) -> Vec<Silhouette> {
         let n = points.n();
         let d = points.d();
-        if labelings.is_empty() {
-            return Vec::new();
-        }
         let first = labelings[0].labels;
         let mut order: Vec<u32> = (0..n as u32).collect();
         order.sort_by_key(|&i| first[i as usize]);
@@ -526,6 +567,16 @@ impl CpuBackend {
         let labels: Vec<Vec<u32>> = labelings
             .iter()
             .map(|l| order.iter().map(|&i| l.labels[i as usize]).collect())
+            .collect();
+        // Labels padded to whole tiles (u32::MAX: no cluster), for the
+        // masked sums of every labelling but the first.
+        let padded: Vec<Vec<u32>> = labels
+            .iter()
+            .map(|l| {
+                let mut p = l.clone();
+                p.resize(n.div_ceil(SIL_TILE) * SIL_TILE, u32::MAX);
+                p
+            })
             .collect();
         let sizes: Vec<Vec<u64>> = labelings
             .iter()
@@ -559,7 +610,6 @@ impl CpuBackend {
                 let rows = b * SIL_ROWS..((b + 1) * SIL_ROWS).min(n);
                 let mut sums = vec![0.0f64; rows.len() * width];
                 let mut dist = [0.0f32; SIL_TILE];
-                let mut scatter = vec![0.0f32; width];
                 for q0 in (0..n).step_by(SIL_TILE) {
                     let len = SIL_TILE.min(n - q0);
                     for (r, i) in rows.clone().enumerate() {
@@ -573,18 +623,13 @@ impl CpuBackend {
                             row_sums[c] += f64::from(sum_f32_lanes(&dist[q - q0..end - q0]));
                             q = end;
                         }
-                        // The others: scatter by label, in f32 within the tile.
-                        for (l, labels) in labels.iter().enumerate().skip(1) {
+                        // The others: masked sums per cluster over the tile.
+                        for (l, labels) in padded.iter().enumerate().skip(1) {
                             let o = offsets[l];
                             let k = labelings[l].k;
-                            let acc = &mut scatter[o..o + k];
-                            acc.fill(0.0);
-                            for (&x, &label) in dist[..len].iter().zip(&labels[q0..q0 + len]) {
-                                acc[label as usize] += x;
-                            }
-                            for (s, &a) in row_sums[o..o + k].iter_mut().zip(acc.iter()) {
-                                *s += f64::from(a);
-                            }
+                            let tile_labels: &[u32; SIL_TILE] =
+                                labels[q0..q0 + SIL_TILE].try_into().expect("padded labels");
+                            masked_sums(&dist, tile_labels, &mut row_sums[o..o + k]);
                         }
                     }
                 }

@@ -17,6 +17,18 @@ pub struct Scores<'a> {
     pub silhouettes: Option<&'a [f32]>,
 }
 
+/// The shortest text that reads back to the same f32 (values computed in
+/// f32 have no more digits worth printing).
+fn push_f32(buf: &mut Vec<u8>, x: f32) {
+    if x == 0.0 {
+        buf.push(b'0');
+        return;
+    }
+    let mut ryu = ryu::Buffer::new();
+    let s = ryu.format(x);
+    buf.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
+}
+
 impl Scores<'_> {
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut buf = Vec::with_capacity(1 << 20);
@@ -35,10 +47,10 @@ impl Scores<'_> {
             buf.push(b',');
             buf.extend_from_slice(ints.format(self.segments[i]).as_bytes());
             buf.push(b',');
-            push_float(&mut buf, f64::from(self.distances[i]));
+            push_f32(&mut buf, self.distances[i]);
             if let Some(s) = self.silhouettes {
                 buf.push(b',');
-                push_float(&mut buf, f64::from(s[i]));
+                push_f32(&mut buf, s[i]);
             }
             for &v in self.table.row(i) {
                 buf.push(b',');
