@@ -2,10 +2,9 @@
 //! users in the segments of a fit without refitting. Versioned; a model of
 //! another version or feature set is refused.
 
-use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::features::matrix::{FeatureMatrix, FeatureSpec, Scaler};
+use crate::features::matrix::{FeatureSpec, Scaler};
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "segmint-model";
@@ -190,15 +189,6 @@ impl Model {
             .flat_map(|c| c.iter().map(|&v| v as f32))
             .collect()
     }
-
-    pub fn centres_array(&self) -> Array2<f64> {
-        let d = self.features.len();
-        Array2::from_shape_vec(
-            (self.k, d),
-            self.centres.iter().flatten().copied().collect(),
-        )
-        .expect("checked on load")
-    }
 }
 
 /// Reorders clusters so that segment 0 has the highest mean of `order_by`
@@ -227,11 +217,6 @@ pub fn segment_ranks(labels: &[u32], k: usize, order_by: &[f64]) -> Vec<u32> {
         rank[cluster] = segment as u32;
     }
     rank
-}
-
-/// Applies a scaler fitted earlier (`score`).
-pub fn scale_with(scaler: &Scaler, raw: &Array2<f64>) -> FeatureMatrix {
-    scaler.transform(raw)
 }
 
 #[cfg(test)]
