@@ -27,6 +27,12 @@ pub enum Error {
     /// Options that are individually valid but do not fit together.
     #[error("{0}")]
     Usage(String),
+    /// Input data that breaks a rule no other variant covers: exit 3.
+    #[error("{0}")]
+    Data(String),
+    /// A failure that no input explains (a bug): exit 1.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -41,6 +47,8 @@ impl Error {
             Error::Feature(FeatureError::UnknownColumn { .. }) => 2,
             Error::Feature(_) | Error::Model(_) => 3,
             Error::Usage(_) => 2,
+            Error::Data(_) => 3,
+            Error::Internal(_) => 1,
         }
     }
 

@@ -42,6 +42,7 @@ pub mod error;
 pub mod features;
 pub mod generate;
 pub mod ingest;
+pub mod insights;
 pub mod output;
 pub mod report;
 

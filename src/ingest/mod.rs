@@ -15,6 +15,7 @@ pub mod amount;
 pub mod error;
 pub mod numeric;
 mod records;
+pub mod scan;
 pub mod schema;
 mod source;
 pub mod time;
@@ -65,6 +66,8 @@ pub struct IngestReport {
     pub skipped_examples: Vec<String>,
     /// Rows after `--as-of`, left out.
     pub rows_after_as_of: u64,
+    /// Rows before the period's start ([`IngestOptions::since`]), left out.
+    pub rows_before_since: u64,
 }
 
 /// Reads every input (a path, or `-` for standard input) as one log.
@@ -97,13 +100,29 @@ pub fn ingest(
     report.rows = aggregate.rows();
     report.skipped_rows = run.skipped;
     report.rows_after_as_of = run.after_as_of;
+    report.rows_before_since = run.before_since;
     report.skipped_examples = run.examples.iter().map(ToString::to_string).collect();
     if report.rows == 0 {
-        let detail = match (report.skipped_rows, report.rows_after_as_of) {
-            (0, 0) => String::new(),
-            (s, 0) => format!(" ({s} bad rows skipped)"),
-            (0, a) => format!(" ({a} rows after --as-of left out)"),
-            (s, a) => format!(" ({s} bad rows skipped, {a} rows after --as-of left out)"),
+        let mut left_out = Vec::new();
+        if report.skipped_rows > 0 {
+            left_out.push(format!("{} bad rows skipped", report.skipped_rows));
+        }
+        if report.rows_after_as_of > 0 {
+            left_out.push(format!(
+                "{} rows after --as-of left out",
+                report.rows_after_as_of
+            ));
+        }
+        if report.rows_before_since > 0 {
+            left_out.push(format!(
+                "{} rows before the period left out",
+                report.rows_before_since
+            ));
+        }
+        let detail = if left_out.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", left_out.join(", "))
         };
         return Err(IngestError::NoRows { detail });
     }
@@ -162,6 +181,7 @@ struct Run {
     channels: Mutex<Vec<Box<[u8]>>>,
     skipped: u64,
     after_as_of: u64,
+    before_since: u64,
     /// The first skipped rows, in input order.
     examples: Vec<RowError>,
     /// One per chunk of a block.
@@ -176,6 +196,7 @@ struct Parsed {
     arena: Vec<u8>,
     skipped: u64,
     after_as_of: u64,
+    before_since: u64,
     /// The first bad rows (with `--skip-bad-rows`), or the one that
     /// stopped the chunk.
     bad: Vec<Bad>,
@@ -189,6 +210,7 @@ impl Default for Parsed {
             arena: Vec::new(),
             skipped: 0,
             after_as_of: 0,
+            before_since: 0,
             bad: Vec::new(),
             stopped: false,
         }
@@ -201,6 +223,7 @@ impl Parsed {
         self.arena.clear();
         self.skipped = 0;
         self.after_as_of = 0;
+        self.before_since = 0;
         self.bad.clear();
         self.stopped = false;
     }
@@ -256,6 +279,7 @@ impl Run {
         for chunk in parsed {
             self.skipped += chunk.skipped;
             self.after_as_of += chunk.after_as_of;
+            self.before_since += chunk.before_since;
         }
         if let Some(stop) = parsed
             .iter()
@@ -358,6 +382,10 @@ impl<'a> ChunkParser<'a> {
             parse_row(record, self.file, &mut self.times)?;
         if self.options.as_of.is_some_and(|as_of| time_ms > as_of) {
             self.out.after_as_of += 1;
+            return Ok(());
+        }
+        if self.options.since.is_some_and(|since| time_ms < since) {
+            self.out.before_since += 1;
             return Ok(());
         }
         // Keys are almost always ASCII, which is checked in a few words.

@@ -131,6 +131,8 @@ pub struct IngestOptions {
     /// Reference time (UTC ms). Rows after it are left out; `None` means the
     /// latest transaction time of the input.
     pub as_of: Option<i64>,
+    /// Rows before this time (UTC ms) are left out (a period's start).
+    pub since: Option<i64>,
     /// Statuses counted as successes, compared ASCII case-insensitively.
     pub success_statuses: Vec<String>,
     pub skip_bad_rows: bool,
@@ -148,6 +150,7 @@ impl Default for IngestOptions {
             delimiter: Delimiter::default(),
             time_format: TimeFormat::Auto,
             as_of: None,
+            since: None,
             success_statuses: ["delivered", "read", "opened", "clicked"]
                 .map(String::from)
                 .to_vec(),

@@ -1,0 +1,163 @@
+//! A second kind of pass over transaction logs: every accepted row handed
+//! to a caller's fold, for analytics that are not per-user features (channel
+//! mix, status funnel, hour x weekday activity per segment).
+//!
+//! Rows are read exactly as [`super::ingest`] reads them (same parsing, same
+//! `--as-of` cut, same success statuses); a row that ingest would reject is
+//! skipped here under `--skip-bad-rows` and is an error otherwise. Chunks
+//! are folded in parallel, each into its own state, and the states are
+//! merged in input order, so an exact merge (counts, fixed-point sums)
+//! gives the same result for any thread count.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use super::amount::Money;
+use super::error::IngestError;
+use super::records::{self, Syntax};
+use super::schema::IngestOptions;
+use super::time::TimeParser;
+use super::{Bad, Block, FileContext, RowErrorKind, parse_row, source};
+
+/// One accepted transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct Transaction<'a> {
+    pub user: &'a str,
+    pub time_ms: i64,
+    pub amount: Money,
+    /// `None` when the column is absent or the cell empty.
+    pub channel: Option<&'a str>,
+    pub status: Option<&'a str>,
+}
+
+/// Folds every accepted row of `inputs` into a state: `init` makes one per
+/// chunk, `visit` adds a row, `merge` adds a later chunk's state into an
+/// earlier one. Standard input can be read only once: callers that have
+/// already read it must pass a copy instead.
+pub fn scan<S, I, V, M>(
+    inputs: &[PathBuf],
+    options: &IngestOptions,
+    init: I,
+    visit: V,
+    merge: M,
+) -> Result<S, IngestError>
+where
+    S: Send,
+    I: Fn() -> S + Sync,
+    V: Fn(&mut S, &Transaction<'_>) + Sync,
+    M: Fn(&mut S, S),
+{
+    let mut total = init();
+    for path in inputs {
+        source::read_file(path, options, &mut |block, file| {
+            let state = scan_block(block, file, options, &init, &visit, &merge)?;
+            merge(&mut total, state);
+            Ok(())
+        })?;
+    }
+    Ok(total)
+}
+
+fn scan_block<S, I, V, M>(
+    block: &Block<'_>,
+    file: &FileContext<'_>,
+    options: &IngestOptions,
+    init: &I,
+    visit: &V,
+    merge: &M,
+) -> Result<S, IngestError>
+where
+    S: Send,
+    I: Fn() -> S + Sync,
+    V: Fn(&mut S, &Transaction<'_>) + Sync,
+    M: Fn(&mut S, S),
+{
+    let syntax = Syntax::for_block(options.delimiter, block.bytes);
+    let pieces = records::split(block.bytes, syntax, options.chunk_bytes).map_err(|open| {
+        let bad = Bad {
+            at: open.0,
+            field: None,
+            kind: RowErrorKind::UnterminatedQuote,
+        };
+        IngestError::Row(Box::new(bad.position(block, file)))
+    })?;
+    let folded: Vec<(S, Option<Bad>)> = pieces
+        .par_iter()
+        .map(|piece| {
+            let mut state = init();
+            let bad = scan_chunk(
+                &block.bytes[piece.clone()],
+                piece.start,
+                syntax,
+                file,
+                options,
+                &mut state,
+                visit,
+            );
+            (state, bad)
+        })
+        .collect();
+    let mut total = init();
+    for (state, bad) in folded {
+        if let Some(bad) = bad {
+            return Err(IngestError::Row(Box::new(bad.position(block, file))));
+        }
+        merge(&mut total, state);
+    }
+    Ok(total)
+}
+
+/// Folds one chunk; returns the bad row that stops it, if any.
+fn scan_chunk<S>(
+    chunk: &[u8],
+    base: usize,
+    syntax: Syntax,
+    file: &FileContext<'_>,
+    options: &IngestOptions,
+    state: &mut S,
+    visit: &(impl Fn(&mut S, &Transaction<'_>) + Sync),
+) -> Option<Bad> {
+    let mut times = TimeParser::new(file.time_format);
+    let mut stop = None;
+    records::for_each_record(chunk, syntax, |at, record| {
+        let fields = parse_row(record, file, &mut times).and_then(|row| {
+            let (key, time_ms, amount, channel, status) = row;
+            let text = |bytes, column| {
+                std::str::from_utf8(bytes).map_err(|_| (column, RowErrorKind::InvalidUtf8))
+            };
+            let user = text(key, Some(file.columns.user))?;
+            let channel = channel.map(|c| text(c, file.columns.channel)).transpose()?;
+            let status = status.map(|s| text(s, file.columns.status)).transpose()?;
+            Ok((user, time_ms, amount, channel, status))
+        });
+        match fields {
+            Ok((user, time_ms, amount, channel, status)) => {
+                if options.as_of.is_none_or(|as_of| time_ms <= as_of)
+                    && options.since.is_none_or(|since| time_ms >= since)
+                {
+                    let row = Transaction {
+                        user,
+                        time_ms,
+                        amount,
+                        channel,
+                        status,
+                    };
+                    visit(state, &row);
+                }
+                ControlFlow::Continue(())
+            }
+            Err(_) if options.skip_bad_rows => ControlFlow::Continue(()),
+            Err((field, kind)) => {
+                stop = Some(Bad {
+                    at: base + at,
+                    field,
+                    kind,
+                });
+                ControlFlow::Break(())
+            }
+        }
+    });
+    stop
+}
