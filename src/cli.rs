@@ -10,6 +10,7 @@ use segmint::features::table::FeatureOptions;
 use segmint::generate::GenerateParams;
 use segmint::ingest::time::{MS_PER_DAY, day_of};
 use segmint::ingest::{ColumnNames, Delimiter, IngestOptions, TimeFormat};
+use segmint::insights::churn::ChurnThresholds;
 
 #[derive(Parser, Debug)]
 #[command(name = "segmint", version, about = "Customer segmentation from transaction logs", long_about = None)]
@@ -40,6 +41,10 @@ pub enum Command {
     Fit(FitArgs),
     /// Place users in the segments of a fitted model.
     Score(ScoreArgs),
+    /// Segment, score and analyse transaction logs into one HTML report.
+    Report(ReportArgs),
+    /// How users moved between segments from one scores file to another.
+    Transitions(TransitionsArgs),
     /// Time the clustering stages (benchmarks).
     Bench(BenchArgs),
 }
@@ -319,11 +324,17 @@ pub struct FitArgs {
     /// Also write the model (JSON), for `segmint score`.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// Segment names, highest value first, comma separated [default: see
+    /// README, e.g. Power User,Loyal User,Casual User for K = 3].
+    #[arg(long, value_name = "LIST")]
+    pub segment_names: Option<String>,
     /// Summary style.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     #[command(flatten)]
     pub kmeans: KMeansArgs,
+    #[command(flatten)]
+    pub churn: ChurnArgs,
 }
 
 #[derive(Args, Debug)]
@@ -353,6 +364,134 @@ pub struct ScoreArgs {
     /// Summary style.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+}
+
+/// Churn early-warning thresholds (SPEC section 5); the dormant
+/// threshold is `--dormant-days`.
+#[derive(Args, Debug, Clone)]
+pub struct ChurnArgs {
+    /// Usage trend at or below which a user is declining (High Risk).
+    #[arg(
+        long,
+        default_value_t = -0.30,
+        value_name = "TREND",
+        allow_negative_numbers = true,
+        help_heading = "Churn"
+    )]
+    pub decline: f64,
+    /// Failure rate at or above which a declining user is a quality issue.
+    #[arg(
+        long,
+        default_value_t = 0.50,
+        value_name = "RATE",
+        help_heading = "Churn"
+    )]
+    pub quality_failure_rate: f64,
+    /// Usage trend at or below which a top-segment user is Critical.
+    #[arg(
+        long,
+        default_value_t = -0.20,
+        value_name = "TREND",
+        allow_negative_numbers = true,
+        help_heading = "Churn"
+    )]
+    pub critical_decline: f64,
+    /// Usage trend at or below which a user is a Moderate Risk.
+    #[arg(
+        long,
+        default_value_t = -0.15,
+        value_name = "TREND",
+        allow_negative_numbers = true,
+        help_heading = "Churn"
+    )]
+    pub moderate_decline: f64,
+}
+
+impl ChurnArgs {
+    pub fn thresholds(&self, feature: &FeatureArgs) -> Result<ChurnThresholds, String> {
+        let thresholds = ChurnThresholds {
+            dormant_days: feature.dormant_days,
+            decline: self.decline,
+            quality_failure_rate: self.quality_failure_rate,
+            critical_decline: self.critical_decline,
+            moderate_decline: self.moderate_decline,
+        };
+        thresholds.validate().map_err(|e| e.to_string())?;
+        Ok(thresholds)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Transaction logs (CSV), read as one log; - is standard input.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// The HTML report.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also write every number of the report as JSON; - is standard output.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Number of segments, or auto: the K of --k-range with the highest
+    /// silhouette.
+    #[arg(long, default_value = "3", value_name = "K")]
+    pub k: String,
+    /// The K whose elbow and silhouette the report charts.
+    #[arg(long, default_value = "2..10", value_name = "RANGE")]
+    pub k_range: String,
+    /// Segment names, highest value first, comma separated [default: see
+    /// README, e.g. Power User,Loyal User,Casual User for K = 3].
+    #[arg(long, value_name = "LIST")]
+    pub segment_names: Option<String>,
+    /// Feature columns to cluster, comma separated, `log1p:` allowed
+    /// [default: log1p:frequency,log1p:monetary,active_days].
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        help_heading = "Features"
+    )]
+    pub features: Option<Vec<String>>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub feature: FeatureArgs,
+    #[command(flatten)]
+    pub churn: ChurnArgs,
+    #[command(flatten)]
+    pub kmeans: KMeansArgs,
+}
+
+/// Where `transitions` reads the two periods from.
+#[derive(Args, Debug)]
+pub struct TransitionsArgs {
+    /// Two scores files (old, new) written by fit or score; or, with
+    /// --split-at, transaction logs to cut into two periods.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Cut the logs at TIME: rows before it are the old period, the rest
+    /// the new one; both are segmented with one model fitted on the old.
+    #[arg(long, value_name = "TIME")]
+    pub split_at: Option<String>,
+    /// Number of segments when splitting logs.
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    pub k: usize,
+    /// Write the movement matrix as CSV (or the report as JSON with
+    /// --format json); - is standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output style of the summary on standard output.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// How many downgraded users the table lists (all are in the JSON).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub show: usize,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub feature: FeatureArgs,
+    #[command(flatten)]
+    pub kmeans: KMeansArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -428,6 +567,7 @@ impl InputArgs {
             delimiter: self.delimiter,
             time_format: self.time_format,
             as_of,
+            since: None,
             success_statuses,
             skip_bad_rows: self.skip_bad_rows,
             chunk_bytes: self.chunk_bytes.unwrap_or(defaults.chunk_bytes),

@@ -54,12 +54,30 @@ fn table(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-fn column(csv: &str, name: &str) -> Vec<String> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let c = header.iter().position(|h| *h == name).unwrap();
-    lines
-        .map(|l| l.split(',').nth(c).unwrap().to_string())
+fn column(text: &str, name: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let c = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    reader
+        .records()
+        .map(|r| r.unwrap()[c].to_string())
+        .collect()
+}
+
+fn numbers(text: &str, name: &str) -> Vec<f64> {
+    column(text, name)
+        .iter()
+        .map(|v| {
+            if v.is_empty() {
+                f64::NAN
+            } else {
+                v.parse().unwrap()
+            }
+        })
         .collect()
 }
 
@@ -134,11 +152,18 @@ fn fit_then_score_reproduces_the_segments() {
     let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(summary["k"], 3);
     let fitted = fs::read_to_string(&scores).unwrap();
-    assert!(fitted.starts_with("user_id,segment,distance,silhouette,frequency,monetary,"));
+    assert!(fitted.starts_with(
+        "user_id,segment,segment_name,distance,silhouette,\
+         rfm_r,rfm_f,rfm_m,rfm_segment,churn_risk,churn_reason,frequency,monetary,"
+    ));
     assert_eq!(fitted.lines().count(), 21);
     let m: Value = serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
     assert_eq!(m["format"], "segmint-model");
-    assert_eq!(m["version"], 1);
+    assert_eq!(m["version"], 2);
+    assert_eq!(
+        m["segment_names"],
+        serde_json::json!(["Power User", "Loyal User", "Casual User"])
+    );
     assert_eq!(
         m["features"],
         serde_json::json!(["log1p:frequency", "log1p:monetary", "active_days"])
@@ -172,7 +197,18 @@ fn fit_then_score_reproduces_the_segments() {
     ]));
     let again = fs::read_to_string(&rescored).unwrap();
     assert_eq!(column(&again, "segment"), segments);
-    assert_eq!(column(&again, "distance"), column(&fitted, "distance"));
+    for name in [
+        "distance",
+        "segment_name",
+        "rfm_r",
+        "rfm_f",
+        "rfm_m",
+        "rfm_segment",
+        "churn_risk",
+        "churn_reason",
+    ] {
+        assert_eq!(column(&again, name), column(&fitted, name), "{name}");
+    }
 }
 
 #[test]
@@ -458,12 +494,12 @@ fn score_refuses_other_models() {
     let newer = table(
         dir.path(),
         "v2.json",
-        &text.replace("\"version\": 1", "\"version\": 2"),
+        &text.replace("\"version\": 2", "\"version\": 3"),
     );
     fails(
         &run(&["score", input, "--model", newer.to_str().unwrap(), "-o", o]),
         3,
-        &["model version 2"],
+        &["model version 3"],
     );
     fails(
         &run(&[
@@ -518,4 +554,177 @@ fn score_refuses_other_models() {
         &["fitted on transaction logs"],
     );
     assert!(!Path::new(o).exists());
+}
+
+/// RFM quintile score by rank, written out independently of the library:
+/// users ordered worst first, ties by row order; rank r of n scores
+/// 1 + floor(5 r / n).
+fn quintiles(values: &[f64], higher_is_better: bool) -> Vec<u32> {
+    let n = values.len();
+    let worse = |a: f64, b: f64| if higher_is_better { a < b } else { a > b };
+    (0..n)
+        .map(|i| {
+            let rank = (0..n)
+                .filter(|&j| worse(values[j], values[i]) || (values[j] == values[i] && j < i))
+                .count();
+            1 + (5 * rank / n) as u32
+        })
+        .collect()
+}
+
+/// The R x F grid of SPEC section 5.
+fn rfm_name(r: u32, f: u32) -> &'static str {
+    match (r, f) {
+        (5, 4 | 5) => "Champions",
+        (3 | 4, 4 | 5) => "Loyal",
+        (4 | 5, 2 | 3) => "Potential Loyalist",
+        (5, 1) => "New",
+        (4, 1) => "Promising",
+        (3, 3) => "Need Attention",
+        (3, 1 | 2) => "About to Sleep",
+        (1 | 2, 3 | 4) => "At Risk",
+        (1 | 2, 5) => "Cannot Lose Them",
+        _ => "Hibernating",
+    }
+}
+
+/// The churn rules of SPEC section 5 with the default thresholds.
+fn churn_rule(segment: &str, recency: f64, trend: f64, failures: f64) -> &'static str {
+    // An empty trend or failure rate (NaN here) fires no rule.
+    if segment == "0" && trend <= -0.20 {
+        "Critical (Top Segment)"
+    } else if recency > 30.0 {
+        "Dormant"
+    } else if trend <= -0.30 && failures >= 0.50 {
+        "High Risk (Quality Issue)"
+    } else if trend <= -0.30 {
+        "High Risk (Declining)"
+    } else if trend <= -0.15 {
+        "Moderate Risk"
+    } else {
+        "Safe"
+    }
+}
+
+#[test]
+fn scores_carry_rfm_and_churn_by_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let scores = dir.path().join("scores.csv");
+    ok(&run(&[
+        "fit",
+        sample().to_str().unwrap(),
+        "-o",
+        scores.to_str().unwrap(),
+    ]));
+    let text = fs::read_to_string(&scores).unwrap();
+    let recency = numbers(&text, "recency_days");
+    let r = quintiles(&recency, false);
+    let f = quintiles(&numbers(&text, "frequency"), true);
+    let m = quintiles(&numbers(&text, "monetary"), true);
+    let parse = |name| -> Vec<u32> {
+        column(&text, name)
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    assert_eq!(parse("rfm_r"), r);
+    assert_eq!(parse("rfm_f"), f);
+    assert_eq!(parse("rfm_m"), m);
+    let names: Vec<&str> = r.iter().zip(&f).map(|(&r, &f)| rfm_name(r, f)).collect();
+    assert_eq!(column(&text, "rfm_segment"), names);
+
+    let segments = column(&text, "segment");
+    let trend = numbers(&text, "usage_trend");
+    let failures = numbers(&text, "failure_rate");
+    let expected: Vec<&str> = (0..segments.len())
+        .map(|i| churn_rule(&segments[i], recency[i], trend[i], failures[i]))
+        .collect();
+    let risks = column(&text, "churn_risk");
+    assert_eq!(risks, expected);
+    // The sample's silent-churn client, the biggest ones and the dormant
+    // ones are all there.
+    assert!(risks.iter().any(|r| r.starts_with("Critical")), "{risks:?}");
+    assert!(risks.iter().any(|r| r == "Dormant"), "{risks:?}");
+    let reasons = column(&text, "churn_reason");
+    for (risk, reason) in risks.iter().zip(&reasons) {
+        assert_eq!(risk == "Safe", reason.is_empty(), "{risk}: {reason:?}");
+    }
+    assert_eq!(
+        column(&text, "segment_name"),
+        segments
+            .iter()
+            .map(|s| ["Power User", "Loyal User", "Casual User"][s.parse::<usize>().unwrap()])
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn fit_takes_segment_names_and_churn_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let scores = dir.path().join("scores.csv");
+    let model = dir.path().join("model.json");
+    let out = run(&[
+        "fit",
+        sample().to_str().unwrap(),
+        "--segment-names",
+        "Whales, Dolphins ,Minnows",
+        "--moderate-decline",
+        "-0.01",
+        "-o",
+        scores.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains("Whales 3, Dolphins 12, Minnows 5"),
+        "{stdout}"
+    );
+    let text = fs::read_to_string(&scores).unwrap();
+    let names = column(&text, "segment_name");
+    assert!(
+        names
+            .iter()
+            .all(|n| ["Whales", "Dolphins", "Minnows"].contains(&n.as_str()))
+    );
+    let m: Value = serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(
+        m["segment_names"],
+        serde_json::json!(["Whales", "Dolphins", "Minnows"])
+    );
+    assert_eq!(m["churn"]["moderate_decline"], -0.01);
+    // The looser threshold flags users whose trend is -1% .. -15%.
+    let risks = column(&text, "churn_risk");
+    let trend = numbers(&text, "usage_trend");
+    for (risk, t) in risks.iter().zip(&trend) {
+        if risk == "Safe" {
+            assert!(t.is_nan() || *t > -0.01, "trend {t} left Safe");
+        }
+    }
+
+    for (list, message) in [
+        ("Whales,Dolphins", "2 names but K = 3"),
+        ("A,,B", "name 2 is empty"),
+        ("A,B,A", "\"A\" is given twice"),
+    ] {
+        let out = run(&[
+            "fit",
+            sample().to_str().unwrap(),
+            "--segment-names",
+            list,
+            "-o",
+            dir.path().join("x.csv").to_str().unwrap(),
+        ]);
+        fails(&out, 2, &[message]);
+    }
+    let out = run(&[
+        "fit",
+        sample().to_str().unwrap(),
+        "--decline",
+        "0.3",
+        "-o",
+        dir.path().join("x.csv").to_str().unwrap(),
+    ]);
+    fails(&out, 2, &["--decline must be a fraction in [-1, 0]"]);
+    assert!(!dir.path().join("x.csv").exists());
 }

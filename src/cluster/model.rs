@@ -5,11 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::features::matrix::{FeatureSpec, Scaler};
+use crate::insights::churn::ChurnThresholds;
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "segmint-model";
-/// The version this build writes and reads.
-pub const MODEL_VERSION: u32 = 1;
+/// The version this build writes and reads. Version 2 added the segment
+/// names and the churn thresholds.
+pub const MODEL_VERSION: u32 = 2;
 
 /// How the fitted users were read, so `score` reads new ones alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +65,10 @@ pub struct Model {
     /// The column whose mean (in original units) orders the segments,
     /// highest first.
     pub segment_order_by: String,
+    /// One name per segment, segment 0 first.
+    pub segment_names: Vec<String>,
+    /// The churn early-warning thresholds `score` applies.
+    pub churn: ChurnThresholds,
     pub k: usize,
     pub seed: u64,
     pub n_init: usize,
@@ -155,6 +161,14 @@ impl Model {
                 self.centres.len()
             ));
         }
+        if self.segment_names.len() != self.k {
+            return Err(format!(
+                "expected {} segment names, found {}",
+                self.k,
+                self.segment_names.len()
+            ));
+        }
+        self.churn.validate().map_err(|e| e.to_string())?;
         let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
         if self.centres.iter().any(|c| c.len() != d || !finite(c)) {
             return Err(format!("every centre must hold {d} finite numbers"));
@@ -240,6 +254,8 @@ mod tests {
             },
             centres: vec![vec![0.0, 1.0], vec![1.0, 0.0]],
             segment_order_by: "x".into(),
+            segment_names: vec!["High".into(), "Low".into()],
+            churn: ChurnThresholds::default(),
             k: 2,
             seed: 7,
             n_init: 1,
@@ -256,9 +272,15 @@ mod tests {
         let m = model();
         let text = m.to_json();
         assert_eq!(Model::from_json(&text, "m.json").unwrap(), m);
-        let newer = text.replace("\"version\": 1", "\"version\": 2");
-        let err = Model::from_json(&newer, "m.json").unwrap_err();
-        assert!(matches!(err, ModelError::Version { found: 2, .. }), "{err}");
+        let older = text.replace("\"version\": 2", "\"version\": 1");
+        let err = Model::from_json(&older, "m.json").unwrap_err();
+        assert!(matches!(err, ModelError::Version { found: 1, .. }), "{err}");
+        let mut unnamed = m.clone();
+        unnamed.segment_names.pop();
+        assert!(matches!(
+            Model::from_json(&unnamed.to_json(), "m.json"),
+            Err(ModelError::Invalid { .. })
+        ));
         assert!(Model::from_json("{}", "m.json").is_err());
         let broken = text.replace("\"k\": 2", "\"k\": 3");
         assert!(matches!(

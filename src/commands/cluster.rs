@@ -110,9 +110,31 @@ pub fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> 
             (table, transactions_schema(&data.input, &data.feature))
         }
     };
+    prepare_table(
+        table,
+        &data.features,
+        data.scale,
+        schema,
+        data.features_input.is_some(),
+        quiet,
+    )
+}
+
+/// Selects, transforms and scales the features of a table.
+/// `features_input`: the table is a `--features-input` table, whose own
+/// columns are the default features unless it has the default ones.
+pub fn prepare_table(
+    table: NumericTable,
+    features: &Option<Vec<String>>,
+    scale: Scale,
+    schema: InputSchema,
+    features_input: bool,
+    quiet: bool,
+) -> Result<Prepared, Error> {
+    let asked = parse_specs(features)?;
     let specs = match asked {
         Some(specs) => specs,
-        None if table.columns == default_columns() || data.features_input.is_none() => {
+        None if table.columns == default_columns() || !features_input => {
             FeatureSpec::parse_list(&DEFAULT_FEATURES).expect("valid")
         }
         None => table
@@ -125,7 +147,7 @@ pub fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> 
             .collect(),
     };
     let raw = table.select(&specs)?;
-    let (scaler, scaling) = match data.scale {
+    let (scaler, scaling) = match scale {
         Scale::Zscore => (Scaler::fit(&raw), Scaling::Zscore),
         Scale::None => (Scaler::identity(specs.len()), Scaling::None),
     };

@@ -1,17 +1,36 @@
-//! `segmint demo`: the pipeline on the bundled sample, into one folder.
+//! `segmint demo`: the whole pipeline on the bundled sample, into one
+//! folder: features, the sweep over K, the fit (scores and model) and the
+//! report with its JSON summary.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::cli::{DemoArgs, FeatureArgs, InputArgs};
+use clap::Parser;
+
+use crate::cli::{ChurnArgs, DemoArgs, FeatureArgs, InputArgs, KMeansArgs};
 use segmint::Error;
 use segmint::output::write_output;
+use segmint::report::sweep::SweepSummary;
 
-use super::features::FeaturesSummary;
-use super::{load_features, thousands};
+use super::analyse::{AnalysisArgs, analyse};
+use super::report::{describe, write_report};
 
 /// The bundled sample (datasets/README.md says how it was made).
 const SAMPLE: &[u8] = include_bytes!("../../datasets/messaging_sample.csv");
+
+/// Every option of the pipeline at its command-line default, so that the
+/// demo runs exactly what `segmint report` runs with no flags.
+#[derive(Parser)]
+struct Defaults {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    feature: FeatureArgs,
+    #[command(flatten)]
+    kmeans: KMeansArgs,
+    #[command(flatten)]
+    churn: ChurnArgs,
+}
 
 pub fn run(args: &DemoArgs, quiet: bool) -> Result<(), Error> {
     let started = Instant::now();
@@ -20,73 +39,81 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<(), Error> {
         path: dir.clone(),
         source,
     })?;
-    let transactions = dir.join("transactions.csv");
+    let file = |name: &str| dir.join(name);
+    let transactions = file("transactions.csv");
     write_output(&transactions, |out| out.write_all(SAMPLE))?;
 
-    let input = InputArgs {
-        user_col: None,
-        time_col: None,
-        amount_col: None,
-        channel_col: None,
-        status_col: None,
-        no_header: false,
-        delimiter: Default::default(),
-        time_format: Default::default(),
-        success_status: ["delivered", "read", "opened", "clicked"]
-            .map(String::from)
-            .to_vec(),
-        skip_bad_rows: false,
-        no_mmap: false,
-        chunk_bytes: None,
-    };
-    let feature = FeatureArgs {
-        as_of: None,
-        dormant_days: 30.0,
-    };
+    let defaults = Defaults::parse_from(["segmint"]);
     let inputs: Vec<PathBuf> = vec![transactions.clone()];
-    let (table, report) = load_features(&inputs, &input, &feature, quiet)?;
-    let features = dir.join("features.csv");
-    write_output(&features, |out| table.write_csv(out))?;
+    let analysis = analyse(
+        &AnalysisArgs {
+            inputs: &inputs,
+            input: &defaults.input,
+            feature: &defaults.feature,
+            features: &None,
+            kmeans: &defaults.kmeans,
+            k: "3",
+            k_range: "2..10",
+            segment_names: None,
+            churn: &defaults.churn,
+        },
+        quiet,
+    )?;
+    let features = file("features.csv");
+    write_output(&features, |out| analysis.table.write_csv(out))?;
+    let sweep = file("sweep.csv");
+    let feature_names = analysis.prepared.feature_names();
+    let sweep_summary = SweepSummary::new(
+        &analysis.sweep,
+        analysis.prepared.points.n(),
+        &feature_names,
+        "cpu",
+        started.elapsed().as_secs_f64(),
+    );
+    write_output(&sweep, |out| sweep_summary.write_csv(out))?;
+    let scores = file("scores.csv");
+    let fitted = &analysis.fitted;
+    write_output(&scores, |out| {
+        fitted.scores(&analysis.prepared).write_csv(out)
+    })?;
+    let model = file("model.json");
+    write_output(&model, |out| {
+        out.write_all(fitted.model.to_json().as_bytes())
+    })?;
+    let summary = analysis.summary(&inputs, quiet)?;
+    let report = file("report.html");
+    let json = file("summary.json");
+    write_report(&summary, &report, Some(&json))?;
     if quiet {
         return Ok(());
     }
-    let summary = FeaturesSummary::new(
-        &table,
-        report,
-        features.display().to_string(),
-        started.elapsed().as_secs_f64(),
-    );
     println!(
-        "segmint demo: the bundled messaging-platform sample\n{}\n",
-        summary.describe()
+        "segmint demo: the bundled messaging-platform sample ({:.2} s)\n",
+        started.elapsed().as_secs_f64()
     );
-
-    // The users that carry the revenue, as the analysis opens with.
-    let total: f64 = table.users.iter().map(|u| u.monetary.to_f64()).sum();
-    let mut order: Vec<usize> = (0..table.users.len()).collect();
-    order.sort_by(|&a, &b| table.users[b].monetary.cmp(&table.users[a].monetary));
-    println!(
-        "{:<10} {:>12} {:>12} {:>8} {:>11} {:>9} {:>8}",
-        "user", "transactions", "revenue", "share", "active days", "success", "trend"
-    );
-    for &i in order.iter().take(8) {
-        let u = &table.users[i];
+    println!("{}\n", describe(&summary));
+    println!("users to contact first:");
+    for u in summary.churn.at_risk.iter().take(5) {
         println!(
-            "{:<10} {:>12} {:>12.2} {:>7.1}% {:>11} {:>8.1}% {:>8}",
-            u.user_id,
-            thousands(u.frequency),
-            u.monetary.to_f64(),
-            100.0 * u.monetary.to_f64() / total,
-            u.active_days,
-            100.0 * u.success_rate.unwrap_or(0.0),
-            u.usage_trend
-                .map_or_else(|| "-".to_string(), |t| format!("{:+.0}%", 100.0 * t)),
+            "  {:<8} {:<12} {:<26} {}",
+            u.user_id, u.segment, u.risk, u.reason
         );
     }
-    println!(
-        "\nfiles: {} (input), {} (features)",
-        transactions.display(),
-        features.display()
-    );
+    println!();
+    println!("{}\n", sweep_summary.describe());
+    for (path, what) in [
+        (
+            &transactions,
+            "the input: 25,000 messages of 20 business clients",
+        ),
+        (&features, "one row of features per user"),
+        (&sweep, "every K of 2..10 with its metrics"),
+        (&scores, "segment, RFM and churn risk per user"),
+        (&model, "the K = 3 model, for `segmint score`"),
+        (&report, "the report: open it in a browser"),
+        (&json, "every number of the report"),
+    ] {
+        println!("{:<32} {what}", path.display());
+    }
     Ok(())
 }

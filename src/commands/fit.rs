@@ -5,16 +5,19 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cli::{FitArgs, Format};
+use crate::cli::{FitArgs, Format, KMeansArgs};
 use segmint::Error;
 use segmint::backend::Backend;
 use segmint::cluster::model::{MODEL_FORMAT, MODEL_VERSION, Model, segment_ranks};
 use segmint::cluster::params::parse_k_list;
-use segmint::cluster::{Metrics, ParamsError, sweep};
+use segmint::cluster::{Metrics, ParamsError, Sweep, sweep};
+use segmint::insights::churn::ChurnThresholds;
+use segmint::insights::naming::{default_names, parse_names};
+use segmint::insights::segments::{UserInsights, user_insights};
 use segmint::output::write_output;
 use segmint::report::scores::Scores;
 
-use super::cluster::{centres_by_segment, column_values, prepare, roots};
+use super::cluster::{Prepared, centres_by_segment, column_values, prepare, roots};
 use super::{is_stdout, spinner};
 
 /// The JSON summary of a fit.
@@ -29,11 +32,102 @@ struct FitSummary {
     n_iter: usize,
     converged: bool,
     segment_order_by: String,
+    segment_names: Vec<String>,
     /// Users per segment, segment 0 first.
     segment_sizes: Vec<u64>,
     #[serde(flatten)]
     metrics: Metrics,
     seconds: f64,
+}
+
+/// The chosen fit of a sweep made into a model, and what it says of each
+/// user: segment (numbered by value), distance, silhouette, RFM and churn.
+pub struct Fitted {
+    pub model: Model,
+    pub segments: Vec<u32>,
+    pub distances: Vec<f32>,
+    pub silhouettes: Option<Vec<f32>>,
+    /// `None` for a feature table without the RFM columns.
+    pub insights: Option<UserInsights>,
+}
+
+impl Fitted {
+    pub fn new(
+        backend: &Backend,
+        prepared: &Prepared,
+        result: &Sweep,
+        chosen: usize,
+        segment_names: Vec<String>,
+        churn: ChurnThresholds,
+        kmeans: &KMeansArgs,
+    ) -> Fitted {
+        let fit = &result.fits[chosen];
+        let k = fit.k();
+        // Segments ordered by mean of the ordering column, highest first.
+        let order_by = prepared.order_column();
+        let rank = segment_ranks(&fit.labels, k, &column_values(&prepared.table, &order_by));
+        let model = Model {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            created_by: format!("segmint {}", env!("CARGO_PKG_VERSION")),
+            input: prepared.schema.clone(),
+            features: prepared.feature_names(),
+            scaling: prepared.scaling,
+            scaler: prepared.scaler.clone(),
+            centres: centres_by_segment(&fit.centres, &rank),
+            segment_order_by: order_by,
+            segment_names,
+            churn,
+            k,
+            seed: kmeans.seed,
+            n_init: kmeans.n_init,
+            max_iter: kmeans.max_iter,
+            tol: kmeans.tol,
+            users: prepared.points.n(),
+            inertia: fit.inertia,
+            silhouette: result.metrics[chosen].silhouette,
+        };
+        // Labels and distances as `score` computes them, so that scoring
+        // the same input with the model reproduces them.
+        let n = prepared.points.n();
+        let mut segments = vec![0u32; n];
+        let mut squared = vec![0.0f32; n];
+        backend.assign(
+            &backend.upload(&prepared.points),
+            &model.centres_f32(),
+            &mut segments,
+            &mut squared,
+        );
+        // Values follow users, not clusters: no reordering by segment.
+        let silhouettes = result.silhouette_values[chosen].clone();
+        let insights = user_insights(&prepared.table, &segments, &model.churn);
+        Fitted {
+            model,
+            segments,
+            distances: roots(&squared),
+            silhouettes,
+            insights,
+        }
+    }
+
+    pub fn scores<'a>(&'a self, prepared: &'a Prepared) -> Scores<'a> {
+        Scores {
+            table: &prepared.table,
+            segments: &self.segments,
+            names: &self.model.segment_names,
+            distances: &self.distances,
+            silhouettes: self.silhouettes.as_deref(),
+            insights: self.insights.as_ref(),
+        }
+    }
+}
+
+/// `--segment-names` for `k` segments, or the default names.
+pub fn segment_names(list: Option<&str>, k: usize) -> Result<Vec<String>, Error> {
+    match list {
+        Some(list) => parse_names(list, k).map_err(|e| Error::Usage(e.to_string())),
+        None => Ok(default_names(k)),
+    }
 }
 
 pub fn run(args: &FitArgs, quiet: bool) -> Result<(), Error> {
@@ -51,6 +145,13 @@ pub fn run(args: &FitArgs, quiet: bool) -> Result<(), Error> {
         return Err(ParamsError::EmptyRange(args.k_range.clone()).into());
     }
     let mode = args.kmeans.silhouette()?;
+    let thresholds = args
+        .churn
+        .thresholds(&args.data.feature)
+        .map_err(Error::Usage)?;
+    if let (Some(list), [k]) = (&args.segment_names, ks.as_slice()) {
+        segment_names(Some(list), *k)?;
+    }
     if args.format == Format::Json && is_stdout(&args.output) {
         return Err(Error::Usage(
             "--format json prints the summary on standard output; write the scores to a file with -o"
@@ -74,55 +175,26 @@ pub fn run(args: &FitArgs, quiet: bool) -> Result<(), Error> {
     let fit = &result.fits[chosen];
     let k = fit.k();
 
-    // Segments ordered by mean of the ordering column, highest first.
-    let order_by = prepared.order_column();
-    let rank = segment_ranks(&fit.labels, k, &column_values(&prepared.table, &order_by));
-    let centres = centres_by_segment(&fit.centres, &rank);
-    let model = Model {
-        format: MODEL_FORMAT.into(),
-        version: MODEL_VERSION,
-        created_by: format!("segmint {}", env!("CARGO_PKG_VERSION")),
-        input: prepared.schema.clone(),
-        features: prepared.feature_names(),
-        scaling: prepared.scaling,
-        scaler: prepared.scaler.clone(),
-        centres,
-        segment_order_by: order_by.clone(),
-        k,
-        seed: args.kmeans.seed,
-        n_init: args.kmeans.n_init,
-        max_iter: args.kmeans.max_iter,
-        tol: args.kmeans.tol,
-        users: prepared.points.n(),
-        inertia: fit.inertia,
-        silhouette: result.metrics[chosen].silhouette,
-    };
-    // Labels and distances as `score` computes them, so that scoring the
-    // same input with the model reproduces this file.
-    let n = prepared.points.n();
-    let mut segments = vec![0u32; n];
-    let mut squared = vec![0.0f32; n];
-    backend.assign(
-        &backend.upload(&prepared.points),
-        &model.centres_f32(),
-        &mut segments,
-        &mut squared,
+    let names = segment_names(args.segment_names.as_deref(), k)?;
+    let fitted = Fitted::new(
+        &backend,
+        &prepared,
+        &result,
+        chosen,
+        names,
+        thresholds,
+        &args.kmeans,
     );
-    // Values follow users, not clusters: no reordering by segment needed.
-    let silhouettes = result.silhouette_values[chosen].as_deref();
-    let distances = roots(&squared);
-    let scores = Scores {
-        table: &prepared.table,
-        segments: &segments,
-        distances: &distances,
-        silhouettes,
-    };
-    write_output(&args.output, |out| scores.write_csv(out))?;
+    let model = &fitted.model;
+    write_output(&args.output, |out| fitted.scores(&prepared).write_csv(out))?;
     if let Some(path) = &args.model {
         write_output(path, |out| out.write_all(model.to_json().as_bytes()))?;
     }
+    let segments = &fitted.segments;
+    let n = segments.len();
+    let order_by = model.segment_order_by.clone();
     let mut sizes = vec![0u64; k];
-    for &s in &segments {
+    for &s in segments {
         sizes[s as usize] += 1;
     }
     let summary = FitSummary {
@@ -135,6 +207,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> Result<(), Error> {
         n_iter: fit.n_iter,
         converged: fit.converged,
         segment_order_by: order_by,
+        segment_names: model.segment_names.clone(),
         segment_sizes: sizes,
         metrics: result.metrics[chosen].clone(),
         seconds: started.elapsed().as_secs_f64(),
@@ -163,7 +236,7 @@ fn describe(s: &FitSummary) -> String {
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     format!(
         "{} users in {} segments ({} iterations{}, {:.2} s) -> {}{}\n\
-         segment sizes (by mean {}, highest first): {}\n\
+         segments (by mean {}, highest first): {}\n\
          inertia {:.4}, silhouette {}{}, calinski-harabasz {}, davies-bouldin {}",
         s.users,
         s.k,
@@ -175,11 +248,7 @@ fn describe(s: &FitSummary) -> String {
             .as_ref()
             .map_or(String::new(), |m| format!(", model {m}")),
         s.segment_order_by,
-        s.segment_sizes
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(" / "),
+        sizes_by_name(&s.segment_names, &s.segment_sizes),
         s.metrics.inertia,
         opt(s.metrics.silhouette),
         match s.metrics.silhouette_on {
@@ -191,4 +260,14 @@ fn describe(s: &FitSummary) -> String {
             .map_or("-".into(), |v| format!("{v:.1}")),
         opt(s.metrics.davies_bouldin),
     )
+}
+
+/// "Power User 3, Loyal User 12, Casual User 5".
+pub fn sizes_by_name(names: &[String], sizes: &[u64]) -> String {
+    names
+        .iter()
+        .zip(sizes)
+        .map(|(name, size)| format!("{name} {size}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,14 +1,17 @@
 //! One module per subcommand; each runs its stages and owns its progress
 //! display. Shared here: reading inputs into a feature table.
 
+mod analyse;
 mod bench;
 mod cluster;
 mod demo;
 mod features;
 mod fit;
 mod generate;
+mod report;
 mod score;
 mod sweep;
+mod transitions;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,7 +21,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cli::{Cli, Command, FeatureArgs, InputArgs};
 use segmint::Error;
 use segmint::features::FeatureTable;
-use segmint::ingest::{self, IngestError, IngestReport};
+use segmint::ingest::{self, IngestError, IngestOptions, IngestReport};
 
 pub fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
@@ -28,6 +31,8 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
         Command::Sweep(args) => sweep::run(args, cli.quiet),
         Command::Fit(args) => fit::run(args, cli.quiet),
         Command::Score(args) => score::run(args, cli.quiet),
+        Command::Report(args) => report::run(args, cli.quiet),
+        Command::Transitions(args) => transitions::run(args, cli.quiet),
         Command::Bench(args) => bench::run(args, cli.quiet),
     }
 }
@@ -75,7 +80,19 @@ fn load_features(
     feature: &FeatureArgs,
     quiet: bool,
 ) -> Result<(FeatureTable, IngestReport), Error> {
-    let options = input.options(feature).map_err(Error::Usage)?;
+    load_features_with(inputs, input, feature, |_| {}, quiet)
+}
+
+/// [`load_features`] with the ingest options adjusted (a period's bounds).
+fn load_features_with(
+    inputs: &[PathBuf],
+    input: &InputArgs,
+    feature: &FeatureArgs,
+    adjust: impl FnOnce(&mut IngestOptions),
+    quiet: bool,
+) -> Result<(FeatureTable, IngestReport), Error> {
+    let mut options = input.options(feature).map_err(Error::Usage)?;
+    adjust(&mut options);
     let feature_options = feature.options(options.as_of).map_err(Error::Usage)?;
     let total = inputs
         .iter()

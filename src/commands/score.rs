@@ -12,10 +12,12 @@ use segmint::cluster::metrics::silhouettes;
 use segmint::cluster::model::{InputSchema, Model, ModelError};
 use segmint::features::matrix::FeatureSpec;
 use segmint::ingest::IngestError;
+use segmint::insights::segments::user_insights;
 use segmint::output::write_output;
 use segmint::report::scores::Scores;
 
 use super::cluster::{roots, table_from_file, table_from_logs};
+use super::fit::sizes_by_name;
 use super::is_stdout;
 
 #[derive(Serialize)]
@@ -23,6 +25,7 @@ struct ScoreSummary {
     output: String,
     users: usize,
     k: usize,
+    segment_names: Vec<String>,
     segment_sizes: Vec<u64>,
     silhouette: Option<f64>,
     seconds: f64,
@@ -100,10 +103,14 @@ pub fn run(args: &ScoreArgs, quiet: bool) -> Result<(), Error> {
     .pop()
     .flatten();
     let distances = roots(&squared);
+    // RFM quintiles rank the users being scored against each other.
+    let insights = user_insights(&table, &segments, &model.churn);
     let scores = Scores {
         table: &table,
         segments: &segments,
+        names: &model.segment_names,
         distances: &distances,
+        insights: insights.as_ref(),
         silhouettes: sil
             .as_ref()
             .filter(|(s, _)| !s.values.is_empty())
@@ -122,22 +129,18 @@ pub fn run(args: &ScoreArgs, quiet: bool) -> Result<(), Error> {
         },
         users: n,
         k: model.k,
+        segment_names: model.segment_names.clone(),
         segment_sizes: sizes,
         silhouette: sil.map(|(s, _)| s.mean),
         seconds: started.elapsed().as_secs_f64(),
     };
     let text = format!(
-        "{} users scored into {} segments ({:.2} s) -> {}\nsegment sizes: {}",
+        "{} users scored into {} segments ({:.2} s) -> {}\nsegments: {}",
         summary.users,
         summary.k,
         summary.seconds,
         summary.output,
-        summary
-            .segment_sizes
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(" / ")
+        sizes_by_name(&summary.segment_names, &summary.segment_sizes)
     );
     match args.format {
         Format::Json => println!(

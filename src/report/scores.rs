@@ -1,21 +1,32 @@
-//! scores.csv: one row per user with its segment, its distance to the
-//! segment centre (scaled space), its silhouette when computed exactly, and
-//! its feature values in original units (SPEC section 6).
+//! scores.csv: one row per user with its segment and segment name, its
+//! distance to the segment centre (scaled space), its silhouette when
+//! computed exactly, its RFM scores and RFM segment, its churn risk and
+//! the reason for it, and its feature values in original units (SPEC
+//! section 6).
 
 use std::io::{self, Write};
 
 use crate::features::matrix::NumericTable;
 use crate::features::table::{push_float, push_text};
+use crate::insights::segments::UserInsights;
 
 /// The per-user results of a fit or a score.
 pub struct Scores<'a> {
     pub table: &'a NumericTable,
     /// Segment of each user (0 = highest mean of the ordering column).
     pub segments: &'a [u32],
+    /// One name per segment.
+    pub names: &'a [String],
     /// Euclidean distance to the segment centre, scaled space.
     pub distances: &'a [f32],
     pub silhouettes: Option<&'a [f32]>,
+    /// RFM scores and churn risks; `None` when the table lacks the
+    /// columns they need, which leaves their cells empty.
+    pub insights: Option<&'a UserInsights>,
 }
+
+/// The columns between the segment's and the features'.
+const INSIGHT_COLUMNS: &[u8] = b",rfm_r,rfm_f,rfm_m,rfm_segment,churn_risk,churn_reason";
 
 /// The shortest text that reads back to the same f32 (values computed in
 /// f32 have no more digits worth printing).
@@ -32,10 +43,11 @@ fn push_f32(buf: &mut Vec<u8>, x: f32) {
 impl Scores<'_> {
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut buf = Vec::with_capacity(1 << 20);
-        buf.extend_from_slice(b"user_id,segment,distance");
+        buf.extend_from_slice(b"user_id,segment,segment_name,distance");
         if self.silhouettes.is_some() {
             buf.extend_from_slice(b",silhouette");
         }
+        buf.extend_from_slice(INSIGHT_COLUMNS);
         for c in &self.table.columns {
             buf.push(b',');
             push_text(&mut buf, c);
@@ -43,14 +55,33 @@ impl Scores<'_> {
         buf.push(b'\n');
         let mut ints = itoa::Buffer::new();
         for (i, key) in self.table.keys.iter().enumerate() {
+            let segment = self.segments[i];
             push_text(&mut buf, key);
             buf.push(b',');
-            buf.extend_from_slice(ints.format(self.segments[i]).as_bytes());
+            buf.extend_from_slice(ints.format(segment).as_bytes());
+            buf.push(b',');
+            push_text(&mut buf, &self.names[segment as usize]);
             buf.push(b',');
             push_f32(&mut buf, self.distances[i]);
             if let Some(s) = self.silhouettes {
                 buf.push(b',');
                 push_f32(&mut buf, s[i]);
+            }
+            match self.insights {
+                Some(insights) => {
+                    let rfm = &insights.rfm;
+                    for score in [rfm.r[i], rfm.f[i], rfm.m[i]] {
+                        buf.push(b',');
+                        buf.extend_from_slice(ints.format(score).as_bytes());
+                    }
+                    buf.push(b',');
+                    push_text(&mut buf, rfm.segments[i].name());
+                    buf.push(b',');
+                    push_text(&mut buf, insights.churn[i].name());
+                    buf.push(b',');
+                    push_text(&mut buf, &insights.reasons[i]);
+                }
+                None => buf.extend_from_slice(b",,,,,,"),
             }
             for &v in self.table.row(i) {
                 buf.push(b',');

@@ -1,0 +1,321 @@
+//! `segmint transitions`: how users moved between segments, from two
+//! scores files or from two periods of one log (`--split-at`).
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::{FeatureArgs, Format, Scale, TransitionsArgs};
+use segmint::Error;
+use segmint::backend::Backend;
+use segmint::cluster::model::segment_ranks;
+use segmint::cluster::{SilhouetteMode, sweep};
+use segmint::features::matrix::NumericTable;
+use segmint::ingest::error::display_path;
+use segmint::ingest::{IngestError, RowError, RowErrorKind};
+use segmint::insights::naming::default_names;
+use segmint::insights::transitions::{Assignment, Transitions, matrix_table, transitions};
+use segmint::output::write_output;
+
+use super::cluster::{centres_by_segment, column_values, prepare_table, transactions_schema};
+use super::{is_stdout, spinner, thousands};
+
+/// One side of a comparison: users, their segments and the names.
+struct Side {
+    users: Vec<String>,
+    segments: Vec<u32>,
+    names: Vec<String>,
+}
+
+fn bad_data(path: &Path, line: u64, column: Option<(usize, String)>, kind: RowErrorKind) -> Error {
+    Error::Ingest(IngestError::Row(Box::new(RowError {
+        path: path.to_path_buf(),
+        line,
+        column,
+        kind,
+    })))
+}
+
+/// Reads user_id, segment and (when present) segment_name from a scores
+/// file written by `fit` or `score`.
+fn read_scores(path: &Path) -> Result<Side, Error> {
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(std::io::BufReader::new(file));
+    let header_error = |message: String| IngestError::Header {
+        path: path.to_path_buf(),
+        message,
+    };
+    let headers = reader
+        .headers()
+        .map_err(|e| header_error(format!("cannot read the header: {e}")))?
+        .clone();
+    let find = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(user_col), Some(segment_col)) = (find("user_id"), find("segment")) else {
+        return Err(header_error(
+            "expected a scores file with user_id and segment columns (as fit and score write)"
+                .into(),
+        )
+        .into());
+    };
+    let name_col = find("segment_name");
+    let mut side = Side {
+        users: Vec::new(),
+        segments: Vec::new(),
+        names: Vec::new(),
+    };
+    let mut named: Vec<Option<String>> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            header_error(format!("line {line}: {e}"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let segment_text = record.get(segment_col).unwrap_or("");
+        let segment: u32 = segment_text.trim().parse().map_err(|_| {
+            bad_data(
+                path,
+                line,
+                Some((segment_col + 1, "segment".into())),
+                RowErrorKind::Number {
+                    value: segment_text.to_string(),
+                },
+            )
+        })?;
+        let user = record.get(user_col).unwrap_or("");
+        if user.is_empty() {
+            return Err(bad_data(
+                path,
+                line,
+                Some((user_col + 1, "user_id".into())),
+                RowErrorKind::EmptyKey,
+            ));
+        }
+        if segment as usize >= named.len() {
+            named.resize(segment as usize + 1, None);
+        }
+        if let Some(c) = name_col {
+            let name = record.get(c).unwrap_or("").to_string();
+            match &named[segment as usize] {
+                Some(known) if *known != name => {
+                    return Err(Error::Data(format!(
+                        "{} line {line}: segment {segment} is named {name:?} here but {known:?} earlier",
+                        display_path(path)
+                    )));
+                }
+                _ => named[segment as usize] = Some(name),
+            }
+        }
+        side.users.push(user.to_string());
+        side.segments.push(segment);
+    }
+    let defaults = default_names(named.len());
+    side.names = named
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| n.unwrap_or_else(|| defaults[i].clone()))
+        .collect();
+    Ok(side)
+}
+
+/// Cuts the logs at `split_at`, fits K-Means on the earlier period and
+/// places both periods' users with that one model.
+fn split_periods(
+    args: &TransitionsArgs,
+    split_at: &str,
+    quiet: bool,
+) -> Result<(Side, Side), Error> {
+    let at = args
+        .input
+        .time_format
+        .parse(split_at.as_bytes())
+        .map_err(|e| {
+            Error::Usage(format!(
+                "--split-at {split_at:?}: expected {} ({e})",
+                args.input.time_format.expected()
+            ))
+        })?;
+    if args.feature.as_of.is_some() {
+        return Err(Error::Usage(
+            "--as-of does not apply with --split-at: the old period ends at the split, the new one at the latest transaction"
+                .into(),
+        ));
+    }
+    let old_feature = FeatureArgs {
+        as_of: Some(split_at.to_string()),
+        dormant_days: args.feature.dormant_days,
+    };
+    // The old period is the rows strictly before the split.
+    let (old_table, _) = super::load_features_with(
+        &args.inputs,
+        &args.input,
+        &old_feature,
+        |o| {
+            o.as_of = Some(at - 1);
+        },
+        quiet,
+    )?;
+    let (new_table, _) = super::load_features_with(
+        &args.inputs,
+        &args.input,
+        &args.feature,
+        |o| o.since = Some(at),
+        quiet,
+    )?;
+    let old = NumericTable::from_features(&old_table);
+    let prepared = prepare_table(
+        old,
+        &None,
+        Scale::Zscore,
+        transactions_schema(&args.input, &old_feature),
+        false,
+        quiet,
+    )?;
+    let backend = Backend::Cpu;
+    let bar = spinner(quiet, "clustering");
+    let result = sweep(
+        &backend,
+        &prepared.points,
+        &[args.k],
+        &args.kmeans.params(args.k),
+        SilhouetteMode::None,
+    );
+    bar.finish_and_clear();
+    let result = result?;
+    let fit = &result.fits[0];
+    let rank = segment_ranks(
+        &fit.labels,
+        args.k,
+        &column_values(&prepared.table, "monetary"),
+    );
+    let old_segments: Vec<u32> = fit.labels.iter().map(|&c| rank[c as usize]).collect();
+    let centres: Vec<f32> = centres_by_segment(&fit.centres, &rank)
+        .into_iter()
+        .flatten()
+        .map(|v| v as f32)
+        .collect();
+    let new = NumericTable::from_features(&new_table);
+    let points = prepared.scaler.transform(&new.select(&prepared.specs)?);
+    let mut new_segments = vec![0u32; points.n()];
+    let mut squared = vec![0.0f32; points.n()];
+    backend.assign(
+        &backend.upload(&points),
+        &centres,
+        &mut new_segments,
+        &mut squared,
+    );
+    let names = default_names(args.k);
+    Ok((
+        Side {
+            users: prepared.table.keys,
+            segments: old_segments,
+            names: names.clone(),
+        },
+        Side {
+            users: new.keys,
+            segments: new_segments,
+            names,
+        },
+    ))
+}
+
+/// A side's users and segments as the insight takes them.
+fn assignments(side: &Side) -> Vec<Assignment<'_>> {
+    side.users
+        .iter()
+        .zip(&side.segments)
+        .map(|(user, &segment)| Assignment { user, segment })
+        .collect()
+}
+
+fn describe(t: &Transitions, show: usize) -> String {
+    let mut text = matrix_table(t);
+    text.push_str(&format!(
+        "\nstayed {}, moved up {}, moved down {}; appeared {}, disappeared {}",
+        thousands(t.stayed),
+        thousands(t.moved_up),
+        thousands(t.moved_down),
+        thousands(t.appeared.len() as u64),
+        thousands(t.disappeared.len() as u64),
+    ));
+    if !t.downgrades.is_empty() {
+        text.push_str("\n\nmoved to a lower-value segment:");
+        for m in t.downgrades.iter().take(show) {
+            text.push_str(&format!(
+                "\n  {:<20} {} -> {}",
+                m.user, m.from_name, m.to_name
+            ));
+        }
+        if t.downgrades.len() > show {
+            text.push_str(&format!(
+                "\n  ... and {} more (all of them with --format json)",
+                t.downgrades.len() - show
+            ));
+        }
+    }
+    text
+}
+
+/// The movement matrix as CSV: one row per old segment.
+fn write_matrix_csv(t: &Transitions, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    let mut header = vec!["from \\ to".to_string()];
+    header.extend(t.new_names.iter().cloned());
+    writer.write_record(&header)?;
+    for (i, row) in t.matrix.iter().enumerate() {
+        let mut record = vec![t.old_names[i].clone()];
+        record.extend(row.iter().map(u64::to_string));
+        writer.write_record(&record)?;
+    }
+    writer.flush()
+}
+
+pub fn run(args: &TransitionsArgs, quiet: bool) -> Result<(), Error> {
+    let (old, new) = match &args.split_at {
+        Some(at) => split_periods(args, at, quiet)?,
+        None => {
+            let [old, new] = args.inputs.as_slice() else {
+                return Err(Error::Usage(format!(
+                    "expected two scores files (old, new), got {}; or give logs with --split-at",
+                    args.inputs.len()
+                )));
+            };
+            if is_stdout(old) || is_stdout(new) {
+                return Err(Error::Usage(
+                    "scores files are read by name; - (standard input) is not supported here"
+                        .into(),
+                ));
+            }
+            (read_scores(old)?, read_scores(new)?)
+        }
+    };
+    let t = transitions(
+        &assignments(&old),
+        &assignments(&new),
+        &old.names,
+        &new.names,
+    )
+    .map_err(|e| Error::Data(e.to_string()))?;
+    if let Some(path) = &args.output {
+        write_output(path, |out| match args.format {
+            Format::Json => out.write_all(
+                (serde_json::to_string_pretty(&t).expect("serialisable") + "\n").as_bytes(),
+            ),
+            Format::Table => write_matrix_csv(&t, out),
+        })?;
+    }
+    let to_stdout = args.output.as_deref().is_some_and(is_stdout);
+    match args.format {
+        Format::Json if args.output.is_none() => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&t).expect("serialisable")
+            );
+        }
+        _ if quiet || to_stdout => {}
+        _ => println!("{}", describe(&t, args.show)),
+    }
+    Ok(())
+}
