@@ -387,33 +387,62 @@ fn transitions_refuse_bad_scores_files() {
     fails(&out, 4, &["missing.csv"]);
 }
 
+/// A log over days 0..=19 of June 2025: the split at day 14 makes the new
+/// period days 14..=19 and the old one, as long, days 8..=13.
+fn two_period_log(dir: &Path) -> PathBuf {
+    let mut log = String::from("user_id,created_at,total_price\n");
+    let mut rows = |user: &str, days: std::ops::Range<u32>, per_day: u32| {
+        for day in days {
+            for i in 0..per_day {
+                log.push_str(&format!(
+                    "{user},2025-06-{:02} {:02}:{:02}:00,1.00\n",
+                    day + 1,
+                    i % 24,
+                    i % 60
+                ));
+            }
+        }
+    };
+    rows("a", 8..20, 40); // heavy in both periods
+    rows("b", 8..14, 40); // heavy, then light
+    rows("b", 14..20, 1);
+    rows("c", 8..20, 1); // light in both
+    rows("d", 8..14, 1); // only in the old period
+    rows("e", 14..20, 1); // only in the new period
+    rows("f", 0..6, 40); // before the old period: in neither
+    write(dir, "periods.csv", &log)
+}
+
 #[test]
 fn transitions_between_two_periods_of_one_log() {
+    let dir = tempfile::tempdir().unwrap();
     let out = segmint()
         .arg("transitions")
-        .arg(sample())
-        .args(["--split-at", "2025-06-01 00:00:00", "--format", "json"])
+        .arg(two_period_log(dir.path()))
+        .args(["--split-at", "2025-06-15", "--k", "2", "--format", "json"])
         .output()
         .unwrap();
     let t: Value = serde_json::from_str(&ok(&out)).unwrap();
-    let matrix = t["matrix"].as_array().unwrap();
-    assert_eq!(matrix.len(), 3);
-    let moved: u64 = matrix
-        .iter()
-        .flat_map(|row| row.as_array().unwrap())
-        .map(|v| v.as_u64().unwrap())
-        .sum();
-    let disappeared = t["disappeared"].as_array().unwrap().len() as u64;
-    // Every user of the old period is in the matrix or has disappeared.
     assert_eq!(
-        moved + disappeared,
-        20 - t["appeared"].as_array().unwrap().len() as u64
+        t["old_names"],
+        serde_json::json!(["Power User", "Casual User"])
     );
+    assert_eq!(t["matrix"], serde_json::json!([[1, 1], [0, 1]]));
     assert_eq!(
-        moved,
-        t["stayed"].as_u64().unwrap()
-            + t["moved_up"].as_u64().unwrap()
-            + t["moved_down"].as_u64().unwrap()
+        (
+            t["stayed"].as_u64(),
+            t["moved_up"].as_u64(),
+            t["moved_down"].as_u64()
+        ),
+        (Some(2), Some(0), Some(1))
+    );
+    assert_eq!(t["appeared"], serde_json::json!(["e"]));
+    assert_eq!(t["disappeared"], serde_json::json!(["d"]));
+    assert_eq!(t["downgrades"][0]["user"], "b");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("old period 2025-06-09T00:00:00Z to 2025-06-14T23:59:59.999Z"),
+        "{err}"
     );
 }
 

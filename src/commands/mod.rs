@@ -22,6 +22,7 @@ use crate::cli::{Cli, Command, FeatureArgs, InputArgs};
 use segmint::Error;
 use segmint::features::FeatureTable;
 use segmint::ingest::{self, IngestError, IngestOptions, IngestReport};
+use segmint::report::html::thousands;
 
 pub fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
@@ -110,7 +111,7 @@ fn load_features_with(
     let ingested = result?;
     let report = ingested.report;
     if !quiet {
-        warn_skipped(&report);
+        warn_skipped(&report, feature.as_of.is_some());
     }
     let table = FeatureTable::from_aggregate(
         ingested.aggregate,
@@ -124,7 +125,9 @@ fn load_features_with(
     Ok((table, report))
 }
 
-fn warn_skipped(report: &IngestReport) {
+/// `as_of_asked`: rows after the reference time are worth a word only
+/// when the user set it (a period's bounds are set by the command).
+fn warn_skipped(report: &IngestReport, as_of_asked: bool) {
     if report.skipped_rows > 0 {
         eprintln!(
             "segmint: skipped {} bad rows; the first ones:",
@@ -134,7 +137,7 @@ fn warn_skipped(report: &IngestReport) {
             eprintln!("  {example}");
         }
     }
-    if report.rows_after_as_of > 0 {
+    if report.rows_after_as_of > 0 && as_of_asked {
         eprintln!(
             "segmint: left out {} rows after --as-of",
             report.rows_after_as_of
@@ -145,17 +148,4 @@ fn warn_skipped(report: &IngestReport) {
 /// `-` is standard output.
 fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
-}
-
-/// 12345678 -> "12,345,678", for summaries people read.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

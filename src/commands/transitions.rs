@@ -11,6 +11,7 @@ use segmint::cluster::model::segment_ranks;
 use segmint::cluster::{SilhouetteMode, sweep};
 use segmint::features::matrix::NumericTable;
 use segmint::ingest::error::display_path;
+use segmint::ingest::time::{MS_PER_DAY, day_of, format_iso};
 use segmint::ingest::{IngestError, RowError, RowErrorKind};
 use segmint::insights::naming::default_names;
 use segmint::insights::transitions::{Assignment, Transitions, matrix_table, transitions};
@@ -143,27 +144,50 @@ fn split_periods(
                 .into(),
         ));
     }
-    let old_feature = FeatureArgs {
-        as_of: Some(split_at.to_string()),
-        dormant_days: args.feature.dormant_days,
-    };
-    // The old period is the rows strictly before the split.
-    let (old_table, _) = super::load_features_with(
-        &args.inputs,
-        &args.input,
-        &old_feature,
-        |o| {
-            o.as_of = Some(at - 1);
-        },
-        quiet,
-    )?;
-    let (new_table, _) = super::load_features_with(
+    // The new period runs from the split to the latest transaction; the
+    // old one has as many calendar days and ends just before the split, so
+    // that both periods' volumes (frequency, monetary, active days)
+    // compare.
+    let (new_table, new_report) = super::load_features_with(
         &args.inputs,
         &args.input,
         &args.feature,
         |o| o.since = Some(at),
         quiet,
     )?;
+    let days = day_of(new_table.as_of_ms) - day_of(at) + 1;
+    let from = at - days * MS_PER_DAY;
+    let (old_table, old_report) = super::load_features_with(
+        &args.inputs,
+        &args.input,
+        &args.feature,
+        |o| {
+            o.since = Some(from);
+            o.as_of = Some(at - 1);
+        },
+        quiet,
+    )?;
+    if !quiet && old_table.window_start_day > day_of(from) {
+        eprintln!(
+            "segmint: warning: the log starts after {}: the old period is shorter than the new one",
+            format_iso(from)
+        );
+    }
+    if !quiet {
+        eprintln!(
+            "segmint: old period {} to {}, new period {} to {} ({} and {} rows)",
+            format_iso(from),
+            format_iso(at - 1),
+            format_iso(at),
+            format_iso(new_table.as_of_ms),
+            thousands(old_report.rows),
+            thousands(new_report.rows),
+        );
+    }
+    let old_feature = FeatureArgs {
+        as_of: Some(split_at.to_string()),
+        dormant_days: args.feature.dormant_days,
+    };
     let old = NumericTable::from_features(&old_table);
     let prepared = prepare_table(
         old,

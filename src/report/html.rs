@@ -70,6 +70,7 @@ thead th { background: #fafafa; font-weight: 600; }
 .grid td { text-align: center; min-width: 92px; }
 .small-multiples { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 12px; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
+#at-risk td:nth-child(-n+3), #at-risk th:nth-child(-n+3), #at-risk td:last-child, #at-risk th:last-child { text-align: left; }
 footer { color: var(--muted); font-size: 12px; margin-top: 24px; text-align: center; }
 "#;
 
