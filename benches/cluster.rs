@@ -1,5 +1,6 @@
 //! Clustering kernels and algorithms per (backend, n, d, k):
-//! `cargo bench --bench cluster`. Points are seeded Gaussian blobs.
+//! `cargo bench --bench cluster`. Points are seeded Gaussian blobs. Each
+//! benchmark runs on the CPU and, when one is found, on a hardware GPU.
 //!
 //! The peer comparison (scikit-learn, scikit-learn-intelex, faiss) on the
 //! same data lives in `benches/compare/cluster.sh`.
@@ -9,7 +10,8 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use segmint::backend::{Backend, Labeling};
+use ndarray::Array2;
+use segmint::backend::{Backend, DeviceChoice, GpuBackend, GpuOptions, Labeling};
 use segmint::cluster::{KMeansParams, fit_each_k, kmeans_plus_plus};
 use segmint::features::matrix::FeatureMatrix;
 
@@ -28,96 +30,131 @@ fn blobs(n: usize, d: usize, seed: u64) -> FeatureMatrix {
     FeatureMatrix::from_rows(n, d, data)
 }
 
-fn lloyd_pass(c: &mut Criterion) {
-    let backend = Backend::Cpu;
-    let mut group = c.benchmark_group("lloyd_pass");
+/// The backends to compare: the CPU, and a hardware GPU when there is one
+/// (`--device auto`'s rule: a software adapter's timings say nothing of a
+/// GPU; `SEGMINT_BENCH_SOFTWARE=1` includes one anyway, e.g. to profile).
+fn backends() -> Vec<(String, Backend)> {
+    let mut out = vec![("cpu".to_string(), Backend::Cpu)];
+    let choice = if std::env::var("SEGMINT_BENCH_SOFTWARE").as_deref() == Ok("1") {
+        DeviceChoice::Gpu
+    } else {
+        DeviceChoice::Auto
+    };
+    match GpuBackend::open(choice, &GpuOptions::default()) {
+        Ok(gpu) => out.push((format!("gpu {}", gpu.adapter_name()), Backend::Gpu(gpu))),
+        Err(e) => eprintln!("GPU benches skipped: {e}"),
+    }
+    out
+}
+
+fn assign(c: &mut Criterion) {
+    let mut group = c.benchmark_group("assign");
     group.sample_size(20);
-    for &(n, d, k) in &[(100_000, 8, 8), (1_000_000, 8, 8), (1_000_000, 3, 10)] {
-        let points = blobs(n, d, 1);
-        let device = backend.upload(&points);
-        let centres: Vec<f32> = points.as_slice()[..k * d].to_vec();
-        let mut labels = vec![0u32; n];
-        group.throughput(Throughput::Elements(n as u64));
-        group.bench_function(
-            BenchmarkId::new(backend.name(), format!("n={n},d={d},k={k}")),
-            |b| b.iter(|| backend.lloyd_pass(&device, &[&centres], &mut [&mut labels])),
-        );
+    for (name, backend) in backends() {
+        for &(n, d, k) in &[(1_000_000, 8, 8), (1_000_000, 3, 10)] {
+            let points = blobs(n, d, 1);
+            let device = backend.upload(&points).unwrap();
+            let centres: Vec<f32> = points.as_slice()[..k * d].to_vec();
+            let mut labels = vec![0u32; n];
+            let mut distances = vec![0.0f32; n];
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_function(BenchmarkId::new(&name, format!("n={n},d={d},k={k}")), |b| {
+                b.iter(|| {
+                    backend
+                        .assign(&device, &centres, &mut labels, &mut distances)
+                        .unwrap()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// One Lloyd iteration: assignment, centre sums, update, statistics back.
+fn lloyd_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("lloyd_step");
+    group.sample_size(20);
+    for (name, backend) in backends() {
+        for &(n, d, k) in &[(100_000, 8, 8), (1_000_000, 8, 8), (1_000_000, 3, 10)] {
+            let points = blobs(n, d, 1);
+            let device = backend.upload(&points).unwrap();
+            let init = Array2::from_shape_vec(
+                (k, d),
+                points.as_slice()[..k * d]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+            )
+            .unwrap();
+            let mut runs = backend.lloyd_start(&device, &[init]).unwrap();
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_function(BenchmarkId::new(&name, format!("n={n},d={d},k={k}")), |b| {
+                b.iter(|| backend.lloyd_step(&device, &mut runs, &[0], true).unwrap())
+            });
+        }
     }
     group.finish();
 }
 
 fn kmeanspp(c: &mut Criterion) {
-    let backend = Backend::Cpu;
     let mut group = c.benchmark_group("kmeans_plus_plus");
     group.sample_size(10);
     let points = blobs(1_000_000, 3, 2);
-    group.bench_function(
-        BenchmarkId::new(backend.name(), "n=1000000,d=3,k=10"),
-        |b| b.iter(|| kmeans_plus_plus(&backend, &points, 10, 0)),
-    );
+    for (name, backend) in backends() {
+        group.bench_function(BenchmarkId::new(&name, "n=1000000,d=3,k=10"), |b| {
+            b.iter(|| kmeans_plus_plus(&backend, &points, 10, 0).unwrap())
+        });
+    }
     group.finish();
 }
 
+/// A whole fit of every K of 2..10 (k-means++ and Lloyd), no silhouette.
 fn sweep(c: &mut Criterion) {
-    let backend = Backend::Cpu;
     let mut group = c.benchmark_group("sweep_fit");
     group.sample_size(10);
-    for &n in &[100_000, 1_000_000] {
-        let points = blobs(n, 3, 3);
-        let params = KMeansParams::default();
-        group.bench_function(
-            BenchmarkId::new(backend.name(), format!("n={n},d=3,k=2..10")),
-            |b| b.iter(|| fit_each_k(&backend, &points, &(2..=10).collect::<Vec<_>>(), &params)),
-        );
+    for (name, backend) in backends() {
+        for &n in &[100_000, 1_000_000] {
+            let points = blobs(n, 3, 3);
+            let params = KMeansParams::default();
+            group.bench_function(BenchmarkId::new(&name, format!("n={n},d=3,k=2..10")), |b| {
+                b.iter(|| fit_each_k(&backend, &points, &(2..=10).collect::<Vec<_>>(), &params))
+            });
+        }
     }
     group.finish();
 }
 
 fn silhouette(c: &mut Criterion) {
-    let backend = Backend::Cpu;
     let mut group = c.benchmark_group("silhouette_exact");
     group.sample_size(10);
-    for &n in &[10_000, 50_000] {
-        let points = blobs(n, 3, 4);
-        let fits = fit_each_k(&backend, &points, &[4, 8], &KMeansParams::default()).unwrap();
-        group.throughput(Throughput::Elements((n * n) as u64));
-        group.bench_function(
-            BenchmarkId::new(backend.name(), format!("n={n},d=3,k=4")),
-            |b| {
-                b.iter(|| {
-                    backend.silhouette(
-                        &points,
-                        &[Labeling {
-                            labels: &fits[0].labels,
-                            k: 4,
-                        }],
-                    )
-                })
-            },
-        );
-        group.bench_function(
-            BenchmarkId::new(backend.name(), format!("n={n},d=3,k=4+8 shared")),
-            |b| {
-                b.iter(|| {
-                    backend.silhouette(
-                        &points,
-                        &[
-                            Labeling {
-                                labels: &fits[0].labels,
-                                k: 4,
-                            },
-                            Labeling {
-                                labels: &fits[1].labels,
-                                k: 8,
-                            },
-                        ],
-                    )
-                })
-            },
-        );
+    for (name, backend) in backends() {
+        for &n in &[10_000, 50_000] {
+            let points = blobs(n, 3, 4);
+            let fits =
+                fit_each_k(&Backend::Cpu, &points, &[4, 8], &KMeansParams::default()).unwrap();
+            let one = [Labeling {
+                labels: &fits[0].labels,
+                k: 4,
+            }];
+            let both = [
+                one[0],
+                Labeling {
+                    labels: &fits[1].labels,
+                    k: 8,
+                },
+            ];
+            group.throughput(Throughput::Elements((n * n) as u64));
+            group.bench_function(BenchmarkId::new(&name, format!("n={n},d=3,k=4")), |b| {
+                b.iter(|| backend.silhouette(&points, &one).unwrap())
+            });
+            group.bench_function(
+                BenchmarkId::new(&name, format!("n={n},d=3,k=4+8 shared")),
+                |b| b.iter(|| backend.silhouette(&points, &both).unwrap()),
+            );
+        }
     }
     group.finish();
 }
 
-criterion_group!(benches, lloyd_pass, kmeanspp, sweep, silhouette);
+criterion_group!(benches, assign, lloyd_step, kmeanspp, sweep, silhouette);
 criterion_main!(benches);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use segmint::backend::DeviceChoice;
 use segmint::cluster::{KMeansParams, ParamsError, SilhouetteMode};
 use segmint::features::table::FeatureOptions;
 use segmint::generate::GenerateParams;
@@ -22,6 +23,13 @@ pub struct Cli {
     /// No progress bars or summaries on the terminal; errors only.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// Where clustering runs: auto (a hardware GPU when there is one,
+    /// else the CPU, saying why on stderr), gpu (any GPU adapter, or an
+    /// error) or cpu. SEGMINT_ADAPTER=NAME picks the adapter by name or
+    /// index (see `segmint devices`).
+    #[arg(long, global = true, default_value = "auto", value_name = "DEVICE")]
+    pub device: DeviceChoice,
 
     #[command(subcommand)]
     pub command: Command,
@@ -47,6 +55,15 @@ pub enum Command {
     Transitions(TransitionsArgs),
     /// Time the clustering stages (benchmarks).
     Bench(BenchArgs),
+    /// List the GPU adapters and the one --device auto picks.
+    Devices(DevicesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DevicesArgs {
+    /// Output style.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]
@@ -496,8 +513,11 @@ pub struct TransitionsArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchStage {
-    /// One Lloyd iteration (assignment and centre sums) from --init.
+    /// One Lloyd iteration (assignment, centre sums and update) from --init.
     Lloyd,
+    /// Nearest centre of every point (labels and distances to the host),
+    /// as `score` does, with the centres of --init.
+    Assign,
     /// A whole sweep over --k, silhouette excluded.
     Sweep,
     /// The exact Euclidean silhouette of --labels.
@@ -518,8 +538,9 @@ pub struct BenchArgs {
     /// zscore or none.
     #[arg(long, value_enum, default_value_t)]
     pub scale: Scale,
-    /// lloyd: initial centres, a CSV with a header and one row per centre.
-    #[arg(long, value_name = "FILE", required_if_eq("stage", "lloyd"))]
+    /// lloyd, assign: initial centres, a CSV with a header and one row per
+    /// centre.
+    #[arg(long, value_name = "FILE", required_if_eq_any([("stage", "lloyd"), ("stage", "assign")]))]
     pub init: Option<PathBuf>,
     /// silhouette: labels, a CSV with a header and one label per point.
     #[arg(long, value_name = "FILE", required_if_eq("stage", "silhouette"))]

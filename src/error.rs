@@ -3,8 +3,9 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::cluster::ParamsError;
+use crate::backend::BackendError;
 use crate::cluster::model::ModelError;
+use crate::cluster::{ClusterError, ParamsError};
 use crate::features::matrix::FeatureError;
 use crate::ingest::IngestError;
 
@@ -20,6 +21,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Params(#[from] ParamsError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
     #[error(transparent)]
     Feature(#[from] FeatureError),
     #[error(transparent)]
@@ -42,6 +45,7 @@ impl Error {
             Error::Ingest(e) => e.exit_code(),
             Error::Output { .. } => 4,
             Error::Params(_) => 2,
+            Error::Backend(_) => 1,
             // A feature name the user typed that the table lacks is a
             // usage error; a value that cannot be clustered is bad data.
             Error::Feature(FeatureError::UnknownColumn { .. }) => 2,
@@ -55,5 +59,14 @@ impl Error {
     /// Writing to a closed pipe (`segmint ... | head`): not a failure.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl From<ClusterError> for Error {
+    fn from(e: ClusterError) -> Self {
+        match e {
+            ClusterError::Params(e) => Error::Params(e),
+            ClusterError::Backend(e) => Error::Backend(e),
+        }
     }
 }

@@ -26,10 +26,10 @@ proptest! {
 
     #[test]
     fn inertia_never_rises_between_lloyd_steps((points, k) in points_strategy(), seed in 0u64..1000) {
-        let init = kmeans_plus_plus(&Backend::Cpu, &points, k, seed);
+        let init = kmeans_plus_plus(&Backend::Cpu, &points, k, seed).unwrap();
         let mut last = f64::INFINITY;
         for steps in 1..8 {
-            let fit = lloyd(&Backend::Cpu, &points, vec![init.clone()], steps, 0.0).pop().unwrap();
+            let fit = lloyd(&Backend::Cpu, &points, vec![init.clone()], steps, 0.0).unwrap().pop().unwrap();
             prop_assert!(fit.inertia <= last * (1.0 + 1e-6) + 1e-9, "step {steps}: {} after {last}", fit.inertia);
             prop_assert!(fit.labels.iter().all(|&l| (l as usize) < k));
             last = fit.inertia;
@@ -40,7 +40,7 @@ proptest! {
     fn silhouettes_lie_in_range((points, k) in points_strategy(), seed in 0u64..1000) {
         let params = KMeansParams { k, seed, ..Default::default() };
         let fit = fit_each_k(&Backend::Cpu, &points, &[k], &params).unwrap().pop().unwrap();
-        let s = Backend::Cpu.silhouette(&points, &[Labeling { labels: &fit.labels, k }]).pop().unwrap();
+        let s = Backend::Cpu.silhouette(&points, &[Labeling { labels: &fit.labels, k }]).unwrap().pop().unwrap();
         prop_assert!(s.values.iter().all(|v| (-1.0..=1.0).contains(v)));
         prop_assert!((-1.0..=1.0).contains(&s.mean));
         if let Some(sq) = silhouette_sqeuclidean(&points, &fit.labels, k) {

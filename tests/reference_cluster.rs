@@ -6,7 +6,11 @@
 //! them (see `tests/fixtures/cluster/README.md`). Compared here: the
 //! z-score scaler, one Lloyd pass from the given centres, a whole Lloyd fit
 //! (labels, centres, inertia, iterations), and every metric on
-//! scikit-learn's labels, within 1e-5 relative.
+//! scikit-learn's labels, within 1e-5 relative. The Lloyd and silhouette
+//! checks run on every backend (the GPU one when an adapter exists, see
+//! tests/common).
+
+mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -67,7 +71,6 @@ fn close(actual: f64, expected: f64, what: &str) {
 }
 
 struct Case {
-    name: &'static str,
     expected: Value,
     scaled: segmint::features::matrix::FeatureMatrix,
 }
@@ -105,63 +108,54 @@ fn load(name: &'static str) -> Case {
             "{name}: scaled value {a} vs {b}"
         );
     }
-    Case {
-        name,
-        expected,
-        scaled,
-    }
+    Case { expected, scaled }
 }
 
-#[test]
-fn one_lloyd_pass_matches_numpy() {
+fn one_lloyd_step_matches_numpy(backend: &Backend) {
     for name in CASES {
         let case = load(name);
         let Some(step) = case.expected.get("one_step") else {
             continue;
         };
         let init = matrix(&case.expected["init"]);
-        let init32: Vec<f32> = init.iter().map(|&v| v as f32).collect();
-        let mut got = vec![u32::MAX; case.scaled.n()];
-        let sums = Backend::Cpu
-            .lloyd_pass(
-                &Backend::Cpu.upload(&case.scaled),
-                &[&init32],
-                &mut [&mut got],
-            )
+        let device = backend.upload(&case.scaled).unwrap();
+        let mut runs = backend
+            .lloyd_start(&device, std::slice::from_ref(&init))
+            .unwrap();
+        let stats = backend
+            .lloyd_step(&device, &mut runs, &[0], true)
+            .unwrap()
             .pop()
             .unwrap();
+        assert!(!stats.empty, "{name}: no empty cluster in one step");
+        let (centres, got) = backend.lloyd_finish(runs).unwrap().pop().unwrap();
         assert_eq!(got, labels(&step["labels"]), "{name}: one-step labels");
         close(
-            sums.inertia,
+            stats.inertia,
             step["inertia"].as_f64().unwrap(),
             &format!("{name}: one-step inertia"),
         );
-        let centres = matrix(&step["centres"]);
-        let d = case.scaled.d();
-        for (c, row) in centres.rows().into_iter().enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                let mean = sums.sums[c * d + j] / sums.counts[c] as f64;
-                assert!(
-                    (mean - v).abs() <= 1e-5 * v.abs().max(1.0),
-                    "{name}: one-step centre {c},{j}: {mean} vs {v}"
-                );
-            }
+        for (a, b) in centres.iter().zip(matrix(&step["centres"]).iter()) {
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                "{name}: one-step centre {a} vs {b}"
+            );
         }
     }
 }
 
-#[test]
-fn lloyd_fit_matches_scikit_learn() {
+fn lloyd_fit_matches_scikit_learn(backend: &Backend) {
     for name in CASES {
         let case = load(name);
         let e = &case.expected;
         let fit = lloyd(
-            &Backend::Cpu,
+            backend,
             &case.scaled,
             vec![matrix(&e["init"])],
             e["max_iter"].as_u64().unwrap() as usize,
             e["tol"].as_f64().unwrap(),
         )
+        .unwrap()
         .pop()
         .unwrap();
         let km = &e["kmeans"];
@@ -186,16 +180,15 @@ fn lloyd_fit_matches_scikit_learn() {
     }
 }
 
-#[test]
-fn metrics_match_scikit_learn() {
+fn silhouette_matches_scikit_learn(backend: &Backend) {
     for name in CASES {
         let case = load(name);
         let e = &case.expected;
         let labels = labels(&e["kmeans"]["labels"]);
         let k = e["k"].as_u64().unwrap() as usize;
-        let points = &case.scaled;
-        let sil = Backend::Cpu
-            .silhouette(points, &[Labeling { labels: &labels, k }])
+        let sil = backend
+            .silhouette(&case.scaled, &[Labeling { labels: &labels, k }])
+            .unwrap()
             .pop()
             .unwrap();
         close(
@@ -211,10 +204,52 @@ fn metrics_match_scikit_learn() {
         {
             assert!(
                 (f64::from(*a) - b).abs() <= 1e-5,
-                "{}: silhouette of point {i}: {a} vs {b}",
-                case.name
+                "{name}: silhouette of point {i}: {a} vs {b}"
             );
         }
+    }
+}
+
+/// The backend checks, once per backend.
+macro_rules! on_every_backend {
+    ($($backend:ident),*) => {$(
+        mod $backend {
+            use super::*;
+
+            #[test]
+            fn one_lloyd_step() {
+                if let Some(b) = common::$backend() {
+                    one_lloyd_step_matches_numpy(&b);
+                }
+            }
+
+            #[test]
+            fn lloyd_fit() {
+                if let Some(b) = common::$backend() {
+                    lloyd_fit_matches_scikit_learn(&b);
+                }
+            }
+
+            #[test]
+            fn silhouette() {
+                if let Some(b) = common::$backend() {
+                    silhouette_matches_scikit_learn(&b);
+                }
+            }
+        }
+    )*};
+}
+
+on_every_backend!(cpu, gpu);
+
+#[test]
+fn metrics_match_scikit_learn() {
+    for name in CASES {
+        let case = load(name);
+        let e = &case.expected;
+        let labels = labels(&e["kmeans"]["labels"]);
+        let k = e["k"].as_u64().unwrap() as usize;
+        let points = &case.scaled;
         close(
             silhouette_sqeuclidean(points, &labels, k).unwrap(),
             e["silhouette_sqeuclidean"].as_f64().unwrap(),

@@ -7,9 +7,10 @@
 //! f32 precision for points near their centre (the inertia would drift).
 //! Sums that grow with n are accumulated in f64.
 
+use ndarray::Array2;
 use rayon::prelude::*;
 
-use super::{ClusterSums, Labeling, Silhouette};
+use super::{ClusterSums, FinishedRun, Labeling, SAMPLER_BLOCK, Silhouette, StepStats};
 use crate::features::matrix::FeatureMatrix;
 
 /// Points per tile: the unit the inner loops vectorise over.
@@ -326,7 +327,131 @@ fn sum_f32_lanes(values: &[f32]) -> f32 {
     lanes.iter().sum()
 }
 
+/// Lloyd runs on the CPU: centres in f64 (and their f32 copy that the
+/// kernels read), labels, and each run's last sums.
+#[derive(Debug)]
+pub struct CpuRuns {
+    runs: Vec<CpuRun>,
+}
+
+#[derive(Debug)]
+struct CpuRun {
+    centres: Array2<f64>,
+    centres_f32: Vec<f32>,
+    labels: Vec<u32>,
+    /// The sums of the last step, kept for re-seeding an empty cluster.
+    last: Option<ClusterSums>,
+}
+
+impl CpuRuns {
+    pub fn new(points: &TiledPoints, inits: &[Array2<f64>]) -> Self {
+        CpuRuns {
+            runs: inits
+                .iter()
+                .map(|centres| CpuRun {
+                    centres_f32: centres.iter().map(|&v| v as f32).collect(),
+                    centres: centres.clone(),
+                    labels: vec![u32::MAX; points.n()],
+                    last: None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// One pass for all `active` runs, then each run's centres moved to
+    /// the means (f64) unless a cluster is empty.
+    pub fn step(
+        &mut self,
+        points: &TiledPoints,
+        active: &[usize],
+        move_centres: bool,
+    ) -> Vec<StepStats> {
+        let d = points.d();
+        let mut chosen: Vec<&mut CpuRun> = self
+            .runs
+            .iter_mut()
+            .enumerate()
+            .filter(|(r, _)| active.contains(r))
+            .map(|(_, run)| run)
+            .collect();
+        let centres: Vec<Vec<f32>> = chosen.iter().map(|r| r.centres_f32.clone()).collect();
+        let centre_refs: Vec<&[f32]> = centres.iter().map(Vec::as_slice).collect();
+        let mut labels: Vec<&mut [u32]> = chosen.iter_mut().map(|r| &mut r.labels[..]).collect();
+        let sums = CpuBackend.lloyd_pass(points, &centre_refs, &mut labels);
+        chosen
+            .into_iter()
+            .zip(sums)
+            .map(|(run, s)| {
+                let mut stats = StepStats {
+                    inertia: s.inertia,
+                    changed: s.changed,
+                    shift: 0.0,
+                    empty: false,
+                };
+                if move_centres {
+                    if s.counts.contains(&0) {
+                        stats.empty = true;
+                    } else {
+                        let k = run.centres.nrows();
+                        for c in 0..k {
+                            let count = s.counts[c] as f64;
+                            for j in 0..d {
+                                let new = s.sums[c * d + j] / count;
+                                let delta = new - run.centres[[c, j]];
+                                stats.shift += delta * delta;
+                                run.centres[[c, j]] = new;
+                            }
+                        }
+                        run.centres_f32 = run.centres.iter().map(|&v| v as f32).collect();
+                    }
+                }
+                run.last = Some(s);
+                stats
+            })
+            .collect()
+    }
+
+    /// The last sums of run `run`, its labels and its (unmoved) centres.
+    pub fn sums(&self, run: usize) -> (ClusterSums, Vec<u32>, Array2<f64>) {
+        let r = &self.runs[run];
+        (
+            r.last.clone().expect("a step ran"),
+            r.labels.clone(),
+            r.centres.clone(),
+        )
+    }
+
+    pub fn set_centres(&mut self, run: usize, centres: Array2<f64>) {
+        let r = &mut self.runs[run];
+        r.centres_f32 = centres.iter().map(|&v| v as f32).collect();
+        r.centres = centres;
+    }
+
+    pub fn finish(self) -> Vec<FinishedRun> {
+        self.runs
+            .into_iter()
+            .map(|r| (r.centres, r.labels))
+            .collect()
+    }
+}
+
 impl CpuBackend {
+    /// The sum (f64, in order) of each block of [`SAMPLER_BLOCK`] values.
+    pub fn block_sums(&self, values: &[f32]) -> Vec<f64> {
+        values
+            .par_chunks(SAMPLER_BLOCK)
+            .map(|b| b.iter().map(|&w| f64::from(w)).sum())
+            .collect()
+    }
+
     pub fn lloyd_pass(
         &self,
         points: &TiledPoints,

@@ -13,10 +13,10 @@
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use rayon::prelude::*;
 
-use super::params::{KMeansParams, ParamsError};
-use crate::backend::{Backend, DevicePoints};
+use super::ClusterError;
+use super::params::KMeansParams;
+use crate::backend::{Backend, BackendError, CpuBackend, DevicePoints, LloydRuns, SAMPLER_BLOCK};
 use crate::features::matrix::FeatureMatrix;
 
 /// A fitted K-Means model.
@@ -60,7 +60,7 @@ pub fn fit(
     backend: &Backend,
     points: &FeatureMatrix,
     params: &KMeansParams,
-) -> Result<KMeans, ParamsError> {
+) -> Result<KMeans, ClusterError> {
     Ok(fit_each_k(backend, points, &[params.k], params)?
         .pop()
         .expect("one k"))
@@ -73,7 +73,7 @@ pub fn fit_each_k(
     points: &FeatureMatrix,
     ks: &[usize],
     params: &KMeansParams,
-) -> Result<Vec<KMeans>, ParamsError> {
+) -> Result<Vec<KMeans>, ClusterError> {
     for &k in ks {
         KMeansParams {
             k,
@@ -81,14 +81,14 @@ pub fn fit_each_k(
         }
         .validate(points.n())?;
     }
-    let device = backend.upload(points);
-    let inits: Vec<Array2<f64>> = ks
+    let device = backend.upload(points)?;
+    let inits = ks
         .iter()
         .flat_map(|&k| (0..params.n_init).map(move |r| (k, r)))
         .map(|(k, r)| seed_centres(backend, points, &device, k, run_seed(params.seed, k, r)))
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let mut fits =
-        lloyd_resident(backend, points, &device, inits, params.max_iter, params.tol).into_iter();
+        lloyd_resident(backend, points, &device, inits, params.max_iter, params.tol)?.into_iter();
     Ok(ks
         .iter()
         .map(|_| {
@@ -112,37 +112,42 @@ pub fn kmeans_plus_plus(
     points: &FeatureMatrix,
     k: usize,
     seed: u64,
-) -> Array2<f64> {
-    seed_centres(backend, points, &backend.upload(points), k, seed)
+) -> Result<Array2<f64>, BackendError> {
+    seed_centres(backend, points, &backend.upload(points)?, k, seed)
 }
 
-/// [`kmeans_plus_plus`] on points already uploaded.
+/// [`kmeans_plus_plus`] on points already uploaded. The distances to the
+/// nearest chosen centre stay on the backend; the host reads the sums of
+/// their blocks, and the one block a draw lands in.
 fn seed_centres(
     backend: &Backend,
     points: &FeatureMatrix,
     device: &DevicePoints,
     k: usize,
     seed: u64,
-) -> Array2<f64> {
+) -> Result<Array2<f64>, BackendError> {
     let n = points.n();
     let d = points.d();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut centres = Array2::<f64>::zeros((k, d));
     let first = rng.random_range(0..n);
-    let mut closest = vec![f32::INFINITY; n];
-    backend.kmeanspp_update(device, &mut closest, points.row(first));
+    let mut closest = backend.closest_start(device)?;
+    backend.closest_update(device, &mut closest, points.row(first))?;
     set_row(&mut centres, 0, points.row(first));
     let trials = 2 + (k as f64).ln() as usize;
     for c in 1..k {
-        let sampler = Sampler::new(&closest);
+        let sampler = Sampler::new(backend.closest_block_sums(&closest)?);
         let candidates: Vec<usize> = (0..trials)
-            .map(|_| sampler.draw(&closest, rng.random::<f64>()))
-            .collect();
+            .map(|_| {
+                let u = rng.random::<f64>();
+                sampler.draw(u, |block| backend.closest_block(&closest, block))
+            })
+            .collect::<Result<_, _>>()?;
         let rows: Vec<f32> = candidates
             .iter()
             .flat_map(|&i| points.row(i).iter().copied())
             .collect();
-        let potentials = backend.kmeanspp_potentials(device, &closest, &rows);
+        let potentials = backend.closest_potentials(device, &closest, &rows)?;
         let mut best = 0;
         for (t, &p) in potentials.iter().enumerate() {
             if p < potentials[best] {
@@ -151,9 +156,9 @@ fn seed_centres(
         }
         let chosen = points.row(candidates[best]);
         set_row(&mut centres, c, chosen);
-        backend.kmeanspp_update(device, &mut closest, chosen);
+        backend.closest_update(device, &mut closest, chosen)?;
     }
-    centres
+    Ok(centres)
 }
 
 fn set_row(centres: &mut Array2<f64>, c: usize, row: &[f32]) {
@@ -163,36 +168,32 @@ fn set_row(centres: &mut Array2<f64>, c: usize, row: &[f32]) {
 }
 
 /// Draws an index with probability proportional to its weight, by a
-/// two-level prefix sum (per block, then within the block) so a draw costs
-/// O(n / BLOCK + BLOCK), not a full cumulative sum per draw.
+/// two-level prefix sum (per block of [`SAMPLER_BLOCK`], then within the
+/// block) so a draw costs O(n / BLOCK + BLOCK), not a full cumulative sum
+/// per draw, and reads only the block it lands in.
 struct Sampler {
     block_sums: Vec<f64>,
     total: f64,
 }
 
-const SAMPLER_BLOCK: usize = 4096;
-
 impl Sampler {
-    fn new(weights: &[f32]) -> Self {
-        let block_sums: Vec<f64> = weights
-            .par_chunks(SAMPLER_BLOCK)
-            .map(|b| b.iter().map(|&w| f64::from(w)).sum())
-            .collect();
+    fn new(block_sums: Vec<f64>) -> Self {
         let total = block_sums.iter().sum();
         Sampler { block_sums, total }
     }
 
     /// `u` uniform in [0, 1): the first index whose running sum exceeds
     /// `u * total` (scikit-learn's `searchsorted` on the cumulative sum).
-    fn draw(&self, weights: &[f32], u: f64) -> usize {
+    /// `block(b)` gives the weights of block `b`.
+    fn draw<E>(&self, u: f64, block: impl Fn(usize) -> Result<Vec<f32>, E>) -> Result<usize, E> {
         let target = u * self.total;
         let mut acc = 0.0;
         for (b, &s) in self.block_sums.iter().enumerate() {
             if acc + s > target {
-                for (i, &w) in weights[b * SAMPLER_BLOCK..].iter().enumerate() {
+                for (i, &w) in block(b)?.iter().enumerate() {
                     acc += f64::from(w);
                     if acc > target {
-                        return b * SAMPLER_BLOCK + i;
+                        return Ok(b * SAMPLER_BLOCK + i);
                     }
                 }
                 break;
@@ -200,15 +201,20 @@ impl Sampler {
             acc += s;
         }
         // Rounding (or all weights 0): the last point with weight, else 0.
-        weights.iter().rposition(|&w| w > 0.0).unwrap_or(0)
+        // Weights are >= 0, so it is in the last block with a positive sum.
+        match self.block_sums.iter().rposition(|&s| s > 0.0) {
+            Some(b) => Ok(block(b)?
+                .iter()
+                .rposition(|&w| w > 0.0)
+                .map_or(0, |i| b * SAMPLER_BLOCK + i)),
+            None => Ok(0),
+        }
     }
 }
 
-/// One run of Lloyd iterations.
-struct Run {
-    centres: Array2<f64>,
-    centres_f32: Vec<f32>,
-    labels: Vec<u32>,
+/// What the driver knows of one run between steps.
+#[derive(Debug, Clone, Copy, Default)]
+struct RunState {
     inertia: f64,
     n_iter: usize,
     done: bool,
@@ -224,18 +230,19 @@ pub fn lloyd(
     inits: Vec<Array2<f64>>,
     max_iter: usize,
     tol: f64,
-) -> Vec<KMeans> {
+) -> Result<Vec<KMeans>, BackendError> {
     lloyd_resident(
         backend,
         points,
-        &backend.upload(points),
+        &backend.upload(points)?,
         inits,
         max_iter,
         tol,
     )
 }
 
-/// [`lloyd`] on points already uploaded.
+/// [`lloyd`] on points already uploaded. Labels and centres stay on the
+/// backend; each step hands back a few numbers per run.
 fn lloyd_resident(
     backend: &Backend,
     points: &FeatureMatrix,
@@ -243,62 +250,24 @@ fn lloyd_resident(
     inits: Vec<Array2<f64>>,
     max_iter: usize,
     tol: f64,
-) -> Vec<KMeans> {
-    let n = points.n();
-    let d = points.d();
+) -> Result<Vec<KMeans>, BackendError> {
     let tol = tol * mean_variance(points);
-    let mut runs: Vec<Run> = inits
-        .into_iter()
-        .map(|centres| Run {
-            centres_f32: centres.iter().map(|&v| v as f32).collect(),
-            centres,
-            labels: vec![u32::MAX; n],
-            inertia: 0.0,
-            n_iter: 0,
-            done: false,
-            strict: false,
-        })
-        .collect();
+    let count = inits.len();
+    let mut runs = backend.lloyd_start(device, &inits)?;
+    let mut state = vec![RunState::default(); count];
     for _ in 0..max_iter {
-        let mut active: Vec<&mut Run> = runs.iter_mut().filter(|r| !r.done).collect();
+        let active: Vec<usize> = (0..count).filter(|&r| !state[r].done).collect();
         if active.is_empty() {
             break;
         }
-        let centres: Vec<Vec<f32>> = active.iter().map(|r| r.centres_f32.clone()).collect();
-        let centre_refs: Vec<&[f32]> = centres.iter().map(Vec::as_slice).collect();
-        let mut labels: Vec<&mut [u32]> = active.iter_mut().map(|r| &mut r.labels[..]).collect();
-        let sums = backend.lloyd_pass(device, &centre_refs, &mut labels);
-        for (run, mut s) in active.into_iter().zip(sums) {
-            let k = run.centres.nrows();
-            let empty: Vec<usize> = (0..k).filter(|&c| s.counts[c] == 0).collect();
-            if !empty.is_empty() {
-                let far =
-                    backend.farthest_points(points, &run.centres_f32, &run.labels, empty.len());
-                for (&c, &p) in empty.iter().zip(&far) {
-                    let old = run.labels[p] as usize;
-                    let x = points.row(p);
-                    for (j, &v) in x.iter().enumerate() {
-                        s.sums[old * d + j] -= f64::from(v);
-                        s.sums[c * d + j] = f64::from(v);
-                    }
-                    s.counts[old] -= 1;
-                    s.counts[c] = 1;
-                }
-            }
-            let mut shift = 0.0;
-            for c in 0..k {
-                if s.counts[c] == 0 {
-                    continue; // keeps its centre (only if every point is a duplicate)
-                }
-                let count = s.counts[c] as f64;
-                for j in 0..d {
-                    let new = s.sums[c * d + j] / count;
-                    let delta = new - run.centres[[c, j]];
-                    shift += delta * delta;
-                    run.centres[[c, j]] = new;
-                }
-            }
-            run.centres_f32 = run.centres.iter().map(|&v| v as f32).collect();
+        let stats = backend.lloyd_step(device, &mut runs, &active, true)?;
+        for (&r, s) in active.iter().zip(stats) {
+            let shift = if s.empty {
+                reseed_empty(backend, points, &mut runs, r)?
+            } else {
+                s.shift
+            };
+            let run = &mut state[r];
             run.inertia = s.inertia;
             run.n_iter += 1;
             if s.changed == 0 {
@@ -310,26 +279,71 @@ fn lloyd_resident(
         }
     }
     // Runs that stopped on the tolerance or on max_iter: labels for the
-    // final centres, in one shared pass.
-    let mut pending: Vec<&mut Run> = runs.iter_mut().filter(|r| !r.strict).collect();
+    // final centres, in one shared pass that leaves the centres in place.
+    let pending: Vec<usize> = (0..count).filter(|&r| !state[r].strict).collect();
     if !pending.is_empty() {
-        let centres: Vec<Vec<f32>> = pending.iter().map(|r| r.centres_f32.clone()).collect();
-        let centre_refs: Vec<&[f32]> = centres.iter().map(Vec::as_slice).collect();
-        let mut labels: Vec<&mut [u32]> = pending.iter_mut().map(|r| &mut r.labels[..]).collect();
-        let sums = backend.lloyd_pass(device, &centre_refs, &mut labels);
-        for (run, s) in pending.into_iter().zip(sums) {
-            run.inertia = s.inertia;
+        let stats = backend.lloyd_step(device, &mut runs, &pending, false)?;
+        for (&r, s) in pending.iter().zip(stats) {
+            state[r].inertia = s.inertia;
         }
     }
-    runs.into_iter()
-        .map(|r| KMeans {
-            centres: r.centres,
-            labels: r.labels,
-            inertia: r.inertia,
-            n_iter: r.n_iter,
-            converged: r.done,
+    Ok(backend
+        .lloyd_finish(runs)?
+        .into_iter()
+        .zip(state)
+        .map(|((centres, labels), run)| KMeans {
+            centres,
+            labels,
+            inertia: run.inertia,
+            n_iter: run.n_iter,
+            converged: run.done,
         })
-        .collect()
+        .collect())
+}
+
+/// A step left a cluster of run `r` empty: as scikit-learn does, each empty
+/// cluster is re-seeded, in the same iteration, with one of the points
+/// farthest from their centre (which leaves its old cluster), and the
+/// centres move to the means of the sums so corrected. Returns the summed
+/// squared shift of the centres.
+fn reseed_empty(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    runs: &mut LloydRuns,
+    r: usize,
+) -> Result<f64, BackendError> {
+    let d = points.d();
+    let (mut s, labels, old) = backend.lloyd_sums(runs, r)?;
+    let k = old.nrows();
+    let empty: Vec<usize> = (0..k).filter(|&c| s.counts[c] == 0).collect();
+    let old_f32: Vec<f32> = old.iter().map(|&v| v as f32).collect();
+    let far = CpuBackend.farthest_points(points, &old_f32, &labels, empty.len());
+    for (&c, &p) in empty.iter().zip(&far) {
+        let from = labels[p] as usize;
+        let x = points.row(p);
+        for (j, &v) in x.iter().enumerate() {
+            s.sums[from * d + j] -= f64::from(v);
+            s.sums[c * d + j] = f64::from(v);
+        }
+        s.counts[from] -= 1;
+        s.counts[c] = 1;
+    }
+    let mut centres = old;
+    let mut shift = 0.0;
+    for c in 0..k {
+        if s.counts[c] == 0 {
+            continue; // keeps its centre (only if every point is a duplicate)
+        }
+        let count = s.counts[c] as f64;
+        for j in 0..d {
+            let new = s.sums[c * d + j] / count;
+            let delta = new - centres[[c, j]];
+            shift += delta * delta;
+            centres[[c, j]] = new;
+        }
+    }
+    backend.lloyd_set_centres(runs, r, centres)?;
+    Ok(shift)
 }
 
 /// Mean of the column variances (population), the scale of `tol`.
@@ -391,6 +405,7 @@ mod tests {
         let points = FeatureMatrix::from_rows(4, 1, vec![0.0, 1.0, 2.0, 10.0]);
         let init = Array2::from_shape_vec((2, 1), vec![0.0, 100.0]).unwrap();
         let fit = lloyd(&Backend::Cpu, &points, vec![init], 10, 0.0)
+            .unwrap()
             .pop()
             .unwrap();
         // 10 is farthest from the only used centre (0): it takes the empty one.
@@ -402,20 +417,41 @@ mod tests {
     #[test]
     fn sampler_draws_in_proportion() {
         let weights = [0.0f32, 1.0, 0.0, 3.0];
-        let s = Sampler::new(&weights);
-        assert_eq!(s.draw(&weights, 0.0), 1);
-        assert_eq!(s.draw(&weights, 0.2499), 1);
-        assert_eq!(s.draw(&weights, 0.25), 3);
-        assert_eq!(s.draw(&weights, 0.999), 3);
+        let s = Sampler::new(CpuBackend.block_sums(&weights));
+        let block = |_| Ok::<_, ()>(weights.to_vec());
+        assert_eq!(s.draw(0.0, block), Ok(1));
+        assert_eq!(s.draw(0.2499, block), Ok(1));
+        assert_eq!(s.draw(0.25, block), Ok(3));
+        assert_eq!(s.draw(0.999, block), Ok(3));
         let zero = [0.0f32; 3];
-        assert_eq!(Sampler::new(&zero).draw(&zero, 0.5), 0);
+        let s = Sampler::new(CpuBackend.block_sums(&zero));
+        assert_eq!(s.draw(0.5, |_| Ok::<_, ()>(zero.to_vec())), Ok(0));
+    }
+
+    #[test]
+    fn sampler_reads_only_the_block_it_lands_in() {
+        // Three blocks; the weight is all in the middle one.
+        let mut weights = vec![0.0f32; 2 * SAMPLER_BLOCK + 5];
+        weights[SAMPLER_BLOCK + 7] = 2.0;
+        weights[SAMPLER_BLOCK + 9] = 2.0;
+        let s = Sampler::new(CpuBackend.block_sums(&weights));
+        let read = std::cell::RefCell::new(Vec::new());
+        let block = |b: usize| {
+            read.borrow_mut().push(b);
+            let start = b * SAMPLER_BLOCK;
+            Ok::<_, ()>(weights[start..(start + SAMPLER_BLOCK).min(weights.len())].to_vec())
+        };
+        assert_eq!(s.draw(0.7, block), Ok(SAMPLER_BLOCK + 9));
+        assert_eq!(*read.borrow(), vec![1]);
+        // Past the total by rounding: the last point with weight.
+        assert_eq!(s.draw(1.0, block), Ok(SAMPLER_BLOCK + 9));
     }
 
     #[test]
     fn kmeanspp_picks_distinct_points_when_it_can() {
         let points = blobs();
         for seed in 0..10 {
-            let c = kmeans_plus_plus(&Backend::Cpu, &points, 3, seed);
+            let c = kmeans_plus_plus(&Backend::Cpu, &points, 3, seed).unwrap();
             let mut xs: Vec<i64> = c
                 .column(0)
                 .iter()

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::params::SilhouetteMode;
 use crate::backend::cpu::point_silhouette;
-use crate::backend::{Backend, Labeling, Silhouette};
+use crate::backend::{Backend, BackendError, Labeling, Silhouette};
 use crate::features::matrix::FeatureMatrix;
 
 /// Points per chunk of the parallel sums; fixed so that results do not
@@ -308,7 +308,7 @@ pub fn silhouettes(
     labelings: &[Labeling],
     mode: SilhouetteMode,
     seed: u64,
-) -> Vec<Option<(Silhouette, usize)>> {
+) -> Result<Vec<Option<(Silhouette, usize)>>, BackendError> {
     let n = points.n();
     let defined: Vec<usize> = (0..labelings.len())
         .filter(|&i| {
@@ -322,13 +322,13 @@ pub fn silhouettes(
         .collect();
     let mut out: Vec<Option<(Silhouette, usize)>> = vec![None; labelings.len()];
     if defined.is_empty() {
-        return out;
+        return Ok(out);
     }
     match mode.resolve(n) {
         SilhouetteMode::None => {}
         SilhouetteMode::Exact | SilhouetteMode::Auto => {
             let chosen: Vec<Labeling> = defined.iter().map(|&i| labelings[i]).collect();
-            for (i, s) in defined.iter().zip(backend.silhouette(points, &chosen)) {
+            for (i, s) in defined.iter().zip(backend.silhouette(points, &chosen)?) {
                 out[*i] = Some((s, n));
             }
         }
@@ -349,7 +349,7 @@ pub fn silhouettes(
                     k: labelings[i].k,
                 })
                 .collect();
-            for (i, s) in defined.iter().zip(backend.silhouette(&subset, &chosen)) {
+            for (i, s) in defined.iter().zip(backend.silhouette(&subset, &chosen)?) {
                 // Per-point values of a sample do not belong to the users.
                 out[*i] = Some((
                     Silhouette {
@@ -361,7 +361,7 @@ pub fn silhouettes(
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Every metric of one clustering except the Euclidean silhouette, which
@@ -423,7 +423,8 @@ mod tests {
             }],
             SilhouetteMode::Exact,
             0,
-        );
+        )
+        .unwrap();
         assert_eq!(out, vec![None]);
     }
 }

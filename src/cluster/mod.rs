@@ -14,3 +14,13 @@ pub use self::metrics::Metrics;
 pub use self::model::Model;
 pub use self::params::{KMeansParams, ParamsError, SilhouetteMode};
 pub use self::sweep::{Sweep, sweep};
+
+/// Why a clustering could not run: a parameter that cannot work, or a
+/// backend that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
+}

@@ -5,6 +5,7 @@
 //! pass over the points per Lloyd iteration ([`super::kmeans::lloyd`]), and
 //! one all-pairs silhouette pass serves every K.
 
+use super::ClusterError;
 use super::kmeans::{KMeans, fit_each_k};
 use super::metrics::{Metrics, cheap_metrics, silhouettes};
 use super::params::{KMeansParams, ParamsError, SilhouetteMode};
@@ -42,9 +43,9 @@ pub fn sweep(
     ks: &[usize],
     params: &KMeansParams,
     mode: SilhouetteMode,
-) -> Result<Sweep, ParamsError> {
+) -> Result<Sweep, ClusterError> {
     if ks.is_empty() {
-        return Err(ParamsError::EmptyRange(String::new()));
+        return Err(ParamsError::EmptyRange(String::new()).into());
     }
     let fits = fit_each_k(backend, points, ks, params)?;
     let labelings: Vec<Labeling> = fits
@@ -54,7 +55,7 @@ pub fn sweep(
             k: f.k(),
         })
         .collect();
-    let sil = silhouettes(backend, points, &labelings, mode, params.seed);
+    let sil = silhouettes(backend, points, &labelings, mode, params.seed)?;
     let mut metrics = Vec::with_capacity(fits.len());
     let mut silhouette_values = Vec::with_capacity(fits.len());
     for (fit, s) in fits.iter().zip(sil) {

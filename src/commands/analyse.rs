@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use crate::cli::{ChurnArgs, FeatureArgs, InputArgs, KMeansArgs, Scale};
 use segmint::Error;
-use segmint::backend::Backend;
 use segmint::cluster::params::parse_k_list;
 use segmint::cluster::sweep::Sweep;
 use segmint::cluster::{ParamsError, sweep};
@@ -20,7 +19,7 @@ use segmint::report::summary::{Parts, Summary};
 
 use super::cluster::{Prepared, prepare_table, transactions_schema};
 use super::fit::Fitted;
-use super::{load_features, spinner};
+use super::{Session, load_features, spinner};
 
 /// What to analyse and how.
 pub struct AnalysisArgs<'a> {
@@ -136,7 +135,8 @@ fn sweep_ks(k: &str, k_range: &str, users: usize) -> Result<(Vec<usize>, Option<
     Ok((ks, fixed))
 }
 
-pub fn analyse(args: &AnalysisArgs<'_>, quiet: bool) -> Result<Analysis, Error> {
+pub fn analyse(args: &AnalysisArgs<'_>, session: &Session) -> Result<Analysis, Error> {
+    let quiet = session.quiet;
     let options = args.input.options(args.feature).map_err(Error::Usage)?;
     let thresholds = args.churn.thresholds(args.feature).map_err(Error::Usage)?;
     let mode = args.kmeans.silhouette()?;
@@ -162,7 +162,7 @@ pub fn analyse(args: &AnalysisArgs<'_>, quiet: bool) -> Result<Analysis, Error> 
         .transpose()
         .map_err(|e| Error::Usage(e.to_string()))?;
 
-    let backend = Backend::Cpu;
+    let backend = session.backend()?;
     let bar = spinner(quiet, "clustering");
     let result = sweep(
         &backend,
@@ -200,7 +200,7 @@ pub fn analyse(args: &AnalysisArgs<'_>, quiet: bool) -> Result<Analysis, Error> 
         names,
         thresholds,
         args.kmeans,
-    );
+    )?;
     Ok(Analysis {
         table,
         ingest,

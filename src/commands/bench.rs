@@ -8,18 +8,20 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, BenchStage, ClusterInputArgs, FeatureArgs, Format, InputArgs};
+use ndarray::Array2;
 use segmint::Error;
-use segmint::backend::{Backend, Labeling};
+use segmint::backend::Labeling;
 use segmint::cluster::fit_each_k;
 use segmint::cluster::params::parse_k_list;
 use segmint::ingest::IngestError;
 
+use super::Session;
 use super::cluster::prepare;
 
 #[derive(Serialize)]
 struct BenchReport {
     stage: &'static str,
-    backend: &'static str,
+    backend: String,
     threads: usize,
     n: usize,
     d: usize,
@@ -31,7 +33,8 @@ struct BenchReport {
     times_s: Vec<f64>,
 }
 
-pub fn run(args: &BenchArgs, quiet: bool) -> Result<(), Error> {
+pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
+    let quiet = session.quiet;
     if args.repeat == 0 {
         return Err(Error::Usage("--repeat must be at least 1".into()));
     }
@@ -63,38 +66,43 @@ pub fn run(args: &BenchArgs, quiet: bool) -> Result<(), Error> {
     let prepared = prepare(&data, quiet)?;
     let points = &prepared.points;
     let (n, d) = (points.n(), points.d());
-    let backend = Backend::Cpu;
+    let backend = session.backend()?;
     let mut times = Vec::with_capacity(args.repeat);
     let k_label;
     match args.stage {
-        BenchStage::Lloyd => {
+        BenchStage::Lloyd | BenchStage::Assign => {
             let path = args.init.as_deref().expect("clap requires --init");
-            let mut centres = read_rows(path, d)?;
+            let centres = read_rows(path, d)?;
             let k = centres.len() / d;
             k_label = k.to_string();
-            let mut labels = vec![u32::MAX; n];
-            let device = backend.upload(points);
-            let initial = centres.clone();
-            let mut iteration = |centres: &mut Vec<f32>| {
-                let sums = backend
-                    .lloyd_pass(&device, &[centres.as_slice()], &mut [&mut labels])
-                    .pop()
-                    .expect("one run");
-                for c in 0..k {
-                    if sums.counts[c] > 0 {
-                        for j in 0..d {
-                            centres[c * d + j] =
-                                (sums.sums[c * d + j] / sums.counts[c] as f64) as f32;
-                        }
-                    }
+            let device = backend.upload(points)?;
+            if args.stage == BenchStage::Assign {
+                let mut labels = vec![0u32; n];
+                let mut distances = vec![0.0f32; n];
+                let mut assign = || backend.assign(&device, &centres, &mut labels, &mut distances);
+                warm_up(|| {
+                    std::hint::black_box(assign().ok());
+                });
+                for _ in 0..args.repeat {
+                    let t = Instant::now();
+                    assign()?;
+                    times.push(t.elapsed().as_secs_f64());
                 }
-            };
-            warm_up(|| iteration(&mut centres.clone()));
-            centres = initial;
-            for _ in 0..args.repeat {
-                let t = Instant::now();
-                iteration(&mut centres);
-                times.push(t.elapsed().as_secs_f64());
+            } else {
+                let init =
+                    Array2::from_shape_vec((k, d), centres.iter().map(|&v| f64::from(v)).collect())
+                        .expect("k x d centres");
+                let mut runs = backend.lloyd_start(&device, std::slice::from_ref(&init))?;
+                warm_up(|| {
+                    std::hint::black_box(backend.lloyd_step(&device, &mut runs, &[0], true).ok());
+                });
+                // Timed from the initial centres again.
+                let mut runs = backend.lloyd_start(&device, &[init])?;
+                for _ in 0..args.repeat {
+                    let t = Instant::now();
+                    backend.lloyd_step(&device, &mut runs, &[0], true)?;
+                    times.push(t.elapsed().as_secs_f64());
+                }
             }
         }
         BenchStage::Sweep => {
@@ -126,11 +134,11 @@ pub fn run(args: &BenchArgs, quiet: bool) -> Result<(), Error> {
             warm_up(|| {
                 let few = points.subset(&(0..n.min(2000)).collect::<Vec<_>>());
                 let l = &labels[..few.n()];
-                std::hint::black_box(backend.silhouette(&few, &[Labeling { labels: l, k }]));
+                std::hint::black_box(backend.silhouette(&few, &[Labeling { labels: l, k }]).ok());
             });
             for _ in 0..args.repeat {
                 let t = Instant::now();
-                let s = backend.silhouette(points, &[Labeling { labels: &labels, k }]);
+                let s = backend.silhouette(points, &[Labeling { labels: &labels, k }])?;
                 times.push(t.elapsed().as_secs_f64());
                 std::hint::black_box(s);
             }
@@ -146,10 +154,11 @@ pub fn run(args: &BenchArgs, quiet: bool) -> Result<(), Error> {
     let report = BenchReport {
         stage: match args.stage {
             BenchStage::Lloyd => "lloyd",
+            BenchStage::Assign => "assign",
             BenchStage::Sweep => "sweep",
             BenchStage::Silhouette => "silhouette",
         },
-        backend: backend.name(),
+        backend: backend.describe(),
         threads: rayon::current_num_threads(),
         n,
         d,

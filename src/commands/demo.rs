@@ -12,6 +12,7 @@ use segmint::Error;
 use segmint::output::write_output;
 use segmint::report::sweep::SweepSummary;
 
+use super::Session;
 use super::analyse::{AnalysisArgs, analyse};
 use super::report::{describe, write_report};
 
@@ -32,7 +33,8 @@ struct Defaults {
     churn: ChurnArgs,
 }
 
-pub fn run(args: &DemoArgs, quiet: bool) -> Result<(), Error> {
+pub fn run(args: &DemoArgs, session: &Session) -> Result<(), Error> {
+    let quiet = session.quiet;
     let started = Instant::now();
     let dir = &args.output;
     std::fs::create_dir_all(dir).map_err(|source| Error::Output {
@@ -57,7 +59,7 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<(), Error> {
             segment_names: None,
             churn: &defaults.churn,
         },
-        quiet,
+        session,
     )?;
     let features = file("features.csv");
     write_output(&features, |out| analysis.table.write_csv(out))?;

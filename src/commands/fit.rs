@@ -18,7 +18,7 @@ use segmint::output::write_output;
 use segmint::report::scores::Scores;
 
 use super::cluster::{Prepared, centres_by_segment, column_values, prepare, roots};
-use super::{is_stdout, spinner};
+use super::{Session, is_stdout, spinner};
 
 /// The JSON summary of a fit.
 #[derive(Serialize)]
@@ -60,7 +60,7 @@ impl Fitted {
         segment_names: Vec<String>,
         churn: ChurnThresholds,
         kmeans: &KMeansArgs,
-    ) -> Fitted {
+    ) -> Result<Fitted, Error> {
         let fit = &result.fits[chosen];
         let k = fit.k();
         // Segments ordered by mean of the ordering column, highest first.
@@ -93,21 +93,21 @@ impl Fitted {
         let mut segments = vec![0u32; n];
         let mut squared = vec![0.0f32; n];
         backend.assign(
-            &backend.upload(&prepared.points),
+            &backend.upload(&prepared.points)?,
             &model.centres_f32(),
             &mut segments,
             &mut squared,
-        );
+        )?;
         // Values follow users, not clusters: no reordering by segment.
         let silhouettes = result.silhouette_values[chosen].clone();
         let insights = user_insights(&prepared.table, &segments, &model.churn);
-        Fitted {
+        Ok(Fitted {
             model,
             segments,
             distances: roots(&squared),
             silhouettes,
             insights,
-        }
+        })
     }
 
     pub fn scores<'a>(&'a self, prepared: &'a Prepared) -> Scores<'a> {
@@ -130,7 +130,8 @@ pub fn segment_names(list: Option<&str>, k: usize) -> Result<Vec<String>, Error>
     }
 }
 
-pub fn run(args: &FitArgs, quiet: bool) -> Result<(), Error> {
+pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
+    let quiet = session.quiet;
     let ks = if args.k == "auto" {
         parse_k_list(&args.k_range)?
     } else {
@@ -160,7 +161,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> Result<(), Error> {
     }
     let started = Instant::now();
     let prepared = prepare(&args.data, quiet)?;
-    let backend = Backend::Cpu;
+    let backend = session.backend()?;
     let bar = spinner(quiet, "clustering");
     let result = sweep(
         &backend,
@@ -184,7 +185,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> Result<(), Error> {
         names,
         thresholds,
         &args.kmeans,
-    );
+    )?;
     let model = &fitted.model;
     write_output(&args.output, |out| fitted.scores(&prepared).write_csv(out))?;
     if let Some(path) = &args.model {

@@ -5,6 +5,7 @@ mod analyse;
 mod bench;
 mod cluster;
 mod demo;
+mod devices;
 mod features;
 mod fit;
 mod generate;
@@ -20,21 +21,65 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{Cli, Command, FeatureArgs, InputArgs};
 use segmint::Error;
+use segmint::backend::{Backend, DeviceChoice, GpuBackend, GpuOptions};
 use segmint::features::FeatureTable;
 use segmint::ingest::{self, IngestError, IngestOptions, IngestReport};
 use segmint::report::html::thousands;
 
 pub fn run(cli: &Cli) -> Result<(), Error> {
+    let session = Session {
+        quiet: cli.quiet,
+        device: cli.device,
+    };
     match &cli.command {
-        Command::Demo(args) => demo::run(args, cli.quiet),
+        Command::Demo(args) => demo::run(args, &session),
         Command::Generate(args) => generate::run(args, cli.quiet),
         Command::Features(args) => features::run(args, cli.quiet),
-        Command::Sweep(args) => sweep::run(args, cli.quiet),
-        Command::Fit(args) => fit::run(args, cli.quiet),
-        Command::Score(args) => score::run(args, cli.quiet),
-        Command::Report(args) => report::run(args, cli.quiet),
-        Command::Transitions(args) => transitions::run(args, cli.quiet),
-        Command::Bench(args) => bench::run(args, cli.quiet),
+        Command::Sweep(args) => sweep::run(args, &session),
+        Command::Fit(args) => fit::run(args, &session),
+        Command::Score(args) => score::run(args, &session),
+        Command::Report(args) => report::run(args, &session),
+        Command::Transitions(args) => transitions::run(args, &session),
+        Command::Bench(args) => bench::run(args, &session),
+        Command::Devices(args) => devices::run(args, &session),
+    }
+}
+
+/// What every command that clusters needs from the global flags.
+pub struct Session {
+    pub quiet: bool,
+    pub device: DeviceChoice,
+}
+
+impl Session {
+    /// The backend `--device` asks for. `auto` falls back to the CPU with
+    /// one line on stderr saying why; `gpu` without a working adapter is an
+    /// error (exit 1).
+    pub fn backend(&self) -> Result<Backend, Error> {
+        let options = gpu_options();
+        match self.device {
+            DeviceChoice::Cpu => Ok(Backend::Cpu),
+            DeviceChoice::Gpu => Ok(Backend::Gpu(GpuBackend::open(DeviceChoice::Gpu, &options)?)),
+            DeviceChoice::Auto => match GpuBackend::open(DeviceChoice::Auto, &options) {
+                Ok(gpu) => Ok(Backend::Gpu(gpu)),
+                Err(e) => {
+                    if !self.quiet {
+                        eprintln!("segmint: clustering on the CPU: {e}");
+                    }
+                    Ok(Backend::Cpu)
+                }
+            },
+        }
+    }
+}
+
+/// GPU options from the environment: SEGMINT_ADAPTER picks the adapter.
+pub fn gpu_options() -> GpuOptions {
+    GpuOptions {
+        adapter: std::env::var("SEGMINT_ADAPTER")
+            .ok()
+            .filter(|s| !s.trim().is_empty()),
+        ..GpuOptions::default()
     }
 }
 

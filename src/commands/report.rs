@@ -11,7 +11,7 @@ use segmint::report::html;
 use segmint::report::summary::Summary;
 
 use super::analyse::{AnalysisArgs, analyse};
-use super::{is_stdout, thousands};
+use super::{Session, is_stdout, thousands};
 
 /// Standard input can be read once; the report reads its logs twice
 /// (features, then activity), so a piped log is kept in a temporary file.
@@ -106,7 +106,8 @@ pub fn describe(summary: &Summary) -> String {
     text
 }
 
-pub fn run(args: &ReportArgs, quiet: bool) -> Result<(), Error> {
+pub fn run(args: &ReportArgs, session: &Session) -> Result<(), Error> {
+    let quiet = session.quiet;
     if is_stdout(&args.output) && args.json.as_deref().is_some_and(is_stdout) {
         return Err(Error::Usage(
             "the report and --json cannot both go to standard output".into(),
@@ -125,7 +126,7 @@ pub fn run(args: &ReportArgs, quiet: bool) -> Result<(), Error> {
             segment_names: args.segment_names.as_deref(),
             churn: &args.churn,
         },
-        quiet,
+        session,
     )?;
     let mut summary = analysis.summary(&spooled.inputs, quiet)?;
     // Name inputs as the user gave them, not by the spooled copy.

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::cli::{FeatureArgs, Format, InputArgs, ScoreArgs};
 use segmint::Error;
-use segmint::backend::{Backend, Labeling};
+use segmint::backend::Labeling;
 use segmint::cluster::SilhouetteMode;
 use segmint::cluster::metrics::silhouettes;
 use segmint::cluster::model::{InputSchema, Model, ModelError};
@@ -18,7 +18,7 @@ use segmint::report::scores::Scores;
 
 use super::cluster::{roots, table_from_file, table_from_logs};
 use super::fit::sizes_by_name;
-use super::is_stdout;
+use super::{Session, is_stdout};
 
 #[derive(Serialize)]
 struct ScoreSummary {
@@ -31,7 +31,8 @@ struct ScoreSummary {
     seconds: f64,
 }
 
-pub fn run(args: &ScoreArgs, quiet: bool) -> Result<(), Error> {
+pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
+    let quiet = session.quiet;
     let mode = SilhouetteMode::parse(&args.silhouette)?;
     if args.format == Format::Json && is_stdout(&args.output) {
         return Err(Error::Usage(
@@ -80,16 +81,16 @@ pub fn run(args: &ScoreArgs, quiet: bool) -> Result<(), Error> {
     };
     let raw = table.select(&specs)?;
     let points = model.scaler.transform(&raw);
-    let backend = Backend::Cpu;
+    let backend = session.backend()?;
     let n = points.n();
     let mut segments = vec![0u32; n];
     let mut squared = vec![0.0f32; n];
     backend.assign(
-        &backend.upload(&points),
+        &backend.upload(&points)?,
         &model.centres_f32(),
         &mut segments,
         &mut squared,
-    );
+    )?;
     let sil = silhouettes(
         &backend,
         &points,
@@ -99,7 +100,7 @@ pub fn run(args: &ScoreArgs, quiet: bool) -> Result<(), Error> {
         }],
         mode,
         model.seed,
-    )
+    )?
     .pop()
     .flatten();
     let distances = roots(&squared);

@@ -5,16 +5,16 @@ use std::time::Instant;
 
 use crate::cli::{Format, SweepArgs};
 use segmint::Error;
-use segmint::backend::Backend;
 use segmint::cluster::params::parse_k_list;
 use segmint::cluster::sweep;
 use segmint::output::write_output;
 use segmint::report::sweep::SweepSummary;
 
 use super::cluster::prepare;
-use super::{is_stdout, spinner};
+use super::{Session, is_stdout, spinner};
 
-pub fn run(args: &SweepArgs, quiet: bool) -> Result<(), Error> {
+pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
+    let quiet = session.quiet;
     let ks = parse_k_list(&args.k)?;
     let mode = args.kmeans.silhouette()?;
     if args.format == Format::Json && args.output.as_deref().is_some_and(is_stdout) {
@@ -25,7 +25,7 @@ pub fn run(args: &SweepArgs, quiet: bool) -> Result<(), Error> {
     }
     let started = Instant::now();
     let prepared = prepare(&args.data, quiet)?;
-    let backend = Backend::Cpu;
+    let backend = session.backend()?;
     let bar = spinner(quiet, "clustering");
     let result = sweep(
         &backend,

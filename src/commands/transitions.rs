@@ -6,7 +6,6 @@ use std::path::Path;
 
 use crate::cli::{FeatureArgs, Format, Scale, TransitionsArgs};
 use segmint::Error;
-use segmint::backend::Backend;
 use segmint::cluster::model::segment_ranks;
 use segmint::cluster::{SilhouetteMode, sweep};
 use segmint::features::matrix::NumericTable;
@@ -18,7 +17,7 @@ use segmint::insights::transitions::{Assignment, Transitions, matrix_table, tran
 use segmint::output::write_output;
 
 use super::cluster::{centres_by_segment, column_values, prepare_table, transactions_schema};
-use super::{is_stdout, spinner, thousands};
+use super::{Session, is_stdout, spinner, thousands};
 
 /// One side of a comparison: users, their segments and the names.
 struct Side {
@@ -126,8 +125,9 @@ fn read_scores(path: &Path) -> Result<Side, Error> {
 fn split_periods(
     args: &TransitionsArgs,
     split_at: &str,
-    quiet: bool,
+    session: &Session,
 ) -> Result<(Side, Side), Error> {
+    let quiet = session.quiet;
     let at = args
         .input
         .time_format
@@ -197,7 +197,7 @@ fn split_periods(
         false,
         quiet,
     )?;
-    let backend = Backend::Cpu;
+    let backend = session.backend()?;
     let bar = spinner(quiet, "clustering");
     let result = sweep(
         &backend,
@@ -225,11 +225,11 @@ fn split_periods(
     let mut new_segments = vec![0u32; points.n()];
     let mut squared = vec![0.0f32; points.n()];
     backend.assign(
-        &backend.upload(&points),
+        &backend.upload(&points)?,
         &centres,
         &mut new_segments,
         &mut squared,
-    );
+    )?;
     let names = default_names(args.k);
     Ok((
         Side {
@@ -296,9 +296,10 @@ fn write_matrix_csv(t: &Transitions, out: &mut dyn Write) -> std::io::Result<()>
     writer.flush()
 }
 
-pub fn run(args: &TransitionsArgs, quiet: bool) -> Result<(), Error> {
+pub fn run(args: &TransitionsArgs, session: &Session) -> Result<(), Error> {
+    let quiet = session.quiet;
     let (old, new) = match &args.split_at {
-        Some(at) => split_periods(args, at, quiet)?,
+        Some(at) => split_periods(args, at, session)?,
         None => {
             let [old, new] = args.inputs.as_slice() else {
                 return Err(Error::Usage(format!(

@@ -1,0 +1,181 @@
+//! k-means++ on the GPU: the distances to the nearest chosen centre stay
+//! on the device; the host reads the potentials of the candidates, the
+//! sums of the blocks of distances, and the one block a draw lands in.
+
+use super::context::Buffer;
+use super::params::Params;
+use super::shaders::{BLOCK, Kernel, Specialisation, WG};
+use super::{GpuBackend, GpuPoints, f32s};
+use crate::backend::BackendError;
+
+/// Tiles of WG points per workgroup of the potentials kernel.
+const POTENTIAL_TILES: usize = 16;
+
+/// One k-means++ run's distances, a buffer per chunk of points.
+#[derive(Debug)]
+pub struct GpuClosest {
+    /// (first point, rows, distances) per chunk.
+    chunks: Vec<(usize, usize, Buffer)>,
+    /// The sum of each block of distances, all chunks.
+    blocks: Buffer,
+    block_count: usize,
+    centre: Buffer,
+}
+
+impl GpuBackend {
+    pub fn closest_start(&self, points: &GpuPoints) -> Result<GpuClosest, BackendError> {
+        let chunks = points
+            .chunks
+            .iter()
+            .map(|c| {
+                let infinite = vec![f32::INFINITY; c.rows];
+                Ok((
+                    c.first,
+                    c.rows,
+                    self.ctx
+                        .buffer("closest", bytemuck::cast_slice(&infinite))?,
+                ))
+            })
+            .collect::<Result<Vec<_>, BackendError>>()?;
+        let block_count = points.n.div_ceil(BLOCK as usize);
+        Ok(GpuClosest {
+            chunks,
+            blocks: self.ctx.zeroed("block sums", 4 * block_count as u64)?,
+            block_count,
+            centre: self.ctx.zeroed("centre", 4 * points.d as u64)?,
+        })
+    }
+
+    pub fn closest_update(
+        &self,
+        points: &GpuPoints,
+        closest: &mut GpuClosest,
+        centre: &[f32],
+    ) -> Result<(), BackendError> {
+        let pipeline =
+            self.pipeline(Kernel::KmeansppUpdate, Specialisation::new(points.d as u32))?;
+        self.ctx
+            .write(&closest.centre, 0, bytemuck::cast_slice(centre))?;
+        let dispatches: Vec<_> = points
+            .chunks
+            .iter()
+            .zip(&closest.chunks)
+            .map(|(chunk, (_, _, distances))| {
+                let params = Params {
+                    n: chunk.rows as u32,
+                    d: points.d as u32,
+                    ..Params::default()
+                };
+                self.dispatch(
+                    &pipeline,
+                    params,
+                    chunk.rows.div_ceil(WG as usize) as u32,
+                    vec![&chunk.buffer, &closest.centre, distances],
+                )
+            })
+            .collect();
+        self.ctx.run("k-means++ distances", &dispatches, &[])?;
+        Ok(())
+    }
+
+    pub fn closest_potentials(
+        &self,
+        points: &GpuPoints,
+        closest: &GpuClosest,
+        candidates: &[f32],
+    ) -> Result<Vec<f64>, BackendError> {
+        let d = points.d;
+        let t = candidates.len() / d;
+        let spec = Specialisation {
+            t: t as u32,
+            ..Specialisation::new(d as u32)
+        };
+        let pipeline = self.pipeline(Kernel::KmeansppPotentials, spec)?;
+        let reduce = self.pipeline(Kernel::ReduceColumns, spec)?;
+        let per_group = WG as usize * POTENTIAL_TILES;
+        let rows: usize = points
+            .chunks
+            .iter()
+            .map(|c| c.rows.div_ceil(per_group))
+            .sum();
+        let candidate_buffer = self
+            .ctx
+            .buffer("candidates", bytemuck::cast_slice(candidates))?;
+        let partials = self.ctx.zeroed("partials", 4 * (rows * t) as u64)?;
+        let kinds = self.ctx.zeroed("kinds", 4 * t as u64)?;
+        let totals = self.ctx.zeroed("totals", 4 * t as u64)?;
+        let mut dispatches = Vec::new();
+        let mut offset = 0;
+        for (chunk, (_, _, distances)) in points.chunks.iter().zip(&closest.chunks) {
+            let workgroups = chunk.rows.div_ceil(per_group);
+            let params = Params {
+                n: chunk.rows as u32,
+                d: d as u32,
+                k: t as u32,
+                tiles: POTENTIAL_TILES as u32,
+                partial_offset: offset as u32,
+                ..Params::default()
+            };
+            dispatches.push(self.dispatch(
+                &pipeline,
+                params,
+                workgroups as u32,
+                vec![&chunk.buffer, distances, &candidate_buffer, &partials],
+            ));
+            offset += workgroups;
+        }
+        dispatches.push(self.reduce_columns(&reduce, &partials, &kinds, &totals, rows, t));
+        let read = self.ctx.run(
+            "k-means++ potentials",
+            &dispatches,
+            &[(&totals, 0, 4 * t as u64)],
+        )?;
+        Ok(f32s(&read[0]).into_iter().map(f64::from).collect())
+    }
+
+    pub fn closest_block_sums(&self, closest: &GpuClosest) -> Result<Vec<f64>, BackendError> {
+        let pipeline = self.pipeline(Kernel::BlockSums, Specialisation::new(1))?;
+        let dispatches: Vec<_> = closest
+            .chunks
+            .iter()
+            .map(|(first, rows, distances)| {
+                let params = Params {
+                    n: *rows as u32,
+                    partial_offset: (*first / BLOCK as usize) as u32,
+                    ..Params::default()
+                };
+                self.dispatch(
+                    &pipeline,
+                    params,
+                    rows.div_ceil(BLOCK as usize) as u32,
+                    vec![distances, &closest.blocks],
+                )
+            })
+            .collect();
+        let read = self.ctx.run(
+            "k-means++ block sums",
+            &dispatches,
+            &[(&closest.blocks, 0, 4 * closest.block_count as u64)],
+        )?;
+        Ok(f32s(&read[0]).into_iter().map(f64::from).collect())
+    }
+
+    pub fn closest_block(
+        &self,
+        closest: &GpuClosest,
+        block: usize,
+    ) -> Result<Vec<f32>, BackendError> {
+        let start = block * BLOCK as usize;
+        let (first, rows, distances) = closest
+            .chunks
+            .iter()
+            .find(|(first, rows, _)| (*first..first + rows).contains(&start))
+            .expect("a block of the points");
+        let len = (BLOCK as usize).min(first + rows - start);
+        let read = self.ctx.read(
+            "a k-means++ block",
+            &[(distances, 4 * (start - first) as u64, 4 * len as u64)],
+        )?;
+        Ok(f32s(&read[0]))
+    }
+}

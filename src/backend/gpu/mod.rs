@@ -1,0 +1,399 @@
+//! The GPU backend: the kernels of [`crate::backend`] as WGSL compute
+//! shaders (shaders/) on wgpu. Every wgpu call is in [`context`]; this
+//! module and its children lay data out in chunks that fit the device's
+//! limits and chain the dispatches.
+//!
+//! Points are uploaded once, row-major, in chunks of at most one binding
+//! (128 MiB by default: about 4.19M users at d = 8); every kernel runs
+//! per chunk and on a 2D grid past 65,535 workgroups, so 10M+ users work
+//! on any GPU. Labels, centres and k-means++ distances stay on the device
+//! between iterations; each Lloyd iteration reads back four numbers per
+//! run.
+
+mod context;
+mod kmeanspp;
+mod lloyd;
+pub mod params;
+pub mod shaders;
+mod silhouette;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use self::context::{Buffer, Context, Dispatch};
+use self::params::Params;
+use self::shaders::{BLOCK, Kernel, Specialisation, WG};
+use super::BackendError;
+use crate::features::matrix::FeatureMatrix;
+
+pub use self::kmeanspp::GpuClosest;
+pub use self::lloyd::GpuRuns;
+
+/// `--device`: where clustering runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// A hardware GPU when there is one, else the CPU (saying why).
+    #[default]
+    Auto,
+    /// A GPU adapter, software ones included; an error when none works.
+    Gpu,
+    /// The CPU backend.
+    Cpu,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(DeviceChoice::Auto),
+            "gpu" => Ok(DeviceChoice::Gpu),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            _ => Err(format!("expected auto, gpu or cpu, found {s:?}")),
+        }
+    }
+}
+
+/// How to open the GPU.
+#[derive(Debug, Clone, Default)]
+pub struct GpuOptions {
+    /// Use the adapter whose name contains this text (any case), or whose
+    /// index (as `segmint devices` lists them) it is.
+    pub adapter: Option<String>,
+    /// Split work at this many bytes per binding instead of the device's
+    /// limit (tests use it to force chunking on small data).
+    pub max_binding: Option<u64>,
+    /// Likewise for workgroups per dispatch dimension.
+    pub max_workgroups: Option<u32>,
+}
+
+/// One adapter as `segmint devices` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdapterSummary {
+    pub index: usize,
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    /// A software rasteriser on the CPU (e.g. llvmpipe).
+    pub software: bool,
+    /// Preference: discrete 0, integrated 1, virtual 2, other 3, software 4.
+    #[serde(skip)]
+    pub rank: u8,
+    pub driver: String,
+}
+
+/// Which adapter `choice` takes among `adapters`, or why none. `auto`
+/// never takes a software adapter unless it is asked for by name: on a
+/// CPU, the CPU backend is several times faster than a rasteriser.
+pub fn pick_adapter(
+    adapters: &[AdapterSummary],
+    choice: DeviceChoice,
+    asked: Option<&str>,
+) -> Result<usize, String> {
+    if let Some(asked) = asked {
+        let wanted = asked.to_lowercase();
+        return adapters
+            .iter()
+            .find(|a| a.index.to_string() == wanted || a.name.to_lowercase().contains(&wanted))
+            .map(|a| a.index)
+            .ok_or_else(|| {
+                format!(
+                    "no adapter matches SEGMINT_ADAPTER={asked:?} (adapters: {})",
+                    list(adapters)
+                )
+            });
+    }
+    let best = adapters
+        .iter()
+        .filter(|a| choice != DeviceChoice::Auto || !a.software)
+        .min_by_key(|a| (a.rank, a.index));
+    match (best, adapters.is_empty()) {
+        (Some(a), _) => Ok(a.index),
+        (None, true) => Err("wgpu found no Vulkan, Metal or DX12 adapter".into()),
+        (None, false) => Err(format!(
+            "only software adapters ({}), slower than the CPU backend",
+            list(adapters)
+        )),
+    }
+}
+
+fn list(adapters: &[AdapterSummary]) -> String {
+    if adapters.is_empty() {
+        return "none".into();
+    }
+    adapters
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The adapters wgpu sees (Vulkan, Metal, DX12), in its order.
+pub fn adapters() -> Vec<AdapterSummary> {
+    context::adapters()
+}
+
+/// An open GPU.
+#[derive(Debug, Clone)]
+pub struct GpuBackend {
+    ctx: Arc<Context>,
+}
+
+impl GpuBackend {
+    /// Opens the adapter `choice` takes (`Auto` or `Gpu`).
+    pub fn open(choice: DeviceChoice, options: &GpuOptions) -> Result<Self, BackendError> {
+        let ctx = Context::open(
+            |adapters| {
+                pick_adapter(adapters, choice, options.adapter.as_deref())
+                    .map_err(BackendError::NoAdapter)
+            },
+            options,
+        )?;
+        Ok(GpuBackend { ctx: Arc::new(ctx) })
+    }
+
+    pub fn adapter_name(&self) -> &str {
+        &self.ctx.summary.name
+    }
+
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.ctx.summary
+    }
+
+    fn pipeline(
+        &self,
+        kernel: Kernel,
+        spec: Specialisation,
+    ) -> Result<Arc<context::Pipeline>, BackendError> {
+        self.ctx.pipeline(kernel, spec)
+    }
+
+    /// A dispatch over `workgroups` workgroups (a 2D grid when needed).
+    fn dispatch<'a>(
+        &self,
+        pipeline: &'a context::Pipeline,
+        mut params: Params,
+        workgroups: u32,
+        buffers: Vec<&'a Buffer>,
+    ) -> Dispatch<'a> {
+        let grid = self.ctx.grid(workgroups);
+        params.groups_x = grid.0;
+        params.workgroups = workgroups;
+        Dispatch {
+            pipeline,
+            params,
+            buffers,
+            grid,
+        }
+    }
+
+    /// Rows per chunk of points: as many as one binding holds, a multiple
+    /// of the k-means++ sampling block.
+    fn chunk_rows(&self, d: usize) -> Result<usize, BackendError> {
+        let rows = self.ctx.limits.max_binding as usize / (4 * d.max(1));
+        let rows = rows / BLOCK as usize * BLOCK as usize;
+        if rows == 0 {
+            return Err(BackendError::Unsupported {
+                what: format!("hold {d} features per point"),
+                reason: format!(
+                    "a binding of {} bytes holds fewer than {BLOCK} points",
+                    self.ctx.limits.max_binding
+                ),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// Uploads the points in chunks (row-major f32).
+    pub fn upload(&self, points: &FeatureMatrix) -> Result<GpuPoints, BackendError> {
+        let (n, d) = (points.n(), points.d());
+        if d == 0 || d > MAX_FEATURES {
+            return Err(BackendError::Unsupported {
+                what: format!("cluster {d} features"),
+                reason: format!("the kernels take 1 to {MAX_FEATURES} features"),
+            });
+        }
+        let rows = self.chunk_rows(d)?;
+        let values = points.as_slice();
+        let mut chunks = Vec::new();
+        let mut first = 0;
+        while first < n {
+            let count = rows.min(n - first);
+            let bytes = bytemuck::cast_slice(&values[first * d..(first + count) * d]);
+            chunks.push(PointChunk {
+                first,
+                rows: count,
+                buffer: self.ctx.buffer("points", bytes)?,
+            });
+            first += count;
+        }
+        Ok(GpuPoints { n, d, chunks })
+    }
+
+    /// Nearest centre and squared distance for every point.
+    pub fn assign(
+        &self,
+        points: &GpuPoints,
+        centres: &[f32],
+        labels: &mut [u32],
+        distances: &mut [f32],
+    ) -> Result<(), BackendError> {
+        let d = points.d;
+        let k = centres.len() / d;
+        let pipeline = self.pipeline(Kernel::Assign, Specialisation::new(d as u32))?;
+        let centre_buffer = self.ctx.buffer("centres", bytemuck::cast_slice(centres))?;
+        for chunk in &points.chunks {
+            let out_labels = self.ctx.zeroed("labels", 4 * chunk.rows as u64)?;
+            let out_distances = self.ctx.zeroed("distances", 4 * chunk.rows as u64)?;
+            let params = Params {
+                n: chunk.rows as u32,
+                d: d as u32,
+                k: k as u32,
+                ..Params::default()
+            };
+            let workgroups = chunk.rows.div_ceil(WG as usize) as u32;
+            let dispatch = self.dispatch(
+                &pipeline,
+                params,
+                workgroups,
+                vec![&chunk.buffer, &centre_buffer, &out_labels, &out_distances],
+            );
+            let bytes = 4 * chunk.rows as u64;
+            let read = self.ctx.run(
+                "assignment",
+                &[dispatch],
+                &[(&out_labels, 0, bytes), (&out_distances, 0, bytes)],
+            )?;
+            let range = chunk.first..chunk.first + chunk.rows;
+            labels[range.clone()].copy_from_slice(bytemuck::cast_slice(&read[0]));
+            distances[range].copy_from_slice(bytemuck::cast_slice(&read[1]));
+        }
+        Ok(())
+    }
+
+    /// Adds up the rows of `partials` (rows x columns) per column, with
+    /// `kinds` (0 float, 1 count, 2 skip), into `totals` (u32 bits).
+    fn reduce_columns<'a>(
+        &self,
+        pipeline: &'a context::Pipeline,
+        partials: &'a Buffer,
+        kinds: &'a Buffer,
+        totals: &'a Buffer,
+        rows: usize,
+        columns: usize,
+    ) -> Dispatch<'a> {
+        let params = Params {
+            pairs: columns as u32,
+            partial_rows: rows as u32,
+            ..Params::default()
+        };
+        self.dispatch(
+            pipeline,
+            params,
+            columns as u32,
+            vec![partials, kinds, totals],
+        )
+    }
+}
+
+/// Features per point the kernels take: per-thread arrays of D values, and
+/// tiles of 64 points x D in 16 KiB of workgroup memory.
+pub const MAX_FEATURES: usize = 60;
+
+/// Points on the GPU, in chunks of at most one binding.
+#[derive(Debug)]
+pub struct GpuPoints {
+    n: usize,
+    d: usize,
+    chunks: Vec<PointChunk>,
+}
+
+#[derive(Debug)]
+struct PointChunk {
+    /// Index of the chunk's first point.
+    first: usize,
+    rows: usize,
+    buffer: Buffer,
+}
+
+impl GpuPoints {
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    /// Chunks the points were cut into.
+    pub fn chunks(&self) -> usize {
+        self.chunks.len()
+    }
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytemuck::cast_slice(bytes).to_vec()
+}
+
+fn u32s(bytes: &[u8]) -> Vec<u32> {
+    bytemuck::cast_slice(bytes).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(index: usize, name: &str, rank: u8) -> AdapterSummary {
+        AdapterSummary {
+            index,
+            name: name.into(),
+            backend: "Vulkan".into(),
+            device_type: String::new(),
+            software: rank == 4,
+            rank,
+            driver: String::new(),
+        }
+    }
+
+    #[test]
+    fn auto_prefers_hardware_and_never_takes_software_unasked() {
+        let both = [adapter(0, "llvmpipe", 4), adapter(1, "Big GPU", 0)];
+        assert_eq!(pick_adapter(&both, DeviceChoice::Auto, None), Ok(1));
+        assert_eq!(pick_adapter(&both, DeviceChoice::Gpu, None), Ok(1));
+        let soft = [adapter(0, "llvmpipe (LLVM 15)", 4)];
+        let err = pick_adapter(&soft, DeviceChoice::Auto, None).unwrap_err();
+        assert!(
+            err.contains("only software adapters (llvmpipe (LLVM 15))"),
+            "{err}"
+        );
+        assert_eq!(pick_adapter(&soft, DeviceChoice::Gpu, None), Ok(0));
+        assert_eq!(
+            pick_adapter(&soft, DeviceChoice::Auto, Some("LLVMpipe")),
+            Ok(0)
+        );
+        let none = pick_adapter(&[], DeviceChoice::Gpu, None).unwrap_err();
+        assert!(none.contains("no Vulkan, Metal or DX12 adapter"), "{none}");
+        let integrated = [
+            adapter(0, "iGPU", 1),
+            adapter(1, "dGPU", 0),
+            adapter(2, "dGPU 2", 0),
+        ];
+        assert_eq!(pick_adapter(&integrated, DeviceChoice::Auto, None), Ok(1));
+        assert_eq!(
+            pick_adapter(&integrated, DeviceChoice::Auto, Some("2")),
+            Ok(2)
+        );
+        let missing = pick_adapter(&integrated, DeviceChoice::Gpu, Some("radeon")).unwrap_err();
+        assert!(missing.contains("SEGMINT_ADAPTER=\"radeon\""), "{missing}");
+    }
+
+    #[test]
+    fn device_choice_parses() {
+        assert_eq!("gpu".parse(), Ok(DeviceChoice::Gpu));
+        assert_eq!("cpu".parse(), Ok(DeviceChoice::Cpu));
+        assert_eq!("auto".parse(), Ok(DeviceChoice::Auto));
+        assert!("GPU!".parse::<DeviceChoice>().is_err());
+    }
+}
