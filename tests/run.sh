@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need when it is missing
 # (Debian/Ubuntu packages), then runs every test with one release build.
+#
+# - Chromium renders the HTML report (tests/browser_report.rs).
+# - A Vulkan loader and Mesa's software Vulkan driver (lavapipe) run the
+#   GPU tests on machines without a GPU. lavapipe says nothing of GPU
+#   speed; it checks that the kernels compute what the CPU backend does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,17 +14,34 @@ have_browser() {
         command -v google-chrome >/dev/null || [ -n "${SEGMINT_CHROMIUM:-}" ]
 }
 
-if ! have_browser && command -v apt-get >/dev/null; then
+have_vulkan() {
+    # A loader, and at least one driver manifest (lavapipe's, or a GPU's).
+    { ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; } &&
+        compgen -G "/usr/share/vulkan/icd.d/*.json" >/dev/null
+}
+
+packages=()
+have_browser || packages+=(chromium fonts-dejavu-core)
+have_vulkan || packages+=(mesa-vulkan-drivers libvulkan1)
+
+if [ ${#packages[@]} -gt 0 ] && command -v apt-get >/dev/null; then
     sudo=""
     if [ "$(id -u)" != 0 ]; then
         sudo="sudo -n"
     fi
-    echo "tests/run.sh: installing chromium (for the report's browser test)" >&2
+    echo "tests/run.sh: installing ${packages[*]}" >&2
     if ! { $sudo apt-get update -qq &&
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-            chromium fonts-dejavu-core >/dev/null; }; then
-        echo "tests/run.sh: could not install chromium; the browser test will say so" >&2
+            "${packages[@]}" >/dev/null; }; then
+        echo "tests/run.sh: could not install ${packages[*]}; the tests that need them will say so" >&2
     fi
+fi
+
+# Vulkan loaders warn on every instance without a runtime directory.
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "${XDG_RUNTIME_DIR}" ]; then
+    XDG_RUNTIME_DIR="$(mktemp -d)"
+    chmod 700 "$XDG_RUNTIME_DIR"
+    export XDG_RUNTIME_DIR
 fi
 
 cargo test --release "$@"

@@ -31,7 +31,14 @@ pub struct DeviceLimits {
     pub max_binding: u64,
     /// Workgroups per dispatch dimension.
     pub max_workgroups: u32,
+    /// Pairwise distances per silhouette dispatch, so that no dispatch
+    /// runs long enough to trip a display driver's watchdog.
+    pub pairs_per_dispatch: u64,
 }
+
+/// See [`DeviceLimits::pairs_per_dispatch`]: about 4.3e9 distances, tens of
+/// milliseconds on a current GPU.
+const PAIRS_PER_DISPATCH: u64 = 1 << 32;
 
 /// An open device.
 pub struct Context {
@@ -184,6 +191,10 @@ impl Context {
                 .max_workgroups
                 .unwrap_or(required_limits.max_compute_workgroups_per_dimension)
                 .min(required_limits.max_compute_workgroups_per_dimension),
+            pairs_per_dispatch: options
+                .max_pairs_per_dispatch
+                .unwrap_or(PAIRS_PER_DISPATCH)
+                .max(1),
         };
         Ok(Context {
             device,

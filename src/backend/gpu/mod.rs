@@ -67,6 +67,8 @@ pub struct GpuOptions {
     pub max_binding: Option<u64>,
     /// Likewise for workgroups per dispatch dimension.
     pub max_workgroups: Option<u32>,
+    /// Likewise for the distances one silhouette dispatch computes.
+    pub max_pairs_per_dispatch: Option<u64>,
 }
 
 /// One adapter as `segmint devices` lists it.

@@ -6,9 +6,9 @@
 //!
 //! Work is split to fit the device: points in chunks (one binding each,
 //! also bounded by the anchors' accumulators), and each chunk's anchors
-//! against the other points in parts of at most [`PAIRS_PER_DISPATCH`]
-//! distances, so that no dispatch runs long enough to trip a display
-//! driver's watchdog.
+//! against the other points in parts of at most
+//! [`super::context::DeviceLimits::pairs_per_dispatch`] distances, so that
+//! no dispatch runs long enough to trip a display driver's watchdog.
 
 use super::context::Buffer;
 use super::params::{FIRST_PART, LAST_PART, Params};
@@ -17,8 +17,6 @@ use super::{GpuBackend, f32s};
 use crate::backend::{BackendError, Labeling, Silhouette};
 use crate::features::matrix::FeatureMatrix;
 
-/// Distances one dispatch computes at most.
-const PAIRS_PER_DISPATCH: u64 = 1 << 32;
 /// Accumulators per anchor at most (per-thread arrays of this size).
 const MAX_ACCUMULATORS: usize = 256;
 /// Workgroup memory the kernel may use (the WebGPU default limit).
@@ -206,7 +204,8 @@ impl GpuBackend {
         let mut values = vec![vec![0.0f32; n]; r];
         for anchors in &chunks {
             // Other rows per part, a whole number of tiles.
-            let per_part = (PAIRS_PER_DISPATCH / anchors.rows as u64).max(u64::from(WG)) as usize
+            let per_part = (self.ctx.limits.pairs_per_dispatch / anchors.rows as u64)
+                .max(u64::from(WG)) as usize
                 / WG as usize
                 * WG as usize;
             let mut parts = Vec::new();

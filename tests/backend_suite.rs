@@ -1,0 +1,323 @@
+//! One suite of backend tests, instantiated for every backend (`cpu`,
+//! `gpu`): each kernel against a plain f64 loop, and the whole algorithms
+//! (k-means++, a fit, a sweep with every metric) against the CPU backend,
+//! the reference. GPU tests run on any adapter, lavapipe included (see
+//! tests/common); sizes stay in the thousands of points for it.
+
+mod common;
+
+use ndarray::Array2;
+use segmint::backend::{Backend, Labeling};
+use segmint::cluster::{KMeansParams, SilhouetteMode, fit_each_k, kmeans_plus_plus, lloyd, sweep};
+use segmint::features::matrix::FeatureMatrix;
+
+/// Points around `groups` centres, from a plain LCG (no dependency on the
+/// generators under test).
+fn blobs(n: usize, d: usize, groups: usize, seed: u64) -> FeatureMatrix {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let centres: Vec<f32> = (0..groups * d).map(|_| next() * 20.0 - 10.0).collect();
+    let mut data = Vec::with_capacity(n * d);
+    for i in 0..n {
+        let g = i % groups;
+        for j in 0..d {
+            data.push(centres[g * d + j] + next() * 2.0 - 1.0);
+        }
+    }
+    FeatureMatrix::from_rows(n, d, data)
+}
+
+fn squared(x: &[f32], c: &[f32]) -> f64 {
+    x.iter()
+        .zip(c)
+        .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+        .sum()
+}
+
+#[track_caller]
+fn close(a: f64, b: f64, relative: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= relative * b.abs().max(1e-9),
+        "{what}: {a} vs {b}"
+    );
+}
+
+fn assignment_matches_a_plain_loop(backend: &Backend) {
+    let (n, d, k) = (3001, 3, 5);
+    let x = blobs(n, d, 5, 1);
+    let centres: Vec<f32> = x.as_slice()[..k * d].to_vec();
+    let device = backend.upload(&x).unwrap();
+    let mut labels = vec![0u32; n];
+    let mut distances = vec![0.0f32; n];
+    backend
+        .assign(&device, &centres, &mut labels, &mut distances)
+        .unwrap();
+    for i in 0..n {
+        let d2: Vec<f64> = centres.chunks(d).map(|c| squared(x.row(i), c)).collect();
+        let best = d2
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap();
+        assert_eq!(labels[i] as usize, best.0, "point {i}");
+        close(f64::from(distances[i]), *best.1, 1e-5, "distance");
+    }
+}
+
+fn ties_go_to_the_lowest_index(backend: &Backend) {
+    let x = FeatureMatrix::from_rows(2, 1, vec![0.0, 1.0]);
+    let device = backend.upload(&x).unwrap();
+    let mut labels = vec![9; 2];
+    let mut distances = vec![0.0; 2];
+    backend
+        .assign(&device, &[0.5, 0.5, -0.5], &mut labels, &mut distances)
+        .unwrap();
+    assert_eq!(labels, [0, 0]);
+    assert_eq!(distances, [0.25, 0.25]);
+}
+
+/// One step of two runs at once: labels, sums, counts, inertia and the
+/// centre shift against a plain f64 loop.
+fn lloyd_step_matches_a_plain_loop(backend: &Backend) {
+    let (n, d) = (2500, 4);
+    let x = blobs(n, d, 6, 2);
+    let inits: Vec<Array2<f64>> = [3usize, 7]
+        .iter()
+        .map(|&k| {
+            Array2::from_shape_vec(
+                (k, d),
+                x.as_slice()[..k * d]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let device = backend.upload(&x).unwrap();
+    let mut runs = backend.lloyd_start(&device, &inits).unwrap();
+    let stats = backend
+        .lloyd_step(&device, &mut runs, &[0, 1], true)
+        .unwrap();
+    let finished = backend.lloyd_finish(runs).unwrap();
+    for ((init, s), (centres, labels)) in inits.iter().zip(&stats).zip(&finished) {
+        let k = init.nrows();
+        let flat: Vec<f32> = init.iter().map(|&v| v as f32).collect();
+        let mut sums = vec![0.0f64; k * d];
+        let mut counts = vec![0u64; k];
+        let mut inertia = 0.0;
+        for (i, &label) in labels.iter().enumerate() {
+            let d2: Vec<f64> = flat.chunks(d).map(|c| squared(x.row(i), c)).collect();
+            let (best, dist) = d2
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap();
+            assert_eq!(label as usize, best, "point {i}, k = {k}");
+            counts[best] += 1;
+            inertia += dist;
+            for j in 0..d {
+                sums[best * d + j] += f64::from(x.row(i)[j]);
+            }
+        }
+        assert!(!s.empty);
+        assert_eq!(s.changed, n as u64, "every label was unset");
+        close(s.inertia, inertia, 1e-5, "inertia");
+        let mut shift = 0.0;
+        for c in 0..k {
+            for j in 0..d {
+                let mean = sums[c * d + j] / counts[c] as f64;
+                close(centres[[c, j]], mean, 1e-5, "centre");
+                shift += (mean - init[[c, j]]).powi(2);
+            }
+        }
+        close(s.shift, shift, 1e-4, "shift");
+    }
+}
+
+/// A second step from the moved centres only relabels what changed, and
+/// a step that does not move the centres reports no shift.
+fn lloyd_steps_track_changes(backend: &Backend) {
+    let x = blobs(1000, 2, 3, 3);
+    let init = Array2::from_shape_vec(
+        (3, 2),
+        x.as_slice()[..6].iter().map(|&v| f64::from(v)).collect(),
+    )
+    .unwrap();
+    let device = backend.upload(&x).unwrap();
+    let mut runs = backend.lloyd_start(&device, &[init]).unwrap();
+    let mut last = None;
+    for _ in 0..50 {
+        let s = backend
+            .lloyd_step(&device, &mut runs, &[0], true)
+            .unwrap()
+            .pop()
+            .unwrap();
+        if let Some(previous) = last {
+            assert!(s.inertia <= previous * (1.0 + 1e-6), "inertia rose");
+        }
+        last = Some(s.inertia);
+        if s.changed == 0 {
+            break;
+        }
+    }
+    let still = backend
+        .lloyd_step(&device, &mut runs, &[0], false)
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!((still.changed, still.shift), (0, 0.0));
+}
+
+/// sklearn's rule: an empty cluster takes the point farthest from its
+/// centre, in the same iteration.
+fn empty_cluster_is_reseeded(backend: &Backend) {
+    let x = FeatureMatrix::from_rows(4, 1, vec![0.0, 1.0, 2.0, 10.0]);
+    let init = Array2::from_shape_vec((2, 1), vec![0.0, 100.0]).unwrap();
+    let fit = lloyd(backend, &x, vec![init], 10, 0.0)
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(fit.labels, [0, 0, 0, 1]);
+    assert_eq!(fit.centres.column(0).to_vec(), [1.0, 10.0]);
+    assert_eq!(fit.inertia, 2.0);
+}
+
+fn kmeanspp_matches_the_cpu(backend: &Backend) {
+    let x = blobs(9000, 3, 8, 4);
+    for (k, seed) in [(2, 0), (5, 1), (10, 7)] {
+        let got = kmeans_plus_plus(backend, &x, k, seed).unwrap();
+        let want = kmeans_plus_plus(&Backend::Cpu, &x, k, seed).unwrap();
+        assert_eq!(got, want, "k = {k}, seed {seed}");
+    }
+}
+
+fn fit_matches_the_cpu(backend: &Backend) {
+    let x = blobs(4000, 3, 4, 5);
+    let params = KMeansParams {
+        n_init: 2,
+        ..KMeansParams::default()
+    };
+    let ks = [2, 3, 4, 6];
+    let got = fit_each_k(backend, &x, &ks, &params).unwrap();
+    let want = fit_each_k(&Backend::Cpu, &x, &ks, &params).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.labels, w.labels, "k = {}", w.k());
+        assert_eq!(g.n_iter, w.n_iter, "k = {}", w.k());
+        close(g.inertia, w.inertia, 1e-5, "inertia");
+        for (a, b) in g.centres.iter().zip(w.centres.iter()) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+}
+
+/// Per-point silhouettes of two labellings at once against a plain f64
+/// all-pairs loop, to 1e-5.
+fn silhouette_matches_an_f64_reference(backend: &Backend) {
+    let x = blobs(900, 2, 3, 6);
+    let l1: Vec<u32> = (0..x.n()).map(|i| (i % 3) as u32).collect();
+    let l2: Vec<u32> = (0..x.n()).map(|i| (x.row(i)[0] > 0.0) as u32).collect();
+    let out = backend
+        .silhouette(
+            &x,
+            &[
+                Labeling { labels: &l1, k: 3 },
+                Labeling { labels: &l2, k: 2 },
+            ],
+        )
+        .unwrap();
+    for (labels, k, result) in [(&l1, 3, &out[0]), (&l2, 2, &out[1])] {
+        let mut sizes = vec![0u64; k];
+        for &l in labels.iter() {
+            sizes[l as usize] += 1;
+        }
+        let mut total = 0.0;
+        for i in 0..x.n() {
+            let mut sums = vec![0.0f64; k];
+            for j in 0..x.n() {
+                sums[labels[j] as usize] += squared(x.row(i), x.row(j)).sqrt();
+            }
+            let own = labels[i] as usize;
+            let a = sums[own] / (sizes[own] - 1) as f64;
+            let b = (0..k)
+                .filter(|&c| c != own)
+                .map(|c| sums[c] / sizes[c] as f64)
+                .fold(f64::INFINITY, f64::min);
+            let s = (b - a) / a.max(b);
+            total += s;
+            assert!(
+                (f64::from(result.values[i]) - s).abs() < 1e-5,
+                "point {i}: {} vs {s}",
+                result.values[i]
+            );
+        }
+        close(result.mean, total / x.n() as f64, 1e-5, "mean silhouette");
+    }
+}
+
+fn sweep_matches_the_cpu(backend: &Backend) {
+    let x = blobs(3000, 3, 4, 8);
+    let ks: Vec<usize> = (2..=8).collect();
+    let params = KMeansParams::default();
+    let got = sweep(backend, &x, &ks, &params, SilhouetteMode::Exact).unwrap();
+    let want = sweep(&Backend::Cpu, &x, &ks, &params, SilhouetteMode::Exact).unwrap();
+    assert_eq!(got.chosen, want.chosen);
+    assert_eq!(got.knee, want.knee);
+    for (g, w) in got.metrics.iter().zip(&want.metrics) {
+        close(g.inertia, w.inertia, 1e-5, "inertia");
+        let (gs, ws) = (g.silhouette.unwrap(), w.silhouette.unwrap());
+        close(gs, ws, 1e-5, "silhouette");
+        close(
+            g.calinski_harabasz.unwrap(),
+            w.calinski_harabasz.unwrap(),
+            1e-5,
+            "Calinski-Harabasz",
+        );
+        close(
+            g.davies_bouldin.unwrap(),
+            w.davies_bouldin.unwrap(),
+            1e-5,
+            "Davies-Bouldin",
+        );
+    }
+    for (g, w) in got.fits.iter().zip(&want.fits) {
+        assert_eq!(g.labels, w.labels, "k = {}", w.k());
+    }
+}
+
+/// The suite, once per backend.
+macro_rules! suite {
+    ($($backend:ident),*) => {$(
+        mod $backend {
+            use super::*;
+
+            macro_rules! case {
+                ($name:ident) => {
+                    #[test]
+                    fn $name() {
+                        if let Some(backend) = common::$backend() {
+                            super::$name(&backend);
+                        }
+                    }
+                };
+            }
+
+            case!(assignment_matches_a_plain_loop);
+            case!(ties_go_to_the_lowest_index);
+            case!(lloyd_step_matches_a_plain_loop);
+            case!(lloyd_steps_track_changes);
+            case!(empty_cluster_is_reseeded);
+            case!(kmeanspp_matches_the_cpu);
+            case!(fit_matches_the_cpu);
+            case!(silhouette_matches_an_f64_reference);
+            case!(sweep_matches_the_cpu);
+        }
+    )*};
+}
+
+suite!(cpu, gpu);

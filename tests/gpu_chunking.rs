@@ -1,0 +1,129 @@
+//! The GPU backend past the device's limits, on small data: the limits are
+//! shrunk (32 KiB per binding, 5 workgroups per grid dimension, 10,000
+//! distances per silhouette dispatch) so that points are cut into chunks,
+//! runs into groups, dispatches into 2D grids and the silhouette into
+//! parts, exactly as 10M+ users are on a real device. Results must equal
+//! the CPU backend's.
+
+mod common;
+
+use segmint::backend::{Backend, DevicePoints, GpuOptions, Labeling, LloydRuns};
+use segmint::cluster::{KMeansParams, fit_each_k, kmeans_plus_plus};
+use segmint::features::matrix::FeatureMatrix;
+
+fn shrunk() -> Option<Backend> {
+    common::gpu_with(&GpuOptions {
+        max_binding: Some(32 * 1024),
+        max_workgroups: Some(5),
+        max_pairs_per_dispatch: Some(10_000),
+        ..GpuOptions::default()
+    })
+}
+
+/// 10,000 points in 2D around four centres (plain LCG noise).
+fn points() -> FeatureMatrix {
+    let mut state = 12345u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let centres = [(-6.0, -6.0), (6.0, -5.0), (-5.0, 6.0), (6.0, 6.0)];
+    let n = 10_000;
+    let mut data = Vec::with_capacity(2 * n);
+    for i in 0..n {
+        let (x, y) = centres[i % 4];
+        data.push(x + 4.0 * next() - 2.0);
+        data.push(y + 4.0 * next() - 2.0);
+    }
+    FeatureMatrix::from_rows(n, 2, data)
+}
+
+#[test]
+fn chunked_work_matches_the_cpu() {
+    let Some(gpu) = shrunk() else { return };
+    let x = points();
+    let device = gpu.upload(&x).unwrap();
+    let DevicePoints::Gpu(chunks) = &device else {
+        panic!("GPU points")
+    };
+    // 32 KiB hold 4,096 points of 2 features: three chunks.
+    assert_eq!(chunks.chunks(), 3);
+
+    // Assignment across chunks and a 2D grid.
+    let centres: Vec<f32> = x.as_slice()[..10].to_vec();
+    let (mut labels, mut distances) = (vec![0u32; x.n()], vec![0.0f32; x.n()]);
+    gpu.assign(&device, &centres, &mut labels, &mut distances)
+        .unwrap();
+    let cpu_device = Backend::Cpu.upload(&x).unwrap();
+    let (mut want, mut want_distances) = (vec![0u32; x.n()], vec![0.0f32; x.n()]);
+    Backend::Cpu
+        .assign(&cpu_device, &centres, &mut want, &mut want_distances)
+        .unwrap();
+    assert_eq!(labels, want);
+
+    // k-means++ draws blocks across chunks.
+    for seed in 0..3 {
+        assert_eq!(
+            kmeans_plus_plus(&gpu, &x, 6, seed).unwrap(),
+            kmeans_plus_plus(&Backend::Cpu, &x, 6, seed).unwrap()
+        );
+    }
+
+    // Runs in several groups: labels of 5 runs x 4,096 points do not fit
+    // one binding.
+    let inits: Vec<_> = (2..=6)
+        .map(|k| kmeans_plus_plus(&Backend::Cpu, &x, k, 1).unwrap())
+        .collect();
+    let runs = gpu.lloyd_start(&device, &inits).unwrap();
+    let LloydRuns::Gpu(groups) = &runs else {
+        panic!("GPU runs")
+    };
+    assert!(groups.groups() > 1, "{} groups", groups.groups());
+    let ks: Vec<usize> = (2..=6).collect();
+    let params = KMeansParams::default();
+    let got = fit_each_k(&gpu, &x, &ks, &params).unwrap();
+    let want = fit_each_k(&Backend::Cpu, &x, &ks, &params).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.labels, w.labels, "k = {}", w.k());
+        let relative = (g.inertia - w.inertia).abs() / w.inertia;
+        assert!(
+            relative < 1e-5,
+            "k = {}: {} vs {}",
+            w.k(),
+            g.inertia,
+            w.inertia
+        );
+    }
+
+    // The silhouette of every K in chunks of anchors and parts of others.
+    let labelings: Vec<Labeling> = want
+        .iter()
+        .map(|f| Labeling {
+            labels: &f.labels,
+            k: f.k(),
+        })
+        .collect();
+    let got = gpu.silhouette(&x, &labelings).unwrap();
+    let want = Backend::Cpu.silhouette(&x, &labelings).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            (g.mean - w.mean).abs() < 1e-5 * w.mean.abs(),
+            "{} vs {}",
+            g.mean,
+            w.mean
+        );
+        for (a, b) in g.values.iter().zip(&w.values) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn too_many_features_is_an_error_not_a_panic() {
+    let Some(gpu) = common::gpu() else { return };
+    let wide = FeatureMatrix::from_rows(2, 61, vec![0.0; 122]);
+    let err = gpu.upload(&wide).unwrap_err().to_string();
+    assert!(err.contains("61 features"), "{err}");
+}
