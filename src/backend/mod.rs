@@ -28,7 +28,7 @@ use crate::features::matrix::FeatureMatrix;
 pub use self::cpu::{CpuBackend, CpuRuns, TiledPoints};
 pub use self::gpu::{AdapterSummary, DeviceChoice, GpuBackend, GpuOptions};
 
-/// Values per block of [`Backend::closest_block_sums`]: k-means++ draws
+/// Values per block of [`Backend::closest_update`]'s sums: k-means++ draws
 /// a block by its sum, then a point within the block.
 pub const SAMPLER_BLOCK: usize = 4096;
 
@@ -291,17 +291,19 @@ impl Backend {
             g, p => Ok(Closest::Gpu(g.closest_start(p)?)))
     }
 
-    /// k-means++: `closest[i] = min(closest[i], |x_i - centre|^2)`.
+    /// k-means++: `closest[i] = min(closest[i], |x_i - centre|^2)`; returns
+    /// the sum of each block of [`SAMPLER_BLOCK`] distances, which the next
+    /// draws need (one round trip for both on a GPU).
     pub fn closest_update(
         &self,
         points: &DevicePoints,
         closest: &mut Closest,
         centre: &[f32],
-    ) -> Result<(), BackendError> {
+    ) -> Result<Vec<f64>, BackendError> {
         match (self, points, closest) {
             (Backend::Cpu, DevicePoints::Cpu(p), Closest::Cpu(c)) => {
                 CpuBackend.kmeanspp_update(p, c, centre);
-                Ok(())
+                Ok(CpuBackend.block_sums(c))
             }
             (Backend::Gpu(g), DevicePoints::Gpu(p), Closest::Gpu(c)) => {
                 g.closest_update(p, c, centre)
@@ -329,23 +331,22 @@ impl Backend {
         }
     }
 
-    /// k-means++: the sum of each block of [`SAMPLER_BLOCK`] distances.
-    pub fn closest_block_sums(&self, closest: &Closest) -> Result<Vec<f64>, BackendError> {
+    /// k-means++: the distances of each block of `blocks` (the last block
+    /// of the points may be short), in one read.
+    pub fn closest_blocks(
+        &self,
+        closest: &Closest,
+        blocks: &[usize],
+    ) -> Result<Vec<Vec<f32>>, BackendError> {
         match (self, closest) {
-            (Backend::Cpu, Closest::Cpu(c)) => Ok(CpuBackend.block_sums(c)),
-            (Backend::Gpu(g), Closest::Gpu(c)) => g.closest_block_sums(c),
-            _ => panic!("distances of another backend"),
-        }
-    }
-
-    /// k-means++: the distances of block `block` (the last may be short).
-    pub fn closest_block(&self, closest: &Closest, block: usize) -> Result<Vec<f32>, BackendError> {
-        match (self, closest) {
-            (Backend::Cpu, Closest::Cpu(c)) => {
-                let start = block * SAMPLER_BLOCK;
-                Ok(c[start..(start + SAMPLER_BLOCK).min(c.len())].to_vec())
-            }
-            (Backend::Gpu(g), Closest::Gpu(c)) => g.closest_block(c, block),
+            (Backend::Cpu, Closest::Cpu(c)) => Ok(blocks
+                .iter()
+                .map(|&b| {
+                    let start = b * SAMPLER_BLOCK;
+                    c[start..(start + SAMPLER_BLOCK).min(c.len())].to_vec()
+                })
+                .collect()),
+            (Backend::Gpu(g), Closest::Gpu(c)) => g.closest_blocks(c, blocks),
             _ => panic!("distances of another backend"),
         }
     }

@@ -132,17 +132,14 @@ fn seed_centres(
     let mut centres = Array2::<f64>::zeros((k, d));
     let first = rng.random_range(0..n);
     let mut closest = backend.closest_start(device)?;
-    backend.closest_update(device, &mut closest, points.row(first))?;
+    let mut block_sums = backend.closest_update(device, &mut closest, points.row(first))?;
     set_row(&mut centres, 0, points.row(first));
     let trials = 2 + (k as f64).ln() as usize;
     for c in 1..k {
-        let sampler = Sampler::new(backend.closest_block_sums(&closest)?);
-        let candidates: Vec<usize> = (0..trials)
-            .map(|_| {
-                let u = rng.random::<f64>();
-                sampler.draw(u, |block| backend.closest_block(&closest, block))
-            })
-            .collect::<Result<_, _>>()?;
+        let sampler = Sampler::new(block_sums);
+        let draws: Vec<f64> = (0..trials).map(|_| rng.random::<f64>()).collect();
+        let candidates =
+            sampler.draw_all(&draws, |blocks| backend.closest_blocks(&closest, blocks))?;
         let rows: Vec<f32> = candidates
             .iter()
             .flat_map(|&i| points.row(i).iter().copied())
@@ -156,7 +153,7 @@ fn seed_centres(
         }
         let chosen = points.row(candidates[best]);
         set_row(&mut centres, c, chosen);
-        backend.closest_update(device, &mut closest, chosen)?;
+        block_sums = backend.closest_update(device, &mut closest, chosen)?;
     }
     Ok(centres)
 }
@@ -167,13 +164,24 @@ fn set_row(centres: &mut Array2<f64>, c: usize, row: &[f32]) {
     }
 }
 
-/// Draws an index with probability proportional to its weight, by a
+/// Draws indices with probability proportional to their weights, by a
 /// two-level prefix sum (per block of [`SAMPLER_BLOCK`], then within the
 /// block) so a draw costs O(n / BLOCK + BLOCK), not a full cumulative sum
-/// per draw, and reads only the block it lands in.
+/// per draw, and reads only the blocks the draws land in.
 struct Sampler {
     block_sums: Vec<f64>,
     total: f64,
+}
+
+/// Where a draw lands: a block and the running sum before it.
+#[derive(Clone, Copy)]
+enum Landing {
+    Block {
+        block: usize,
+        before: f64,
+    },
+    /// Past the total (rounding, or all weights 0).
+    Past,
 }
 
 impl Sampler {
@@ -182,33 +190,66 @@ impl Sampler {
         Sampler { block_sums, total }
     }
 
-    /// `u` uniform in [0, 1): the first index whose running sum exceeds
-    /// `u * total` (scikit-learn's `searchsorted` on the cumulative sum).
-    /// `block(b)` gives the weights of block `b`.
-    fn draw<E>(&self, u: f64, block: impl Fn(usize) -> Result<Vec<f32>, E>) -> Result<usize, E> {
-        let target = u * self.total;
+    fn land(&self, target: f64) -> Landing {
         let mut acc = 0.0;
-        for (b, &s) in self.block_sums.iter().enumerate() {
+        for (block, &s) in self.block_sums.iter().enumerate() {
             if acc + s > target {
-                for (i, &w) in block(b)?.iter().enumerate() {
-                    acc += f64::from(w);
-                    if acc > target {
-                        return Ok(b * SAMPLER_BLOCK + i);
-                    }
-                }
-                break;
+                return Landing::Block { block, before: acc };
             }
             acc += s;
         }
-        // Rounding (or all weights 0): the last point with weight, else 0.
-        // Weights are >= 0, so it is in the last block with a positive sum.
-        match self.block_sums.iter().rposition(|&s| s > 0.0) {
-            Some(b) => Ok(block(b)?
+        Landing::Past
+    }
+
+    /// For each `u` uniform in [0, 1): the first index whose running sum
+    /// exceeds `u * total` (scikit-learn's `searchsorted` on the cumulative
+    /// sum); past the total by rounding, the last index with a weight (0
+    /// when none has). `read(blocks)` gives the weights of those blocks,
+    /// in order: every block the draws need is read at once.
+    fn draw_all<E>(
+        &self,
+        us: &[f64],
+        read: impl FnOnce(&[usize]) -> Result<Vec<Vec<f32>>, E>,
+    ) -> Result<Vec<usize>, E> {
+        let targets: Vec<f64> = us.iter().map(|u| u * self.total).collect();
+        let landings: Vec<Landing> = targets.iter().map(|&t| self.land(t)).collect();
+        // Weights are >= 0: the last weight is in the last block with a sum.
+        let last = self.block_sums.iter().rposition(|&s| s > 0.0);
+        let mut wanted: Vec<usize> = landings
+            .iter()
+            .filter_map(|l| match l {
+                Landing::Block { block, .. } => Some(*block),
+                Landing::Past => None,
+            })
+            .chain(last)
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let weights = read(&wanted)?;
+        let block = |b: usize| &weights[wanted.binary_search(&b).expect("a block read")];
+        let fallback = last.map_or(0, |b| {
+            block(b)
                 .iter()
                 .rposition(|&w| w > 0.0)
-                .map_or(0, |i| b * SAMPLER_BLOCK + i)),
-            None => Ok(0),
-        }
+                .map_or(0, |i| b * SAMPLER_BLOCK + i)
+        });
+        Ok(landings
+            .iter()
+            .zip(&targets)
+            .map(|(landing, &target)| match *landing {
+                Landing::Block { block: b, before } => {
+                    let mut acc = before;
+                    for (i, &w) in block(b).iter().enumerate() {
+                        acc += f64::from(w);
+                        if acc > target {
+                            return b * SAMPLER_BLOCK + i;
+                        }
+                    }
+                    fallback
+                }
+                Landing::Past => fallback,
+            })
+            .collect())
     }
 }
 
@@ -414,37 +455,57 @@ mod tests {
         assert_eq!(fit.inertia, 2.0);
     }
 
+    /// Reads `blocks` of `weights`, noting which were asked for.
+    fn reader<'a>(
+        weights: &'a [f32],
+        asked: &'a std::cell::RefCell<Vec<Vec<usize>>>,
+    ) -> impl Fn(&[usize]) -> Result<Vec<Vec<f32>>, ()> + 'a {
+        move |blocks| {
+            asked.borrow_mut().push(blocks.to_vec());
+            Ok(blocks
+                .iter()
+                .map(|&b| {
+                    let start = b * SAMPLER_BLOCK;
+                    weights[start..(start + SAMPLER_BLOCK).min(weights.len())].to_vec()
+                })
+                .collect())
+        }
+    }
+
     #[test]
     fn sampler_draws_in_proportion() {
         let weights = [0.0f32, 1.0, 0.0, 3.0];
         let s = Sampler::new(CpuBackend.block_sums(&weights));
-        let block = |_| Ok::<_, ()>(weights.to_vec());
-        assert_eq!(s.draw(0.0, block), Ok(1));
-        assert_eq!(s.draw(0.2499, block), Ok(1));
-        assert_eq!(s.draw(0.25, block), Ok(3));
-        assert_eq!(s.draw(0.999, block), Ok(3));
+        let asked = std::cell::RefCell::new(Vec::new());
+        let draws = s.draw_all(&[0.0, 0.2499, 0.25, 0.999], reader(&weights, &asked));
+        assert_eq!(draws, Ok(vec![1, 1, 3, 3]));
         let zero = [0.0f32; 3];
         let s = Sampler::new(CpuBackend.block_sums(&zero));
-        assert_eq!(s.draw(0.5, |_| Ok::<_, ()>(zero.to_vec())), Ok(0));
+        assert_eq!(s.draw_all(&[0.5], reader(&zero, &asked)), Ok(vec![0]));
     }
 
     #[test]
-    fn sampler_reads_only_the_block_it_lands_in() {
-        // Three blocks; the weight is all in the middle one.
-        let mut weights = vec![0.0f32; 2 * SAMPLER_BLOCK + 5];
+    fn sampler_reads_only_the_blocks_it_lands_in_at_once() {
+        // Four blocks; the weight is in blocks 1 and 2.
+        let mut weights = vec![0.0f32; 3 * SAMPLER_BLOCK + 5];
         weights[SAMPLER_BLOCK + 7] = 2.0;
         weights[SAMPLER_BLOCK + 9] = 2.0;
+        weights[2 * SAMPLER_BLOCK + 1] = 4.0;
         let s = Sampler::new(CpuBackend.block_sums(&weights));
-        let read = std::cell::RefCell::new(Vec::new());
-        let block = |b: usize| {
-            read.borrow_mut().push(b);
-            let start = b * SAMPLER_BLOCK;
-            Ok::<_, ()>(weights[start..(start + SAMPLER_BLOCK).min(weights.len())].to_vec())
-        };
-        assert_eq!(s.draw(0.7, block), Ok(SAMPLER_BLOCK + 9));
-        assert_eq!(*read.borrow(), vec![1]);
-        // Past the total by rounding: the last point with weight.
-        assert_eq!(s.draw(1.0, block), Ok(SAMPLER_BLOCK + 9));
+        let asked = std::cell::RefCell::new(Vec::new());
+        // 0.2 -> first 2.0; 0.4 -> second; 0.9 -> the 4.0; 1.0 is past the
+        // total: the last point with weight.
+        let draws = s.draw_all(&[0.2, 0.4, 0.9, 1.0], reader(&weights, &asked));
+        assert_eq!(
+            draws,
+            Ok(vec![
+                SAMPLER_BLOCK + 7,
+                SAMPLER_BLOCK + 9,
+                2 * SAMPLER_BLOCK + 1,
+                2 * SAMPLER_BLOCK + 1
+            ])
+        );
+        assert_eq!(*asked.borrow(), vec![vec![1, 2]]);
     }
 
     #[test]

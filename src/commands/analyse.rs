@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::cli::{ChurnArgs, FeatureArgs, InputArgs, KMeansArgs, Scale};
 use segmint::Error;
+use segmint::backend::Backend;
 use segmint::cluster::params::parse_k_list;
 use segmint::cluster::sweep::Sweep;
 use segmint::cluster::{ParamsError, sweep};
@@ -43,6 +44,8 @@ pub struct Analysis {
     pub sweep: Sweep,
     /// Index in the sweep of the fit reported.
     pub chosen: usize,
+    /// Where the clustering ran.
+    pub backend: Backend,
     /// The model, segments (0 = highest mean monetary), names and
     /// per-user insights of that fit.
     pub fitted: Fitted,
@@ -209,6 +212,7 @@ pub fn analyse(args: &AnalysisArgs<'_>, session: &Session) -> Result<Analysis, E
         sweep: result,
         chosen,
         fitted,
+        backend,
     })
 }
 

@@ -69,7 +69,7 @@ pub fn run(args: &DemoArgs, session: &Session) -> Result<(), Error> {
         &analysis.sweep,
         analysis.prepared.points.n(),
         &feature_names,
-        "cpu",
+        &analysis.backend,
         started.elapsed().as_secs_f64(),
     );
     write_output(&sweep, |out| sweep_summary.write_csv(out))?;

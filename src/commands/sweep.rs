@@ -41,7 +41,7 @@ pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
         &result,
         prepared.points.n(),
         &names,
-        backend.name(),
+        &backend,
         started.elapsed().as_secs_f64(),
     );
     if let Some(path) = &args.output {

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::backend::Backend;
 use crate::cluster::sweep::Sweep;
 use crate::features::table::push_float;
 
@@ -12,7 +13,10 @@ use crate::features::table::push_float;
 pub struct SweepSummary<'a> {
     pub users: usize,
     pub features: &'a [String],
-    pub backend: &'a str,
+    /// `cpu` or `gpu`.
+    pub backend: &'static str,
+    /// The device in words (threads, or the adapter's name).
+    pub device: String,
     pub seconds: f64,
     pub knee: Option<usize>,
     pub chosen: usize,
@@ -32,13 +36,14 @@ impl<'a> SweepSummary<'a> {
         sweep: &'a Sweep,
         users: usize,
         features: &'a [String],
-        backend: &'a str,
+        backend: &Backend,
         seconds: f64,
     ) -> Self {
         SweepSummary {
             users,
             features,
-            backend,
+            backend: backend.name(),
+            device: backend.describe(),
             seconds,
             knee: sweep.knee,
             chosen: sweep.chosen,
@@ -97,10 +102,10 @@ impl<'a> SweepSummary<'a> {
             None => "-".into(),
         };
         let mut s = format!(
-            "{} users, features: {}, backend: {}, {:.2} s\n",
+            "{} users, features: {}, on {}, {:.2} s\n",
             self.users,
             self.features.join(", "),
-            self.backend,
+            self.device,
             self.seconds
         );
         s.push_str(&format!(

@@ -1,6 +1,7 @@
 //! k-means++ on the GPU: the distances to the nearest chosen centre stay
-//! on the device; the host reads the potentials of the candidates, the
-//! sums of the blocks of distances, and the one block a draw lands in.
+//! on the device. Per centre chosen, three round trips: the update with
+//! the sums of the blocks of distances, the blocks the draws land in, and
+//! the candidates' potentials.
 
 use super::context::Buffer;
 use super::params::Params;
@@ -51,31 +52,42 @@ impl GpuBackend {
         points: &GpuPoints,
         closest: &mut GpuClosest,
         centre: &[f32],
-    ) -> Result<(), BackendError> {
-        let pipeline =
-            self.pipeline(Kernel::KmeansppUpdate, Specialisation::new(points.d as u32))?;
+    ) -> Result<Vec<f64>, BackendError> {
+        let update = self.pipeline(Kernel::KmeansppUpdate, Specialisation::new(points.d as u32))?;
+        let sums = self.pipeline(Kernel::BlockSums, Specialisation::new(1))?;
         self.ctx
             .write(&closest.centre, 0, bytemuck::cast_slice(centre))?;
-        let dispatches: Vec<_> = points
-            .chunks
-            .iter()
-            .zip(&closest.chunks)
-            .map(|(chunk, (_, _, distances))| {
-                let params = Params {
-                    n: chunk.rows as u32,
-                    d: points.d as u32,
-                    ..Params::default()
-                };
-                self.dispatch(
-                    &pipeline,
-                    params,
-                    chunk.rows.div_ceil(WG as usize) as u32,
-                    vec![&chunk.buffer, &closest.centre, distances],
-                )
-            })
-            .collect();
-        self.ctx.run("k-means++ distances", &dispatches, &[])?;
-        Ok(())
+        let mut dispatches = Vec::new();
+        for (chunk, (first, rows, distances)) in points.chunks.iter().zip(&closest.chunks) {
+            let params = Params {
+                n: chunk.rows as u32,
+                d: points.d as u32,
+                ..Params::default()
+            };
+            dispatches.push(self.dispatch(
+                &update,
+                params,
+                chunk.rows.div_ceil(WG as usize) as u32,
+                vec![&chunk.buffer, &closest.centre, distances],
+            ));
+            let params = Params {
+                n: *rows as u32,
+                partial_offset: (*first / BLOCK as usize) as u32,
+                ..Params::default()
+            };
+            dispatches.push(self.dispatch(
+                &sums,
+                params,
+                rows.div_ceil(BLOCK as usize) as u32,
+                vec![distances, &closest.blocks],
+            ));
+        }
+        let read = self.ctx.run(
+            "k-means++ distances",
+            &dispatches,
+            &[(&closest.blocks, 0, 4 * closest.block_count as u64)],
+        )?;
+        Ok(f32s(&read[0]).into_iter().map(f64::from).collect())
     }
 
     pub fn closest_potentials(
@@ -133,49 +145,29 @@ impl GpuBackend {
         Ok(f32s(&read[0]).into_iter().map(f64::from).collect())
     }
 
-    pub fn closest_block_sums(&self, closest: &GpuClosest) -> Result<Vec<f64>, BackendError> {
-        let pipeline = self.pipeline(Kernel::BlockSums, Specialisation::new(1))?;
-        let dispatches: Vec<_> = closest
-            .chunks
-            .iter()
-            .map(|(first, rows, distances)| {
-                let params = Params {
-                    n: *rows as u32,
-                    partial_offset: (*first / BLOCK as usize) as u32,
-                    ..Params::default()
-                };
-                self.dispatch(
-                    &pipeline,
-                    params,
-                    rows.div_ceil(BLOCK as usize) as u32,
-                    vec![distances, &closest.blocks],
-                )
-            })
-            .collect();
-        let read = self.ctx.run(
-            "k-means++ block sums",
-            &dispatches,
-            &[(&closest.blocks, 0, 4 * closest.block_count as u64)],
-        )?;
-        Ok(f32s(&read[0]).into_iter().map(f64::from).collect())
-    }
-
-    pub fn closest_block(
+    pub fn closest_blocks(
         &self,
         closest: &GpuClosest,
-        block: usize,
-    ) -> Result<Vec<f32>, BackendError> {
-        let start = block * BLOCK as usize;
-        let (first, rows, distances) = closest
-            .chunks
+        blocks: &[usize],
+    ) -> Result<Vec<Vec<f32>>, BackendError> {
+        let regions: Vec<_> = blocks
             .iter()
-            .find(|(first, rows, _)| (*first..first + rows).contains(&start))
-            .expect("a block of the points");
-        let len = (BLOCK as usize).min(first + rows - start);
-        let read = self.ctx.read(
-            "a k-means++ block",
-            &[(distances, 4 * (start - first) as u64, 4 * len as u64)],
-        )?;
-        Ok(f32s(&read[0]))
+            .map(|&block| {
+                let start = block * BLOCK as usize;
+                let (first, rows, distances) = closest
+                    .chunks
+                    .iter()
+                    .find(|(first, rows, _)| (*first..first + rows).contains(&start))
+                    .expect("a block of the points");
+                let len = (BLOCK as usize).min(first + rows - start);
+                (distances, 4 * (start - first) as u64, 4 * len as u64)
+            })
+            .collect();
+        Ok(self
+            .ctx
+            .read("k-means++ blocks", &regions)?
+            .iter()
+            .map(|bytes| f32s(bytes))
+            .collect())
     }
 }
