@@ -5,12 +5,17 @@
 mod cli;
 mod commands;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
+use segmint::backend::DeviceChoice;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let _runtime_dir = (cli.device != DeviceChoice::Cpu)
+        .then(runtime_dir)
+        .flatten();
     if let Some(threads) = cli.threads {
         if threads == 0 {
             eprintln!("segmint: error: --threads must be at least 1");
@@ -30,4 +35,24 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// Mesa's Vulkan drivers (lavapipe among them) print "XDG_RUNTIME_DIR is
+/// invalid or not set" on stderr for every Vulkan instance when that
+/// variable is missing, as in cron jobs and containers. When it is, this
+/// process gets a private one (mode 0700, removed at exit) before wgpu
+/// looks for adapters.
+fn runtime_dir() -> Option<tempfile::TempDir> {
+    let valid = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir());
+    if valid {
+        return None;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("segmint-runtime-")
+        .tempdir()
+        .ok()?;
+    // SAFETY: this runs first in main, before any thread is started (the
+    // rayon pool included), so nothing reads the environment concurrently.
+    unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir.path()) };
+    Some(dir)
 }

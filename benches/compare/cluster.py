@@ -515,7 +515,7 @@ def plan(args, sz: dict) -> list[dict]:
     for e in args.engines:
         if e == "segmint":
             add(group, e, expect=expect, argv=[
-                seg, "--threads", th, "bench", "lloyd",
+                seg, "--device", "cpu", "--threads", th, "bench", "lloyd",
                 "--features-input", rel(pts.with_suffix(".csv"), root),
                 "--init", rel(init.with_suffix(".csv"), root),
                 "--scale", "none", "--repeat", str(LLOYD_ITERS), "--format", "json"])
@@ -530,7 +530,7 @@ def plan(args, sz: dict) -> list[dict]:
     for e in args.engines:
         if e == "segmint":
             add(group, e, expect=expect, argv=[
-                seg, "--threads", th, "bench", "sweep",
+                seg, "--device", "cpu", "--threads", th, "bench", "sweep",
                 "--features-input", rel(pts.with_suffix(".csv"), root),
                 "--k", ks, "--n-init", "1", "--seed", "0", "--scale", "none",
                 "--repeat", r, "--format", "json"])
@@ -546,7 +546,7 @@ def plan(args, sz: dict) -> list[dict]:
         for e in args.engines:
             if e == "segmint":
                 add(group, e, expect=expect, argv=[
-                    seg, "--threads", th, "bench", "silhouette",
+                    seg, "--device", "cpu", "--threads", th, "bench", "silhouette",
                     "--features-input", rel(pts.with_suffix(".csv"), root),
                     "--labels", rel(labels.with_suffix(".csv"), root),
                     # The largest size runs for minutes: one repeat.

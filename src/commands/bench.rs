@@ -172,15 +172,8 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&report).expect("serialisable")),
         Format::Table => println!(
-            "{} on {} (n = {n}, d = {d}, k = {}, {} threads): median {:.6} s, min {:.6} s, max {:.6} s over {}",
-            report.stage,
-            report.backend,
-            report.k,
-            report.threads,
-            median,
-            report.min_s,
-            report.max_s,
-            args.repeat
+            "{} on {} (n = {n}, d = {d}, k = {}): median {:.6} s, min {:.6} s, max {:.6} s over {}",
+            report.stage, report.backend, report.k, median, report.min_s, report.max_s, args.repeat
         ),
     }
     Ok(())
