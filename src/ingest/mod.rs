@@ -173,6 +173,25 @@ impl Bad {
     }
 }
 
+/// The block's syntax and its chunks of about `options.chunk_bytes`, cut
+/// at record starts; a quote left open is an error at its row.
+fn split_block(
+    block: &Block<'_>,
+    file: &FileContext<'_>,
+    options: &IngestOptions,
+) -> Result<(Syntax, Vec<std::ops::Range<usize>>), IngestError> {
+    let syntax = Syntax::for_block(options.delimiter, block.bytes);
+    let pieces = records::split(block.bytes, syntax, options.chunk_bytes).map_err(|open| {
+        let bad = Bad {
+            at: open.0,
+            field: None,
+            kind: RowErrorKind::UnterminatedQuote,
+        };
+        IngestError::Row(Box::new(bad.position(block, file)))
+    })?;
+    Ok((syntax, pieces))
+}
+
 /// State of a whole run across inputs and blocks.
 #[derive(Default)]
 struct Run {
@@ -240,15 +259,7 @@ impl Run {
         options: &IngestOptions,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), IngestError> {
-        let syntax = Syntax::for_block(options.delimiter, block.bytes);
-        let pieces = records::split(block.bytes, syntax, options.chunk_bytes).map_err(|open| {
-            let bad = Bad {
-                at: open.0,
-                field: None,
-                kind: RowErrorKind::UnterminatedQuote,
-            };
-            IngestError::Row(Box::new(bad.position(block, file)))
-        })?;
+        let (syntax, pieces) = split_block(block, file, options)?;
         // Without --skip-bad-rows the first bad row ends the run: chunks
         // past the earliest one found so far are not worth reading.
         let first_bad = AtomicUsize::new(usize::MAX);

@@ -19,7 +19,7 @@ use super::error::IngestError;
 use super::records::{self, Syntax};
 use super::schema::IngestOptions;
 use super::time::TimeParser;
-use super::{Bad, Block, FileContext, RowErrorKind, parse_row, source};
+use super::{Bad, Block, FileContext, RowErrorKind, parse_row, source, split_block};
 
 /// One accepted transaction.
 #[derive(Clone, Copy, Debug)]
@@ -74,15 +74,7 @@ where
     V: Fn(&mut S, &Transaction<'_>) + Sync,
     M: Fn(&mut S, S),
 {
-    let syntax = Syntax::for_block(options.delimiter, block.bytes);
-    let pieces = records::split(block.bytes, syntax, options.chunk_bytes).map_err(|open| {
-        let bad = Bad {
-            at: open.0,
-            field: None,
-            kind: RowErrorKind::UnterminatedQuote,
-        };
-        IngestError::Row(Box::new(bad.position(block, file)))
-    })?;
+    let (syntax, pieces) = split_block(block, file, options)?;
     let folded: Vec<(S, Option<Bad>)> = pieces
         .par_iter()
         .map(|piece| {
