@@ -2,8 +2,9 @@
 // centres to the means of their points (flags bit 0), from the `current`
 // to the `next` buffer, and writes the few numbers the host reads per
 // iteration: inertia, summed squared shift, changed labels, empty
-// clusters. A cluster without points keeps its centre here; the host
-// re-seeds it. A stopped run's centres are copied unchanged.
+// clusters. A run with an empty cluster is not moved (its centres are
+// copied, shift 0): the host re-seeds it. A stopped run's centres are
+// copied unchanged.
 //
 // Constants: D.
 
@@ -32,7 +33,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let info = runs[r];
     let kd = info.k * D;
     let first = info.centre_offset * D;
-    let moving = info.live != 0u && (params.flags & 1u) != 0u;
+    // A run with an empty cluster does not move: the host re-seeds it.
+    var empty = 0u;
+    for (var c = 0u; c < info.k; c++) {
+        if (totals[info.pair_offset + kd + c] == 0u) {
+            empty += 1u;
+        }
+    }
+    let moving = info.live != 0u && (params.flags & 1u) != 0u && empty == 0u;
     var shift = 0.0;
     for (var q = lid; q < kd; q += WG) {
         let old = current[first + q];
@@ -56,12 +64,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         workgroupBarrier();
     }
     if (lid == 0u && info.live != 0u) {
-        var empty = 0u;
-        for (var c = 0u; c < info.k; c++) {
-            if (totals[info.pair_offset + kd + c] == 0u) {
-                empty += 1u;
-            }
-        }
         stats[r * 4u] = totals[info.pair_offset + kd + info.k];
         stats[r * 4u + 1u] = bitcast<u32>(tree[0]);
         stats[r * 4u + 2u] = totals[info.pair_offset + kd + info.k + 1u];

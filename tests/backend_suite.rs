@@ -188,6 +188,57 @@ fn empty_cluster_is_reseeded(backend: &Backend) {
     assert_eq!(fit.inertia, 2.0);
 }
 
+/// The contract of a step that leaves a cluster empty: nothing moves, no
+/// shift, and the sums the driver re-seeds from are the step's.
+fn an_empty_step_moves_nothing(backend: &Backend) {
+    let x = FeatureMatrix::from_rows(4, 1, vec![0.0, 1.0, 2.0, 10.0]);
+    let init = Array2::from_shape_vec((2, 1), vec![0.0, 100.0]).unwrap();
+    let device = backend.upload(&x).unwrap();
+    let mut runs = backend
+        .lloyd_start(&device, std::slice::from_ref(&init))
+        .unwrap();
+    let s = backend
+        .lloyd_step(&device, &mut runs, &[0], true)
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert!(s.empty);
+    assert_eq!((s.shift, s.changed, s.inertia), (0.0, 4, 105.0));
+    let (sums, labels, old) = backend.lloyd_sums(&runs, 0).unwrap();
+    assert_eq!(sums.counts, [4, 0]);
+    assert_eq!(sums.sums, [13.0, 0.0]);
+    assert_eq!(labels, [0, 0, 0, 0]);
+    assert_eq!(old, init);
+    let (centres, _) = backend.lloyd_finish(runs).unwrap().pop().unwrap();
+    assert_eq!(centres, init);
+}
+
+/// Stats come back in the order of `active`, whatever it is.
+fn steps_report_in_the_order_asked(backend: &Backend) {
+    let x = blobs(500, 2, 3, 9);
+    let init = |k: usize| {
+        Array2::from_shape_vec(
+            (k, 2),
+            x.as_slice()[..2 * k]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect(),
+        )
+        .unwrap()
+    };
+    let inits = [init(2), init(3)];
+    let device = backend.upload(&x).unwrap();
+    let mut forward = backend.lloyd_start(&device, &inits).unwrap();
+    let mut backward = backend.lloyd_start(&device, &inits).unwrap();
+    let a = backend
+        .lloyd_step(&device, &mut forward, &[0, 1], true)
+        .unwrap();
+    let b = backend
+        .lloyd_step(&device, &mut backward, &[1, 0], true)
+        .unwrap();
+    assert_eq!(a, [b[1], b[0]]);
+}
+
 fn kmeanspp_matches_the_cpu(backend: &Backend) {
     let x = blobs(9000, 3, 8, 4);
     for (k, seed) in [(2, 0), (5, 1), (10, 7)] {
@@ -312,6 +363,8 @@ macro_rules! suite {
             case!(lloyd_step_matches_a_plain_loop);
             case!(lloyd_steps_track_changes);
             case!(empty_cluster_is_reseeded);
+            case!(an_empty_step_moves_nothing);
+            case!(steps_report_in_the_order_asked);
             case!(kmeanspp_matches_the_cpu);
             case!(fit_matches_the_cpu);
             case!(silhouette_matches_an_f64_reference);

@@ -728,3 +728,45 @@ fn fit_takes_segment_names_and_churn_thresholds() {
     fails(&out, 2, &["--decline must be a fraction in [-1, 0]"]);
     assert!(!dir.path().join("x.csv").exists());
 }
+
+/// `--k auto` tries the K of `--k-range` that the users allow (2 to
+/// users - 1), where an explicit `--k` list past them is an error.
+#[test]
+fn fit_auto_takes_the_range_the_users_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let five = table(
+        dir.path(),
+        "five.csv",
+        "user_id,x,y\na,0,0\nb,0.1,0\nc,5,5\nd,5.1,5\ne,9,0\n",
+    );
+    let scores = dir.path().join("s.csv");
+    let out = run(&[
+        "--device",
+        "cpu",
+        "fit",
+        "--features-input",
+        five.to_str().unwrap(),
+        "--k",
+        "auto",
+        "-o",
+        scores.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let k = summary["k"].as_u64().unwrap();
+    assert!((2..=4).contains(&k), "k = {k}");
+    fails(
+        &run(&[
+            "--device",
+            "cpu",
+            "sweep",
+            "--features-input",
+            five.to_str().unwrap(),
+            "--k",
+            "2..10",
+        ]),
+        2,
+        &["more than the 5 distinct users"],
+    );
+}

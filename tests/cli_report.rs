@@ -137,6 +137,7 @@ fn report_has_every_section_and_the_numbers_of_its_json() {
         "success_rate",
         "arpu",
         "active_last_7d",
+        "dormant_users",
         "at_risk_users",
         "revenue_at_risk",
     ] {
@@ -365,6 +366,12 @@ fn transitions_refuse_bad_scores_files() {
             3,
             &["line 3", "\"Other\"", "\"Top\""],
         ),
+        // A damaged number must not size the matrix.
+        (
+            "user_id,segment\na,4000000000\n",
+            3,
+            &["line 2", "segment 4000000000", "below 1000"],
+        ),
     ];
     for (body, code, parts) in cases {
         let bad = write(dir.path(), "bad.csv", body);
@@ -444,6 +451,20 @@ fn transitions_between_two_periods_of_one_log() {
         err.contains("old period 2025-06-09T00:00:00Z to 2025-06-14T23:59:59.999Z"),
         "{err}"
     );
+
+    // A split that leaves a period empty says which.
+    for (at, period) in [
+        ("2025-07-01", "the new period"),
+        ("2025-06-01", "the old period"),
+    ] {
+        let out = segmint()
+            .arg("transitions")
+            .arg(two_period_log(dir.path()))
+            .args(["--split-at", at, "--k", "2"])
+            .output()
+            .unwrap();
+        fails(&out, 3, &[period, "holds no transactions"]);
+    }
 }
 
 #[test]
@@ -523,4 +544,115 @@ fn demo_runs_the_whole_pipeline_into_one_folder() {
             }
         }
     }
+}
+
+/// The analytics pass reads rows exactly as the features do: a row past
+/// --as-of is left out before its text is checked.
+#[test]
+fn report_leaves_out_rows_past_as_of_before_checking_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = b"user_id,created_at,channel,total_price\n\
+        a,2025-01-10 10:00:00,SMS,1.00\n\
+        b,2025-01-11 10:00:00,SMS,2.00\n\
+        c,2025-01-12 10:00:00,Email,3.00\n"
+        .to_vec();
+    log.extend_from_slice(b"\xff\xfe,2025-01-30 10:00:00,SMS,1.00\n");
+    let path = dir.path().join("tx.csv");
+    fs::write(&path, log).unwrap();
+    let out = segmint()
+        .args(["--device", "cpu", "report"])
+        .arg(&path)
+        .args([
+            "--as-of",
+            "2025-01-20",
+            "--k",
+            "2",
+            "--k-range",
+            "2..2",
+            "-o",
+        ])
+        .arg(dir.path().join("r.html"))
+        .output()
+        .unwrap();
+    ok(&out);
+    // Without --as-of the bad row is read, and named.
+    let out = segmint()
+        .args(["--device", "cpu", "report"])
+        .arg(&path)
+        .args(["--k", "2", "--k-range", "2..2", "-o"])
+        .arg(dir.path().join("r.html"))
+        .output()
+        .unwrap();
+    fails(&out, 3, &["line 5", "user_id", "UTF-8"]);
+}
+
+/// Refunds: revenue shares stay within 0-100% and add up to 100%.
+#[test]
+fn revenue_shares_with_refunds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = String::from("user_id,created_at,channel,total_price\n");
+    for (user, amount, channel) in [
+        ("a", "10.00", "SMS"),
+        ("b", "10.00", "SMS"),
+        ("c", "-8.00", "Refunds"),
+        ("d", "-8.00", "Refunds"),
+        ("e", "0.50", "Email"),
+        ("f", "0.50", "Email"),
+    ] {
+        for day in 1..=3 {
+            log.push_str(&format!(
+                "{user},2025-01-0{day} 10:00:00,{channel},{amount}\n"
+            ));
+        }
+    }
+    let path = dir.path().join("tx.csv");
+    fs::write(&path, log).unwrap();
+    let json = dir.path().join("s.json");
+    ok(&segmint()
+        .args(["--device", "cpu", "report"])
+        .arg(&path)
+        .args(["--k", "2", "--k-range", "2..3", "-o"])
+        .arg(dir.path().join("r.html"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap());
+    let summary: Value = serde_json::from_str(&fs::read_to_string(json).unwrap()).unwrap();
+    let shares = |list: &Value| -> Vec<f64> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["revenue_share"].as_f64().unwrap())
+            .collect()
+    };
+    for list in [&summary["channels"], &summary["segmentation"]["profiles"]] {
+        let s = shares(list);
+        assert!(s.iter().all(|&v| (0.0..=1.0).contains(&v)), "{s:?}");
+        assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{s:?}");
+    }
+    // Net revenue: 3 x (10 + 10 - 8 - 8 + 0.5 + 0.5).
+    assert!((summary["kpis"]["revenue"].as_f64().unwrap() - 15.0).abs() < 1e-9);
+}
+
+/// Without a silhouette the report says so, rather than ringing a "best".
+#[test]
+fn report_without_silhouettes_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let json = dir.path().join("s.json");
+    ok(&segmint()
+        .args(["--device", "cpu", "report"])
+        .arg(sample())
+        .args(["--silhouette", "none", "-o"])
+        .arg(&html)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap());
+    let summary: Value = serde_json::from_str(&fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(summary["sweep"]["best_silhouette"], Value::Null);
+    let page = fs::read_to_string(html).unwrap();
+    assert!(page.contains("not computed (--silhouette none)"));
+    assert!(page.contains("Silhouettes: not computed"));
+    assert!(!page.contains("ringed: the best"));
 }

@@ -1,9 +1,9 @@
 //! The GPU backend past the device's limits, on small data: the limits are
-//! shrunk (32 KiB per binding, 5 workgroups per grid dimension, 10,000
-//! distances per silhouette dispatch) so that points are cut into chunks,
-//! runs into groups, dispatches into 2D grids and the silhouette into
-//! parts, exactly as 10M+ users are on a real device. Results must equal
-//! the CPU backend's.
+//! shrunk (32 KiB per binding and per buffer, 5 workgroups per grid
+//! dimension, 10,000 distances per silhouette dispatch) so that points are
+//! cut into chunks, runs into groups, dispatches into 2D grids, read-backs
+//! into several buffers and the silhouette into parts, exactly as 10M+
+//! users are on a real device. Results must equal the CPU backend's.
 
 mod common;
 
@@ -14,6 +14,7 @@ use segmint::features::matrix::FeatureMatrix;
 fn shrunk() -> Option<Backend> {
     common::gpu_with(&GpuOptions {
         max_binding: Some(32 * 1024),
+        max_buffer: Some(32 * 1024),
         max_workgroups: Some(5),
         max_pairs_per_dispatch: Some(10_000),
         ..GpuOptions::default()

@@ -375,21 +375,25 @@ impl CpuRuns {
         move_centres: bool,
     ) -> Vec<StepStats> {
         let d = points.d();
-        let mut chosen: Vec<&mut CpuRun> = self
-            .runs
-            .iter_mut()
-            .enumerate()
-            .filter(|(r, _)| active.contains(r))
-            .map(|(_, run)| run)
+        // The active runs' labels, lent to the pass in the order asked.
+        let mut labels: Vec<Vec<u32>> = active
+            .iter()
+            .map(|&r| std::mem::take(&mut self.runs[r].labels))
             .collect();
-        let centres: Vec<Vec<f32>> = chosen.iter().map(|r| r.centres_f32.clone()).collect();
-        let centre_refs: Vec<&[f32]> = centres.iter().map(Vec::as_slice).collect();
-        let mut labels: Vec<&mut [u32]> = chosen.iter_mut().map(|r| &mut r.labels[..]).collect();
-        let sums = CpuBackend.lloyd_pass(points, &centre_refs, &mut labels);
-        chosen
-            .into_iter()
+        let centres: Vec<&[f32]> = active
+            .iter()
+            .map(|&r| self.runs[r].centres_f32.as_slice())
+            .collect();
+        let mut label_refs: Vec<&mut [u32]> = labels.iter_mut().map(Vec::as_mut_slice).collect();
+        let sums = CpuBackend.lloyd_pass(points, &centres, &mut label_refs);
+        for (&r, labels) in active.iter().zip(labels) {
+            self.runs[r].labels = labels;
+        }
+        active
+            .iter()
             .zip(sums)
-            .map(|(run, s)| {
+            .map(|(&r, s)| {
+                let run = &mut self.runs[r];
                 let mut stats = StepStats {
                     inertia: s.inertia,
                     changed: s.changed,

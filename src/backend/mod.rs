@@ -14,9 +14,10 @@
 //! Every kernel is deterministic: the same inputs give bit-identical
 //! outputs whatever the thread count, because points are cut into
 //! fixed-size chunks whose partial results are combined in a fixed order.
-//! The two backends agree to rounding (the GPU sums in compensated f32,
-//! the CPU in f64): same labels from the same centres up to points within
-//! rounding of a tie, metrics within 1e-5 relative.
+//! The two backends agree to rounding (the GPU sums in f32 per workgroup,
+//! then combines the workgroups' sums compensated; the CPU sums in f64):
+//! same labels from the same centres up to points within rounding of a
+//! tie, metrics within 1e-5 relative.
 
 pub mod cpu;
 pub mod gpu;
@@ -220,7 +221,7 @@ impl Backend {
             g, p => Ok(LloydRuns::Gpu(g.lloyd_start(p, inits)?)))
     }
 
-    /// One Lloyd step of the runs in `active` (indices into `runs`), all
+    /// One Lloyd step of the runs in `active` (distinct indices into `runs`), all
     /// served by one pass over the points: assigns every point to the
     /// nearest of the run's centres, then, with `move_centres`, moves each
     /// centre to the mean of its points (unless a cluster is empty, see

@@ -204,7 +204,8 @@ impl Sampler {
     /// For each `u` uniform in [0, 1): the first index whose running sum
     /// exceeds `u * total` (scikit-learn's `searchsorted` on the cumulative
     /// sum); past the total by rounding, the last index with a weight (0
-    /// when none has). `read(blocks)` gives the weights of those blocks,
+    /// when none has); short of it within the block it landed in, that
+    /// block's last index with a weight. `read(blocks)` gives the weights of those blocks,
     /// in order: every block the draws need is read at once.
     fn draw_all<E>(
         &self,
@@ -238,14 +239,21 @@ impl Sampler {
             .zip(&targets)
             .map(|(landing, &target)| match *landing {
                 Landing::Block { block: b, before } => {
+                    let weights = block(b);
                     let mut acc = before;
-                    for (i, &w) in block(b).iter().enumerate() {
+                    for (i, &w) in weights.iter().enumerate() {
                         acc += f64::from(w);
                         if acc > target {
                             return b * SAMPLER_BLOCK + i;
                         }
                     }
-                    fallback
+                    // The block's sum (f32 on a GPU) said the draw lands
+                    // here, its weights' running sum fell short by
+                    // rounding: the block's last point with weight.
+                    weights
+                        .iter()
+                        .rposition(|&w| w > 0.0)
+                        .map_or(fallback, |i| b * SAMPLER_BLOCK + i)
                 }
                 Landing::Past => fallback,
             })

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use crate::cli::{ChurnArgs, FeatureArgs, InputArgs, KMeansArgs, Scale};
 use segmint::Error;
 use segmint::backend::Backend;
+use segmint::cluster::ParamsError;
 use segmint::cluster::params::parse_k_list;
 use segmint::cluster::sweep::Sweep;
-use segmint::cluster::{ParamsError, sweep};
 use segmint::features::FeatureTable;
 use segmint::features::matrix::NumericTable;
 use segmint::ingest::{IngestOptions, IngestReport};
@@ -18,7 +18,7 @@ use segmint::insights::naming::{default_names, parse_names};
 use segmint::insights::segments::profiles;
 use segmint::report::summary::{Parts, Summary};
 
-use super::cluster::{Prepared, prepare_table, transactions_schema};
+use super::cluster::{Prepared, cluster, prepare_table, transactions_schema};
 use super::fit::Fitted;
 use super::{Session, load_features, spinner};
 
@@ -101,7 +101,11 @@ impl Analysis {
 
 /// The K to sweep: the range, clamped to what the users allow, plus the K
 /// asked for.
-fn sweep_ks(k: &str, k_range: &str, users: usize) -> Result<(Vec<usize>, Option<usize>), Error> {
+pub fn sweep_ks(
+    k: &str,
+    k_range: &str,
+    users: usize,
+) -> Result<(Vec<usize>, Option<usize>), Error> {
     let fixed = match k.trim() {
         "auto" => None,
         text => Some(
@@ -165,17 +169,7 @@ pub fn analyse(args: &AnalysisArgs<'_>, session: &Session) -> Result<Analysis, E
         .transpose()
         .map_err(|e| Error::Usage(e.to_string()))?;
 
-    let backend = session.backend()?;
-    let bar = spinner(quiet, "clustering");
-    let result = sweep(
-        &backend,
-        &prepared.points,
-        &ks,
-        &args.kmeans.params(ks[0]),
-        mode,
-    );
-    bar.finish_and_clear();
-    let result = result?;
+    let (backend, result) = cluster(session, &prepared.points, &ks, args.kmeans, mode)?;
     let chosen = match fixed {
         Some(k) => result
             .metrics

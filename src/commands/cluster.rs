@@ -5,10 +5,12 @@ use std::path::Path;
 
 use ndarray::Array2;
 
-use super::load_features;
-use crate::cli::{ClusterInputArgs, FeatureArgs, InputArgs, Scale};
+use super::{Session, load_features, spinner};
+use crate::cli::{ClusterInputArgs, FeatureArgs, InputArgs, KMeansArgs, Scale};
 use segmint::Error;
+use segmint::backend::Backend;
 use segmint::cluster::model::{InputSchema, Scaling};
+use segmint::cluster::{SilhouetteMode, Sweep, sweep};
 use segmint::features::matrix::{
     DEFAULT_FEATURES, FeatureMatrix, FeatureSpec, NumericTable, Scaler, Transform,
 };
@@ -204,4 +206,20 @@ pub fn centres_by_segment(centres: &Array2<f64>, rank: &[u32]) -> Vec<Vec<f64>> 
         out[rank[c] as usize] = row.to_vec();
     }
     out
+}
+
+/// Opens the backend `--device` asks for and fits every K of `ks` there,
+/// with every metric (`mode` for the silhouette), behind a spinner.
+pub fn cluster(
+    session: &Session,
+    points: &FeatureMatrix,
+    ks: &[usize],
+    kmeans: &KMeansArgs,
+    mode: SilhouetteMode,
+) -> Result<(Backend, Sweep), Error> {
+    let backend = session.backend()?;
+    let bar = spinner(session.quiet, "clustering");
+    let result = sweep(&backend, points, ks, &kmeans.params(ks[0]), mode);
+    bar.finish_and_clear();
+    Ok((backend, result?))
 }

@@ -10,15 +10,16 @@ use segmint::Error;
 use segmint::backend::Backend;
 use segmint::cluster::model::{MODEL_FORMAT, MODEL_VERSION, Model, segment_ranks};
 use segmint::cluster::params::parse_k_list;
-use segmint::cluster::{Metrics, ParamsError, Sweep, sweep};
+use segmint::cluster::{Metrics, ParamsError, Sweep};
 use segmint::insights::churn::ChurnThresholds;
 use segmint::insights::naming::{default_names, parse_names};
 use segmint::insights::segments::{UserInsights, user_insights};
 use segmint::output::write_output;
 use segmint::report::scores::Scores;
 
-use super::cluster::{Prepared, centres_by_segment, column_values, prepare, roots};
-use super::{Session, is_stdout, spinner};
+use super::analyse::sweep_ks;
+use super::cluster::{Prepared, centres_by_segment, cluster, column_values, prepare, roots};
+use super::{Session, is_stdout};
 
 /// The JSON summary of a fit.
 #[derive(Serialize)]
@@ -133,26 +134,26 @@ pub fn segment_names(list: Option<&str>, k: usize) -> Result<Vec<String>, Error>
 
 pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
     let quiet = session.quiet;
-    let ks = if args.k == "auto" {
-        parse_k_list(&args.k_range)?
-    } else {
-        vec![
-            args.k
-                .trim()
-                .parse::<usize>()
+    let fixed = match args.k.trim() {
+        "auto" => {
+            // Checked now; clamped to the users once they are known.
+            if parse_k_list(&args.k_range)?.is_empty() {
+                return Err(ParamsError::EmptyRange(args.k_range.clone()).into());
+            }
+            None
+        }
+        k => Some(
+            k.parse::<usize>()
                 .map_err(|_| ParamsError::BadRange(args.k.clone()))?,
-        ]
+        ),
     };
-    if ks.is_empty() {
-        return Err(ParamsError::EmptyRange(args.k_range.clone()).into());
-    }
     let mode = args.kmeans.silhouette()?;
     let thresholds = args
         .churn
         .thresholds(&args.data.feature)
         .map_err(Error::Usage)?;
-    if let (Some(list), [k]) = (&args.segment_names, ks.as_slice()) {
-        segment_names(Some(list), *k)?;
+    if let (Some(list), Some(k)) = (&args.segment_names, fixed) {
+        segment_names(Some(list), k)?;
     }
     if args.format == Format::Json && is_stdout(&args.output) {
         return Err(Error::Usage(
@@ -162,17 +163,11 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
     }
     let started = Instant::now();
     let prepared = prepare(&args.data, quiet)?;
-    let backend = session.backend()?;
-    let bar = spinner(quiet, "clustering");
-    let result = sweep(
-        &backend,
-        &prepared.points,
-        &ks,
-        &args.kmeans.params(ks[0]),
-        mode,
-    );
-    bar.finish_and_clear();
-    let result = result?;
+    let ks = match fixed {
+        Some(k) => vec![k],
+        None => sweep_ks("auto", &args.k_range, prepared.points.n())?.0,
+    };
+    let (backend, result) = cluster(session, &prepared.points, &ks, &args.kmeans, mode)?;
     let chosen = result.chosen_index();
     let fit = &result.fits[chosen];
     let k = fit.k();

@@ -6,12 +6,12 @@ use std::time::Instant;
 use crate::cli::{Format, SweepArgs};
 use segmint::Error;
 use segmint::cluster::params::parse_k_list;
-use segmint::cluster::sweep;
+
 use segmint::output::write_output;
 use segmint::report::sweep::SweepSummary;
 
-use super::cluster::prepare;
-use super::{Session, is_stdout, spinner};
+use super::cluster::{cluster, prepare};
+use super::{Session, is_stdout};
 
 pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
     let quiet = session.quiet;
@@ -25,17 +25,7 @@ pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
     }
     let started = Instant::now();
     let prepared = prepare(&args.data, quiet)?;
-    let backend = session.backend()?;
-    let bar = spinner(quiet, "clustering");
-    let result = sweep(
-        &backend,
-        &prepared.points,
-        &ks,
-        &args.kmeans.params(ks[0]),
-        mode,
-    );
-    bar.finish_and_clear();
-    let result = result?;
+    let (backend, result) = cluster(session, &prepared.points, &ks, &args.kmeans, mode)?;
     let names = prepared.feature_names();
     let summary = SweepSummary::new(
         &result,

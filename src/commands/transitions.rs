@@ -6,9 +6,9 @@ use std::path::Path;
 
 use crate::cli::{FeatureArgs, Format, Scale, TransitionsArgs};
 use segmint::Error;
+use segmint::cluster::SilhouetteMode;
 use segmint::cluster::model::segment_ranks;
-use segmint::cluster::{SilhouetteMode, sweep};
-use segmint::features::matrix::NumericTable;
+use segmint::features::matrix::{FeatureMatrix, NumericTable};
 use segmint::ingest::error::display_path;
 use segmint::ingest::time::{MS_PER_DAY, day_of, format_iso};
 use segmint::ingest::{IngestError, RowError, RowErrorKind};
@@ -16,8 +16,13 @@ use segmint::insights::naming::default_names;
 use segmint::insights::transitions::{Assignment, Transitions, matrix_table, transitions};
 use segmint::output::write_output;
 
-use super::cluster::{centres_by_segment, column_values, prepare_table, transactions_schema};
-use super::{Session, is_stdout, spinner, thousands};
+use super::cluster::{
+    centres_by_segment, cluster, column_values, prepare_table, transactions_schema,
+};
+use super::{Session, is_stdout, thousands};
+
+/// Segments a scores file may number (a K x K matrix is built of them).
+const MAX_SEGMENTS: usize = 1000;
 
 /// One side of a comparison: users, their segments and the names.
 struct Side {
@@ -93,6 +98,14 @@ fn read_scores(path: &Path) -> Result<Side, Error> {
                 RowErrorKind::EmptyKey,
             ));
         }
+        // Segments are numbered 0 to K - 1 by fit and score; a number past
+        // any sensible K is a damaged file, not a reason to allocate.
+        if segment as usize >= MAX_SEGMENTS {
+            return Err(Error::Data(format!(
+                "{} line {line}: segment {segment}: expected a segment number below {MAX_SEGMENTS} (0 to K - 1, as fit and score write)",
+                display_path(path)
+            )));
+        }
         if segment as usize >= named.len() {
             named.resize(segment as usize + 1, None);
         }
@@ -148,13 +161,22 @@ fn split_periods(
     // old one has as many calendar days and ends just before the split, so
     // that both periods' volumes (frequency, monetary, active days)
     // compare.
+    let empty = |period: &'static str, range: String| {
+        move |e: Error| match e {
+            Error::Ingest(IngestError::NoRows { .. }) => Error::Data(format!(
+                "the {period} period ({range}) holds no transactions; choose another --split-at"
+            )),
+            other => other,
+        }
+    };
     let (new_table, new_report) = super::load_features_with(
         &args.inputs,
         &args.input,
         &args.feature,
         |o| o.since = Some(at),
         quiet,
-    )?;
+    )
+    .map_err(empty("new", format!("from {}", format_iso(at))))?;
     let days = day_of(new_table.as_of_ms) - day_of(at) + 1;
     let from = at - days * MS_PER_DAY;
     let (old_table, old_report) = super::load_features_with(
@@ -166,7 +188,15 @@ fn split_periods(
             o.as_of = Some(at - 1);
         },
         quiet,
-    )?;
+    )
+    .map_err(empty(
+        "old",
+        format!(
+            "{} to {}, {days} days",
+            format_iso(from),
+            format_iso(at - 1)
+        ),
+    ))?;
     if !quiet && old_table.window_start_day > day_of(from) {
         eprintln!(
             "segmint: warning: the log starts after {}: the old period is shorter than the new one",
@@ -197,39 +227,40 @@ fn split_periods(
         false,
         quiet,
     )?;
-    let backend = session.backend()?;
-    let bar = spinner(quiet, "clustering");
-    let result = sweep(
-        &backend,
+    let (backend, result) = cluster(
+        session,
         &prepared.points,
         &[args.k],
-        &args.kmeans.params(args.k),
+        &args.kmeans,
         SilhouetteMode::None,
-    );
-    bar.finish_and_clear();
-    let result = result?;
+    )?;
     let fit = &result.fits[0];
     let rank = segment_ranks(
         &fit.labels,
         args.k,
         &column_values(&prepared.table, "monetary"),
     );
-    let old_segments: Vec<u32> = fit.labels.iter().map(|&c| rank[c as usize]).collect();
     let centres: Vec<f32> = centres_by_segment(&fit.centres, &rank)
         .into_iter()
         .flatten()
         .map(|v| v as f32)
         .collect();
+    // Both periods placed by the same nearest-centre rule, as `score` does,
+    // so that a user whose features did not change cannot seem to move.
+    let place = |points: &FeatureMatrix| -> Result<Vec<u32>, Error> {
+        let mut segments = vec![0u32; points.n()];
+        let mut squared = vec![0.0f32; points.n()];
+        backend.assign(
+            &backend.upload(points)?,
+            &centres,
+            &mut segments,
+            &mut squared,
+        )?;
+        Ok(segments)
+    };
+    let old_segments = place(&prepared.points)?;
     let new = NumericTable::from_features(&new_table);
-    let points = prepared.scaler.transform(&new.select(&prepared.specs)?);
-    let mut new_segments = vec![0u32; points.n()];
-    let mut squared = vec![0.0f32; points.n()];
-    backend.assign(
-        &backend.upload(&points)?,
-        &centres,
-        &mut new_segments,
-        &mut squared,
-    )?;
+    let new_segments = place(&prepared.scaler.transform(&new.select(&prepared.specs)?))?;
     let names = default_names(args.k);
     Ok((
         Side {

@@ -114,28 +114,32 @@ fn scan_chunk<S>(
     let mut times = TimeParser::new(file.time_format);
     let mut stop = None;
     records::for_each_record(chunk, syntax, |at, record| {
+        // As ingest: the period cut comes before the text checks, so a row
+        // ingest leaves out is never an error here.
         let fields = parse_row(record, file, &mut times).and_then(|row| {
             let (key, time_ms, amount, channel, status) = row;
+            let inside = options.as_of.is_none_or(|as_of| time_ms <= as_of)
+                && options.since.is_none_or(|since| time_ms >= since);
+            if !inside {
+                return Ok(None);
+            }
             let text = |bytes, column| {
                 std::str::from_utf8(bytes).map_err(|_| (column, RowErrorKind::InvalidUtf8))
             };
             let user = text(key, Some(file.columns.user))?;
             let channel = channel.map(|c| text(c, file.columns.channel)).transpose()?;
             let status = status.map(|s| text(s, file.columns.status)).transpose()?;
-            Ok((user, time_ms, amount, channel, status))
+            Ok(Some(Transaction {
+                user,
+                time_ms,
+                amount,
+                channel,
+                status,
+            }))
         });
         match fields {
-            Ok((user, time_ms, amount, channel, status)) => {
-                if options.as_of.is_none_or(|as_of| time_ms <= as_of)
-                    && options.since.is_none_or(|since| time_ms >= since)
-                {
-                    let row = Transaction {
-                        user,
-                        time_ms,
-                        amount,
-                        channel,
-                        status,
-                    };
+            Ok(row) => {
+                if let Some(row) = row {
                     visit(state, &row);
                 }
                 ControlFlow::Continue(())

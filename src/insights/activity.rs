@@ -60,6 +60,8 @@ pub struct ChannelMix {
     /// Users with at least one transaction on the channel.
     pub users: u64,
     pub transaction_share: f64,
+    /// The channel's part of the revenue, each channel's net revenue
+    /// clipped at 0: in [0, 1] even with a channel of refunds.
     pub revenue_share: f64,
     pub success_rate: Option<f64>,
 }
@@ -244,11 +246,15 @@ fn summarise(fold: Fold, table: &FeatureTable, options: &IngestOptions, k: usize
                 revenue: money,
                 users,
                 transaction_share: share(count as f64, transactions as f64),
-                revenue_share: share(money, revenue),
+                revenue_share: 0.0, // below, once all are known
                 success_rate: (statused > 0).then(|| succeeded as f64 / statused as f64),
             }
         })
         .collect();
+    let positive: f64 = channels.iter().map(|c| c.revenue.max(0.0)).sum();
+    for c in &mut channels {
+        c.revenue_share = share(c.revenue.max(0.0), positive);
+    }
     channels.sort_by(|a, b| {
         b.transactions
             .cmp(&a.transactions)
@@ -405,5 +411,42 @@ mod tests {
         assert_eq!(a.segment_heatmaps[1][4][18], 2);
         assert_eq!(a.segment_heatmaps[0][4][18], 0);
         assert_eq!(a.segment_heatmaps[0][5][9], 2);
+    }
+
+    /// A channel of refunds nets below zero: it gets no share, and the
+    /// other channels' shares still add up to 1.
+    #[test]
+    fn revenue_shares_clip_a_refunds_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("tx.csv");
+        std::fs::write(
+            &log,
+            "user_id,created_at,channel,total_price\n\
+             a,2025-04-04 18:10:00,SMS,3.00\n\
+             a,2025-04-04 18:20:00,Email,1.00\n\
+             b,2025-04-05 09:00:00,Refunds,-2.00\n",
+        )
+        .unwrap();
+        let options = IngestOptions::default();
+        let ingested = ingest(std::slice::from_ref(&log), &options, &|_| {}).unwrap();
+        let table = FeatureTable::from_aggregate(
+            ingested.aggregate,
+            true,
+            false,
+            &FeatureOptions::default(),
+        )
+        .unwrap();
+        let a = activity(&[log], &options, &table, &[0, 0], 1).unwrap();
+        assert!((a.revenue - 2.0).abs() < 1e-12);
+        let share = |name: &str| {
+            a.channels
+                .iter()
+                .find(|c| c.channel == name)
+                .unwrap()
+                .revenue_share
+        };
+        assert_eq!(share("SMS"), 0.75);
+        assert_eq!(share("Email"), 0.25);
+        assert_eq!(share("Refunds"), 0.0);
     }
 }

@@ -80,8 +80,11 @@ pub struct SegmentProfile {
     pub name: String,
     pub users: u64,
     pub user_share: f64,
-    /// Sum of `monetary` (0 without the column).
+    /// Sum of `monetary` (0 without the column), net of refunds.
     pub revenue: f64,
+    /// The segment's part of the revenue, each user's net revenue clipped
+    /// at 0 (as the concentration curve counts it): in [0, 1], the
+    /// segments' shares add up to 1 even when refunds outweigh purchases.
     pub revenue_share: f64,
     /// (column, mean over the segment's users with a value).
     pub means: Vec<(String, Option<f64>)>,
@@ -106,6 +109,7 @@ pub fn profiles(
         .collect();
     let mut users = vec![0u64; k];
     let mut revenue = vec![0.0f64; k];
+    let mut positive = vec![0.0f64; k];
     let mut sums = vec![vec![(0.0f64, 0u64); columns.len()]; k];
     let mut mix = vec![vec![0u64; ChurnRisk::ALL.len()]; k];
     for i in 0..n {
@@ -113,6 +117,7 @@ pub fn profiles(
         users[s] += 1;
         if let Some(m) = &monetary {
             revenue[s] += m[i];
+            positive[s] += m[i].max(0.0);
         }
         let row = table.row(i);
         for (sum, &(_, j)) in sums[s].iter_mut().zip(&columns) {
@@ -129,7 +134,7 @@ pub fn profiles(
             mix[s][r] += 1;
         }
     }
-    let total_revenue: f64 = revenue.iter().sum();
+    let total_positive: f64 = positive.iter().sum();
     (0..k)
         .map(|s| SegmentProfile {
             segment: s as u32,
@@ -141,10 +146,10 @@ pub fn profiles(
                 users[s] as f64 / n as f64
             },
             revenue: revenue[s],
-            revenue_share: if total_revenue == 0.0 {
+            revenue_share: if total_positive == 0.0 {
                 0.0
             } else {
-                revenue[s] / total_revenue
+                positive[s] / total_positive
             },
             means: columns
                 .iter()
@@ -200,6 +205,26 @@ mod tests {
         assert_eq!(p[0].means[2], ("success_rate".to_string(), Some(0.5)));
         assert_eq!(p[1].means[2], ("success_rate".to_string(), Some(0.5)));
         assert!(p[0].churn_mix.is_empty());
+    }
+
+    #[test]
+    fn revenue_shares_stay_in_range_with_refunds() {
+        // Net: Top 10 + (-8) = 2, Rest 0.5 + (-8) = -7.5: a net share would
+        // be -36% and 136%. Clipped per user: Top 10 of 10.5, Rest 0.5.
+        let t = table(
+            &["frequency", "monetary"],
+            &[&[1.0, 10.0], &[1.0, -8.0], &[1.0, 0.5], &[1.0, -8.0]],
+        );
+        let names = vec!["Top".to_string(), "Rest".to_string()];
+        let p = profiles(&t, &[0, 0, 1, 1], &names, None);
+        assert!((p[0].revenue - 2.0).abs() < 1e-12);
+        assert!((p[1].revenue + 7.5).abs() < 1e-12);
+        assert!((p[0].revenue_share - 10.0 / 10.5).abs() < 1e-12);
+        assert!((p[1].revenue_share - 0.5 / 10.5).abs() < 1e-12);
+        // Nothing positive: no shares.
+        let t = table(&["frequency", "monetary"], &[&[1.0, -1.0], &[1.0, -2.0]]);
+        let p = profiles(&t, &[0, 1], &names, None);
+        assert_eq!((p[0].revenue_share, p[1].revenue_share), (0.0, 0.0));
     }
 
     #[test]

@@ -235,6 +235,15 @@ pub fn render(s: &Summary) -> Result<String, charts::ChartError> {
             thousands(k.active_last_7d),
         );
         kpi(
+            "dormant_users",
+            &format!(
+                "Dormant (inactive over {} days)",
+                s.churn.thresholds.dormant_days
+            ),
+            Some(k.dormant_users as f64),
+            thousands(k.dormant_users),
+        );
+        kpi(
             "at_risk_users",
             "Users at risk of churn",
             Some(k.at_risk_users as f64),
@@ -463,7 +472,7 @@ pub fn render(s: &Summary) -> Result<String, charts::ChartError> {
             x_label: "K (segments)",
             y_label: "silhouette",
             points: &silhouette,
-            highlight: Some(sw.best_silhouette as f64),
+            highlight: sw.best_silhouette.map(|k| k as f64),
             color: PALETTE[2],
             x_units: Units::Count,
             y_units: Units::Plain,
@@ -489,22 +498,21 @@ pub fn render(s: &Summary) -> Result<String, charts::ChartError> {
             out,
             "chart-silhouette",
             &silhouette_svg,
-            &format!(
-                "Euclidean silhouette per K (higher separates better); ringed: the best, K = {}.",
-                sw.best_silhouette
-            ),
+            &match sw.best_silhouette {
+                Some(k) => format!(
+                    "Euclidean silhouette per K (higher separates better); ringed: the best, K = {k}."
+                ),
+                None => "Euclidean silhouette per K: not computed (--silhouette none).".into(),
+            },
         );
         out.push_str("</div>\n");
-        let sample = sw
-            .silhouette_on
-            .iter()
-            .flatten()
-            .next()
-            .filter(|&&on| (on as u64) < s.kpis.users)
-            .map_or_else(
-                || " (exact, over all users)".to_string(),
-                |on| format!(" (on a sample of {} users)", thousands(*on as u64)),
-            );
+        let sample = match sw.silhouette_on.iter().flatten().next() {
+            None => ": not computed".to_string(),
+            Some(&on) if (on as u64) < s.kpis.users => {
+                format!(" on a sample of {} users", thousands(on as u64))
+            }
+            Some(_) => " exact, over all users".to_string(),
+        };
         let _ = writeln!(
             out,
             "<p class=\"note\">The report uses K = <strong data-key=\"k\" data-value=\"{chosen}\">{chosen}</strong>. \

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::cluster::sweep::Sweep;
 use crate::features::table::FeatureTable;
 use crate::ingest::time::{MS_PER_DAY, format_iso};
-use crate::insights::activity::{Activity, ChannelMix, HourWeekday, StatusCount};
+use crate::insights::activity::{Activity, ChannelMix, HourWeekday, StatusCount, WEEKDAYS};
 use crate::insights::churn::{ChurnRisk, ChurnThresholds};
 use crate::insights::concentration::{Concentration, concentration};
 use crate::insights::rfm::RfmSegment;
@@ -33,6 +33,9 @@ pub struct Summary {
     pub kpis: Kpis,
     pub channels: Vec<ChannelMix>,
     pub funnel: Vec<StatusCount>,
+    /// The heatmaps' rows (UTC weekdays); columns are hours 0-23.
+    pub heatmap_rows: [&'static str; 7],
+    /// Transactions by weekday (rows) and hour (columns), UTC.
     pub heatmap: HourWeekday,
     pub concentration: Concentration,
     pub sweep: SweepCurve,
@@ -71,8 +74,9 @@ pub struct SweepCurve {
     pub davies_bouldin: Vec<Option<f64>>,
     /// K at the knee of the inertia curve.
     pub knee: Option<usize>,
-    /// K with the highest silhouette.
-    pub best_silhouette: usize,
+    /// K with the highest silhouette; none when no silhouette was
+    /// computed (`--silhouette none`).
+    pub best_silhouette: Option<usize>,
 }
 
 impl SweepCurve {
@@ -86,7 +90,10 @@ impl SweepCurve {
             calinski_harabasz: m.iter().map(|m| m.calinski_harabasz).collect(),
             davies_bouldin: m.iter().map(|m| m.davies_bouldin).collect(),
             knee: sweep.knee,
-            best_silhouette: sweep.chosen,
+            best_silhouette: m
+                .iter()
+                .any(|m| m.silhouette.is_some())
+                .then_some(sweep.chosen),
         }
     }
 }
@@ -252,7 +259,8 @@ impl Summary {
             active_last_7d: users.iter().filter(|u| u.avg_daily_last_7d > 0.0).count() as u64,
             dormant_users: users.iter().filter(|u| u.is_dormant).count() as u64,
             at_risk_users: flagged.len() as u64,
-            revenue_at_risk: flagged.iter().map(|&i| revenue[i]).sum(),
+            // From +0: an empty f64 sum is -0, which prints as "-0.00".
+            revenue_at_risk: flagged.iter().fold(0.0, |total, &i| total + revenue[i]),
         };
         let heatmaps = std::mem::take(&mut activity.segment_heatmaps);
         Summary {
@@ -266,6 +274,7 @@ impl Summary {
             kpis,
             channels: activity.channels,
             funnel: activity.funnel,
+            heatmap_rows: WEEKDAYS,
             heatmap: activity.heatmap,
             concentration: concentration(&revenue, &[1, 3, 5, 10], 100),
             sweep: SweepCurve::new(sweep),

@@ -29,6 +29,8 @@ use crate::backend::BackendError;
 pub struct DeviceLimits {
     /// Bytes per storage binding (a buffer is bound whole).
     pub max_binding: u64,
+    /// Bytes per buffer (read-back buffers are split to fit).
+    pub max_buffer: u64,
     /// Workgroups per dispatch dimension.
     pub max_workgroups: u32,
     /// Pairwise distances per silhouette dispatch, so that no dispatch
@@ -181,12 +183,17 @@ impl Context {
                 .expect("error sink")
                 .get_or_insert_with(|| e.to_string());
         }));
+        let max_binding = options
+            .max_binding
+            .unwrap_or(required_limits.max_storage_buffer_binding_size)
+            .min(required_limits.max_storage_buffer_binding_size)
+            .min(required_limits.max_buffer_size);
         let limits = DeviceLimits {
-            max_binding: options
-                .max_binding
-                .unwrap_or(required_limits.max_storage_buffer_binding_size)
-                .min(required_limits.max_storage_buffer_binding_size)
-                .min(required_limits.max_buffer_size),
+            max_binding,
+            max_buffer: options
+                .max_buffer
+                .unwrap_or(required_limits.max_buffer_size)
+                .clamp(max_binding, required_limits.max_buffer_size),
             max_workgroups: options
                 .max_workgroups
                 .unwrap_or(required_limits.max_compute_workgroups_per_dimension)
@@ -244,27 +251,22 @@ impl Context {
     }
 
     /// A storage buffer holding `data` (at least 4 bytes are allocated).
+    /// Created, then written through the queue: a buffer that failed to be
+    /// created (out of memory) is an error of the scope, never a panic of
+    /// mapping an invalid buffer.
     pub fn buffer(&self, label: &str, data: &[u8]) -> Result<Buffer, BackendError> {
-        let size = (data.len() as u64).max(4).next_multiple_of(4);
-        self.scoped(label, || {
-            let raw = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: !data.is_empty(),
-            });
-            if !data.is_empty() {
-                raw.slice(..)
-                    .get_mapped_range_mut()
-                    .expect("a buffer mapped at creation")
-                    .slice(..data.len())
-                    .copy_from_slice(data);
-                raw.unmap();
+        let buffer = self.zeroed(label, data.len() as u64)?;
+        if !data.is_empty() {
+            // Whole words: the queue writes multiples of 4 bytes.
+            if data.len().is_multiple_of(4) {
+                self.write(&buffer, 0, data)?;
+            } else {
+                let mut padded = data.to_vec();
+                padded.resize(data.len().next_multiple_of(4), 0);
+                self.write(&buffer, 0, &padded)?;
             }
-            Buffer { raw }
-        })
+        }
+        Ok(buffer)
     }
 
     /// A zero-filled storage buffer of `size` bytes.
@@ -339,7 +341,23 @@ impl Context {
         dispatches: &[Dispatch<'_>],
         reads: &[Region<'_>],
     ) -> Result<Vec<Vec<u8>>, BackendError> {
-        let total: u64 = reads.iter().map(|r| r.2).sum();
+        // Read-back buffers of at most `max_buffer` bytes each: where each
+        // region lands (buffer, offset).
+        let mut sizes: Vec<u64> = Vec::new();
+        let mut places = Vec::with_capacity(reads.len());
+        for &(_, _, size) in reads {
+            let last = sizes.len().wrapping_sub(1);
+            match sizes.last_mut() {
+                Some(used) if *used + size <= self.limits.max_buffer => {
+                    places.push((last, *used));
+                    *used += size;
+                }
+                _ => {
+                    places.push((sizes.len(), 0));
+                    sizes.push(size);
+                }
+            }
+        }
         let staging = self.scoped(what, || {
             let mut encoder = self
                 .device
@@ -350,14 +368,11 @@ impl Context {
                     let raw = self.device.create_buffer(&wgpu::BufferDescriptor {
                         label: Some("params"),
                         size: std::mem::size_of::<Params>() as u64,
-                        usage: wgpu::BufferUsages::UNIFORM,
-                        mapped_at_creation: true,
+                        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
                     });
-                    raw.slice(..)
-                        .get_mapped_range_mut()
-                        .expect("a buffer mapped at creation")
-                        .copy_from_slice(bytemuck::bytes_of(&d.params));
-                    raw.unmap();
+                    self.queue
+                        .write_buffer(&raw, 0, bytemuck::bytes_of(&d.params));
                     raw
                 })
                 .collect();
@@ -393,50 +408,52 @@ impl Context {
                     pass.dispatch_workgroups(d.grid.0, d.grid.1, 1);
                 }
             }
-            let staging = (total > 0).then(|| {
-                self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("read back"),
-                    size: total,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
+            let staging: Vec<wgpu::Buffer> = sizes
+                .iter()
+                .map(|&size| {
+                    self.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("read back"),
+                        size,
+                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    })
                 })
-            });
-            if let Some(staging) = &staging {
-                let mut at = 0;
-                for (buffer, offset, size) in reads {
-                    encoder.copy_buffer_to_buffer(&buffer.raw, *offset, staging, at, *size);
-                    at += size;
-                }
+                .collect();
+            for (&(buffer, offset, size), &(to, at)) in reads.iter().zip(&places) {
+                encoder.copy_buffer_to_buffer(&buffer.raw, offset, &staging[to], at, size);
             }
             self.queue.submit([encoder.finish()]);
             staging
         })?;
-        let Some(staging) = staging else {
-            self.wait(what)?;
-            return Ok(reads.iter().map(|_| Vec::new()).collect());
-        };
         let (sender, receiver) = mpsc::channel();
-        staging
-            .slice(..)
-            .map_async(wgpu::MapMode::Read, move |result| {
-                let _ = sender.send(result);
-            });
+        for buffer in &staging {
+            let sender = sender.clone();
+            buffer
+                .slice(..)
+                .map_async(wgpu::MapMode::Read, move |result| {
+                    let _ = sender.send(result);
+                });
+        }
         self.wait(what)?;
-        receiver
-            .recv()
-            .map_err(|e| self.refused(what, e.to_string()))?
-            .map_err(|e| self.refused(what, e.to_string()))?;
-        let bytes = staging
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| self.refused(what, e.to_string()))?
-            .to_vec();
-        staging.unmap();
+        for _ in &staging {
+            receiver
+                .recv()
+                .map_err(|e| self.refused(what, e.to_string()))?
+                .map_err(|e| self.refused(what, e.to_string()))?;
+        }
         let mut out = Vec::with_capacity(reads.len());
-        let mut at = 0usize;
-        for (_, _, size) in reads {
-            out.push(bytes[at..at + *size as usize].to_vec());
-            at += *size as usize;
+        {
+            let views = staging
+                .iter()
+                .map(|b| b.slice(..).get_mapped_range())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.refused(what, e.to_string()))?;
+            for (&(_, _, size), &(from, at)) in reads.iter().zip(&places) {
+                out.push(views[from][at as usize..(at + size) as usize].to_vec());
+            }
+        }
+        for buffer in &staging {
+            buffer.unmap();
         }
         Ok(out)
     }

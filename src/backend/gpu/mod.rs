@@ -65,6 +65,9 @@ pub struct GpuOptions {
     /// Split work at this many bytes per binding instead of the device's
     /// limit (tests use it to force chunking on small data).
     pub max_binding: Option<u64>,
+    /// Likewise for bytes per buffer (read-backs are split to fit; never
+    /// below one binding).
+    pub max_buffer: Option<u64>,
     /// Likewise for workgroups per dispatch dimension.
     pub max_workgroups: Option<u32>,
     /// Likewise for the distances one silhouette dispatch computes.
