@@ -2,49 +2,18 @@
 //! the fit/score round trip, and every bad parameter (SPEC sections 4 and
 //! 6: a clear message, the exit code, no output file left behind).
 
+mod common;
+
+use common::{fails, ok, sample, segmint};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::Value;
-
-fn segmint() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_segmint"))
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/messaging_sample.csv")
-}
 
 fn run(args: &[&str]) -> Output {
     segmint().args(args).output().expect("run segmint")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Fails with `code` and a message containing every one of `parts`.
-#[track_caller]
-fn fails(out: &Output, code: i32, parts: &[&str]) {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    for part in parts {
-        assert!(err.contains(part), "expected {part:?} in: {err}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// A small numeric feature table.

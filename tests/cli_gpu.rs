@@ -5,15 +5,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use common::{ok, sample, segmint, text};
+
+use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::Value;
-
-fn segmint() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_segmint"))
-}
 
 /// segmint with no Vulkan driver to find.
 fn without_adapters() -> Command {
@@ -22,25 +19,6 @@ fn without_adapters() -> Command {
         .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
         .env_remove("SEGMINT_ADAPTER");
     c
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/messaging_sample.csv")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 #[test]

@@ -4,46 +4,15 @@
 //! transitions between two scores files and two periods of one log, and
 //! bad parameters.
 
+mod common;
+
+use common::{fails, ok, sample, segmint, text};
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
 use scraper::{Html, Selector};
 use serde_json::Value;
-
-fn segmint() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_segmint"))
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/messaging_sample.csv")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-#[track_caller]
-fn fails(out: &Output, code: i32, parts: &[&str]) {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    for part in parts {
-        assert!(err.contains(part), "expected {part:?} in: {err}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-}
 
 fn select(s: &str) -> Selector {
     Selector::parse(s).unwrap()

@@ -35,3 +35,41 @@ pub fn gpu() -> Option<Backend> {
 pub fn cpu() -> Option<Backend> {
     Some(Backend::Cpu)
 }
+
+/// The segmint binary under test.
+pub fn segmint() -> assert_cmd::Command {
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_segmint"))
+}
+
+/// The bundled sample log.
+pub fn sample() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/messaging_sample.csv")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Succeeded; its standard output.
+#[track_caller]
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Failed with `code` and a message containing every one of `parts`,
+/// without a panic.
+#[track_caller]
+pub fn fails(out: &std::process::Output, code: i32, parts: &[&str]) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    for part in parts {
+        assert!(err.contains(part), "expected {part:?} in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
