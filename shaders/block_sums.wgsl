@@ -8,8 +8,6 @@
 
 const BLOCK: u32 = 4096u;
 
-var<workgroup> tree: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let g = group_index(wid);
@@ -25,15 +23,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         comp = (t - sum) - y;
         sum = t;
     }
-    tree[lid] = sum;
-    workgroupBarrier();
-    for (var half = WG / 2u; half > 0u; half = half / 2u) {
-        if (lid < half) {
-            tree[lid] = tree[lid] + tree[lid + half];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, sum);
     if (lid == 0u) {
-        sums[params.partial_offset + g] = tree[0];
+        sums[params.partial_offset + g] = total;
     }
 }

@@ -53,3 +53,35 @@ fn group_index(id: vec3<u32>) -> u32 {
 fn infinity() -> f32 {
     return bitcast<f32>(0x7f800000u);
 }
+
+// One Lloyd run of a group, as lloyd_partials and lloyd_update read it.
+// Keep in sync with `Group::run_info` in src/backend/gpu/lloyd.rs.
+struct RunInfo {
+    // First centre of the run in `centres` (in centres, not floats).
+    centre_offset: u32,
+    k: u32,
+    // First accumulator pair of the run.
+    pair_offset: u32,
+    // 0 once the run has stopped: it is neither assigned nor summed.
+    live: u32,
+}
+
+var<workgroup> tree: array<f32, WG>;
+
+// The sum of `value` over the workgroup, added in a fixed order (a binary
+// tree), so that it does not depend on scheduling. Every invocation of the
+// workgroup must call it: it has barriers.
+fn workgroup_sum(lid: u32, value: f32) -> f32 {
+    tree[lid] = value;
+    workgroupBarrier();
+    for (var half = WG / 2u; half > 0u; half = half / 2u) {
+        if (lid < half) {
+            tree[lid] = tree[lid] + tree[lid + half];
+        }
+        workgroupBarrier();
+    }
+    let total = tree[0];
+    // `tree` may be written again as soon as this returns.
+    workgroupBarrier();
+    return total;
+}

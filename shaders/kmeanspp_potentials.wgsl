@@ -9,8 +9,6 @@
 @group(0) @binding(3) var<storage, read> candidates: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 
-var<workgroup> tree: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let g = group_index(wid);
@@ -37,17 +35,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
     for (var c = 0u; c < T; c++) {
-        tree[lid] = acc[c];
-        workgroupBarrier();
-        for (var half = WG / 2u; half > 0u; half = half / 2u) {
-            if (lid < half) {
-                tree[lid] = tree[lid] + tree[lid + half];
-            }
-            workgroupBarrier();
-        }
+        let total = workgroup_sum(lid, acc[c]);
         if (lid == 0u) {
-            partials[(params.partial_offset + g) * T + c] = tree[0];
+            partials[(params.partial_offset + g) * T + c] = total;
         }
-        workgroupBarrier();
     }
 }

@@ -11,16 +11,6 @@
 // Constants: D, R (runs in the group), PT (pairs per thread, the number
 // of pairs over WG rounded up).
 
-struct RunInfo {
-    // First centre of the run in `centres` (in centres, not floats).
-    centre_offset: u32,
-    k: u32,
-    // First pair of the run.
-    pair_offset: u32,
-    // 0 once the run has stopped: it is neither assigned nor summed.
-    live: u32,
-}
-
 @group(0) @binding(1) var<storage, read> points: array<f32>;
 @group(0) @binding(2) var<storage, read> centres: array<f32>;
 @group(0) @binding(3) var<storage, read> runs: array<RunInfo>;

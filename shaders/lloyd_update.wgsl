@@ -8,21 +8,12 @@
 //
 // Constants: D.
 
-struct RunInfo {
-    centre_offset: u32,
-    k: u32,
-    pair_offset: u32,
-    live: u32,
-}
-
 @group(0) @binding(1) var<storage, read> totals: array<u32>;
 @group(0) @binding(2) var<storage, read> runs: array<RunInfo>;
 @group(0) @binding(3) var<storage, read> current: array<f32>;
 @group(0) @binding(4) var<storage, read_write> next: array<f32>;
 // Per run: inertia (f32 bits), shift (f32 bits), changed, empty clusters.
 @group(0) @binding(5) var<storage, read_write> stats: array<u32>;
-
-var<workgroup> tree: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -55,17 +46,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         next[first + q] = value;
     }
-    tree[lid] = shift;
-    workgroupBarrier();
-    for (var half = WG / 2u; half > 0u; half = half / 2u) {
-        if (lid < half) {
-            tree[lid] = tree[lid] + tree[lid + half];
-        }
-        workgroupBarrier();
-    }
+    let total_shift = workgroup_sum(lid, shift);
     if (lid == 0u && info.live != 0u) {
         stats[r * 4u] = totals[info.pair_offset + kd + info.k];
-        stats[r * 4u + 1u] = bitcast<u32>(tree[0]);
+        stats[r * 4u + 1u] = bitcast<u32>(total_shift);
         stats[r * 4u + 2u] = totals[info.pair_offset + kd + info.k + 1u];
         stats[r * 4u + 3u] = empty;
     }
