@@ -351,6 +351,8 @@ def parser():
     p.add_argument("--as-of")
     p.add_argument("--success-status", default="delivered,read,opened,clicked")
     p.add_argument("--dormant-days", type=float, default=30.0)
+    p.add_argument("--chunk-bytes", type=int,
+                   help="segmint's parallel chunk size: accepted, no effect on features")
     p.add_argument("--cases", help="cases file: regenerate (or --check) every expected file")
     p.add_argument("--check", action="store_true",
                    help="with --cases: compare instead of writing; exit 1 on differences")
