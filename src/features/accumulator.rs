@@ -12,6 +12,7 @@
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use smallvec::SmallVec;
 
 use crate::ingest::amount::Money;
@@ -24,6 +25,9 @@ pub const MAX_CHANNELS: usize = 1024;
 /// Number of user partitions (see the module docs).
 pub const PARTITIONS: usize = 128;
 
+/// Channel ids counted inline in each user's accumulator.
+const INLINE_CHANNELS: usize = 4;
+
 /// Marks a row without a channel.
 pub const NO_CHANNEL: u16 = u16::MAX;
 
@@ -32,67 +36,149 @@ pub fn hash_key(key: &[u8]) -> u64 {
     foldhash::fast::FixedState::with_seed(0x5EC_A11).hash_one(key)
 }
 
-/// The partition of a key hash. Bits 32..40: the hash tables use the low
-/// bits for buckets and the top seven as tags, and a partition's keys must
-/// still differ there.
+/// The partition of a key hash. Bits 32..40: rows keep only the low 32
+/// bits (see [`Row::hash`]), and a partition's keys must still differ there.
 pub fn partition_of(hash: u64) -> usize {
     ((hash >> 32) as usize) % PARTITIONS
 }
 
-/// A user key as stored in a parsed row: inline when short, else an offset
-/// into the arena of the chunk the row came from.
-#[derive(Clone, Copy, Debug)]
-pub struct KeyRef {
-    len: u32,
-    bytes: [u8; 24],
+/// The hash a partition's table files a user under, from the low 32 bits
+/// of [`hash_key`]: the tables take bucket bits from the bottom and tag
+/// bits from the top, and the multiply by an odd constant spreads the 32
+/// bits over both.
+fn table_hash(low: u32) -> u64 {
+    u64::from(low).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-impl KeyRef {
-    const INLINE: usize = 24;
+/// [`Row::key_len`] of a key kept in the chunk's arena.
+const LONG_KEY: u8 = u8::MAX;
 
-    /// Stores `key`, in `arena` when it is long.
-    pub fn new(key: &[u8], arena: &mut Vec<u8>) -> KeyRef {
-        let mut bytes = [0u8; Self::INLINE];
-        if key.len() <= Self::INLINE {
-            // A byte loop: see `fingerprint`.
-            for (slot, &b) in bytes.iter_mut().zip(key) {
-                *slot = b;
-            }
-        } else {
-            bytes[..8].copy_from_slice(&(arena.len() as u64).to_le_bytes());
-            arena.extend_from_slice(key);
-        }
-        KeyRef {
-            len: key.len() as u32,
-            bytes,
-        }
-    }
-
-    pub fn get<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
-        let len = self.len as usize;
-        if len <= Self::INLINE {
-            &self.bytes[..len]
-        } else {
-            let mut offset = [0u8; 8];
-            offset.copy_from_slice(&self.bytes[..8]);
-            let start = u64::from_le_bytes(offset) as usize;
-            &arena[start..start + len]
-        }
-    }
-}
+/// Keys up to this many bytes travel inside the row.
+const INLINE_KEY: usize = 8;
 
 /// One parsed transaction, as the accumulators see it.
-#[derive(Clone, Copy, Debug)]
+///
+/// Phase one writes every row to one of [`PARTITIONS`] lists and phase two
+/// reads it back, so its size is most of the cost of moving it: 32 bytes,
+/// aligned so that a row never straddles two cache lines. Amounts that do
+/// not fit an `i64` of nano-units (beyond about 9.2 billion units) travel
+/// as [`WideRow`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(32))]
 pub struct Row {
-    /// `hash_key` of the key.
-    pub hash: u64,
     pub time_ms: i64,
-    pub amount: Money,
-    pub key: KeyRef,
-    /// Channel id in the run's channel list, or [`NO_CHANNEL`].
-    pub channel: u16,
+    /// In nano-units (see [`Money`]).
+    pub amount: i64,
+    /// A key of up to eight bytes, little-endian and zero-padded; else the
+    /// offset in the chunk's arena of its length (`u64`, little-endian)
+    /// followed by its bytes.
+    key: u64,
+    /// The low 32 bits of [`hash_key`] of the key.
+    hash: u32,
+    /// 1..=8 for an inline key, [`LONG_KEY`] for one in the arena.
+    key_len: u8,
     /// -1 without a status, 0 failure, 1 success.
     pub success: i8,
+    /// Channel id in the run's channel list, or [`NO_CHANNEL`].
+    pub channel: u16,
+}
+
+impl Row {
+    /// A row of `key` (whose [`hash_key`] is `hash`); a long key is copied
+    /// into `arena`. `amount` is in nano-units.
+    pub fn new(
+        key: &[u8],
+        hash: u64,
+        time_ms: i64,
+        amount: i64,
+        channel: u16,
+        success: i8,
+        arena: &mut Vec<u8>,
+    ) -> Row {
+        let (word, key_len) = if key.len() <= INLINE_KEY {
+            (pack_key(key), key.len() as u8)
+        } else {
+            let at = arena.len() as u64;
+            arena.extend_from_slice(&(key.len() as u64).to_le_bytes());
+            arena.extend_from_slice(key);
+            (at, LONG_KEY)
+        };
+        Row {
+            time_ms,
+            amount,
+            key: word,
+            hash: hash as u32,
+            key_len,
+            success,
+            channel,
+        }
+    }
+
+    /// The key of a row whose key is in `arena`.
+    fn long_key<'a>(&self, arena: &'a [u8]) -> &'a [u8] {
+        let at = self.key as usize;
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&arena[at..at + 8]);
+        let len = u64::from_le_bytes(len) as usize;
+        &arena[at + 8..at + 8 + len]
+    }
+
+    /// Whether this row's key is the indexed key `(word, len)` (see
+    /// [`IndexEntry`]).
+    #[inline]
+    fn has_key(&self, word: u64, len: u32, long_keys: &[u8], arena: &[u8]) -> bool {
+        if self.key_len == LONG_KEY {
+            let at = word as usize;
+            len as usize > INLINE_KEY && long_keys[at..at + len as usize] == *self.long_key(arena)
+        } else {
+            word == self.key && len == u32::from(self.key_len)
+        }
+    }
+
+    /// The key's bytes, read from `arena` when long.
+    fn key_bytes<'a>(&'a self, arena: &'a [u8]) -> KeyBytes<'a> {
+        if self.key_len == LONG_KEY {
+            KeyBytes::Long(self.long_key(arena))
+        } else {
+            KeyBytes::Inline(self.key.to_le_bytes(), self.key_len)
+        }
+    }
+}
+
+/// A row's key, borrowed or unpacked.
+enum KeyBytes<'a> {
+    Inline([u8; 8], u8),
+    Long(&'a [u8]),
+}
+
+impl KeyBytes<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            KeyBytes::Inline(bytes, len) => &bytes[..usize::from(*len)],
+            KeyBytes::Long(key) => key,
+        }
+    }
+}
+
+/// The first eight bytes of `key`, little-endian and zero-padded: with the
+/// length, the whole of a short key in one word.
+fn pack_key(key: &[u8]) -> u64 {
+    // A byte loop, not a slice copy: see `fingerprint`.
+    let mut word = 0u64;
+    for (i, &b) in key.iter().take(INLINE_KEY).enumerate() {
+        word |= u64::from(b) << (8 * i);
+    }
+    word
+}
+
+/// A row whose amount does not fit a [`Row`] (see there), with its
+/// partition: rare enough to be kept in one list per chunk.
+#[derive(Clone, Copy, Debug)]
+pub struct WideRow {
+    pub partition: usize,
+    /// The row, with `amount` 0.
+    pub row: Row,
+    pub amount: Money,
 }
 
 /// Transaction counts on the seven UTC days ending at `last_day`, the latest
@@ -158,8 +244,15 @@ pub struct UserAccumulator {
     /// whenever the vector would grow, so its size follows the number of
     /// distinct hours, not of rows.
     hours: Vec<i32>,
-    /// (channel id in the owning table, transactions).
-    channels: SmallVec<[(u32, u64); 4]>,
+    /// The hour last pushed to `hours` (when not empty): compared here,
+    /// the check of a repeated hour does not read `hours` itself, which
+    /// is elsewhere in memory.
+    last_hour: i32,
+    /// Transactions by channel id, for the first few ids (counted without
+    /// a search: most logs have a handful of channels)...
+    channels: [u64; INLINE_CHANNELS],
+    /// ... and (channel id, transactions) for the others.
+    more_channels: Vec<(u32, u64)>,
     /// Transactions with a non-empty status, and the successful ones.
     pub with_status: u64,
     pub successes: u64,
@@ -174,38 +267,40 @@ impl UserAccumulator {
             first_ms: time_ms,
             last_ms: time_ms,
             hours: Vec::new(),
-            channels: SmallVec::new(),
+            last_hour: 0,
+            channels: [0; INLINE_CHANNELS],
+            more_channels: Vec::new(),
             with_status: 0,
             successes: 0,
             recent: RecentDays::new(day_of(time_ms)),
         }
     }
 
-    fn add(&mut self, row: &Row) {
+    fn add(&mut self, row: &Row, amount: Money) {
         self.frequency += 1;
-        self.monetary += row.amount;
+        self.monetary += amount;
         self.first_ms = self.first_ms.min(row.time_ms);
         self.last_ms = self.last_ms.max(row.time_ms);
         self.add_hour(hour_of(row.time_ms) as i32);
         if row.channel != NO_CHANNEL {
             self.add_channel(u32::from(row.channel), 1);
         }
-        if row.success >= 0 {
-            self.with_status += 1;
-            self.successes += row.success as u64;
-        }
+        // Without branches: statuses come in no predictable order.
+        self.with_status += u64::from(row.success >= 0);
+        self.successes += u64::from(row.success > 0);
         self.recent.add(day_of(row.time_ms), 1);
     }
 
     fn add_hour(&mut self, hour: i32) {
         // Logs are mostly in time order: the same hour repeats back to back.
-        if self.hours.last() == Some(&hour) {
+        if self.last_hour == hour && !self.hours.is_empty() {
             return;
         }
         if self.hours.len() == self.hours.capacity() && self.hours.len() >= 16 {
             self.compact_hours();
         }
         self.hours.push(hour);
+        self.last_hour = hour;
     }
 
     fn compact_hours(&mut self) {
@@ -214,20 +309,19 @@ impl UserAccumulator {
     }
 
     fn add_channel(&mut self, id: u32, count: u64) {
-        match self.channels.iter_mut().find(|(c, _)| *c == id) {
+        if let Some(n) = self.channels.get_mut(id as usize) {
+            *n += count;
+            return;
+        }
+        match self.more_channels.iter_mut().find(|(c, _)| *c == id) {
             Some((_, n)) => *n += count,
-            None => self.channels.push((id, count)),
+            None => self.more_channels.push((id, count)),
         }
     }
 
-    /// Removes duplicate hours; [`Self::distinct_hours_and_days`] needs it.
-    pub fn finish(&mut self) {
+    /// Counts the distinct hours and days and frees the hours.
+    pub fn finish(&mut self) -> Activity {
         self.compact_hours();
-    }
-
-    /// Distinct hours and distinct UTC days with a transaction, once
-    /// [`Self::finish`] has run.
-    pub fn distinct_hours_and_days(&self) -> (u64, u64) {
         let mut days = 0;
         let mut last_day = None;
         for &h in &self.hours {
@@ -237,26 +331,60 @@ impl UserAccumulator {
                 last_day = Some(day);
             }
         }
-        (self.hours.len() as u64, days)
+        let hours = std::mem::take(&mut self.hours);
+        Activity {
+            hours: hours.len() as u64,
+            days,
+        }
     }
 
     /// (channel id, transactions) pairs.
-    pub fn channel_counts(&self) -> &[(u32, u64)] {
-        &self.channels
+    pub fn channel_counts(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let inline = (0..).zip(self.channels).filter(|&(_, n)| n > 0);
+        inline.chain(self.more_channels.iter().copied())
     }
 }
 
-/// A user key: most keys are short, and keeping them inline in the hash
-/// table saves an allocation per user and a pointer chase per lookup.
+/// A user key, once reading is over: most keys are short, and keeping them
+/// inline saves an allocation per user.
 pub type UserKey = SmallVec<[u8; 24]>;
 
-/// A user key and its accumulator.
-pub type KeyedUser = (UserKey, UserAccumulator);
+/// Distinct UTC hours and days with a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Activity {
+    pub hours: u64,
+    pub days: u64,
+}
+
+/// A user key, its accumulator and its activity, once reading is over.
+pub type KeyedUser = (UserKey, UserAccumulator, Activity);
+
+/// A user of a partition's index: the key, packed (see [`pack_key`]) or
+/// as an offset in the partition's arena, and the user's number.
+#[derive(Clone, Copy, Debug)]
+struct IndexEntry {
+    /// The packed key when `len` is at most eight bytes, else the offset
+    /// of the key in [`Partition::long_keys`].
+    word: u64,
+    len: u32,
+    user: u32,
+}
 
 /// The users of one partition.
+///
+/// Keys and accumulators are kept apart: the index (16 bytes a user) stays
+/// in cache while a block's rows find their users, and the accumulators
+/// (a dense vector) are then updated in a second pass, in which the
+/// processor can overlap the memory accesses of successive rows because
+/// no address depends on a comparison.
 #[derive(Debug, Default)]
 pub struct Partition {
-    users: HashTable<KeyedUser>,
+    index: HashTable<IndexEntry>,
+    /// The bytes of keys longer than eight bytes.
+    long_keys: Vec<u8>,
+    users: Vec<UserAccumulator>,
+    /// The user of each row being added (reused between calls).
+    found: Vec<u32>,
     /// Transactions added.
     pub rows: u64,
     pub min_ms: Option<i64>,
@@ -270,26 +398,81 @@ impl Partition {
         if rows.is_empty() {
             return;
         }
+        let mut found = std::mem::take(&mut self.found);
+        found.clear();
+        found.extend(rows.iter().map(|row| self.user_of(row, arena)));
         let (mut min, mut max) = (i64::MAX, i64::MIN);
-        for row in rows {
-            let key = row.key.get(arena);
-            let user = match self.users.find_mut(row.hash, |(k, _)| k.as_slice() == key) {
-                Some((_, user)) => user,
-                None => {
-                    let entry = (UserKey::from_slice(key), UserAccumulator::new(row.time_ms));
-                    let slot = self
-                        .users
-                        .insert_unique(row.hash, entry, |(k, _)| hash_key(k));
-                    &mut slot.into_mut().1
-                }
-            };
-            user.add(row);
+        for (row, &user) in rows.iter().zip(&found) {
+            self.users[user as usize].add(row, Money(i128::from(row.amount)));
             min = min.min(row.time_ms);
             max = max.max(row.time_ms);
         }
-        self.rows += rows.len() as u64;
+        self.found = found;
+        self.count(rows.len(), min, max);
+    }
+
+    /// Adds the wide rows of this partition (`partition`) among `wide`.
+    pub fn add_wide_rows(&mut self, partition: usize, wide: &[WideRow], arena: &[u8]) {
+        for wide in wide.iter().filter(|w| w.partition == partition) {
+            let user = self.user_of(&wide.row, arena);
+            self.users[user as usize].add(&wide.row, wide.amount);
+            self.count(1, wide.row.time_ms, wide.row.time_ms);
+        }
+    }
+
+    /// Users so far.
+    pub fn users(&self) -> usize {
+        self.users.len()
+    }
+
+    fn count(&mut self, rows: usize, min: i64, max: i64) {
+        self.rows += rows as u64;
         self.min_ms = Some(self.min_ms.map_or(min, |m| m.min(min)));
         self.max_ms = Some(self.max_ms.map_or(max, |m| m.max(max)));
+    }
+
+    /// The number of the row's user, a new one if need be.
+    #[inline]
+    fn user_of(&mut self, row: &Row, arena: &[u8]) -> u32 {
+        let long_keys = &self.long_keys;
+        let entry = self.index.entry(
+            table_hash(row.hash),
+            |e| row.has_key(e.word, e.len, long_keys, arena),
+            |e| table_hash(hash_key(stored_key(e, long_keys).as_slice()) as u32),
+        );
+        match entry {
+            Entry::Occupied(found) => found.get().user,
+            Entry::Vacant(slot) => {
+                let key = row.key_bytes(arena);
+                let key = key.as_slice();
+                let word = if key.len() <= INLINE_KEY {
+                    pack_key(key)
+                } else {
+                    let at = self.long_keys.len() as u64;
+                    self.long_keys.extend_from_slice(key);
+                    at
+                };
+                let user = self.users.len() as u32;
+                slot.insert(IndexEntry {
+                    word,
+                    len: key.len() as u32,
+                    user,
+                });
+                self.users.push(UserAccumulator::new(row.time_ms));
+                user
+            }
+        }
+    }
+}
+
+/// The key of an index entry.
+fn stored_key<'a>(entry: &IndexEntry, long_keys: &'a [u8]) -> KeyBytes<'a> {
+    let len = entry.len as usize;
+    if len <= INLINE_KEY {
+        KeyBytes::Inline(entry.word.to_le_bytes(), len as u8)
+    } else {
+        let at = entry.word as usize;
+        KeyBytes::Long(&long_keys[at..at + len])
     }
 }
 
@@ -320,6 +503,11 @@ impl Aggregate {
         self.partitions.iter().map(|p| p.rows).sum()
     }
 
+    /// Users so far.
+    pub fn users(&self) -> usize {
+        self.partitions.iter().map(Partition::users).sum()
+    }
+
     pub fn min_ms(&self) -> Option<i64> {
         self.partitions.iter().filter_map(|p| p.min_ms).min()
     }
@@ -336,9 +524,24 @@ impl Aggregate {
             .partitions
             .into_par_iter()
             .map(|partition| {
-                let mut users: Vec<KeyedUser> = partition.users.into_iter().collect();
-                users.iter_mut().for_each(|(_, user)| user.finish());
-                users
+                let Partition {
+                    index,
+                    long_keys,
+                    users,
+                    ..
+                } = partition;
+                let mut keys = vec![UserKey::new(); users.len()];
+                for entry in &index {
+                    keys[entry.user as usize] =
+                        UserKey::from_slice(stored_key(entry, &long_keys).as_slice());
+                }
+                keys.into_iter()
+                    .zip(users)
+                    .map(|(key, mut user)| {
+                        let activity = user.finish();
+                        (key, user, activity)
+                    })
+                    .collect()
             })
             .collect();
         (parts, self.channels)
@@ -362,6 +565,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rows_are_half_a_cache_line() {
+        assert_eq!(std::mem::size_of::<Row>(), 32);
+        assert_eq!(std::mem::align_of::<Row>(), 32);
+    }
+
+    #[test]
+    fn keys_are_found_inline_and_in_the_arena() {
+        let mut arena = Vec::new();
+        let mut partition = Partition::default();
+        let keys: [&[u8]; 6] = [b"a", b"a\0", b"abcdefgh", b"abcdefghi", b"abcdefghj", b"ab"];
+        for round in 0..3 {
+            let rows: Vec<Row> = keys
+                .iter()
+                .map(|k| Row::new(k, hash_key(k), round, 1, NO_CHANNEL, -1, &mut arena))
+                .collect();
+            partition.add_rows(&rows, &arena);
+        }
+        assert_eq!(partition.users(), keys.len());
+        let aggregate = Aggregate {
+            partitions: vec![partition],
+            channels: Vec::new(),
+        };
+        let (parts, _) = aggregate.into_partitions();
+        for (key, user, _) in &parts[0] {
+            assert!(keys.contains(&key.as_slice()), "{key:?}");
+            assert_eq!(user.frequency, 3);
+        }
+    }
+
+    #[test]
     fn recent_days_window() {
         let mut r = RecentDays::new(10);
         r.add(10, 1);
@@ -382,7 +615,6 @@ mod tests {
             u.add_hour(i % 50);
         }
         assert!(u.hours.len() <= 100);
-        u.finish();
-        assert_eq!(u.distinct_hours_and_days(), (50, 3));
+        assert_eq!(u.finish(), Activity { hours: 50, days: 3 });
     }
 }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use rayon::prelude::*;
 
-use super::accumulator::{Aggregate, KeyedUser, UserAccumulator, UserKey};
+use super::accumulator::{Aggregate, KeyedUser};
 use crate::ingest::amount::Money;
 use crate::ingest::time::{MS_PER_DAY, day_of, write_iso};
 
@@ -104,8 +104,7 @@ impl FeatureTable {
         let users: Vec<UserFeatures> = sorted
             .par_iter()
             .map(|position| {
-                let (key, user) = user_at(position);
-                finish_user(key, user, &window, has_channel, has_status, options)
+                finish_user(user_at(position), &window, has_channel, has_status, options)
             })
             .collect();
         let mut shares = vec![0.0; users.len() * n_channels];
@@ -114,8 +113,8 @@ impl FeatureTable {
                 .par_chunks_mut(n_channels)
                 .zip(&sorted)
                 .for_each(|(row, position)| {
-                    let (_, user) = user_at(position);
-                    for &(id, count) in user.channel_counts() {
+                    let (_, user, _) = user_at(position);
+                    for (id, count) in user.channel_counts() {
                         row[column[id as usize]] = count as f64 / user.frequency as f64;
                     }
                 });
@@ -190,22 +189,34 @@ impl FeatureTable {
         out.write_all(&header)?;
         const BATCH: usize = 1 << 16;
         const PIECE: usize = 1 << 11;
-        for (batch_index, batch) in self.users.chunks(BATCH).enumerate() {
-            let pieces: Vec<Vec<u8>> = batch
+        // Batch n + 1 is formatted (on every core) while batch n is written.
+        let format = |batch_index: usize| -> Vec<Vec<u8>> {
+            let start = (batch_index * BATCH).min(self.users.len());
+            let end = (start + BATCH).min(self.users.len());
+            self.users[start..end]
                 .par_chunks(PIECE)
                 .enumerate()
                 .map(|(piece_index, users)| {
-                    let first = batch_index * BATCH + piece_index * PIECE;
+                    let first = start + piece_index * PIECE;
                     let mut buf = Vec::with_capacity(users.len() * 256);
                     for (i, user) in users.iter().enumerate() {
                         self.push_row(&mut buf, first + i, user);
                     }
                     buf
                 })
-                .collect();
-            for piece in pieces {
-                out.write_all(&piece)?;
-            }
+                .collect()
+        };
+        let batches = self.users.len().div_ceil(BATCH);
+        let mut pieces = format(0);
+        for next in 1..=batches {
+            let mut formatted = Vec::new();
+            rayon::in_place_scope(|scope| {
+                if next < batches {
+                    scope.spawn(|_| formatted = format(next));
+                }
+                pieces.iter().try_for_each(|piece| out.write_all(piece))
+            })?;
+            pieces = formatted;
         }
         out.flush()
     }
@@ -314,7 +325,7 @@ fn sorted_positions(parts: &[Vec<KeyedUser>]) -> Vec<(u64, u32, u32)> {
             users
                 .iter()
                 .enumerate()
-                .map(move |(i, (key, _))| (prefix(key), p as u32, i as u32))
+                .map(move |(i, (key, _, _))| (prefix(key), p as u32, i as u32))
         })
         .collect();
     sorted.par_sort_unstable_by(|a, b| {
@@ -335,14 +346,12 @@ struct Window {
 }
 
 fn finish_user(
-    key: &UserKey,
-    user: &UserAccumulator,
+    (key, user, activity): &KeyedUser,
     window: &Window,
     has_channel: bool,
     has_status: bool,
     options: &FeatureOptions,
 ) -> UserFeatures {
-    let (active_hours, active_days) = user.distinct_hours_and_days();
     let frequency = user.frequency;
     let last_7_from = window.as_of_day - 6;
     let last_7 = user.recent.count_between(last_7_from, window.as_of_day);
@@ -365,9 +374,9 @@ fn finish_user(
         last_seen_ms: user.last_ms,
         recency_days,
         tenure_days: (window.as_of_ms - user.first_ms) as f64 / MS_PER_DAY as f64,
-        active_days,
-        active_hours,
-        channel_diversity: has_channel.then(|| user.channel_counts().len() as u64),
+        active_days: activity.days,
+        active_hours: activity.hours,
+        channel_diversity: has_channel.then(|| user.channel_counts().count() as u64),
         success_rate,
         failure_rate: success_rate.map(|s| 1.0 - s),
         avg_daily_volume: frequency as f64 / window.days as f64,

@@ -1,8 +1,9 @@
 //! Reading transaction logs (SPEC section 2) into per-user accumulators.
 //!
 //! Files are memory-mapped a window at a time and cut into chunks at record
-//! starts. Each block is read in two parallel phases: chunks are parsed
-//! into rows sorted by user partition, then each partition of the
+//! starts. Reading happens in two parallel phases: the chunks of a block
+//! are parsed into rows sorted by user partition, and once enough rows are
+//! pending (see [`PENDING_ROWS_PER_USER`]) each partition of the
 //! [`Aggregate`] takes its rows (see [`crate::features::accumulator`]).
 //! Standard input, and files that cannot be mapped, are read in large
 //! blocks that are processed the same way, so memory follows the number of
@@ -23,7 +24,7 @@ pub mod time;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -36,7 +37,7 @@ use self::amount::Money;
 use self::error::excerpt;
 use self::records::{Record, Syntax};
 use crate::features::accumulator::{
-    Aggregate, KeyRef, MAX_CHANNELS, NO_CHANNEL, PARTITIONS, Row, fingerprint, hash_key,
+    Aggregate, MAX_CHANNELS, NO_CHANNEL, PARTITIONS, Row, WideRow, fingerprint, hash_key,
     partition_of,
 };
 
@@ -95,6 +96,7 @@ pub fn ingest(
         report.files.push(error::display_path(path));
         report.bytes += file.bytes;
     }
+    run.add_pending();
     let mut aggregate = run.aggregate;
     aggregate.channels = run.channels.into_inner().unwrap_or_else(|e| e.into_inner());
     report.rows = aggregate.rows();
@@ -139,12 +141,28 @@ pub(crate) struct Block<'a> {
     pub bytes: &'a [u8],
     /// Line number (1-based) of `bytes[0]`.
     pub line: u64,
+    pub syntax: Syntax,
 }
 
 impl Block<'_> {
     fn line_at(&self, at: usize) -> u64 {
         self.line + memchr::memchr_iter(b'\n', &self.bytes[..at]).count() as u64
     }
+}
+
+/// What reading a block came to.
+pub(crate) enum BlockRead {
+    /// Read, with this many `\n` bytes (for the next block's line numbers).
+    Done { newlines: u64 },
+    /// The block holds a quote its syntax does not handle: nothing was
+    /// taken from it, and it must be cut and read again as quoted.
+    HasQuotes,
+}
+
+/// The channel names, locked: a panic elsewhere while they were held
+/// cannot leave them half-changed (pushes are whole).
+fn lock(channels: &Mutex<Vec<Box<[u8]>>>) -> std::sync::MutexGuard<'_, Vec<Box<[u8]>>> {
+    channels.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Per-file reading context.
@@ -180,7 +198,7 @@ fn split_block(
     file: &FileContext<'_>,
     options: &IngestOptions,
 ) -> Result<(Syntax, Vec<std::ops::Range<usize>>), IngestError> {
-    let syntax = Syntax::for_block(options.delimiter, block.bytes);
+    let syntax = block.syntax;
     let pieces = records::split(block.bytes, syntax, options.chunk_bytes).map_err(|open| {
         let bad = Bad {
             at: open.0,
@@ -203,14 +221,29 @@ struct Run {
     before_since: u64,
     /// The first skipped rows, in input order.
     examples: Vec<RowError>,
-    /// One per chunk of a block.
+    /// One per chunk read; the first `pending` hold rows not yet added.
     buffers: Vec<Parsed>,
+    pending: usize,
+    pending_rows: usize,
 }
+
+/// Rows parsed before they are added, as a multiple of the users so far.
+///
+/// Adding a row touches its user's accumulator, which is in cache only if
+/// the same partition added a row of that user recently. With many users
+/// and few rows per block (a million users, a 64 MiB block holds about one
+/// row per user), nearly every row would miss; rows are therefore kept
+/// across blocks until each user has several on average. This costs one
+/// [`Row`] (32 bytes) per multiple per user: memory still follows users,
+/// not rows.
+const PENDING_ROWS_PER_USER: usize = 8;
 
 /// What phase one made of one chunk.
 struct Parsed {
     /// Rows by partition.
     parts: Vec<Vec<Row>>,
+    /// Rows whose amounts do not fit a [`Row`].
+    wide: Vec<WideRow>,
     /// Long keys.
     arena: Vec<u8>,
     skipped: u64,
@@ -220,71 +253,97 @@ struct Parsed {
     /// stopped the chunk.
     bad: Vec<Bad>,
     stopped: bool,
+    /// `\n` bytes in the chunk.
+    newlines: u64,
 }
 
 impl Default for Parsed {
     fn default() -> Self {
         Parsed {
             parts: (0..PARTITIONS).map(|_| Vec::new()).collect(),
+            wide: Vec::new(),
             arena: Vec::new(),
             skipped: 0,
             after_as_of: 0,
             before_since: 0,
             bad: Vec::new(),
             stopped: false,
+            newlines: 0,
         }
     }
 }
 
 impl Parsed {
+    /// Rows held.
+    fn rows(&self) -> usize {
+        self.parts.iter().map(Vec::len).sum::<usize>() + self.wide.len()
+    }
+
     fn clear(&mut self) {
         self.parts.iter_mut().for_each(Vec::clear);
+        self.wide.clear();
         self.arena.clear();
         self.skipped = 0;
         self.after_as_of = 0;
         self.before_since = 0;
         self.bad.clear();
         self.stopped = false;
+        self.newlines = 0;
     }
 }
 
 impl Run {
     /// Reads one block: phase one parses chunks in parallel into rows by
-    /// partition; phase two lets each partition take its rows, partitions
-    /// in parallel.
+    /// partition, which phase two ([`Self::add_pending`]) takes later.
     fn read_block(
         &mut self,
         block: &Block<'_>,
         file: &FileContext<'_>,
         options: &IngestOptions,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(), IngestError> {
+    ) -> Result<BlockRead, IngestError> {
         let (syntax, pieces) = split_block(block, file, options)?;
+        let quotes = AtomicBool::new(false);
+        let channels_before = lock(&self.channels).len();
         // Without --skip-bad-rows the first bad row ends the run: chunks
         // past the earliest one found so far are not worth reading.
         let first_bad = AtomicUsize::new(usize::MAX);
         // Parse buffers are kept from block to block: fresh ones would cost
         // page faults and regrowth on every block.
-        if self.buffers.len() < pieces.len() {
-            self.buffers.resize_with(pieces.len(), Parsed::default);
+        let chunks = self.pending..self.pending + pieces.len();
+        if self.buffers.len() < chunks.end {
+            self.buffers.resize_with(chunks.end, Parsed::default);
         }
         let channels = &self.channels;
-        let parsed = &mut self.buffers[..pieces.len()];
+        let parsed = &mut self.buffers[chunks.clone()];
         pieces
             .par_iter()
             .zip(parsed.par_iter_mut())
             .for_each(|(piece, out)| {
                 out.clear();
+                let chunk = &block.bytes[piece.clone()];
+                if quotes.load(Ordering::Relaxed) || syntax.has_stray_quote(chunk) {
+                    quotes.store(true, Ordering::Relaxed);
+                    return;
+                }
                 if piece.start < first_bad.load(Ordering::Relaxed) {
                     let mut parser = ChunkParser::new(file, options, channels, out);
-                    parser.parse(&block.bytes[piece.clone()], piece.start, syntax);
+                    parser.parse(chunk, piece.start, syntax);
                     if out.stopped {
                         first_bad.fetch_min(out.bad[0].at, Ordering::Relaxed);
                     }
+                    // Counted here, where the chunk is still in cache.
+                    out.newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
                 }
-                progress(piece.len() as u64);
             });
-        let parsed = &self.buffers[..pieces.len()];
+        if quotes.into_inner() {
+            // Chunks already read as plain may have named channels from
+            // inside a quoted field: forget them.
+            lock(&self.channels).truncate(channels_before);
+            return Ok(BlockRead::HasQuotes);
+        }
+        progress(block.bytes.len() as u64);
+        let parsed = &self.buffers[chunks.clone()];
 
         let mut bad: Vec<Bad> = Vec::new();
         for chunk in parsed {
@@ -319,6 +378,19 @@ impl Run {
         self.examples
             .extend(bad.into_iter().take(room).map(|b| b.position(block, file)));
 
+        self.pending = chunks.end;
+        self.pending_rows += parsed.iter().map(Parsed::rows).sum::<usize>();
+        if self.pending_rows >= PENDING_ROWS_PER_USER * self.aggregate.users() {
+            self.add_pending();
+        }
+        let newlines = self.buffers[chunks].iter().map(|c| c.newlines).sum();
+        Ok(BlockRead::Done { newlines })
+    }
+
+    /// Phase two: each partition takes its pending rows, partitions in
+    /// parallel.
+    fn add_pending(&mut self) {
+        let parsed = &self.buffers[..self.pending];
         self.aggregate
             .partitions
             .par_iter_mut()
@@ -326,9 +398,11 @@ impl Run {
             .for_each(|(p, partition)| {
                 for chunk in parsed {
                     partition.add_rows(&chunk.parts[p], &chunk.arena);
+                    partition.add_wide_rows(p, &chunk.wide, &chunk.arena);
                 }
             });
-        Ok(())
+        self.pending = 0;
+        self.pending_rows = 0;
     }
 }
 
@@ -412,15 +486,22 @@ impl<'a> ChunkParser<'a> {
             None => -1,
         };
         let hash = hash_key(key);
-        let key = KeyRef::new(key, &mut self.out.arena);
-        self.out.parts[partition_of(hash)].push(Row {
-            hash,
-            time_ms,
-            amount,
-            key,
-            channel,
-            success,
-        });
+        let partition = partition_of(hash);
+        let out = &mut *self.out;
+        match i64::try_from(amount.0) {
+            Ok(nanos) => {
+                let row = Row::new(key, hash, time_ms, nanos, channel, success, &mut out.arena);
+                out.parts[partition].push(row);
+            }
+            Err(_) => {
+                let row = Row::new(key, hash, time_ms, 0, channel, success, &mut out.arena);
+                out.wide.push(WideRow {
+                    partition,
+                    row,
+                    amount,
+                });
+            }
+        }
         Ok(())
     }
 
@@ -432,7 +513,7 @@ impl<'a> ChunkParser<'a> {
         if std::str::from_utf8(name).is_err() {
             return Err((self.file.columns.channel, RowErrorKind::InvalidUtf8));
         }
-        let mut names = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = lock(self.channels);
         let id = match names.iter().position(|n| **n == *name) {
             Some(i) => i,
             None if names.len() < MAX_CHANNELS => {

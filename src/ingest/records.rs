@@ -17,6 +17,7 @@ use super::schema::Delimiter;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Syntax {
     Quoted(u8),
+    /// Only for bytes without a `"` (see [`Syntax::has_stray_quote`]).
     Plain(u8),
     Whitespace,
 }
@@ -30,6 +31,12 @@ impl Syntax {
             Delimiter::Byte(d) if memchr::memchr(b'"', block).is_some() => Syntax::Quoted(d),
             Delimiter::Byte(d) => Syntax::Plain(d),
         }
+    }
+
+    /// Whether `chunk` holds a quote that this syntax would not see:
+    /// such a block must be read again as [`Syntax::Quoted`].
+    pub fn has_stray_quote(self, chunk: &[u8]) -> bool {
+        matches!(self, Syntax::Plain(_)) && memchr::memchr(b'"', chunk).is_some()
     }
 }
 
@@ -133,17 +140,54 @@ pub(crate) fn split(
     Ok(cuts.windows(2).map(|w| w[0]..w[1]).collect())
 }
 
-/// The end of the last complete record in `buf` (just after its `\n`), for
+/// The end of the last complete record (just after its `\n`), for
 /// reading a stream in blocks; `None` when no record ends in `buf`.
 pub(crate) fn last_record_end(buf: &[u8], delimiter: Delimiter) -> Option<usize> {
-    match delimiter {
-        Delimiter::Byte(d) if memchr::memchr(b'"', buf).is_some() => {
-            let mut last = None;
-            scan_quoted(buf, d, |end| last = Some(end));
-            last
+    let quoted = memchr::memchr(b'"', buf).is_some();
+    cut_block(buf, delimiter, false, quoted).map(|(end, _)| end)
+}
+
+/// Where a block taken from the start of `buf` ends, and its syntax: after
+/// the last complete record, or at the end of `buf` when that is the end
+/// of the input (`eof`); `None` when no record ends in `buf`.
+///
+/// Unless `quoted`, the block is assumed to hold no quote, which its
+/// reader checks chunk by chunk (see [`Syntax::Plain`]): a search of the
+/// whole block first would read it from memory twice. A block that turns
+/// out to hold one is cut again, `quoted`.
+pub(crate) fn cut_block(
+    buf: &[u8],
+    delimiter: Delimiter,
+    eof: bool,
+    quoted: bool,
+) -> Option<(usize, Syntax)> {
+    let d = match delimiter {
+        Delimiter::Byte(d) if quoted => d,
+        Delimiter::Byte(d) => {
+            let end = if eof {
+                buf.len()
+            } else {
+                memchr::memrchr(b'\n', buf)? + 1
+            };
+            return Some((end, Syntax::Plain(d)));
         }
-        _ => memchr::memrchr(b'\n', buf).map(|i| i + 1),
-    }
+        Delimiter::Whitespace => {
+            let end = if eof {
+                buf.len()
+            } else {
+                memchr::memrchr(b'\n', buf)? + 1
+            };
+            return Some((end, Syntax::Whitespace));
+        }
+    };
+    let end = if eof {
+        buf.len()
+    } else {
+        let mut last = None;
+        scan_quoted(buf, d, |end| last = Some(end));
+        last?
+    };
+    Some((end, Syntax::Quoted(d)))
 }
 
 /// Reads the records of `chunk` (which starts at a record start), calling
@@ -509,6 +553,43 @@ mod tests {
             last_record_end(b"a,1\n\"b\n", Delimiter::Byte(b',')),
             Some(4)
         );
+    }
+
+    #[test]
+    fn blocks_are_cut_plain_until_a_quote_is_seen() {
+        let comma = Delimiter::Byte(b',');
+        // A quoted line break in the tail: a plain cut ends at the last
+        // newline, and the stray quote sends the block back to be cut quoted.
+        let buf = b"a,1\n\"b\nc\",2\nd";
+        let (end, syntax) = cut_block(buf, comma, false, false).unwrap();
+        assert_eq!((end, syntax), (12, Syntax::Plain(b',')));
+        assert!(syntax.has_stray_quote(&buf[..end]));
+        assert_eq!(
+            cut_block(buf, comma, false, true),
+            Some((12, Syntax::Quoted(b',')))
+        );
+        let open = b"a,1\n\"b\nc";
+        assert_eq!(
+            cut_block(open, comma, false, false),
+            Some((7, Syntax::Plain(b',')))
+        );
+        assert_eq!(
+            cut_block(open, comma, false, true),
+            Some((4, Syntax::Quoted(b',')))
+        );
+        assert_eq!(
+            cut_block(open, comma, true, true),
+            Some((8, Syntax::Quoted(b',')))
+        );
+        // No record ends: the caller reads more.
+        assert_eq!(cut_block(b"abc", comma, false, false), None);
+        assert_eq!(
+            cut_block(b"abc", comma, true, false),
+            Some((3, Syntax::Plain(b',')))
+        );
+        let (end, syntax) = cut_block(b"a \"b\n c", Delimiter::Whitespace, false, false).unwrap();
+        assert_eq!((end, syntax), (5, Syntax::Whitespace));
+        assert!(!syntax.has_stray_quote(b"a \"b\n"));
     }
 
     #[test]

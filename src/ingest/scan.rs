@@ -19,7 +19,7 @@ use super::error::IngestError;
 use super::records::{self, Syntax};
 use super::schema::IngestOptions;
 use super::time::TimeParser;
-use super::{Bad, Block, FileContext, RowErrorKind, parse_row, source, split_block};
+use super::{Bad, Block, BlockRead, FileContext, RowErrorKind, parse_row, source, split_block};
 
 /// One accepted transaction.
 #[derive(Clone, Copy, Debug)]
@@ -52,14 +52,19 @@ where
     let mut total = init();
     for path in inputs {
         source::read_file(path, options, &mut |block, file| {
-            let state = scan_block(block, file, options, &init, &visit, &merge)?;
+            let Some((state, newlines)) = scan_block(block, file, options, &init, &visit, &merge)?
+            else {
+                return Ok(BlockRead::HasQuotes);
+            };
             merge(&mut total, state);
-            Ok(())
+            Ok(BlockRead::Done { newlines })
         })?;
     }
     Ok(total)
 }
 
+/// The block's state and `\n` count; `None` when the block holds a quote
+/// its syntax does not handle (see [`BlockRead::HasQuotes`]).
 fn scan_block<S, I, V, M>(
     block: &Block<'_>,
     file: &FileContext<'_>,
@@ -67,7 +72,7 @@ fn scan_block<S, I, V, M>(
     init: &I,
     visit: &V,
     merge: &M,
-) -> Result<S, IngestError>
+) -> Result<Option<(S, u64)>, IngestError>
 where
     S: Send,
     I: Fn() -> S + Sync,
@@ -75,30 +80,32 @@ where
     M: Fn(&mut S, S),
 {
     let (syntax, pieces) = split_block(block, file, options)?;
-    let folded: Vec<(S, Option<Bad>)> = pieces
+    let folded: Option<Vec<(S, Option<Bad>, u64)>> = pieces
         .par_iter()
         .map(|piece| {
+            let chunk = &block.bytes[piece.clone()];
+            if syntax.has_stray_quote(chunk) {
+                return None;
+            }
             let mut state = init();
-            let bad = scan_chunk(
-                &block.bytes[piece.clone()],
-                piece.start,
-                syntax,
-                file,
-                options,
-                &mut state,
-                visit,
-            );
-            (state, bad)
+            let bad = scan_chunk(chunk, piece.start, syntax, file, options, &mut state, visit);
+            let newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
+            Some((state, bad, newlines))
         })
         .collect();
+    let Some(folded) = folded else {
+        return Ok(None);
+    };
     let mut total = init();
-    for (state, bad) in folded {
+    let mut newlines = 0;
+    for (state, bad, chunk_newlines) in folded {
         if let Some(bad) = bad {
             return Err(IngestError::Row(Box::new(bad.position(block, file))));
         }
         merge(&mut total, state);
+        newlines += chunk_newlines;
     }
-    Ok(total)
+    Ok(Some((total, newlines)))
 }
 
 /// Folds one chunk; returns the bad row that stops it, if any.

@@ -16,7 +16,7 @@ use super::error::IngestError;
 use super::records::{self, Syntax};
 use super::schema::{IngestOptions, ResolvedColumns};
 use super::time::TimeFormat;
-use super::{Block, FileContext, RowError, RowErrorKind};
+use super::{Block, BlockRead, FileContext, RowError, RowErrorKind};
 
 /// Bytes handed to the aggregation at a time: large enough to keep every
 /// core busy between the (short) pauses at window ends, small enough to
@@ -36,7 +36,7 @@ pub(crate) struct FileRead {
     pub bytes: u64,
 }
 
-type BlockFn<'f> = dyn FnMut(&Block<'_>, &FileContext<'_>) -> Result<(), IngestError> + 'f;
+type BlockFn<'f> = dyn FnMut(&Block<'_>, &FileContext<'_>) -> Result<BlockRead, IngestError> + 'f;
 
 /// A moving view of an input.
 trait Window {
@@ -201,31 +201,32 @@ fn read_windows(
     let mut block_offset = data_start as u64;
     let mut block_line = line;
     want = WINDOW;
+    let mut quoted = false;
     loop {
         let (bytes, eof) = window.fill(want).map_err(&io_error)?;
-        let end = if eof {
-            bytes.len()
-        } else {
-            match records::last_record_end(bytes, options.delimiter) {
-                Some(end) => end,
-                None => {
-                    want = want.saturating_mul(2);
-                    continue;
-                }
-            }
+        let Some((end, syntax)) = records::cut_block(bytes, options.delimiter, eof, quoted) else {
+            want = want.saturating_mul(2);
+            continue;
         };
         let block = Block {
             bytes: &bytes[..end],
             line: block_line,
+            syntax,
         };
         if context.time_format == TimeFormat::Auto {
             settle_time_format(&block, &mut context, options)?;
         }
-        each_block(&block, &context)?;
-        block_line += memchr::memchr_iter(b'\n', block.bytes).count() as u64;
+        match each_block(&block, &context)? {
+            BlockRead::Done { newlines } => block_line += newlines,
+            BlockRead::HasQuotes => {
+                quoted = true;
+                continue;
+            }
+        }
         block_offset += end as u64;
         window.consume(end);
         want = WINDOW;
+        quoted = false;
         if eof {
             break;
         }
@@ -279,6 +280,7 @@ fn settle_time_format(
     context: &mut FileContext<'_>,
     options: &IngestOptions,
 ) -> Result<(), IngestError> {
+    // Once per file: the block's syntax is not yet checked for quotes.
     let syntax = Syntax::for_block(options.delimiter, block.bytes);
     match super::detect_time_format(block.bytes, syntax, &context.columns) {
         Ok(format) => context.time_format = format,
