@@ -63,7 +63,7 @@ const INLINE_KEY: usize = 8;
 /// aligned so that a row never straddles two cache lines. Amounts that do
 /// not fit an `i64` of nano-units (beyond about 9.2 billion units) travel
 /// as [`WideRow`]s.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C, align(32))]
 pub struct Row {
     pub time_ms: i64,

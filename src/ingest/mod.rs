@@ -238,10 +238,17 @@ struct Run {
 /// not rows.
 const PENDING_ROWS_PER_USER: usize = 8;
 
+/// Rows staged per partition before they are copied to it, [`STAGED`] at
+/// a time (see [`Parsed::stage`]).
+const STAGED: usize = 8;
+
 /// What phase one made of one chunk.
 struct Parsed {
     /// Rows by partition.
     parts: Vec<Vec<Row>>,
+    /// `STAGED` rows per partition, of which `staged_len[p]` are in use.
+    staged: Vec<Row>,
+    staged_len: Vec<usize>,
     /// Rows whose amounts do not fit a [`Row`].
     wide: Vec<WideRow>,
     /// Long keys.
@@ -261,6 +268,8 @@ impl Default for Parsed {
     fn default() -> Self {
         Parsed {
             parts: (0..PARTITIONS).map(|_| Vec::new()).collect(),
+            staged: vec![Row::default(); PARTITIONS * STAGED],
+            staged_len: vec![0; PARTITIONS],
             wide: Vec::new(),
             arena: Vec::new(),
             skipped: 0,
@@ -274,6 +283,33 @@ impl Default for Parsed {
 }
 
 impl Parsed {
+    /// Adds a row to a partition. Rows go to 128 lists at random, and a
+    /// store to a list's next cache line waits for that line to be read
+    /// from memory; rows are therefore staged in a small block that stays
+    /// in cache and copied a few at a time, which keeps fewer stores
+    /// waiting.
+    #[inline]
+    fn stage(&mut self, partition: usize, row: Row) {
+        let n = self.staged_len[partition];
+        let at = partition * STAGED;
+        self.staged[at + n] = row;
+        if n + 1 == STAGED {
+            self.parts[partition].extend_from_slice(&self.staged[at..at + STAGED]);
+            self.staged_len[partition] = 0;
+        } else {
+            self.staged_len[partition] = n + 1;
+        }
+    }
+
+    /// Moves the staged rows to their partitions.
+    fn flush_staged(&mut self) {
+        for (p, n) in self.staged_len.iter_mut().enumerate() {
+            let at = p * STAGED;
+            self.parts[p].extend_from_slice(&self.staged[at..at + *n]);
+            *n = 0;
+        }
+    }
+
     /// Rows held.
     fn rows(&self) -> usize {
         self.parts.iter().map(Vec::len).sum::<usize>() + self.wide.len()
@@ -460,6 +496,7 @@ impl<'a> ChunkParser<'a> {
                 ControlFlow::Break(())
             }
         });
+        self.out.flush_staged();
     }
 
     fn row(&mut self, record: &Record<'_>) -> Result<(), FieldError> {
@@ -491,7 +528,7 @@ impl<'a> ChunkParser<'a> {
         match i64::try_from(amount.0) {
             Ok(nanos) => {
                 let row = Row::new(key, hash, time_ms, nanos, channel, success, &mut out.arena);
-                out.parts[partition].push(row);
+                out.stage(partition, row);
             }
             Err(_) => {
                 let row = Row::new(key, hash, time_ms, 0, channel, success, &mut out.arena);
