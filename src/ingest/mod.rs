@@ -234,9 +234,12 @@ struct Run {
 /// and few rows per block (a million users, a 64 MiB block holds about one
 /// row per user), nearly every row would miss; rows are therefore kept
 /// across blocks until each user has several on average. This costs one
-/// [`Row`] (32 bytes) per multiple per user: memory still follows users,
-/// not rows.
+/// [`Row`] (32 bytes) per multiple per user, up to [`MAX_PENDING_ROWS`]:
+/// memory still follows users, not rows.
 const PENDING_ROWS_PER_USER: usize = 8;
+
+/// At most this many rows (512 MiB) are held back, whatever the users.
+const MAX_PENDING_ROWS: usize = 1 << 24;
 
 /// Rows staged per partition before they are copied to it, [`STAGED`] at
 /// a time (see [`Parsed::stage`]).
@@ -416,7 +419,8 @@ impl Run {
 
         self.pending = chunks.end;
         self.pending_rows += parsed.iter().map(Parsed::rows).sum::<usize>();
-        if self.pending_rows >= PENDING_ROWS_PER_USER * self.aggregate.users() {
+        let batch = (PENDING_ROWS_PER_USER * self.aggregate.users()).min(MAX_PENDING_ROWS);
+        if self.pending_rows >= batch {
             self.add_pending();
         }
         let newlines = self.buffers[chunks].iter().map(|c| c.newlines).sum();
