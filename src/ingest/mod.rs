@@ -241,17 +241,56 @@ const PENDING_ROWS_PER_USER: usize = 8;
 /// At most this many rows (512 MiB) are held back, whatever the users.
 const MAX_PENDING_ROWS: usize = 1 << 24;
 
-/// Rows staged per partition before they are copied to it, [`STAGED`] at
-/// a time (see [`Parsed::stage`]).
+/// Rows staged per partition before they are copied to it (see
+/// [`Staging`]).
 const STAGED: usize = 8;
+
+/// Rows on their way to their partitions. Rows go to 128 lists at random,
+/// and a store to a list's next cache line waits for that line to be read
+/// from memory; rows are therefore staged in a small block that stays in
+/// cache and copied [`STAGED`] at a time, which keeps fewer stores waiting.
+/// One per worker, reused from chunk to chunk.
+struct Staging {
+    /// `STAGED` rows per partition, of which `len[p]` are in use.
+    rows: Vec<Row>,
+    len: Vec<usize>,
+}
+
+impl Staging {
+    fn new() -> Self {
+        Staging {
+            rows: vec![Row::default(); PARTITIONS * STAGED],
+            len: vec![0; PARTITIONS],
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, parts: &mut [Vec<Row>], partition: usize, row: Row) {
+        let n = self.len[partition];
+        let at = partition * STAGED;
+        self.rows[at + n] = row;
+        if n + 1 == STAGED {
+            parts[partition].extend_from_slice(&self.rows[at..at + STAGED]);
+            self.len[partition] = 0;
+        } else {
+            self.len[partition] = n + 1;
+        }
+    }
+
+    /// Moves the staged rows to their partitions.
+    fn flush(&mut self, parts: &mut [Vec<Row>]) {
+        for (p, n) in self.len.iter_mut().enumerate() {
+            let at = p * STAGED;
+            parts[p].extend_from_slice(&self.rows[at..at + *n]);
+            *n = 0;
+        }
+    }
+}
 
 /// What phase one made of one chunk.
 struct Parsed {
     /// Rows by partition.
     parts: Vec<Vec<Row>>,
-    /// `STAGED` rows per partition, of which `staged_len[p]` are in use.
-    staged: Vec<Row>,
-    staged_len: Vec<usize>,
     /// Rows whose amounts do not fit a [`Row`].
     wide: Vec<WideRow>,
     /// Long keys.
@@ -271,8 +310,6 @@ impl Default for Parsed {
     fn default() -> Self {
         Parsed {
             parts: (0..PARTITIONS).map(|_| Vec::new()).collect(),
-            staged: vec![Row::default(); PARTITIONS * STAGED],
-            staged_len: vec![0; PARTITIONS],
             wide: Vec::new(),
             arena: Vec::new(),
             skipped: 0,
@@ -286,33 +323,6 @@ impl Default for Parsed {
 }
 
 impl Parsed {
-    /// Adds a row to a partition. Rows go to 128 lists at random, and a
-    /// store to a list's next cache line waits for that line to be read
-    /// from memory; rows are therefore staged in a small block that stays
-    /// in cache and copied a few at a time, which keeps fewer stores
-    /// waiting.
-    #[inline]
-    fn stage(&mut self, partition: usize, row: Row) {
-        let n = self.staged_len[partition];
-        let at = partition * STAGED;
-        self.staged[at + n] = row;
-        if n + 1 == STAGED {
-            self.parts[partition].extend_from_slice(&self.staged[at..at + STAGED]);
-            self.staged_len[partition] = 0;
-        } else {
-            self.staged_len[partition] = n + 1;
-        }
-    }
-
-    /// Moves the staged rows to their partitions.
-    fn flush_staged(&mut self) {
-        for (p, n) in self.staged_len.iter_mut().enumerate() {
-            let at = p * STAGED;
-            self.parts[p].extend_from_slice(&self.staged[at..at + *n]);
-            *n = 0;
-        }
-    }
-
     /// Rows held.
     fn rows(&self) -> usize {
         self.parts.iter().map(Vec::len).sum::<usize>() + self.wide.len()
@@ -355,10 +365,9 @@ impl Run {
         }
         let channels = &self.channels;
         let parsed = &mut self.buffers[chunks.clone()];
-        pieces
-            .par_iter()
-            .zip(parsed.par_iter_mut())
-            .for_each(|(piece, out)| {
+        pieces.par_iter().zip(parsed.par_iter_mut()).for_each_init(
+            Staging::new,
+            |staging, (piece, out)| {
                 out.clear();
                 let chunk = &block.bytes[piece.clone()];
                 if quotes.load(Ordering::Relaxed) || syntax.has_stray_quote(chunk) {
@@ -366,7 +375,7 @@ impl Run {
                     return;
                 }
                 if piece.start < first_bad.load(Ordering::Relaxed) {
-                    let mut parser = ChunkParser::new(file, options, channels, out);
+                    let mut parser = ChunkParser::new(file, options, channels, out, staging);
                     parser.parse(chunk, piece.start, syntax);
                     if out.stopped {
                         first_bad.fetch_min(out.bad[0].at, Ordering::Relaxed);
@@ -374,7 +383,8 @@ impl Run {
                     // Counted here, where the chunk is still in cache.
                     out.newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
                 }
-            });
+            },
+        );
         if quotes.into_inner() {
             // Chunks already read as plain may have named channels from
             // inside a quoted field: forget them.
@@ -457,6 +467,8 @@ struct ChunkParser<'a> {
     statuses: ShortNames<bool>,
     times: TimeParser,
     out: &'a mut Parsed,
+    /// Empty between chunks.
+    staging: &'a mut Staging,
 }
 
 impl<'a> ChunkParser<'a> {
@@ -465,6 +477,7 @@ impl<'a> ChunkParser<'a> {
         options: &'a IngestOptions,
         channels: &'a Mutex<Vec<Box<[u8]>>>,
         out: &'a mut Parsed,
+        staging: &'a mut Staging,
     ) -> Self {
         ChunkParser {
             file,
@@ -474,6 +487,7 @@ impl<'a> ChunkParser<'a> {
             statuses: ShortNames::default(),
             times: TimeParser::new(file.time_format),
             out,
+            staging,
         }
     }
 
@@ -500,7 +514,7 @@ impl<'a> ChunkParser<'a> {
                 ControlFlow::Break(())
             }
         });
-        self.out.flush_staged();
+        self.staging.flush(&mut self.out.parts);
     }
 
     fn row(&mut self, record: &Record<'_>) -> Result<(), FieldError> {
@@ -532,7 +546,7 @@ impl<'a> ChunkParser<'a> {
         match i64::try_from(amount.0) {
             Ok(nanos) => {
                 let row = Row::new(key, hash, time_ms, nanos, channel, success, &mut out.arena);
-                out.stage(partition, row);
+                self.staging.push(&mut out.parts, partition, row);
             }
             Err(_) => {
                 let row = Row::new(key, hash, time_ms, 0, channel, success, &mut out.arena);

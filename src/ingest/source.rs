@@ -214,7 +214,7 @@ fn read_windows(
             syntax,
         };
         if context.time_format == TimeFormat::Auto {
-            settle_time_format(&block, &mut context, options)?;
+            settle_time_format(&block, &mut context)?;
         }
         match each_block(&block, &context)? {
             BlockRead::Done { newlines } => block_line += newlines,
@@ -275,14 +275,13 @@ fn read_header(
 
 /// Settles `--time-format auto` from the first block with a recognisable
 /// time; a block whose rows all have unrecognisable times is an error.
-fn settle_time_format(
-    block: &Block<'_>,
-    context: &mut FileContext<'_>,
-    options: &IngestOptions,
-) -> Result<(), IngestError> {
-    // Once per file: the block's syntax is not yet checked for quotes.
-    let syntax = Syntax::for_block(options.delimiter, block.bytes);
-    match super::detect_time_format(block.bytes, syntax, &context.columns) {
+fn settle_time_format(block: &Block<'_>, context: &mut FileContext<'_>) -> Result<(), IngestError> {
+    // A block cut as plain may end inside a quoted field: leave it to the
+    // quoted retry, which sees whole records.
+    if block.syntax.has_stray_quote(block.bytes) {
+        return Ok(());
+    }
+    match super::detect_time_format(block.bytes, block.syntax, &context.columns) {
         Ok(format) => context.time_format = format,
         Err(Some((at, value))) => {
             let error = RowError {
