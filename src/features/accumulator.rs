@@ -3,8 +3,8 @@
 //! Users are spread over [`PARTITIONS`] hash tables by a hash of their key.
 //! Reading a block of rows happens in two parallel phases: parse rows into
 //! per-partition lists, then let each partition's table take its rows. A
-//! partition's table is small enough to stay in cache, which is what makes
-//! the second phase fast, and every user lives in exactly one table, so no
+//! partition's index is small enough to stay in cache while its rows find
+//! their users, and every user lives in exactly one table, so no
 //! two threads ever hold the same user and no merge is needed. Every field
 //! is an integer count, sum, minimum, maximum or set, so the result does not
 //! depend on how rows were grouped into chunks or threads.
@@ -373,18 +373,16 @@ struct IndexEntry {
 /// The users of one partition.
 ///
 /// Keys and accumulators are kept apart: the index (16 bytes a user) stays
-/// in cache while a block's rows find their users, and the accumulators
-/// (a dense vector) are then updated in a second pass, in which the
-/// processor can overlap the memory accesses of successive rows because
-/// no address depends on a comparison.
+/// in cache while a batch of rows finds its users. The rows are then put
+/// in user order (a counting sort), so that each accumulator is updated
+/// once per batch, with all its rows, and the accumulators are visited in
+/// the order they lie in memory, which the processor can stream.
 #[derive(Debug, Default)]
 pub struct Partition {
     index: HashTable<IndexEntry>,
     /// The bytes of keys longer than eight bytes.
     long_keys: Vec<u8>,
     users: Vec<UserAccumulator>,
-    /// The user of each row being added (reused between calls).
-    found: Vec<u32>,
     /// Transactions added.
     pub rows: u64,
     pub min_ms: Option<i64>,
@@ -392,23 +390,57 @@ pub struct Partition {
 }
 
 impl Partition {
-    /// Adds rows whose keys hash to this partition; long keys are read
-    /// from `arena`.
-    pub fn add_rows(&mut self, rows: &[Row], arena: &[u8]) {
-        if rows.is_empty() {
+    /// Adds a batch of rows whose keys hash to this partition: lists of
+    /// rows, each with the arena its long keys are read from.
+    pub fn add_rows<'r, I>(&mut self, lists: I, scratch: &mut AddScratch)
+    where
+        I: Iterator<Item = (&'r [Row], &'r [u8])> + Clone,
+    {
+        let AddScratch {
+            found,
+            cursor,
+            by_user,
+        } = scratch;
+        found.clear();
+        for (rows, arena) in lists.clone() {
+            found.extend(rows.iter().map(|row| self.user_of(row, arena)));
+        }
+        if found.is_empty() {
             return;
         }
-        let mut found = std::mem::take(&mut self.found);
-        found.clear();
-        found.extend(rows.iter().map(|row| self.user_of(row, arena)));
+        // Counting sort: `cursor[u]` starts where user u's rows go...
+        cursor.clear();
+        cursor.resize(self.users.len(), 0);
+        for &user in found.iter() {
+            cursor[user as usize] += 1;
+        }
+        let mut next = 0;
+        for slot in cursor.iter_mut() {
+            let count = *slot;
+            *slot = next;
+            next += count;
+        }
+        if by_user.len() < found.len() {
+            by_user.resize(found.len(), Row::default());
+        }
         let (mut min, mut max) = (i64::MAX, i64::MIN);
-        for (row, &user) in rows.iter().zip(&found) {
-            self.users[user as usize].add(row, Money(i128::from(row.amount)));
+        let rows = lists.flat_map(|(rows, _)| rows);
+        for (row, &user) in rows.zip(found.iter()) {
+            let at = &mut cursor[user as usize];
+            by_user[*at as usize] = *row;
+            *at += 1;
             min = min.min(row.time_ms);
             max = max.max(row.time_ms);
         }
-        self.found = found;
-        self.count(rows.len(), min, max);
+        // ... and ends where they end.
+        let mut start = 0;
+        for (user, &end) in self.users.iter_mut().zip(cursor.iter()) {
+            for row in &by_user[start as usize..end as usize] {
+                user.add(row, Money(i128::from(row.amount)));
+            }
+            start = end;
+        }
+        self.count(found.len(), min, max);
     }
 
     /// Adds the wide rows of this partition (`partition`) among `wide`.
@@ -461,6 +493,29 @@ impl Partition {
                 self.users.push(UserAccumulator::new(row.time_ms));
                 user
             }
+        }
+    }
+}
+
+/// Working space of [`Partition::add_rows`], kept from batch to batch:
+/// one per worker, as it grows to the largest batch of a partition.
+#[derive(Debug, Default)]
+pub struct AddScratch {
+    /// The user of each row.
+    found: Vec<u32>,
+    /// Where each user's rows go, then where they end.
+    cursor: Vec<u32>,
+    /// The batch's rows, by user.
+    by_user: Vec<Row>,
+}
+
+impl AddScratch {
+    /// Space for batches of up to `rows` rows, reserved at once.
+    pub fn with_capacity(rows: usize) -> Self {
+        AddScratch {
+            found: Vec::with_capacity(rows),
+            cursor: Vec::new(),
+            by_user: Vec::with_capacity(rows),
         }
     }
 }
@@ -574,13 +629,14 @@ mod tests {
     fn keys_are_found_inline_and_in_the_arena() {
         let mut arena = Vec::new();
         let mut partition = Partition::default();
+        let mut scratch = AddScratch::default();
         let keys: [&[u8]; 6] = [b"a", b"a\0", b"abcdefgh", b"abcdefghi", b"abcdefghj", b"ab"];
         for round in 0..3 {
             let rows: Vec<Row> = keys
                 .iter()
                 .map(|k| Row::new(k, hash_key(k), round, 1, NO_CHANNEL, -1, &mut arena))
                 .collect();
-            partition.add_rows(&rows, &arena);
+            partition.add_rows(std::iter::once((&rows[..], &arena[..])), &mut scratch);
         }
         assert_eq!(partition.users(), keys.len());
         let aggregate = Aggregate {
@@ -591,6 +647,60 @@ mod tests {
         for (key, user, _) in &parts[0] {
             assert!(keys.contains(&key.as_slice()), "{key:?}");
             assert_eq!(user.frequency, 3);
+        }
+    }
+
+    #[test]
+    fn a_batch_of_lists_adds_as_rows_one_by_one() {
+        // Rows of five users in two lists, users interleaved, several rows
+        // per user and list, times out of order, three channels.
+        let mut arena = Vec::new();
+        let keys: [&[u8]; 5] = [b"u1", b"u2", b"a-long-user-key", b"u4", b"u5"];
+        let mut lists = vec![Vec::new(), Vec::new()];
+        for i in 0..60i64 {
+            let key = keys[(i * 7 % 5) as usize];
+            let time_ms = (i * 7_919 % 61) * 3_600_000 * 5;
+            let channel = [0, 1, 6, NO_CHANNEL][(i % 4) as usize];
+            let success = (i % 3) as i8 - 1;
+            let row = Row::new(
+                key,
+                hash_key(key),
+                time_ms,
+                i * 1_000,
+                channel,
+                success,
+                &mut arena,
+            );
+            lists[(i % 2) as usize].push(row);
+        }
+        let mut partition = Partition::default();
+        let batch = lists.iter().map(|rows| (&rows[..], &arena[..]));
+        partition.add_rows(batch, &mut AddScratch::default());
+
+        let mut expected: Vec<(Vec<u8>, UserAccumulator)> = Vec::new();
+        for row in lists.iter().flatten() {
+            let key = row.key_bytes(&arena).as_slice().to_vec();
+            let at = match expected.iter().position(|(k, _)| *k == key) {
+                Some(at) => at,
+                None => {
+                    expected.push((key, UserAccumulator::new(row.time_ms)));
+                    expected.len() - 1
+                }
+            };
+            expected[at].1.add(row, Money(i128::from(row.amount)));
+        }
+        assert_eq!(partition.rows, 60);
+        let aggregate = Aggregate {
+            partitions: vec![partition],
+            channels: Vec::new(),
+        };
+        let (mut parts, _) = aggregate.into_partitions();
+        let users = parts.pop().unwrap();
+        assert_eq!(users.len(), keys.len());
+        for (key, user, activity) in users {
+            let (_, mut want) = expected.iter().find(|(k, _)| **k == *key).unwrap().clone();
+            assert_eq!(activity, want.finish());
+            assert_eq!(format!("{user:?}"), format!("{want:?}"));
         }
     }
 
