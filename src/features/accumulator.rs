@@ -33,8 +33,22 @@ pub const NO_CHANNEL: u16 = u16::MAX;
 
 /// The hash of a user key: fixed, so partitions are the same on every run.
 pub fn hash_key(key: &[u8]) -> u64 {
-    foldhash::fast::FixedState::with_seed(0x5EC_A11).hash_one(key)
+    if key.len() <= INLINE_KEY {
+        hash_packed(pack_key(key), key.len())
+    } else {
+        KEY_HASH.hash_one(key)
+    }
 }
+
+/// [`hash_key`] of a key of at most eight bytes, from its [`pack_key`]
+/// word: one word hashed instead of a run of bytes.
+#[inline]
+pub fn hash_packed(word: u64, len: usize) -> u64 {
+    // The length tells `a` from `a\0`, which pack to the same word.
+    KEY_HASH.hash_one((word, len as u8))
+}
+
+const KEY_HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x5EC_A11);
 
 /// The partition of a key hash. Bits 32..40: rows keep only the low 32
 /// bits (see [`Row::hash`]), and a partition's keys must still differ there.
@@ -54,7 +68,7 @@ fn table_hash(low: u32) -> u64 {
 const LONG_KEY: u8 = u8::MAX;
 
 /// Keys up to this many bytes travel inside the row.
-const INLINE_KEY: usize = 8;
+pub const INLINE_KEY: usize = 8;
 
 /// One parsed transaction, as the accumulators see it.
 ///
@@ -84,10 +98,17 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row of `key` (whose [`hash_key`] is `hash`); a long key is copied
-    /// into `arena`. `amount` is in nano-units.
+    /// A row of `key`, whose [`pack_key`] word is `word` when it is short
+    /// and whose [`hash_key`] is `hash`; a long key is copied into `arena`.
+    /// `amount` is in nano-units.
+    // Inlined: built in place, the row is stored field by field to its
+    // destination, not assembled on the stack and reloaded as a whole (a
+    // wide load over narrow stores stalls store forwarding).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     pub fn new(
         key: &[u8],
+        word: u64,
         hash: u64,
         time_ms: i64,
         amount: i64,
@@ -96,7 +117,7 @@ impl Row {
         arena: &mut Vec<u8>,
     ) -> Row {
         let (word, key_len) = if key.len() <= INLINE_KEY {
-            (pack_key(key), key.len() as u8)
+            (word, key.len() as u8)
         } else {
             let at = arena.len() as u64;
             arena.extend_from_slice(&(key.len() as u64).to_le_bytes());
@@ -162,8 +183,10 @@ impl KeyBytes<'_> {
 
 /// The first eight bytes of `key`, little-endian and zero-padded: with the
 /// length, the whole of a short key in one word.
-fn pack_key(key: &[u8]) -> u64 {
-    // A byte loop, not a slice copy: see `fingerprint`.
+pub fn pack_key(key: &[u8]) -> u64 {
+    // A byte loop, not a slice copy: a copy of variable length becomes a
+    // call to memcpy, which costs more than the whole loop. (Parsing reads
+    // the word from the record instead, see `Record::field_word`.)
     let mut word = 0u64;
     for (i, &b) in key.iter().take(INLINE_KEY).enumerate() {
         word |= u64::from(b) << (8 * i);
@@ -188,7 +211,9 @@ pub struct WideRow {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RecentDays {
     last_day: i64,
-    /// `counts[i]` is the count on day `last_day - i`.
+    /// A ring: `counts[d mod 7]` is the count on day `d`, for the days
+    /// `last_day - 6 ..= last_day`. Moving to a later day clears the slots
+    /// of the days in between, without shifting the others.
     counts: [u32; 7],
 }
 
@@ -200,35 +225,31 @@ impl RecentDays {
         }
     }
 
-    fn shift_to(&mut self, day: i64) {
-        if day <= self.last_day {
-            return;
-        }
-        let by = day - self.last_day;
-        if by >= 7 {
-            self.counts = [0; 7];
-        } else {
-            let by = by as usize;
-            self.counts.copy_within(0..7 - by, by);
-            self.counts[..by].fill(0);
-        }
-        self.last_day = day;
+    fn slot(day: i64) -> usize {
+        day.rem_euclid(7) as usize
     }
 
     fn add(&mut self, day: i64, count: u32) {
-        self.shift_to(day);
-        let back = self.last_day - day;
-        if back < 7 {
-            self.counts[back as usize] += count;
+        if day > self.last_day {
+            if day - self.last_day >= 7 {
+                self.counts = [0; 7];
+            } else {
+                for skipped in self.last_day + 1..=day {
+                    self.counts[Self::slot(skipped)] = 0;
+                }
+            }
+            self.last_day = day;
+        }
+        if self.last_day - day < 7 {
+            self.counts[Self::slot(day)] += count;
         }
     }
 
     /// Transactions on days `from..=to`, for `to >= last_day`.
     pub fn count_between(&self, from: i64, to: i64) -> u64 {
-        (0..7)
-            .map(|i| (self.last_day - i as i64, self.counts[i]))
-            .filter(|&(day, _)| day >= from && day <= to)
-            .map(|(_, c)| u64::from(c))
+        (self.last_day - 6..=self.last_day)
+            .filter(|&day| day >= from && day <= to)
+            .map(|day| u64::from(self.counts[Self::slot(day)]))
             .sum()
     }
 }
@@ -281,14 +302,39 @@ impl UserAccumulator {
         self.monetary += amount;
         self.first_ms = self.first_ms.min(row.time_ms);
         self.last_ms = self.last_ms.max(row.time_ms);
-        self.add_hour(hour_of(row.time_ms) as i32);
+        self.add_time_and_labels(row);
+    }
+
+    /// Adds rows whose amounts fit a [`Row`]; sums are kept in registers
+    /// across the rows.
+    fn add_rows(&mut self, rows: &[Row]) {
+        let mut monetary = 0i128;
+        let (mut first, mut last) = (self.first_ms, self.last_ms);
+        for row in rows {
+            monetary += i128::from(row.amount);
+            first = first.min(row.time_ms);
+            last = last.max(row.time_ms);
+            self.add_time_and_labels(row);
+        }
+        self.frequency += rows.len() as u64;
+        self.monetary += Money(monetary);
+        self.first_ms = first;
+        self.last_ms = last;
+    }
+
+    /// The hour, day, channel and status of a row.
+    #[inline]
+    fn add_time_and_labels(&mut self, row: &Row) {
+        let hour = hour_of(row.time_ms);
+        self.add_hour(hour as i32);
         if row.channel != NO_CHANNEL {
             self.add_channel(u32::from(row.channel), 1);
         }
         // Without branches: statuses come in no predictable order.
         self.with_status += u64::from(row.success >= 0);
         self.successes += u64::from(row.success > 0);
-        self.recent.add(day_of(row.time_ms), 1);
+        // Hours start at midnight UTC: the day of the hour is the day.
+        self.recent.add(hour.div_euclid(24), 1);
     }
 
     fn add_hour(&mut self, hour: i32) {
@@ -435,8 +481,8 @@ impl Partition {
         // ... and ends where they end.
         let mut start = 0;
         for (user, &end) in self.users.iter_mut().zip(cursor.iter()) {
-            for row in &by_user[start as usize..end as usize] {
-                user.add(row, Money(i128::from(row.amount)));
+            if end > start {
+                user.add_rows(&by_user[start as usize..end as usize]);
             }
             start = end;
         }
@@ -603,21 +649,17 @@ impl Aggregate {
     }
 }
 
-/// The length and first seven bytes of a name, as one number: equal
-/// fingerprints of names shorter than eight bytes mean equal names.
-pub fn fingerprint(name: &[u8]) -> u64 {
-    // A byte loop, not a slice copy: a copy of variable length becomes a
-    // call to memcpy, which costs more than the whole lookup.
-    let mut print = (name.len().min(255) as u64) << 56;
-    for (i, &b) in name.iter().take(7).enumerate() {
-        print |= u64::from(b) << (8 * i);
-    }
-    print
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_keys_hash_alike_from_bytes_and_words() {
+        for key in [&b"a"[..], b"a\0", b"", b"abcdefgh", b"u028597"] {
+            assert_eq!(hash_key(key), hash_packed(pack_key(key), key.len()));
+        }
+        assert_ne!(hash_key(b"a"), hash_key(b"a\0"));
+    }
 
     #[test]
     fn rows_are_half_a_cache_line() {
@@ -634,7 +676,10 @@ mod tests {
         for round in 0..3 {
             let rows: Vec<Row> = keys
                 .iter()
-                .map(|k| Row::new(k, hash_key(k), round, 1, NO_CHANNEL, -1, &mut arena))
+                .map(|k| {
+                    let (word, hash) = (pack_key(k), hash_key(k));
+                    Row::new(k, word, hash, round, 1, NO_CHANNEL, -1, &mut arena)
+                })
                 .collect();
             partition.add_rows(std::iter::once((&rows[..], &arena[..])), &mut scratch);
         }
@@ -656,7 +701,7 @@ mod tests {
         // per user and list, times out of order, three channels.
         let mut arena = Vec::new();
         let keys: [&[u8]; 5] = [b"u1", b"u2", b"a-long-user-key", b"u4", b"u5"];
-        let mut lists = vec![Vec::new(), Vec::new()];
+        let mut lists = [Vec::new(), Vec::new()];
         for i in 0..60i64 {
             let key = keys[(i * 7 % 5) as usize];
             let time_ms = (i * 7_919 % 61) * 3_600_000 * 5;
@@ -664,6 +709,7 @@ mod tests {
             let success = (i % 3) as i8 - 1;
             let row = Row::new(
                 key,
+                pack_key(key),
                 hash_key(key),
                 time_ms,
                 i * 1_000,
@@ -716,6 +762,39 @@ mod tests {
         r.add(20, 5);
         assert_eq!(r.count_between(14, 20), 5);
         assert_eq!(r.count_between(0, 20), 5);
+    }
+
+    #[test]
+    fn recent_days_match_counting_every_day() {
+        // Days mostly rising, with jumps and late rows, against a count of
+        // every day.
+        let mut state = 12345u64;
+        let mut day = 100i64;
+        let mut ring = RecentDays::new(day);
+        let mut all = std::collections::BTreeMap::new();
+        for _ in 0..2000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = (state >> 33) % 100;
+            day += match r {
+                0..=49 => 0,
+                50..=79 => 1,
+                80..=89 => (r % 9) as i64,
+                _ => 0,
+            };
+            let at = if r >= 95 { day - (r % 10) as i64 } else { day };
+            ring.add(at, 1);
+            *all.entry(at).or_insert(0u64) += 1;
+            let last = *all.keys().next_back().unwrap();
+            for to in [last, last + 3] {
+                for width in [1, 4, 7] {
+                    let from = to - width + 1;
+                    let want: u64 = all.range(from..=to).map(|(_, n)| n).sum();
+                    assert_eq!(ring.count_between(from, to), want, "{from}..={to}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -37,8 +37,8 @@ use self::amount::Money;
 use self::error::excerpt;
 use self::records::{Record, Syntax};
 use crate::features::accumulator::{
-    AddScratch, Aggregate, MAX_CHANNELS, NO_CHANNEL, PARTITIONS, Row, WideRow, fingerprint,
-    hash_key, partition_of,
+    AddScratch, Aggregate, INLINE_KEY, MAX_CHANNELS, NO_CHANNEL, PARTITIONS, Row, WideRow,
+    hash_key, hash_packed, pack_key, partition_of,
 };
 
 /// How many skipped rows are kept to show the user.
@@ -267,7 +267,7 @@ impl Staging {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, parts: &mut [Vec<Row>], partition: usize, row: Row) {
         let n = self.len[partition];
         let at = partition * STAGED;
@@ -379,12 +379,11 @@ impl Run {
                 }
                 if piece.start < first_bad.load(Ordering::Relaxed) {
                     let mut parser = ChunkParser::new(file, options, channels, out, staging);
-                    parser.parse(chunk, piece.start, syntax);
+                    let newlines = parser.parse(chunk, piece.start, syntax);
+                    out.newlines = newlines;
                     if out.stopped {
                         first_bad.fetch_min(out.bad[0].at, Ordering::Relaxed);
                     }
-                    // Counted here, where the chunk is still in cache.
-                    out.newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
                 }
             },
         );
@@ -481,7 +480,7 @@ struct ChunkParser<'a> {
     file: &'a FileContext<'a>,
     options: &'a IngestOptions,
     channels: &'a Mutex<Vec<Box<[u8]>>>,
-    /// (fingerprint, name, id) of the channels this chunk has seen.
+    /// The ids of the channels this chunk has seen.
     known_channels: ShortNames<u16>,
     /// Whether each status seen is a success.
     statuses: ShortNames<bool>,
@@ -511,9 +510,10 @@ impl<'a> ChunkParser<'a> {
         }
     }
 
-    /// Parses `chunk`, which starts at block offset `base`.
-    fn parse(&mut self, chunk: &[u8], base: usize, syntax: Syntax) {
-        records::for_each_record(chunk, syntax, |at, record| {
+    /// Parses `chunk`, which starts at block offset `base`; returns its
+    /// number of `\n` bytes (see [`records::for_each_record`]).
+    fn parse(&mut self, chunk: &[u8], base: usize, syntax: Syntax) -> u64 {
+        let newlines = records::for_each_record(chunk, syntax, |at, record| {
             let Err((field, kind)) = self.row(record) else {
                 return ControlFlow::Continue(());
             };
@@ -535,11 +535,18 @@ impl<'a> ChunkParser<'a> {
             }
         });
         self.staging.flush(&mut self.out.parts);
+        newlines
     }
 
     fn row(&mut self, record: &Record<'_>) -> Result<(), FieldError> {
-        let (key, time_ms, amount, channel, status) =
-            parse_row(record, self.file, &mut self.times)?;
+        let RowFields {
+            key,
+            key_word,
+            time_ms,
+            amount,
+            channel,
+            status,
+        } = parse_row(record, self.file, &mut self.times)?;
         if self.options.as_of.is_some_and(|as_of| time_ms > as_of) {
             self.out.after_as_of += 1;
             return Ok(());
@@ -548,8 +555,14 @@ impl<'a> ChunkParser<'a> {
             self.out.before_since += 1;
             return Ok(());
         }
-        // Keys are almost always ASCII, which is checked in a few words.
-        if !key.is_ascii() && std::str::from_utf8(key).is_err() {
+        // Keys are almost always short and ASCII: one word to check.
+        let short = key.len() <= INLINE_KEY;
+        let ascii = if short {
+            key_word & 0x8080_8080_8080_8080 == 0
+        } else {
+            key.is_ascii()
+        };
+        if !ascii && std::str::from_utf8(key).is_err() {
             return Err((Some(self.file.columns.user), RowErrorKind::InvalidUtf8));
         }
         let channel = match channel {
@@ -560,16 +573,21 @@ impl<'a> ChunkParser<'a> {
             Some(s) => i8::from(self.is_success(s)?),
             None => -1,
         };
-        let hash = hash_key(key);
+        let hash = if short {
+            hash_packed(key_word, key.len())
+        } else {
+            hash_key(key)
+        };
         let partition = partition_of(hash);
         let out = &mut *self.out;
-        match i64::try_from(amount.0) {
-            Ok(nanos) => {
-                let row = Row::new(key, hash, time_ms, nanos, channel, success, &mut out.arena);
+        let arena = &mut out.arena;
+        match amount {
+            Amount::Nanos(nanos) => {
+                let row = Row::new(key, key_word, hash, time_ms, nanos, channel, success, arena);
                 self.staging.push(&mut out.parts, partition, row);
             }
-            Err(_) => {
-                let row = Row::new(key, hash, time_ms, 0, channel, success, &mut out.arena);
+            Amount::Wide(amount) => {
+                let row = Row::new(key, key_word, hash, time_ms, 0, channel, success, arena);
                 out.wide.push(WideRow {
                     partition,
                     row,
@@ -580,10 +598,11 @@ impl<'a> ChunkParser<'a> {
         Ok(())
     }
 
-    fn channel_id(&mut self, name: &[u8]) -> Result<u16, FieldError> {
+    fn channel_id(&mut self, name: Name<'_>) -> Result<u16, FieldError> {
         if let Some(&id) = self.known_channels.get(name) {
             return Ok(id);
         }
+        let Name { bytes: name, .. } = name;
         // Channel names become column names: checked once per chunk.
         if std::str::from_utf8(name).is_err() {
             return Err((self.file.columns.channel, RowErrorKind::InvalidUtf8));
@@ -602,14 +621,15 @@ impl<'a> ChunkParser<'a> {
                 return Err((self.file.columns.channel, kind));
             }
         };
-        self.known_channels.insert(name, id as u16);
+        self.known_channels.insert(Name::new(name), id as u16);
         Ok(id as u16)
     }
 
-    fn is_success(&mut self, status: &[u8]) -> Result<bool, FieldError> {
+    fn is_success(&mut self, status: Name<'_>) -> Result<bool, FieldError> {
         if let Some(&success) = self.statuses.get(status) {
             return Ok(success);
         }
+        let Name { bytes: status, .. } = status;
         if std::str::from_utf8(status).is_err() {
             return Err((self.file.columns.status, RowErrorKind::InvalidUtf8));
         }
@@ -618,24 +638,46 @@ impl<'a> ChunkParser<'a> {
             .success_statuses
             .iter()
             .any(|s| s.as_bytes().eq_ignore_ascii_case(status));
-        self.statuses.insert(status, success);
+        self.statuses.insert(Name::new(status), success);
         Ok(success)
     }
 }
 
-/// Byte equality for short names, as a loop: a slice comparison calls
-/// memcmp, which costs more than these few bytes.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+/// A short text field (a channel name, a status) and its first eight
+/// bytes as a word (see [`Record::field_word`]).
+#[derive(Clone, Copy)]
+struct Name<'r> {
+    bytes: &'r [u8],
+    word: u64,
+}
+
+impl<'r> Name<'r> {
+    fn new(bytes: &'r [u8]) -> Self {
+        Name {
+            bytes,
+            word: pack_key(bytes),
+        }
+    }
+
+    /// Whether `known`, a name of the same length and first word, is this
+    /// one: names of up to 16 bytes are settled by their last word.
+    #[inline]
+    fn same_rest(&self, known: &[u8]) -> bool {
+        let len = self.bytes.len();
+        if len <= 8 {
+            return true;
+        }
+        let last = |s: &[u8]| u64::from_le_bytes(s[len - 8..].try_into().expect("eight bytes"));
+        last(self.bytes) == last(known) && (len <= 16 || self.bytes[8..] == known[8..])
+    }
 }
 
 /// A small lookup from short byte strings (channel names, statuses: a few
-/// values repeated on every row) to values. Most lookups are settled by
-/// one word compare (see [`fingerprint`]).
+/// values repeated on every row) to values. Most lookups are settled by a
+/// compare of a word and a length (see [`Name`]).
 struct ShortNames<V> {
-    /// (fingerprint, name, value).
-    seen: Vec<(u64, Box<[u8]>, V)>,
+    /// (first word, length, name, value).
+    seen: Vec<(u64, usize, Box<[u8]>, V)>,
 }
 
 impl<V> Default for ShortNames<V> {
@@ -650,26 +692,50 @@ impl<V> ShortNames<V> {
     const MAX: usize = 64;
 
     #[inline]
-    fn get(&self, name: &[u8]) -> Option<&V> {
-        let print = fingerprint(name);
+    fn get(&self, name: Name<'_>) -> Option<&V> {
+        let len = name.bytes.len();
         self.seen
             .iter()
-            .find(|(p, known, _)| *p == print && (name.len() < 8 || same_bytes(known, name)))
-            .map(|(_, _, value)| value)
+            .find(|(word, n, known, _)| *word == name.word && *n == len && name.same_rest(known))
+            .map(|(_, _, _, value)| value)
     }
 
-    fn insert(&mut self, name: &[u8], value: V) {
+    fn insert(&mut self, name: Name<'_>, value: V) {
         if self.seen.len() < Self::MAX {
-            self.seen.push((fingerprint(name), name.into(), value));
+            let entry = (name.word, name.bytes.len(), name.bytes.into(), value);
+            self.seen.push(entry);
         }
     }
 }
 
 type FieldError = (Option<usize>, RowErrorKind);
 
-/// The fields of one row: key, time, amount, channel and status (both
-/// `None` when empty or absent).
-type RowFields<'r> = (&'r [u8], i64, Money, Option<&'r [u8]>, Option<&'r [u8]>);
+/// The fields of one row; channel and status are `None` when empty or
+/// absent.
+struct RowFields<'r> {
+    key: &'r [u8],
+    /// The first eight bytes of the key (see [`Record::field_word`]).
+    key_word: u64,
+    time_ms: i64,
+    amount: Amount,
+    channel: Option<Name<'r>>,
+    status: Option<Name<'r>>,
+}
+
+/// An amount, in nano-units when it fits a [`Row`].
+enum Amount {
+    Nanos(i64),
+    Wide(Money),
+}
+
+impl Amount {
+    fn money(self) -> Money {
+        match self {
+            Amount::Nanos(nanos) => Money(i128::from(nanos)),
+            Amount::Wide(money) => money,
+        }
+    }
+}
 
 fn parse_row<'r>(
     record: &Record<'r>,
@@ -701,24 +767,50 @@ fn parse_row<'r>(
         )
     })?;
     let amount_text = record.field(columns.amount);
-    let amount = Money::parse(amount_text).map_err(|error| {
-        (
-            Some(columns.amount),
-            RowErrorKind::Amount {
-                error,
-                value: excerpt(amount_text),
-            },
-        )
-    })?;
-    let channel = columns
-        .channel
-        .map(|i| record.field(i))
-        .filter(|c| !c.is_empty());
-    let status = columns
-        .status
-        .map(|i| record.field(i).trim_ascii())
-        .filter(|s| !s.is_empty());
-    Ok((key, time_ms, amount, channel, status))
+    let amount = match amount::parse_nanos(amount_text) {
+        Some(nanos) => Amount::Nanos(nanos),
+        None => {
+            let money = Money::parse(amount_text).map_err(|error| {
+                (
+                    Some(columns.amount),
+                    RowErrorKind::Amount {
+                        error,
+                        value: excerpt(amount_text),
+                    },
+                )
+            })?;
+            match i64::try_from(money.0) {
+                Ok(nanos) => Amount::Nanos(nanos),
+                Err(_) => Amount::Wide(money),
+            }
+        }
+    };
+    let channel = columns.channel.and_then(|i| {
+        let bytes = record.field(i);
+        let word = record.field_word(i);
+        (!bytes.is_empty()).then_some(Name { bytes, word })
+    });
+    let status = columns.status.and_then(|i| {
+        let field = record.field(i);
+        let bytes = field.trim_ascii();
+        if bytes.is_empty() {
+            None
+        } else if bytes.len() == field.len() {
+            let word = record.field_word(i);
+            Some(Name { bytes, word })
+        } else {
+            Some(Name::new(bytes))
+        }
+    });
+    let key_word = record.field_word(columns.user);
+    Ok(RowFields {
+        key,
+        key_word,
+        time_ms,
+        amount,
+        channel,
+        status,
+    })
 }
 
 /// Picks the time format of a file from its first data row whose time

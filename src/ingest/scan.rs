@@ -19,7 +19,9 @@ use super::error::IngestError;
 use super::records::{self, Syntax};
 use super::schema::IngestOptions;
 use super::time::TimeParser;
-use super::{Bad, Block, BlockRead, FileContext, RowErrorKind, parse_row, source, split_block};
+use super::{
+    Bad, Block, BlockRead, FileContext, RowErrorKind, RowFields, parse_row, source, split_block,
+};
 
 /// One accepted transaction.
 #[derive(Clone, Copy, Debug)]
@@ -124,7 +126,14 @@ fn scan_chunk<S>(
         // As ingest: the period cut comes before the text checks, so a row
         // ingest leaves out is never an error here.
         let fields = parse_row(record, file, &mut times).and_then(|row| {
-            let (key, time_ms, amount, channel, status) = row;
+            let RowFields {
+                key,
+                time_ms,
+                amount,
+                channel,
+                status,
+                ..
+            } = row;
             let inside = options.as_of.is_none_or(|as_of| time_ms <= as_of)
                 && options.since.is_none_or(|since| time_ms >= since);
             if !inside {
@@ -134,12 +143,16 @@ fn scan_chunk<S>(
                 std::str::from_utf8(bytes).map_err(|_| (column, RowErrorKind::InvalidUtf8))
             };
             let user = text(key, Some(file.columns.user))?;
-            let channel = channel.map(|c| text(c, file.columns.channel)).transpose()?;
-            let status = status.map(|s| text(s, file.columns.status)).transpose()?;
+            let channel = channel
+                .map(|c| text(c.bytes, file.columns.channel))
+                .transpose()?;
+            let status = status
+                .map(|s| text(s.bytes, file.columns.status))
+                .transpose()?;
             Ok(Some(Transaction {
                 user,
                 time_ms,
-                amount,
+                amount: amount.money(),
                 channel,
                 status,
             }))
