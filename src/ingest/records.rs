@@ -533,6 +533,21 @@ mod tests {
     }
 
     #[test]
+    fn field_words_are_packed_fields() {
+        // Fields of 0 to 12 bytes, the last ones too close to the end for
+        // an eight-byte load.
+        let data = b"a,,abcdefgh,abcdefghijkl,1234567\nxy,z,\xC3\xA9t\xC3\xA9,q\n";
+        for syntax in [Syntax::Plain(b','), Syntax::Quoted(b',')] {
+            for_each_record(data, syntax, |_, record| {
+                for i in 0..record.len() {
+                    assert_eq!(record.field_word(i), pack_key(record.field(i)), "{i}");
+                }
+                ControlFlow::Continue(())
+            });
+        }
+    }
+
+    #[test]
     fn every_syntax_counts_newlines() {
         let data = b"a,b\r\n\n\"x\ny\",z\n  c d\n\ne,f";
         for syntax in [
