@@ -437,15 +437,41 @@ pub struct Partition {
 
 impl Partition {
     /// Adds a batch of rows whose keys hash to this partition: lists of
-    /// rows, each with the arena its long keys are read from.
-    pub fn add_rows<'r, I>(&mut self, lists: I, scratch: &mut AddScratch)
-    where
-        I: Iterator<Item = (&'r [Row], &'r [u8])> + Clone,
-    {
+    /// rows, each with the arena its long keys are read from. A batch
+    /// larger than the scratch's limit (rows of few users, which all fall
+    /// in one partition) is added in parts, so the scratch never grows.
+    pub fn add_rows<'r>(
+        &mut self,
+        lists: impl Iterator<Item = (&'r [Row], &'r [u8])>,
+        scratch: &mut AddScratch,
+    ) {
+        let limit = scratch.limit;
+        let mut part: Vec<(&[Row], &[u8])> = Vec::new();
+        let mut rows = 0;
+        for (list, arena) in lists {
+            for piece in list.chunks(limit) {
+                if rows + piece.len() > limit {
+                    self.add_sorted(&part, scratch);
+                    part.clear();
+                    rows = 0;
+                }
+                part.push((piece, arena));
+                rows += piece.len();
+            }
+        }
+        if rows > 0 {
+            self.add_sorted(&part, scratch);
+        }
+    }
+
+    /// [`Self::add_rows`] for at most `scratch.limit` rows.
+    fn add_sorted(&mut self, lists: &[(&[Row], &[u8])], scratch: &mut AddScratch) {
+        let lists = lists.iter().copied();
         let AddScratch {
             found,
             cursor,
             by_user,
+            ..
         } = scratch;
         found.clear();
         for (rows, arena) in lists.clone() {
@@ -544,24 +570,28 @@ impl Partition {
 }
 
 /// Working space of [`Partition::add_rows`], kept from batch to batch:
-/// one per worker, as it grows to the largest batch of a partition.
-#[derive(Debug, Default)]
+/// one per worker, reserved once for [`Self::limit`] rows.
+#[derive(Debug)]
 pub struct AddScratch {
+    /// Most rows sorted at once.
+    limit: usize,
     /// The user of each row.
     found: Vec<u32>,
     /// Where each user's rows go, then where they end.
     cursor: Vec<u32>,
-    /// The batch's rows, by user.
+    /// The rows, by user.
     by_user: Vec<Row>,
 }
 
 impl AddScratch {
-    /// Space for batches of up to `rows` rows, reserved at once.
+    /// Space to sort up to `rows` rows at once, reserved now.
     pub fn with_capacity(rows: usize) -> Self {
+        let limit = rows.max(1);
         AddScratch {
-            found: Vec::with_capacity(rows),
+            limit,
+            found: Vec::with_capacity(limit),
             cursor: Vec::new(),
-            by_user: Vec::with_capacity(rows),
+            by_user: Vec::with_capacity(limit),
         }
     }
 }
@@ -671,7 +701,7 @@ mod tests {
     fn keys_are_found_inline_and_in_the_arena() {
         let mut arena = Vec::new();
         let mut partition = Partition::default();
-        let mut scratch = AddScratch::default();
+        let mut scratch = AddScratch::with_capacity(1024);
         let keys: [&[u8]; 6] = [b"a", b"a\0", b"abcdefgh", b"abcdefghi", b"abcdefghj", b"ab"];
         for round in 0..3 {
             let rows: Vec<Row> = keys
@@ -719,9 +749,11 @@ mod tests {
             );
             lists[(i % 2) as usize].push(row);
         }
+        // Sorted seven rows at a time: lists are cut and parts added in
+        // turn, which must come to the same.
         let mut partition = Partition::default();
         let batch = lists.iter().map(|rows| (&rows[..], &arena[..]));
-        partition.add_rows(batch, &mut AddScratch::default());
+        partition.add_rows(batch, &mut AddScratch::with_capacity(7));
 
         let mut expected: Vec<(Vec<u8>, UserAccumulator)> = Vec::new();
         for row in lists.iter().flatten() {

@@ -446,10 +446,11 @@ impl Run {
         let threads = rayon::current_num_threads();
         if self.scratch.len() < threads {
             // Reserved once, at twice a partition's share of the largest
-            // batch: regrowing would free large blocks, after which the
-            // system allocator (glibc) serves larger requests from its
-            // heap rather than fresh mappings, and the memory freed once
-            // reading ends is no longer returned (about +20% peak here).
+            // batch; larger batches are sorted in parts. Regrowing would
+            // free large blocks, after which the system allocator (glibc)
+            // serves larger requests from its heap rather than fresh
+            // mappings, and the memory freed once reading ends is no longer
+            // returned (about +20% peak here).
             let rows = 2 * MAX_PENDING_ROWS / PARTITIONS;
             self.scratch
                 .resize_with(threads, || Mutex::new(AddScratch::with_capacity(rows)));
