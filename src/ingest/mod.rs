@@ -35,7 +35,7 @@ use self::time::TimeParser;
 
 use self::amount::Money;
 use self::error::excerpt;
-use self::records::{Record, Syntax};
+use self::records::{Record, Scanned, Syntax};
 use crate::features::accumulator::{
     AddScratch, Aggregate, INLINE_KEY, MAX_CHANNELS, NO_CHANNEL, PARTITIONS, Row, WideRow,
     hash_key, hash_packed, pack_key, partition_of,
@@ -373,14 +373,21 @@ impl Run {
             |staging, (piece, out)| {
                 out.clear();
                 let chunk = &block.bytes[piece.clone()];
-                if quotes.load(Ordering::Relaxed) || syntax.has_stray_quote(chunk) {
-                    quotes.store(true, Ordering::Relaxed);
+                if quotes.load(Ordering::Relaxed) {
                     return;
                 }
+                // A chunk past a bad row is not read, nor searched for
+                // quotes. The bad row is the first error all the same: the
+                // bytes up to it were all searched and hold no quote, so
+                // read quoted they read alike.
                 if piece.start < first_bad.load(Ordering::Relaxed) {
                     let mut parser = ChunkParser::new(file, options, channels, out, staging);
-                    let newlines = parser.parse(chunk, piece.start, syntax);
-                    out.newlines = newlines;
+                    let scanned = parser.parse(chunk, piece.start, syntax);
+                    if scanned.stray_quote {
+                        quotes.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    out.newlines = scanned.newlines;
                     if out.stopped {
                         first_bad.fetch_min(out.bad[0].at, Ordering::Relaxed);
                     }
@@ -511,10 +518,11 @@ impl<'a> ChunkParser<'a> {
         }
     }
 
-    /// Parses `chunk`, which starts at block offset `base`; returns its
-    /// number of `\n` bytes (see [`records::for_each_record`]).
-    fn parse(&mut self, chunk: &[u8], base: usize, syntax: Syntax) -> u64 {
-        let newlines = records::for_each_record(chunk, syntax, |at, record| {
+    /// Parses `chunk`, which starts at block offset `base`. What it parsed
+    /// is void when the chunk has a stray quote (see
+    /// [`records::Scanned`]).
+    fn parse(&mut self, chunk: &[u8], base: usize, syntax: Syntax) -> Scanned {
+        let scanned = records::for_each_record(chunk, syntax, |at, record| {
             let Err((field, kind)) = self.row(record) else {
                 return ControlFlow::Continue(());
             };
@@ -536,7 +544,7 @@ impl<'a> ChunkParser<'a> {
             }
         });
         self.staging.flush(&mut self.out.parts);
-        newlines
+        scanned
     }
 
     fn row(&mut self, record: &Record<'_>) -> Result<(), FieldError> {

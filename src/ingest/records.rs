@@ -210,23 +210,35 @@ pub(crate) fn cut_block(
     Some((end, Syntax::Quoted(d)))
 }
 
+/// What reading a chunk's records found besides the records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    /// The number of `\n` bytes in the chunk (for line numbers); only
+    /// complete when the visitor never broke.
+    pub newlines: u64,
+    /// Whether the chunk holds a `"` that its syntax does not see (only
+    /// [`Syntax::Plain`]; see [`Syntax::has_stray_quote`]), checked over
+    /// the whole chunk even when the visitor broke. When it does, the
+    /// records visited were cut wrongly and must be thrown away.
+    pub stray_quote: bool,
+}
+
 /// Reads the records of `chunk` (which starts at a record start), calling
 /// `visit(offset_of_record_in_chunk, &record)` for each one. Blank lines are
-/// skipped. Stops early when `visit` breaks. Returns the number of `\n`
-/// bytes in `chunk` (for line numbers), which is only complete when `visit`
-/// never breaks.
+/// skipped. Stops early when `visit` breaks.
 pub(crate) fn for_each_record(
     chunk: &[u8],
     syntax: Syntax,
     mut visit: impl FnMut(usize, &Record<'_>) -> ControlFlow<()>,
-) -> u64 {
+) -> Scanned {
     let mut bounds: Vec<(usize, usize)> = Vec::with_capacity(16);
     match syntax {
         Syntax::Plain(d) => {
             let mut start = 0;
             let mut field_start = 0;
             let mut lines = 0;
-            for (base, delimiters, newlines) in SeparatorMasks::new(chunk, d) {
+            let mut masks = SeparatorMasks::new(chunk, d);
+            for (base, delimiters, newlines) in masks.by_ref() {
                 lines += u64::from(newlines.count_ones());
                 let mut hits = delimiters | newlines;
                 while hits != 0 {
@@ -240,7 +252,11 @@ pub(crate) fn for_each_record(
                     }
                     if visit_line(chunk, start, field_start, i, &mut bounds, &mut visit).is_break()
                     {
-                        return lines;
+                        // Rare (a bad row): the rest is searched apart.
+                        return Scanned {
+                            newlines: lines,
+                            stray_quote: syntax.has_stray_quote(chunk),
+                        };
                     }
                     start = i + 1;
                     field_start = start;
@@ -256,7 +272,11 @@ pub(crate) fn for_each_record(
                     &mut visit,
                 );
             }
-            lines
+            // Every byte went through the masks.
+            Scanned {
+                newlines: lines,
+                stray_quote: masks.saw_quote(),
+            }
         }
         Syntax::Whitespace => {
             let mut start = 0;
@@ -282,16 +302,22 @@ pub(crate) fn for_each_record(
                         bounds: &bounds,
                     };
                     if visit(start, &record).is_break() {
-                        return 0;
+                        break;
                     }
                 }
                 start = end + 1;
             }
-            memchr::memchr_iter(b'\n', chunk).count() as u64
+            Scanned {
+                newlines: memchr::memchr_iter(b'\n', chunk).count() as u64,
+                stray_quote: false,
+            }
         }
         Syntax::Quoted(d) => {
             read_quoted(chunk, d, &mut bounds, visit);
-            memchr::memchr_iter(b'\n', chunk).count() as u64
+            Scanned {
+                newlines: memchr::memchr_iter(b'\n', chunk).count() as u64,
+                stray_quote: false,
+            }
         }
     }
 }
@@ -305,10 +331,16 @@ pub(crate) fn for_each_record(
 /// once (SIMD, through `wide`: SSE2 or NEON, with a portable fallback) and
 /// packs the results into one bit per byte, so the caller walks separators
 /// with bit operations alone.
+///
+/// It also looks for quotes on the way, which the plain syntax must not
+/// meet: one more comparison per sixteen bytes, where a separate search
+/// would read the chunk a second time.
 struct SeparatorMasks<'a> {
     bytes: &'a [u8],
     offset: usize,
     delimiter: u8x16,
+    /// Lanes that have held a `"` (all ones), over the bytes yielded.
+    quotes: u8x16,
 }
 
 impl<'a> SeparatorMasks<'a> {
@@ -317,7 +349,13 @@ impl<'a> SeparatorMasks<'a> {
             bytes,
             offset: 0,
             delimiter: u8x16::splat(delimiter),
+            quotes: u8x16::splat(0),
         }
+    }
+
+    /// Whether a `"` was among the bytes yielded so far.
+    fn saw_quote(&self) -> bool {
+        self.quotes.to_bitmask() != 0
     }
 }
 
@@ -340,13 +378,15 @@ impl Iterator for SeparatorMasks<'_> {
             tail[..width].copy_from_slice(rest);
             &tail
         };
-        let newline = u8x16::splat(b'\n');
+        let (newline, quote) = (u8x16::splat(b'\n'), u8x16::splat(b'"'));
         let (mut delimiters, mut newlines) = (0u64, 0u64);
         for (k, lane) in block.chunks_exact(16).enumerate() {
             let bytes: [u8; 16] = lane.try_into().expect("sixteen bytes");
             let v = u8x16::from(bytes);
             delimiters |= u64::from(v.simd_eq(self.delimiter).to_bitmask() as u16) << (16 * k);
             newlines |= u64::from(v.simd_eq(newline).to_bitmask() as u16) << (16 * k);
+            // The padding is zeros, never a quote.
+            self.quotes |= v.simd_eq(quote);
         }
         if width < 64 {
             let valid = (1u64 << width) - 1;
@@ -556,7 +596,40 @@ mod tests {
             Syntax::Whitespace,
         ] {
             let n = for_each_record(data, syntax, |_, _| ControlFlow::Continue(()));
-            assert_eq!(n, 6, "{syntax:?}");
+            assert_eq!(n.newlines, 6, "{syntax:?}");
+        }
+    }
+
+    #[test]
+    fn plain_reading_finds_every_quote() {
+        // A quote at each position of a 150-byte chunk (ends of 64-byte
+        // blocks and the short last block included), with the visitor
+        // reading on, or breaking at the first or at the last record.
+        let line = b"u1,2025-04-01 00:00:16,WhatsApp,read,0.0413\n";
+        let clean: Vec<u8> = line.iter().copied().cycle().take(150).collect();
+        for break_at in [None, Some(0), Some(2)] {
+            let read = |chunk: &[u8]| {
+                let mut seen = 0;
+                for_each_record(chunk, Syntax::Plain(b','), |_, _| {
+                    seen += 1;
+                    if Some(seen - 1) == break_at {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                })
+            };
+            assert!(!read(&clean).stray_quote);
+            for at in 0..clean.len() {
+                let mut chunk = clean.clone();
+                chunk[at] = b'"';
+                assert!(read(&chunk).stray_quote, "quote at {at}, {break_at:?}");
+            }
+        }
+        // The other syntaxes see quotes, or need not.
+        for syntax in [Syntax::Quoted(b','), Syntax::Whitespace] {
+            let scanned = for_each_record(b"\"a\",b\n", syntax, |_, _| ControlFlow::Continue(()));
+            assert!(!scanned.stray_quote);
         }
     }
 

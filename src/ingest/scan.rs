@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::amount::Money;
 use super::error::IngestError;
-use super::records::{self, Syntax};
+use super::records::{self, Scanned, Syntax};
 use super::schema::IngestOptions;
 use super::time::TimeParser;
 use super::{
@@ -86,13 +86,11 @@ where
         .par_iter()
         .map(|piece| {
             let chunk = &block.bytes[piece.clone()];
-            if syntax.has_stray_quote(chunk) {
-                return None;
-            }
             let mut state = init();
-            let bad = scan_chunk(chunk, piece.start, syntax, file, options, &mut state, visit);
-            let newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
-            Some((state, bad, newlines))
+            let (bad, scanned) =
+                scan_chunk(chunk, piece.start, syntax, file, options, &mut state, visit);
+            // With a stray quote, what was folded is void.
+            (!scanned.stray_quote).then_some((state, bad, scanned.newlines))
         })
         .collect();
     let Some(folded) = folded else {
@@ -110,7 +108,8 @@ where
     Ok(Some((total, newlines)))
 }
 
-/// Folds one chunk; returns the bad row that stops it, if any.
+/// Folds one chunk; returns the bad row that stops it, if any, and what
+/// reading it found (see [`records::Scanned`]).
 fn scan_chunk<S>(
     chunk: &[u8],
     base: usize,
@@ -119,10 +118,10 @@ fn scan_chunk<S>(
     options: &IngestOptions,
     state: &mut S,
     visit: &(impl Fn(&mut S, &Transaction<'_>) + Sync),
-) -> Option<Bad> {
+) -> (Option<Bad>, Scanned) {
     let mut times = TimeParser::new(file.time_format);
     let mut stop = None;
-    records::for_each_record(chunk, syntax, |at, record| {
+    let scanned = records::for_each_record(chunk, syntax, |at, record| {
         // As ingest: the period cut comes before the text checks, so a row
         // ingest leaves out is never an error here.
         let fields = parse_row(record, file, &mut times).and_then(|row| {
@@ -175,5 +174,5 @@ fn scan_chunk<S>(
             }
         }
     });
-    stop
+    (stop, scanned)
 }
