@@ -254,6 +254,77 @@ impl RecentDays {
     }
 }
 
+/// The UTC hours with a transaction, as days with a 24-bit mask of their
+/// hours: a day takes 8 bytes however many of its hours are active, and
+/// rows of a day already seen (most of them: logs run in time order) only
+/// set a bit.
+#[derive(Clone, Debug, Default)]
+struct ActiveHours {
+    /// The day of the last row, and its hours so far: kept here until a
+    /// row of another day comes, so most users with one active day, and
+    /// the rows of every user's current day, never touch `days`.
+    day: i32,
+    mask: u32,
+    /// Earlier (day, hour mask) pairs: a day appears more than once only
+    /// when rows come out of time order, and repeats are merged whenever
+    /// the list would grow, so its size follows the number of active days.
+    days: SmallVec<[(i32, u32); 2]>,
+}
+
+impl ActiveHours {
+    /// Adds an hour (since the epoch) of day `day` (`hour.div_euclid(24)`).
+    #[inline]
+    fn add(&mut self, hour: i64, day: i64) {
+        let bit = 1u32 << (hour - day * 24);
+        let day = day as i32;
+        if day != self.day {
+            self.end_day(day);
+        }
+        self.mask |= bit;
+    }
+
+    /// Files the current day and starts `day`.
+    #[cold]
+    fn end_day(&mut self, day: i32) {
+        if self.mask != 0 {
+            if self.days.len() == self.days.capacity() && self.days.len() >= 16 {
+                self.compact();
+            }
+            self.days.push((self.day, self.mask));
+        }
+        self.day = day;
+        self.mask = 0;
+    }
+
+    /// Sorts the days and merges the repeats.
+    fn compact(&mut self) {
+        self.days.sort_unstable_by_key(|&(day, _)| day);
+        self.days.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 |= later.1;
+            }
+            same
+        });
+    }
+
+    /// Counts the distinct hours and days and frees the list.
+    fn finish(&mut self) -> Activity {
+        self.end_day(0);
+        self.compact();
+        let activity = Activity {
+            hours: self
+                .days
+                .iter()
+                .map(|(_, mask)| u64::from(mask.count_ones()))
+                .sum(),
+            days: self.days.len() as u64,
+        };
+        self.days = SmallVec::new();
+        activity
+    }
+}
+
 /// Everything kept about one user while reading.
 #[derive(Clone, Debug)]
 pub struct UserAccumulator {
@@ -261,14 +332,7 @@ pub struct UserAccumulator {
     pub monetary: Money,
     pub first_ms: i64,
     pub last_ms: i64,
-    /// Hours (since the epoch) with a transaction; duplicates are removed
-    /// whenever the vector would grow, so its size follows the number of
-    /// distinct hours, not of rows.
-    hours: Vec<i32>,
-    /// The hour last pushed to `hours` (when not empty): compared here,
-    /// the check of a repeated hour does not read `hours` itself, which
-    /// is elsewhere in memory.
-    last_hour: i32,
+    hours: ActiveHours,
     /// Transactions by channel id, for the first few ids (counted without
     /// a search: most logs have a handful of channels)...
     channels: [u64; INLINE_CHANNELS],
@@ -287,8 +351,7 @@ impl UserAccumulator {
             monetary: Money::ZERO,
             first_ms: time_ms,
             last_ms: time_ms,
-            hours: Vec::new(),
-            last_hour: 0,
+            hours: ActiveHours::default(),
             channels: [0; INLINE_CHANNELS],
             more_channels: Vec::new(),
             with_status: 0,
@@ -326,32 +389,16 @@ impl UserAccumulator {
     #[inline]
     fn add_time_and_labels(&mut self, row: &Row) {
         let hour = hour_of(row.time_ms);
-        self.add_hour(hour as i32);
+        // Hours start at midnight UTC: the day of the hour is the day.
+        let day = hour.div_euclid(24);
+        self.hours.add(hour, day);
         if row.channel != NO_CHANNEL {
             self.add_channel(u32::from(row.channel), 1);
         }
         // Without branches: statuses come in no predictable order.
         self.with_status += u64::from(row.success >= 0);
         self.successes += u64::from(row.success > 0);
-        // Hours start at midnight UTC: the day of the hour is the day.
-        self.recent.add(hour.div_euclid(24), 1);
-    }
-
-    fn add_hour(&mut self, hour: i32) {
-        // Logs are mostly in time order: the same hour repeats back to back.
-        if self.last_hour == hour && !self.hours.is_empty() {
-            return;
-        }
-        if self.hours.len() == self.hours.capacity() && self.hours.len() >= 16 {
-            self.compact_hours();
-        }
-        self.hours.push(hour);
-        self.last_hour = hour;
-    }
-
-    fn compact_hours(&mut self) {
-        self.hours.sort_unstable();
-        self.hours.dedup();
+        self.recent.add(day, 1);
     }
 
     fn add_channel(&mut self, id: u32, count: u64) {
@@ -367,21 +414,7 @@ impl UserAccumulator {
 
     /// Counts the distinct hours and days and frees the hours.
     pub fn finish(&mut self) -> Activity {
-        self.compact_hours();
-        let mut days = 0;
-        let mut last_day = None;
-        for &h in &self.hours {
-            let day = i64::from(h).div_euclid(24);
-            if last_day != Some(day) {
-                days += 1;
-                last_day = Some(day);
-            }
-        }
-        let hours = std::mem::take(&mut self.hours);
-        Activity {
-            hours: hours.len() as u64,
-            days,
-        }
+        self.hours.finish()
     }
 
     /// (channel id, transactions) pairs.
@@ -831,11 +864,44 @@ mod tests {
 
     #[test]
     fn hours_compact_to_distinct() {
-        let mut u = UserAccumulator::new(0);
-        for i in 0..1000 {
-            u.add_hour(i % 50);
+        let mut hours = ActiveHours::default();
+        // 50 hours over three days (0-23, 24-47, 48-49), out of order.
+        for i in 0..1000i64 {
+            let hour = i * 7 % 50;
+            hours.add(hour, hour.div_euclid(24));
         }
-        assert!(u.hours.len() <= 100);
-        assert_eq!(u.finish(), Activity { hours: 50, days: 3 });
+        assert!(hours.days.len() <= 32, "{}", hours.days.len());
+        assert_eq!(hours.finish(), Activity { hours: 50, days: 3 });
+    }
+
+    #[test]
+    fn active_hours_match_a_set_of_hours() {
+        // Pseudo-random hours around the epoch (negative ones included),
+        // runs of one day, and jumps back in time.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for round in 0..50 {
+            let mut hours = ActiveHours::default();
+            let mut all = std::collections::BTreeSet::new();
+            let mut hour = -500i64 + round;
+            for _ in 0..400 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                hour += match state % 10 {
+                    0..=5 => (state >> 8) as i64 % 3,
+                    6..=8 => (state >> 8) as i64 % 60,
+                    _ => -((state >> 8) as i64 % 900),
+                };
+                hours.add(hour, hour.div_euclid(24));
+                all.insert(hour);
+            }
+            let days: std::collections::BTreeSet<i64> =
+                all.iter().map(|h| h.div_euclid(24)).collect();
+            let want = Activity {
+                hours: all.len() as u64,
+                days: days.len() as u64,
+            };
+            assert_eq!(hours.finish(), want, "round {round}");
+        }
     }
 }
