@@ -435,8 +435,16 @@ pub struct Activity {
     pub days: u64,
 }
 
-/// A user key, its accumulator and its activity, once reading is over.
-pub type KeyedUser = (UserKey, UserAccumulator, Activity);
+/// The users of one partition once reading is over, by user number: their
+/// keys, accumulators and activity. The accumulators stay where reading
+/// left them (a copy of them all would cost as much as the rest of
+/// finishing).
+#[derive(Debug, Default)]
+pub struct FinishedUsers {
+    pub keys: Vec<UserKey>,
+    pub users: Vec<UserAccumulator>,
+    pub activity: Vec<Activity>,
+}
 
 /// A user of a partition's index: the key, packed (see [`pack_key`]) or
 /// as an offset in the partition's arena, and the user's number.
@@ -682,7 +690,7 @@ impl Aggregate {
 
     /// The users of each partition, finished (see
     /// [`UserAccumulator::finish`]), and the channel names.
-    pub fn into_partitions(self) -> (Vec<Vec<KeyedUser>>, Vec<Box<[u8]>>) {
+    pub fn into_partitions(self) -> (Vec<FinishedUsers>, Vec<Box<[u8]>>) {
         use rayon::prelude::*;
         let parts = self
             .partitions
@@ -691,7 +699,7 @@ impl Aggregate {
                 let Partition {
                     index,
                     long_keys,
-                    users,
+                    mut users,
                     ..
                 } = partition;
                 let mut keys = vec![UserKey::new(); users.len()];
@@ -699,13 +707,12 @@ impl Aggregate {
                     keys[entry.user as usize] =
                         UserKey::from_slice(stored_key(entry, &long_keys).as_slice());
                 }
-                keys.into_iter()
-                    .zip(users)
-                    .map(|(key, mut user)| {
-                        let activity = user.finish();
-                        (key, user, activity)
-                    })
-                    .collect()
+                let activity = users.iter_mut().map(UserAccumulator::finish).collect();
+                FinishedUsers {
+                    keys,
+                    users,
+                    activity,
+                }
             })
             .collect();
         (parts, self.channels)
@@ -752,7 +759,7 @@ mod tests {
             channels: Vec::new(),
         };
         let (parts, _) = aggregate.into_partitions();
-        for (key, user, _) in &parts[0] {
+        for (key, user) in parts[0].keys.iter().zip(&parts[0].users) {
             assert!(keys.contains(&key.as_slice()), "{key:?}");
             assert_eq!(user.frequency, 3);
         }
@@ -806,10 +813,15 @@ mod tests {
             channels: Vec::new(),
         };
         let (mut parts, _) = aggregate.into_partitions();
-        let users = parts.pop().unwrap();
-        assert_eq!(users.len(), keys.len());
-        for (key, user, activity) in users {
-            let (_, mut want) = expected.iter().find(|(k, _)| **k == *key).unwrap().clone();
+        let finished = parts.pop().unwrap();
+        assert_eq!(finished.users.len(), keys.len());
+        let FinishedUsers {
+            keys: user_keys,
+            users,
+            activity,
+        } = finished;
+        for ((key, user), activity) in user_keys.iter().zip(users).zip(activity) {
+            let (_, mut want) = expected.iter().find(|(k, _)| **k == **key).unwrap().clone();
             assert_eq!(activity, want.finish());
             assert_eq!(format!("{user:?}"), format!("{want:?}"));
         }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use rayon::prelude::*;
 
-use super::accumulator::{Aggregate, KeyedUser};
+use super::accumulator::{Activity, Aggregate, FinishedUsers, UserAccumulator};
 use crate::ingest::amount::Money;
 use crate::ingest::time::{MS_PER_DAY, day_of, write_iso};
 
@@ -100,11 +100,19 @@ impl FeatureTable {
             start_day: window_start_day,
             days: window_days,
         };
-        let user_at = |&(_, part, slot): &(u64, u32, u32)| &parts[part as usize][slot as usize];
         let users: Vec<UserFeatures> = sorted
             .par_iter()
-            .map(|position| {
-                finish_user(user_at(position), &window, has_channel, has_status, options)
+            .map(|&(_, part, slot)| {
+                let (part, slot) = (&parts[part as usize], slot as usize);
+                finish_user(
+                    &part.keys[slot],
+                    &part.users[slot],
+                    part.activity[slot],
+                    &window,
+                    has_channel,
+                    has_status,
+                    options,
+                )
             })
             .collect();
         let mut shares = vec![0.0; users.len() * n_channels];
@@ -112,8 +120,8 @@ impl FeatureTable {
             shares
                 .par_chunks_mut(n_channels)
                 .zip(&sorted)
-                .for_each(|(row, position)| {
-                    let (_, user, _) = user_at(position);
+                .for_each(|(row, &(_, part, slot))| {
+                    let user = &parts[part as usize].users[slot as usize];
                     for (id, count) in user.channel_counts() {
                         row[column[id as usize]] = count as f64 / user.frequency as f64;
                     }
@@ -310,7 +318,7 @@ fn push_money(buf: &mut Vec<u8>, money: Money) {
 
 /// (key prefix, partition, slot) of every user, in key order. The first
 /// eight key bytes, big-endian, order most pairs without reading the keys.
-fn sorted_positions(parts: &[Vec<KeyedUser>]) -> Vec<(u64, u32, u32)> {
+fn sorted_positions(parts: &[FinishedUsers]) -> Vec<(u64, u32, u32)> {
     let prefix = |key: &[u8]| {
         let mut bytes = [0u8; 8];
         for (slot, &b) in bytes.iter_mut().zip(key) {
@@ -321,18 +329,16 @@ fn sorted_positions(parts: &[Vec<KeyedUser>]) -> Vec<(u64, u32, u32)> {
     let mut sorted: Vec<(u64, u32, u32)> = parts
         .iter()
         .enumerate()
-        .flat_map(|(p, users)| {
-            users
+        .flat_map(|(p, part)| {
+            part.keys
                 .iter()
                 .enumerate()
-                .map(move |(i, (key, _, _))| (prefix(key), p as u32, i as u32))
+                .map(move |(i, key)| (prefix(key), p as u32, i as u32))
         })
         .collect();
     sorted.par_sort_unstable_by(|a, b| {
         a.0.cmp(&b.0).then_with(|| {
-            parts[a.1 as usize][a.2 as usize]
-                .0
-                .cmp(&parts[b.1 as usize][b.2 as usize].0)
+            parts[a.1 as usize].keys[a.2 as usize].cmp(&parts[b.1 as usize].keys[b.2 as usize])
         })
     });
     sorted
@@ -346,7 +352,9 @@ struct Window {
 }
 
 fn finish_user(
-    (key, user, activity): &KeyedUser,
+    key: &[u8],
+    user: &UserAccumulator,
+    activity: Activity,
     window: &Window,
     has_channel: bool,
     has_status: bool,
