@@ -245,8 +245,9 @@ const PENDING_ROWS_PER_USER: usize = 8;
 const MAX_PENDING_ROWS: usize = 1 << 24;
 
 /// Rows staged per partition before they are copied to it (see
-/// [`Staging`]).
-const STAGED: usize = 8;
+/// [`Staging`]): 64 KiB a worker. Measured at 50M rows: 8 cost 2% more
+/// CPU (a copy call per 256 bytes), 4 cost 8% more, 32 was no better.
+const STAGED: usize = 16;
 
 /// Rows on their way to their partitions. Rows go to 128 lists at random,
 /// and a store to a list's next cache line waits for that line to be read
