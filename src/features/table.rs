@@ -235,7 +235,7 @@ impl FeatureTable {
         buf.push(b',');
         buf.extend_from_slice(ints.format(user.frequency).as_bytes());
         buf.push(b',');
-        push_money(buf, user.monetary);
+        user.monetary.push_decimal(buf);
         buf.push(b',');
         write_iso(buf, user.first_seen_ms);
         buf.push(b',');
@@ -308,12 +308,6 @@ pub(crate) fn push_float(buf: &mut Vec<u8>, x: f64) {
     let mut ryu = ryu::Buffer::new();
     let s = ryu.format(x);
     buf.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
-}
-
-fn push_money(buf: &mut Vec<u8>, money: Money) {
-    use std::io::Write as _;
-    // Display is exact; writing into a Vec cannot fail.
-    let _ = write!(buf, "{money}");
 }
 
 /// (key prefix, partition, slot) of every user, in key order. The first

@@ -186,18 +186,38 @@ impl std::ops::AddAssign for Money {
     }
 }
 
-impl fmt::Display for Money {
-    /// Exact decimal, trailing zeros trimmed: `12.5`, `-0.000001`, `7`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
+impl Money {
+    /// Exact decimal, trailing zeros trimmed: `12.5`, `-0.000001`, `7`;
+    /// appended to `buf` without going through `fmt` (a million of them
+    /// are written per feature table).
+    pub fn push_decimal(self, buf: &mut Vec<u8>) {
+        if self.0 < 0 {
+            buf.push(b'-');
+        }
         let abs = self.0.unsigned_abs();
         let whole = abs / SCALE as u128;
-        let frac = abs % SCALE as u128;
+        let mut frac = (abs % SCALE as u128) as u32;
+        buf.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
         if frac == 0 {
-            return write!(f, "{sign}{whole}");
+            return;
         }
-        let digits = format!("{frac:09}");
-        write!(f, "{sign}{whole}.{}", digits.trim_end_matches('0'))
+        let mut digits = [b'0'; 9];
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        let end = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+        buf.push(b'.');
+        buf.extend_from_slice(&digits[..end]);
+    }
+}
+
+impl fmt::Display for Money {
+    /// See [`Money::push_decimal`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = Vec::with_capacity(48);
+        self.push_decimal(&mut buf);
+        f.write_str(std::str::from_utf8(&buf).expect("ASCII"))
     }
 }
 
@@ -295,6 +315,19 @@ mod tests {
         assert_eq!(parse("12.50").unwrap().to_string(), "12.5");
         assert_eq!(parse("-0.000001").unwrap().to_string(), "-0.000001");
         assert_eq!(parse("7").unwrap().to_string(), "7");
+        assert_eq!(parse("-7").unwrap().to_string(), "-7");
+        assert_eq!(parse("0").unwrap().to_string(), "0");
+        assert_eq!(parse("-0.5").unwrap().to_string(), "-0.5");
+        assert_eq!(parse("0.000000001").unwrap().to_string(), "0.000000001");
+        assert_eq!(parse("1.100000000").unwrap().to_string(), "1.1");
+        assert_eq!(
+            Money(i128::MIN).to_string(),
+            "-170141183460469231731687303715.884105728"
+        );
+        assert_eq!(
+            Money(-1_234_567_890_123_456_789).to_string(),
+            "-1234567890.123456789"
+        );
         assert_eq!(
             (parse("0.1").unwrap() + parse("0.2").unwrap()).to_string(),
             "0.3"
