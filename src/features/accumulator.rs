@@ -254,6 +254,43 @@ impl RecentDays {
     }
 }
 
+/// The active-day lists of one partition's users (see [`ActiveHours`]),
+/// kept in one vector as slices of 4, 8, 16... entries. A list that
+/// outgrows its slice moves to a slice twice as large, and the old one is
+/// kept for the next list that needs one of its size. Lists thus cost no
+/// allocation of their own, none of them is freed one by one, and a
+/// partition is only ever touched by one thread at a time.
+#[derive(Debug, Default)]
+pub struct DayLists {
+    entries: Vec<(i32, u32)>,
+    /// Offsets of free slices; `free[k]` holds slices of `4 << k` entries.
+    free: Vec<Vec<usize>>,
+}
+
+impl DayLists {
+    fn class(capacity: u32) -> usize {
+        (capacity / 4).trailing_zeros() as usize
+    }
+
+    /// A slice of `capacity` (4 << k) entries.
+    fn take(&mut self, capacity: u32) -> usize {
+        if let Some(at) = self.free.get_mut(Self::class(capacity)).and_then(Vec::pop) {
+            return at;
+        }
+        let at = self.entries.len();
+        self.entries.resize(at + capacity as usize, (0, 0));
+        at
+    }
+
+    fn give_back(&mut self, at: usize, capacity: u32) {
+        let class = Self::class(capacity);
+        if self.free.len() <= class {
+            self.free.resize_with(class + 1, Vec::new);
+        }
+        self.free[class].push(at);
+    }
+}
+
 /// The UTC hours with a transaction, as days with a 24-bit mask of their
 /// hours: a day takes 8 bytes however many of its hours are active, and
 /// rows of a day already seen (most of them: logs run in time order) only
@@ -261,68 +298,102 @@ impl RecentDays {
 #[derive(Clone, Debug, Default)]
 struct ActiveHours {
     /// The day of the last row, and its hours so far: kept here until a
-    /// row of another day comes, so most users with one active day, and
-    /// the rows of every user's current day, never touch `days`.
+    /// row of another day comes, so users with one active day, and the
+    /// rows of every user's current day, never touch the list.
     day: i32,
     mask: u32,
-    /// Earlier (day, hour mask) pairs: a day appears more than once only
-    /// when rows come out of time order, and repeats are merged whenever
-    /// the list would grow, so its size follows the number of active days.
-    days: SmallVec<[(i32, u32); 2]>,
+    /// Earlier (day, hour mask) pairs: `len` entries of a slice of
+    /// `capacity` entries at `at` in the partition's [`DayLists`] (none
+    /// while `capacity` is 0). A day appears more than once only when rows
+    /// come out of time order, and repeats are merged whenever the list
+    /// would grow, so its size follows the number of active days.
+    at: usize,
+    len: u32,
+    capacity: u32,
 }
 
 impl ActiveHours {
     /// Adds an hour (since the epoch) of day `day` (`hour.div_euclid(24)`).
     #[inline]
-    fn add(&mut self, hour: i64, day: i64) {
+    fn add(&mut self, hour: i64, day: i64, lists: &mut DayLists) {
         let bit = 1u32 << (hour - day * 24);
         let day = day as i32;
         if day != self.day {
-            self.end_day(day);
+            self.end_day(day, lists);
         }
         self.mask |= bit;
     }
 
     /// Files the current day and starts `day`.
     #[cold]
-    fn end_day(&mut self, day: i32) {
+    fn end_day(&mut self, day: i32, lists: &mut DayLists) {
         if self.mask != 0 {
-            if self.days.len() == self.days.capacity() && self.days.len() >= 16 {
-                self.compact();
+            if self.len == self.capacity {
+                self.make_room(lists);
             }
-            self.days.push((self.day, self.mask));
+            lists.entries[self.at + self.len as usize] = (self.day, self.mask);
+            self.len += 1;
         }
         self.day = day;
         self.mask = 0;
     }
 
-    /// Sorts the days and merges the repeats.
-    fn compact(&mut self) {
-        self.days.sort_unstable_by_key(|&(day, _)| day);
-        self.days.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                kept.1 |= later.1;
+    /// Room for one more entry: repeats merged, or a larger slice.
+    fn make_room(&mut self, lists: &mut DayLists) {
+        if self.len >= 16 {
+            self.len = compact(self.days_mut(lists));
+            if self.len < self.capacity {
+                return;
             }
-            same
-        });
+        }
+        let capacity = if self.capacity == 0 {
+            4
+        } else {
+            self.capacity * 2
+        };
+        let at = lists.take(capacity);
+        let len = self.len as usize;
+        lists.entries.copy_within(self.at..self.at + len, at);
+        if self.capacity > 0 {
+            lists.give_back(self.at, self.capacity);
+        }
+        self.at = at;
+        self.capacity = capacity;
     }
 
-    /// Counts the distinct hours and days and frees the list.
-    fn finish(&mut self) -> Activity {
-        self.end_day(0);
-        self.compact();
-        let activity = Activity {
-            hours: self
-                .days
+    fn days_mut<'l>(&self, lists: &'l mut DayLists) -> &'l mut [(i32, u32)] {
+        &mut lists.entries[self.at..self.at + self.len as usize]
+    }
+
+    /// Counts the distinct hours and days.
+    fn finish(&mut self, lists: &mut DayLists) -> Activity {
+        self.end_day(0, lists);
+        self.len = compact(self.days_mut(lists));
+        let days = self.days_mut(lists);
+        Activity {
+            hours: days
                 .iter()
                 .map(|(_, mask)| u64::from(mask.count_ones()))
                 .sum(),
-            days: self.days.len() as u64,
-        };
-        self.days = SmallVec::new();
-        activity
+            days: days.len() as u64,
+        }
     }
+}
+
+/// Sorts (day, hour mask) pairs by day and merges those of one day into
+/// the first ones; returns how many remain.
+fn compact(days: &mut [(i32, u32)]) -> u32 {
+    days.sort_unstable_by_key(|&(day, _)| day);
+    let mut kept = 0;
+    for i in 0..days.len() {
+        if kept > 0 && days[kept - 1].0 == days[i].0 {
+            days[kept - 1].1 |= days[i].1;
+        } else {
+            days[kept] = days[i];
+            kept += 1;
+        }
+    }
+    kept as u32
 }
 
 /// Everything kept about one user while reading.
@@ -360,24 +431,24 @@ impl UserAccumulator {
         }
     }
 
-    fn add(&mut self, row: &Row, amount: Money) {
+    fn add(&mut self, row: &Row, amount: Money, lists: &mut DayLists) {
         self.frequency += 1;
         self.monetary += amount;
         self.first_ms = self.first_ms.min(row.time_ms);
         self.last_ms = self.last_ms.max(row.time_ms);
-        self.add_time_and_labels(row);
+        self.add_time_and_labels(row, lists);
     }
 
     /// Adds rows whose amounts fit a [`Row`]; sums are kept in registers
     /// across the rows.
-    fn add_rows(&mut self, rows: &[Row]) {
+    fn add_rows(&mut self, rows: &[Row], lists: &mut DayLists) {
         let mut monetary = 0i128;
         let (mut first, mut last) = (self.first_ms, self.last_ms);
         for row in rows {
             monetary += i128::from(row.amount);
             first = first.min(row.time_ms);
             last = last.max(row.time_ms);
-            self.add_time_and_labels(row);
+            self.add_time_and_labels(row, lists);
         }
         self.frequency += rows.len() as u64;
         self.monetary += Money(monetary);
@@ -387,11 +458,11 @@ impl UserAccumulator {
 
     /// The hour, day, channel and status of a row.
     #[inline]
-    fn add_time_and_labels(&mut self, row: &Row) {
+    fn add_time_and_labels(&mut self, row: &Row, lists: &mut DayLists) {
         let hour = hour_of(row.time_ms);
         // Hours start at midnight UTC: the day of the hour is the day.
         let day = hour.div_euclid(24);
-        self.hours.add(hour, day);
+        self.hours.add(hour, day, lists);
         if row.channel != NO_CHANNEL {
             self.add_channel(u32::from(row.channel), 1);
         }
@@ -412,9 +483,9 @@ impl UserAccumulator {
         }
     }
 
-    /// Counts the distinct hours and days and frees the hours.
-    pub fn finish(&mut self) -> Activity {
-        self.hours.finish()
+    /// Counts the distinct hours and days; `lists` are its partition's.
+    fn finish(&mut self, lists: &mut DayLists) -> Activity {
+        self.hours.finish(lists)
     }
 
     /// (channel id, transactions) pairs.
@@ -470,6 +541,8 @@ pub struct Partition {
     /// The bytes of keys longer than eight bytes.
     long_keys: Vec<u8>,
     users: Vec<UserAccumulator>,
+    /// The users' active days.
+    day_lists: DayLists,
     /// Transactions added.
     pub rows: u64,
     pub min_ms: Option<i64>,
@@ -549,7 +622,7 @@ impl Partition {
         let mut start = 0;
         for (user, &end) in self.users.iter_mut().zip(cursor.iter()) {
             if end > start {
-                user.add_rows(&by_user[start as usize..end as usize]);
+                user.add_rows(&by_user[start as usize..end as usize], &mut self.day_lists);
             }
             start = end;
         }
@@ -560,7 +633,7 @@ impl Partition {
     pub fn add_wide_rows(&mut self, partition: usize, wide: &[WideRow], arena: &[u8]) {
         for wide in wide.iter().filter(|w| w.partition == partition) {
             let user = self.user_of(&wide.row, arena);
-            self.users[user as usize].add(&wide.row, wide.amount);
+            self.users[user as usize].add(&wide.row, wide.amount, &mut self.day_lists);
             self.count(1, wide.row.time_ms, wide.row.time_ms);
         }
     }
@@ -700,6 +773,7 @@ impl Aggregate {
                     index,
                     long_keys,
                     mut users,
+                    mut day_lists,
                     ..
                 } = partition;
                 let mut keys = vec![UserKey::new(); users.len()];
@@ -707,7 +781,10 @@ impl Aggregate {
                     keys[entry.user as usize] =
                         UserKey::from_slice(stored_key(entry, &long_keys).as_slice());
                 }
-                let activity = users.iter_mut().map(UserAccumulator::finish).collect();
+                let activity = users
+                    .iter_mut()
+                    .map(|user| user.finish(&mut day_lists))
+                    .collect();
                 FinishedUsers {
                     keys,
                     users,
@@ -796,6 +873,7 @@ mod tests {
         partition.add_rows(batch, &mut AddScratch::with_capacity(7));
 
         let mut expected: Vec<(Vec<u8>, UserAccumulator)> = Vec::new();
+        let mut day_lists = DayLists::default();
         for row in lists.iter().flatten() {
             let key = row.key_bytes(&arena).as_slice().to_vec();
             let at = match expected.iter().position(|(k, _)| *k == key) {
@@ -805,7 +883,9 @@ mod tests {
                     expected.len() - 1
                 }
             };
-            expected[at].1.add(row, Money(i128::from(row.amount)));
+            expected[at]
+                .1
+                .add(row, Money(i128::from(row.amount)), &mut day_lists);
         }
         assert_eq!(partition.rows, 60);
         let aggregate = Aggregate {
@@ -820,9 +900,11 @@ mod tests {
             users,
             activity,
         } = finished;
-        for ((key, user), activity) in user_keys.iter().zip(users).zip(activity) {
+        for ((key, mut user), activity) in user_keys.iter().zip(users).zip(activity) {
             let (_, mut want) = expected.iter().find(|(k, _)| **k == **key).unwrap().clone();
-            assert_eq!(activity, want.finish());
+            assert_eq!(activity, want.finish(&mut day_lists));
+            // Where a list lies depends on the order users grew theirs.
+            (user.hours.at, want.hours.at) = (0, 0);
             assert_eq!(format!("{user:?}"), format!("{want:?}"));
         }
     }
@@ -877,13 +959,14 @@ mod tests {
     #[test]
     fn hours_compact_to_distinct() {
         let mut hours = ActiveHours::default();
+        let mut lists = DayLists::default();
         // 50 hours over three days (0-23, 24-47, 48-49), out of order.
         for i in 0..1000i64 {
             let hour = i * 7 % 50;
-            hours.add(hour, hour.div_euclid(24));
+            hours.add(hour, hour.div_euclid(24), &mut lists);
         }
-        assert!(hours.days.len() <= 32, "{}", hours.days.len());
-        assert_eq!(hours.finish(), Activity { hours: 50, days: 3 });
+        assert!(hours.capacity <= 32, "{}", hours.capacity);
+        assert_eq!(hours.finish(&mut lists), Activity { hours: 50, days: 3 });
     }
 
     #[test]
@@ -891,6 +974,8 @@ mod tests {
         // Pseudo-random hours around the epoch (negative ones included),
         // runs of one day, and jumps back in time.
         let mut state = 0x2545_F491_4F6C_DD1Du64;
+        // Users of one partition, growing their lists in turn.
+        let mut lists = DayLists::default();
         for round in 0..50 {
             let mut hours = ActiveHours::default();
             let mut all = std::collections::BTreeSet::new();
@@ -904,7 +989,7 @@ mod tests {
                     6..=8 => (state >> 8) as i64 % 60,
                     _ => -((state >> 8) as i64 % 900),
                 };
-                hours.add(hour, hour.div_euclid(24));
+                hours.add(hour, hour.div_euclid(24), &mut lists);
                 all.insert(hour);
             }
             let days: std::collections::BTreeSet<i64> =
@@ -913,7 +998,7 @@ mod tests {
                 hours: all.len() as u64,
                 days: days.len() as u64,
             };
-            assert_eq!(hours.finish(), want, "round {round}");
+            assert_eq!(hours.finish(&mut lists), want, "round {round}");
         }
     }
 }
