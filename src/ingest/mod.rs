@@ -684,36 +684,60 @@ impl<'r> Name<'r> {
 
 /// A small lookup from short byte strings (channel names, statuses: a few
 /// values repeated on every row) to values. Most lookups are settled by a
-/// compare of a word and a length (see [`Name`]).
+/// compare of a word and a length (see [`Name`]), in the one slot that the
+/// word and length hash to: a search of the list would take a branch per
+/// name tried, which the processor cannot predict when values come in no
+/// order.
 struct ShortNames<V> {
     /// (first word, length, name, value).
     seen: Vec<(u64, usize, Box<[u8]>, V)>,
+    /// 1 + the index in `seen` of a name hashing to each slot, or 0.
+    slots: [u8; SHORT_NAMES],
 }
 
 impl<V> Default for ShortNames<V> {
     fn default() -> Self {
-        ShortNames { seen: Vec::new() }
+        ShortNames {
+            seen: Vec::new(),
+            slots: [0; SHORT_NAMES],
+        }
     }
 }
 
+/// Past this many names, a [`ShortNames`] no longer remembers new ones (a
+/// column of many distinct values gains nothing from it).
+const SHORT_NAMES: usize = 64;
+
 impl<V> ShortNames<V> {
-    /// Past this many names, new ones are no longer remembered (a column
-    /// of many distinct values gains nothing from a linear cache).
-    const MAX: usize = 64;
+    fn slot(word: u64, len: usize) -> usize {
+        let mixed = (word ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> (64 - SHORT_NAMES.trailing_zeros())) as usize
+    }
 
     #[inline]
     fn get(&self, name: Name<'_>) -> Option<&V> {
         let len = name.bytes.len();
-        self.seen
-            .iter()
-            .find(|(word, n, known, _)| *word == name.word && *n == len && name.same_rest(known))
-            .map(|(_, _, _, value)| value)
+        let matches = |(word, n, known, _): &&(u64, usize, Box<[u8]>, V)| {
+            *word == name.word && *n == len && name.same_rest(known)
+        };
+        let at = self.slots[Self::slot(name.word, len)];
+        if let Some(entry) = at.checked_sub(1).map(|i| &self.seen[usize::from(i)])
+            && matches(&entry)
+        {
+            return Some(&entry.3);
+        }
+        // Another name took the slot first, or none is known yet.
+        self.seen.iter().find(matches).map(|(_, _, _, value)| value)
     }
 
     fn insert(&mut self, name: Name<'_>, value: V) {
-        if self.seen.len() < Self::MAX {
-            let entry = (name.word, name.bytes.len(), name.bytes.into(), value);
-            self.seen.push(entry);
+        if self.seen.len() < SHORT_NAMES {
+            let len = name.bytes.len();
+            let slot = &mut self.slots[Self::slot(name.word, len)];
+            if *slot == 0 {
+                *slot = self.seen.len() as u8 + 1;
+            }
+            self.seen.push((name.word, len, name.bytes.into(), value));
         }
     }
 }
@@ -852,4 +876,34 @@ pub(crate) fn detect_time_format(
         }
     });
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_find_every_name_they_took() {
+        // Names that share first words and lengths, long ones differing
+        // only at the end, and more names than slots (so slots collide
+        // and the last ones are not taken).
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for i in 0..40u32 {
+            texts.push(format!("s{i}").into_bytes());
+            texts.push(format!("long-status-name-{i:03}").into_bytes());
+        }
+        texts.push(Vec::new());
+        texts.push(b"abcdefgh".to_vec());
+        texts.push(b"abcdefgh\0".to_vec());
+        let mut names = ShortNames::default();
+        for (i, text) in texts.iter().enumerate() {
+            assert_eq!(names.get(Name::new(text)), None);
+            names.insert(Name::new(text), i);
+        }
+        for (i, text) in texts.iter().enumerate() {
+            let want = (i < SHORT_NAMES).then_some(&i);
+            assert_eq!(names.get(Name::new(text)), want, "{text:?}");
+        }
+        assert_eq!(names.get(Name::new(b"long-status-name-999")), None);
+    }
 }
