@@ -16,7 +16,7 @@ use hashbrown::hash_table::Entry;
 use smallvec::SmallVec;
 
 use crate::ingest::amount::Money;
-use crate::ingest::time::{day_of, hour_of};
+use crate::ingest::time::hour_of;
 
 /// Most distinct channel values a run accepts: a channel column is a
 /// handful of categories, and each becomes an output column.
@@ -204,52 +204,67 @@ pub struct WideRow {
     pub amount: Money,
 }
 
-/// Transaction counts on the seven UTC days ending at `last_day`, the latest
-/// day seen. Enough to count a user's transactions in the 7 days ending at
-/// any reference day not before `last_day`, without knowing that day while
-/// reading (SPEC section 3, `avg_daily_last_7d`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Transaction counts on the seven UTC days ending at the latest day seen.
+/// Enough to count a user's transactions in the 7 days ending at any
+/// reference day not before that day, without knowing it while reading
+/// (SPEC section 3, `avg_daily_last_7d`).
+///
+/// A ring of seven slots, one per day modulo 7, each holding the latest
+/// day of its class seen and that day's count: a row of a later day takes
+/// the slot over, one of an earlier day (seven or more days before the
+/// slot's) is too old to matter. A row thus updates one slot, without a
+/// loop over the days it skips or a branch the processor cannot predict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecentDays {
-    last_day: i64,
-    /// A ring: `counts[d mod 7]` is the count on day `d`, for the days
-    /// `last_day - 6 ..= last_day`. Moving to a later day clears the slots
-    /// of the days in between, without shifting the others.
+    days: [i32; 7],
     counts: [u32; 7],
 }
 
-impl RecentDays {
-    fn new(day: i64) -> Self {
+impl Default for RecentDays {
+    fn default() -> Self {
         RecentDays {
-            last_day: day,
+            // Earlier than any day: every slot is free.
+            days: [i32::MIN; 7],
             counts: [0; 7],
         }
     }
+}
 
+impl RecentDays {
     fn slot(day: i64) -> usize {
         day.rem_euclid(7) as usize
     }
 
+    /// Adds `count` transactions on `day` (a day of a valid time, which
+    /// fits an `i32`).
+    #[inline]
     fn add(&mut self, day: i64, count: u32) {
-        if day > self.last_day {
-            if day - self.last_day >= 7 {
-                self.counts = [0; 7];
-            } else {
-                for skipped in self.last_day + 1..=day {
-                    self.counts[Self::slot(skipped)] = 0;
-                }
-            }
-            self.last_day = day;
-        }
-        if self.last_day - day < 7 {
-            self.counts[Self::slot(day)] += count;
+        let slot = Self::slot(day);
+        let day = day as i32;
+        let kept = if day == self.days[slot] {
+            self.counts[slot]
+        } else {
+            0
+        };
+        if day >= self.days[slot] {
+            self.days[slot] = day;
+            self.counts[slot] = kept + count;
         }
     }
 
-    /// Transactions on days `from..=to`, for `to >= last_day`.
+    /// Transactions on days `from..=to`, for `to` not before the latest
+    /// day seen.
     pub fn count_between(&self, from: i64, to: i64) -> u64 {
-        (self.last_day - 6..=self.last_day)
-            .filter(|&day| day >= from && day <= to)
-            .map(|day| u64::from(self.counts[Self::slot(day)]))
+        let Some(&last) = self.days.iter().max().filter(|&&d| d != i32::MIN) else {
+            return 0;
+        };
+        let window = i64::from(last) - 6..=i64::from(last);
+        (self.days.iter().zip(self.counts))
+            .filter(|&(&day, _)| {
+                let day = i64::from(day);
+                window.contains(&day) && day >= from && day <= to
+            })
+            .map(|(_, count)| u64::from(count))
             .sum()
     }
 }
@@ -427,7 +442,7 @@ impl UserAccumulator {
             more_channels: Vec::new(),
             with_status: 0,
             successes: 0,
-            recent: RecentDays::new(day_of(time_ms)),
+            recent: RecentDays::default(),
         }
     }
 
@@ -911,7 +926,7 @@ mod tests {
 
     #[test]
     fn recent_days_window() {
-        let mut r = RecentDays::new(10);
+        let mut r = RecentDays::default();
         r.add(10, 1);
         r.add(4, 1); // 6 days back: kept
         r.add(3, 1); // 7 days back: out of the ring
@@ -929,7 +944,7 @@ mod tests {
         // every day.
         let mut state = 12345u64;
         let mut day = 100i64;
-        let mut ring = RecentDays::new(day);
+        let mut ring = RecentDays::default();
         let mut all = std::collections::BTreeMap::new();
         for _ in 0..2000 {
             state = state
