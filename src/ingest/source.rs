@@ -3,12 +3,15 @@
 //! Both hand record-aligned blocks to the aggregation, after the header has
 //! been read and the file's columns and time format settled.
 //!
-//! Files are mapped a window at a time, so the pages of a multi-gigabyte
-//! log do not all stay resident: memory follows users, not rows.
+//! Files are mapped a window at a time (the next one mapped ahead on
+//! another thread), so the pages of a multi-gigabyte log do not all stay
+//! resident: memory follows users, not rows.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use memmap2::{Mmap, MmapOptions};
 
@@ -47,12 +50,92 @@ trait Window {
     fn consume(&mut self, n: usize);
 }
 
+/// How far before the end of a window the next one is mapped from: the
+/// next block starts at the last record end of this one, which is closer
+/// to the end than this unless a record is longer.
+const LOOK_BACK: u64 = 1 << 20;
+
+/// A mapping and the file offset it starts at.
+type Mapped = (u64, Mmap);
+
 struct MapWindow {
-    file: File,
+    file: Arc<File>,
     len: u64,
     pos: u64,
-    /// The current mapping and the file offset it starts at.
-    map: Option<(u64, Mmap)>,
+    /// [`WINDOW`] and [`LOOK_BACK`] (smaller in tests).
+    window: usize,
+    look_back: u64,
+    map: Option<Mapped>,
+    /// The next window, mapped on another thread while this one is read
+    /// (which unmaps the window before it on the way): mapping and
+    /// unmapping take the kernel a few milliseconds per window, during
+    /// which the workers would otherwise wait.
+    ahead: Option<JoinHandle<io::Result<Mapped>>>,
+    /// Windows taken from `ahead`.
+    #[cfg(test)]
+    taken_ahead: usize,
+}
+
+impl MapWindow {
+    fn new(file: File, len: u64) -> Self {
+        MapWindow {
+            file: Arc::new(file),
+            len,
+            pos: 0,
+            window: WINDOW,
+            look_back: LOOK_BACK,
+            map: None,
+            ahead: None,
+            #[cfg(test)]
+            taken_ahead: 0,
+        }
+    }
+
+    /// Whether `map` holds `min` bytes from `pos`, or all the bytes left.
+    fn covers(&self, (start, map): &Mapped, min: usize) -> bool {
+        let end = start + map.len() as u64;
+        *start <= self.pos && (end - self.pos >= min as u64 || end == self.len)
+    }
+
+    /// Maps the window after `map` on another thread, where `old` (the
+    /// window before, if any) is unmapped first.
+    fn map_ahead(&mut self, old: Option<Mapped>) {
+        let end = self
+            .map
+            .as_ref()
+            .map_or(0, |(start, map)| start + map.len() as u64);
+        if end >= self.len {
+            return;
+        }
+        let start = end.saturating_sub(self.look_back);
+        let start = start - start % MAP_ALIGN;
+        let len = self
+            .len
+            .min(start + self.look_back + MAP_ALIGN + self.window as u64)
+            - start;
+        let file = Arc::clone(&self.file);
+        self.ahead = Some(std::thread::spawn(move || {
+            drop(old);
+            map(&file, start, len)
+        }));
+    }
+}
+
+/// Maps `len` bytes of `file` from `start`, every page read in.
+fn map(file: &File, start: u64, len: u64) -> io::Result<Mapped> {
+    let len = usize::try_from(len).map_err(io::Error::other)?;
+    // SAFETY: the map is only read. If another process truncates the file
+    // while it is mapped, touching the lost pages raises SIGBUS and the
+    // process dies; writes by others may show through. These are the usual
+    // terms of reading a memory-mapped log.
+    let map = unsafe {
+        MmapOptions::new()
+            .offset(start)
+            .len(len)
+            .populate()
+            .map(file)?
+    };
+    Ok((start, map))
 }
 
 impl Window for MapWindow {
@@ -60,28 +143,33 @@ impl Window for MapWindow {
         if self.pos >= self.len {
             return Ok((&[], true));
         }
-        let covered = self.map.as_ref().is_some_and(|(start, map)| {
-            let end = start + map.len() as u64;
-            *start <= self.pos && (end - self.pos >= min as u64 || end == self.len)
-        });
-        if !covered {
-            // Unmap first, so that at most one window is resident.
-            self.map = None;
-            let start = self.pos - self.pos % MAP_ALIGN;
-            let end = self.len.min(self.pos + min.max(WINDOW) as u64);
-            let len = usize::try_from(end - start).map_err(io::Error::other)?;
-            // SAFETY: the map is only read. If another process truncates the
-            // file while it is mapped, touching the lost pages raises SIGBUS
-            // and the process dies; writes by others may show through. These
-            // are the usual terms of reading a memory-mapped log.
-            let map = unsafe {
-                MmapOptions::new()
-                    .offset(start)
-                    .len(len)
-                    .populate()
-                    .map(&self.file)?
+        if !self.map.as_ref().is_some_and(|m| self.covers(m, min)) {
+            // The window mapped ahead, unless it fails (mapped again here,
+            // for the error) or falls short (a record longer than the look
+            // back).
+            let ahead = match self.ahead.take().map(JoinHandle::join) {
+                Some(Ok(Ok(next))) if self.covers(&next, min) => Some(next),
+                _ => None,
             };
-            self.map = Some((start, map));
+            let old = self.map.take();
+            let (next, old) = match ahead {
+                Some(next) => {
+                    #[cfg(test)]
+                    {
+                        self.taken_ahead += 1;
+                    }
+                    (next, old)
+                }
+                None => {
+                    // Unmapped first: one window at a time is enough.
+                    drop(old);
+                    let start = self.pos - self.pos % MAP_ALIGN;
+                    let end = self.len.min(self.pos + min.max(self.window) as u64);
+                    (map(&self.file, start, end - start)?, None)
+                }
+            };
+            self.map = Some(next);
+            self.map_ahead(old);
         }
         let (start, map) = self.map.as_ref().expect("mapped above");
         let at = (self.pos - start) as usize;
@@ -159,12 +247,7 @@ pub(crate) fn read_file(
             each_block,
         );
     }
-    let mut window = MapWindow {
-        file,
-        len: metadata.len(),
-        pos: 0,
-        map: None,
-    };
+    let mut window = MapWindow::new(file, metadata.len());
     read_windows(path, &mut window, options, each_block)
 }
 
@@ -296,4 +379,55 @@ fn settle_time_format(block: &Block<'_>, context: &mut FileContext<'_>) -> Resul
         Err(None) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn windows_mapped_ahead_show_the_file() {
+        let mut bytes = Vec::new();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..(3 << 20) / 8 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            bytes.extend_from_slice(&state.to_le_bytes());
+        }
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        let mut window = MapWindow::new(file, bytes.len() as u64);
+        (window.window, window.look_back) = (256 << 10, 64 << 10);
+        let mut step = 0u64;
+        loop {
+            step += 1;
+            // Now and then a record longer than the look back.
+            let min = if step.is_multiple_of(5) {
+                600 << 10
+            } else {
+                256 << 10
+            };
+            let pos = window.pos as usize;
+            let (seen, eof) = window.fill(min).unwrap();
+            assert_eq!(seen, &bytes[pos..pos + seen.len()], "at {pos}");
+            assert!(seen.len() >= min || eof);
+            assert_eq!(eof, pos + seen.len() == bytes.len());
+            let seen = seen.len();
+            if eof {
+                break;
+            }
+            // Blocks end at the last record end, within the look back of
+            // the window's end.
+            let back = (step * 7919) % (60 << 10);
+            window.consume(seen - back as usize);
+        }
+        // 3 MiB in steps of about 200 KiB, a fifth of them too long.
+        assert!(
+            window.taken_ahead >= 8,
+            "{} taken ahead",
+            window.taken_ahead
+        );
+    }
 }
