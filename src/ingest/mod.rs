@@ -234,8 +234,8 @@ struct Run {
 /// A partition updates each of its users' accumulators once per batch of
 /// rows, with all that user's rows of the batch (see
 /// [`crate::features::accumulator::Partition`]). With many users and few
-/// rows per block (a million users, a 64 MiB block holds about one row per
-/// user), adding every block would walk all accumulators for one row each;
+/// rows per block (a million users, a 32 MiB block holds about half a row
+/// per user), adding every block would walk all accumulators for one row each;
 /// rows are therefore kept across blocks until each user has several on
 /// average. This costs one [`Row`] (32 bytes) per multiple per user, up to
 /// [`MAX_PENDING_ROWS`]: memory still follows users, not rows.

@@ -23,8 +23,10 @@ use super::{Block, BlockRead, FileContext, RowError, RowErrorKind};
 
 /// Bytes handed to the aggregation at a time: large enough to keep every
 /// core busy between the (short) pauses at window ends, small enough to
-/// bound memory. Grows when one record is longer.
-const WINDOW: usize = 64 << 20;
+/// bound memory (two windows are mapped at once, see [`MapWindow`]) and to
+/// start work soon. Grows when one record is longer. 64 MiB was 1-3% slower
+/// (the first window is mapped before any work starts) and 66 MB larger.
+const WINDOW: usize = 32 << 20;
 
 /// Mapping offsets must be page multiples; this is one for 4, 16 and 64 KiB
 /// pages.
