@@ -627,6 +627,39 @@ fn unterminated_quote_in_a_later_chunk() {
 }
 
 #[test]
+fn a_quote_after_a_bad_row_still_has_the_block_read_quoted() {
+    // Read quoted, the quote left open at line 9000 comes first (before
+    // any row is read), whichever chunks the bad row at line 3000 stops.
+    let case = Case::with(big_log(
+        10_000,
+        &[
+            (3000, "user3000,2025-03-05 10:00:00,12.x5,SMS,read"),
+            (9000, "user9000,\"2025-03-05 10:00:00,1,SMS,read"),
+        ],
+    ));
+    for variant in READ_VARIANTS {
+        expect_failure(&case, variant, 3, &[&at_line(&case, 9000), "quote"]);
+    }
+    // Read quoted, a lone carriage return ends a record: line 3000 is
+    // then short of fields, not a bad amount.
+    let case = Case::with(big_log(
+        10_000,
+        &[
+            (3000, "user3000,2025-03-05 10:00:00,1\r5,SMS,read"),
+            (9000, "\"user9000\",2025-03-05 10:00:00,1,SMS,read"),
+        ],
+    ));
+    for variant in READ_VARIANTS {
+        expect_failure(
+            &case,
+            variant,
+            3,
+            &[&at_line(&case, 3000), "expected 5 fields, found 3"],
+        );
+    }
+}
+
+#[test]
 fn bad_row_read_from_stdin_names_stdin() {
     let log = big_log(
         10_000,

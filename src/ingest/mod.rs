@@ -377,10 +377,8 @@ impl Run {
                 if quotes.load(Ordering::Relaxed) {
                     return;
                 }
-                // A chunk past a bad row is not read, nor searched for
-                // quotes. The bad row is the first error all the same: the
-                // bytes up to it were all searched and hold no quote, so
-                // read quoted they read alike.
+                // A chunk past a bad row is not read (but it is searched
+                // for quotes below).
                 if piece.start < first_bad.load(Ordering::Relaxed) {
                     let mut parser = ChunkParser::new(file, options, channels, out, staging);
                     let scanned = parser.parse(chunk, piece.start, syntax);
@@ -395,7 +393,19 @@ impl Run {
                 }
             },
         );
-        if quotes.into_inner() {
+        // A quote anywhere sends the block to be read quoted, even after a
+        // bad row: quoted reading may see that row otherwise (a quote left
+        // open, a lone `\r` ending a record) and must decide which error
+        // comes first. Chunks left unread for the bad row are searched
+        // here, on that rare path only.
+        let first_bad = first_bad.into_inner();
+        let quotes = quotes.into_inner()
+            || (first_bad != usize::MAX
+                && pieces
+                    .iter()
+                    .filter(|piece| piece.start > first_bad)
+                    .any(|piece| syntax.has_stray_quote(&block.bytes[piece.clone()])));
+        if quotes {
             // Chunks already read as plain may have named channels from
             // inside a quoted field: forget them.
             lock(&self.channels).truncate(channels_before);
