@@ -116,10 +116,15 @@ impl MapWindow {
             .min(start + self.look_back + MAP_ALIGN + self.window as u64)
             - start;
         let file = Arc::clone(&self.file);
-        self.ahead = Some(std::thread::spawn(move || {
-            drop(old);
-            map(&file, start, len)
-        }));
+        // Without a thread (none to be had), the next window is mapped when
+        // it is needed, as the first one was.
+        self.ahead = std::thread::Builder::new()
+            .name("segmint-map".into())
+            .spawn(move || {
+                drop(old);
+                map(&file, start, len)
+            })
+            .ok();
     }
 }
 
@@ -285,7 +290,8 @@ fn read_windows(
     window.consume(data_start);
     let mut block_offset = data_start as u64;
     let mut block_line = line;
-    want = WINDOW;
+    // The first block is the rest of the window the header was read from.
+    want = WINDOW.saturating_sub(data_start).max(1);
     let mut quoted = false;
     loop {
         let (bytes, eof) = window.fill(want).map_err(&io_error)?;
