@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-use segmint::features::table::{FeatureOptions, FeatureTable};
+use segmint::features::table::{FeatureOptions, FeatureRows, FeatureTable};
 use segmint::generate::{GenerateParams, generate};
 use segmint::ingest::{Delimiter, IngestError, IngestOptions, Ingested, ingest};
 
@@ -65,18 +65,30 @@ fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("thread pool")
 }
 
-/// The feature table of `paths` as CSV bytes.
+/// The feature table of `paths` as CSV bytes, checked to be the bytes
+/// that `segmint features` writes without building the table.
 fn feature_csv(paths: &[PathBuf], options: &IngestOptions) -> Vec<u8> {
-    let ingested = run_ingest(paths, options).expect("generated logs are valid");
-    let table = FeatureTable::from_aggregate(
-        ingested.aggregate,
-        ingested.has_channel,
-        ingested.has_status,
-        &FeatureOptions::default(),
-    )
-    .expect("a non-empty table");
+    let rows = || {
+        let ingested = run_ingest(paths, options).expect("generated logs are valid");
+        FeatureRows::from_aggregate(
+            ingested.aggregate,
+            ingested.has_channel,
+            ingested.has_status,
+            &FeatureOptions::default(),
+        )
+        .expect("a non-empty table")
+    };
+    let mut streamed = Vec::new();
+    rows().write_csv(&mut streamed).expect("write to memory");
     let mut out = Vec::new();
-    table.write_csv(&mut out).expect("write to memory");
+    rows()
+        .into_table()
+        .write_csv(&mut out)
+        .expect("write to memory");
+    assert!(
+        streamed == out,
+        "features written from rows and from the table differ"
+    );
     out
 }
 

@@ -6,12 +6,12 @@ use serde::Serialize;
 
 use crate::cli::{FeaturesArgs, Format};
 use segmint::Error;
-use segmint::features::FeatureTable;
+use segmint::features::FeatureRows;
 use segmint::ingest::IngestReport;
 use segmint::ingest::time::{civil_from_days, format_iso};
 use segmint::output::write_output;
 
-use super::{is_stdout, load_features, thousands};
+use super::{is_stdout, load_feature_rows, thousands};
 
 /// The JSON summary of a run (`--format json`).
 #[derive(Serialize)]
@@ -28,11 +28,11 @@ pub struct FeaturesSummary {
 }
 
 impl FeaturesSummary {
-    pub fn new(table: &FeatureTable, input: IngestReport, output: String, seconds: f64) -> Self {
+    pub fn new(table: &FeatureRows, input: IngestReport, output: String, seconds: f64) -> Self {
         let (y, m, d) = civil_from_days(table.window_start_day);
         FeaturesSummary {
             output,
-            users: table.users.len(),
+            users: table.len(),
             channels: table.channels.clone(),
             as_of: format_iso(table.as_of_ms),
             window_start: format!("{y:04}-{m:02}-{d:02}"),
@@ -70,7 +70,8 @@ pub fn run(args: &FeaturesArgs, quiet: bool) -> Result<(), Error> {
         ));
     }
     let started = Instant::now();
-    let (table, report) = load_features(&args.inputs, &args.input, &args.feature, quiet)?;
+    let (table, report) =
+        load_feature_rows(&args.inputs, &args.input, &args.feature, |_| {}, quiet)?;
     write_output(&args.output, |out| table.write_csv(out))?;
     let output = if is_stdout(&args.output) {
         "<stdout>".to_string()

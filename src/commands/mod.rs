@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cli::{Cli, Command, FeatureArgs, InputArgs};
 use segmint::Error;
 use segmint::backend::{Backend, DeviceChoice, GpuBackend, GpuOptions};
-use segmint::features::FeatureTable;
+use segmint::features::{FeatureRows, FeatureTable};
 use segmint::ingest::{self, IngestError, IngestOptions, IngestReport};
 use segmint::report::html::thousands;
 
@@ -137,6 +137,19 @@ fn load_features_with(
     adjust: impl FnOnce(&mut IngestOptions),
     quiet: bool,
 ) -> Result<(FeatureTable, IngestReport), Error> {
+    let (rows, report) = load_feature_rows(inputs, input, feature, adjust, quiet)?;
+    Ok((rows.into_table(), report))
+}
+
+/// Reads the inputs into finished per-user rows, with a progress bar
+/// (see [`FeatureRows`] for when to stop there).
+fn load_feature_rows(
+    inputs: &[PathBuf],
+    input: &InputArgs,
+    feature: &FeatureArgs,
+    adjust: impl FnOnce(&mut IngestOptions),
+    quiet: bool,
+) -> Result<(FeatureRows, IngestReport), Error> {
     let mut options = input.options(feature).map_err(Error::Usage)?;
     adjust(&mut options);
     let feature_options = feature.options(options.as_of).map_err(Error::Usage)?;
@@ -158,7 +171,7 @@ fn load_features_with(
     if !quiet {
         warn_skipped(&report, feature.as_of.is_some());
     }
-    let table = FeatureTable::from_aggregate(
+    let rows = FeatureRows::from_aggregate(
         ingested.aggregate,
         ingested.has_channel,
         ingested.has_status,
@@ -167,7 +180,7 @@ fn load_features_with(
     .ok_or(IngestError::NoRows {
         detail: String::new(),
     })?;
-    Ok((table, report))
+    Ok((rows, report))
 }
 
 /// `as_of_asked`: rows after the reference time are worth a word only
