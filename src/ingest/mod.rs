@@ -227,6 +227,8 @@ struct Run {
     pending_rows: usize,
     /// Working space of phase two, one per worker, kept between batches.
     scratch: Vec<Mutex<AddScratch>>,
+    /// Phase one's staging, one per worker, kept between chunks.
+    staging: Vec<Mutex<Staging>>,
 }
 
 /// Rows parsed before they are added, as a multiple of the users so far.
@@ -369,30 +371,43 @@ impl Run {
         }
         let channels = &self.channels;
         let parsed = &mut self.buffers[chunks.clone()];
-        pieces.par_iter().zip(parsed.par_iter_mut()).for_each_init(
-            Staging::new,
-            |staging, (piece, out)| {
-                out.clear();
-                let chunk = &block.bytes[piece.clone()];
-                if quotes.load(Ordering::Relaxed) {
+        // One chunk per task. Rayon otherwise stops splitting at a few
+        // chunks per task, and the worker that finishes first can then find
+        // nothing to take while the other runs its last task's chunks one
+        // after another: up to 10 ms lost at every block.
+        let threads = rayon::current_num_threads();
+        if self.staging.len() < threads {
+            self.staging
+                .resize_with(threads, || Mutex::new(Staging::new()));
+        }
+        let staging = &self.staging;
+        let tasks = pieces.par_iter().zip(parsed.par_iter_mut());
+        tasks.with_max_len(1).for_each(|(piece, out)| {
+            // Only this worker takes its staging: the lock is never
+            // contended.
+            let worker = rayon::current_thread_index().unwrap_or(0) % staging.len();
+            let mut staging = staging[worker].lock().unwrap_or_else(|e| e.into_inner());
+            let staging = &mut *staging;
+            out.clear();
+            let chunk = &block.bytes[piece.clone()];
+            if quotes.load(Ordering::Relaxed) {
+                return;
+            }
+            // A chunk past a bad row is not read (but it is searched
+            // for quotes below).
+            if piece.start < first_bad.load(Ordering::Relaxed) {
+                let mut parser = ChunkParser::new(file, options, channels, out, staging);
+                let scanned = parser.parse(chunk, piece.start, syntax);
+                if scanned.stray_quote {
+                    quotes.store(true, Ordering::Relaxed);
                     return;
                 }
-                // A chunk past a bad row is not read (but it is searched
-                // for quotes below).
-                if piece.start < first_bad.load(Ordering::Relaxed) {
-                    let mut parser = ChunkParser::new(file, options, channels, out, staging);
-                    let scanned = parser.parse(chunk, piece.start, syntax);
-                    if scanned.stray_quote {
-                        quotes.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                    out.newlines = scanned.newlines;
-                    if out.stopped {
-                        first_bad.fetch_min(out.bad[0].at, Ordering::Relaxed);
-                    }
+                out.newlines = scanned.newlines;
+                if out.stopped {
+                    first_bad.fetch_min(out.bad[0].at, Ordering::Relaxed);
                 }
-            },
-        );
+            }
+        });
         // A quote anywhere sends the block to be read quoted, even after a
         // bad row: quoted reading may see that row otherwise (a quote left
         // open, a lone `\r` ending a record) and must decide which error
