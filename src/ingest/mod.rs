@@ -489,10 +489,12 @@ impl Run {
                 .resize_with(threads, || Mutex::new(AddScratch::with_capacity(rows)));
         }
         let scratch = &self.scratch;
+        // One partition per task, for the reason given in `read_block`.
         self.aggregate
             .partitions
             .par_iter_mut()
             .enumerate()
+            .with_max_len(1)
             .for_each(|(p, partition)| {
                 // Only this worker takes its scratch: the lock is never
                 // contended.
