@@ -28,6 +28,12 @@ use super::{Block, BlockRead, FileContext, RowError, RowErrorKind};
 /// (the first window is mapped before any work starts) and 66 MB larger.
 const WINDOW: usize = 32 << 20;
 
+/// The first window, smaller: no work starts before it is mapped and its
+/// header read, while later windows are mapped on another thread as the
+/// one before is read. Measured at 10M rows: 32 MiB took the first block
+/// 10 ms to start, 4 MiB 2 ms.
+const FIRST_WINDOW: usize = 4 << 20;
+
 /// Mapping offsets must be page multiples; this is one for 4, 16 and 64 KiB
 /// pages.
 const MAP_ALIGN: u64 = 64 << 10;
@@ -66,6 +72,9 @@ struct MapWindow {
     pos: u64,
     /// [`WINDOW`] and [`LOOK_BACK`] (smaller in tests).
     window: usize,
+    /// Whether a window has been mapped yet: the first one is only as
+    /// large as asked (see [`FIRST_WINDOW`]).
+    mapped_any: bool,
     look_back: u64,
     map: Option<Mapped>,
     /// The next window, mapped on another thread while this one is read
@@ -85,6 +94,7 @@ impl MapWindow {
             len,
             pos: 0,
             window: WINDOW,
+            mapped_any: false,
             look_back: LOOK_BACK,
             map: None,
             ahead: None,
@@ -171,7 +181,13 @@ impl Window for MapWindow {
                     // Unmapped first: one window at a time is enough.
                     drop(old);
                     let start = self.pos - self.pos % MAP_ALIGN;
-                    let end = self.len.min(self.pos + min.max(self.window) as u64);
+                    let size = if self.mapped_any {
+                        min.max(self.window)
+                    } else {
+                        min
+                    };
+                    self.mapped_any = true;
+                    let end = self.len.min(self.pos + size as u64);
                     (map(&self.file, start, end - start)?, None)
                 }
             };
@@ -266,7 +282,7 @@ fn read_windows(
 ) -> Result<FileRead, IngestError> {
     let io_error = io_error(path);
     // The header: the first record, complete.
-    let mut want = WINDOW;
+    let mut want = FIRST_WINDOW;
     let (data_start, line, mut context) = loop {
         let (bytes, eof) = window.fill(want).map_err(&io_error)?;
         if bytes.is_empty() && eof {
@@ -291,7 +307,7 @@ fn read_windows(
     let mut block_offset = data_start as u64;
     let mut block_line = line;
     // The first block is the rest of the window the header was read from.
-    want = WINDOW.saturating_sub(data_start).max(1);
+    want = FIRST_WINDOW.saturating_sub(data_start).max(1);
     let mut quoted = false;
     loop {
         let (bytes, eof) = window.fill(want).map_err(&io_error)?;
