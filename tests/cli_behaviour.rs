@@ -485,3 +485,63 @@ fn output_file_is_readable_by_others() {
         assert_eq!(mode & 0o044, 0o044, "mode {mode:o}");
     }
 }
+
+#[test]
+fn time_format_is_found_past_the_first_window() {
+    // 5 MiB of rows whose times no format reads, then one that reads:
+    // reading starts with a 4 MiB window, and the time format must still
+    // be found within a whole (32 MiB) window, as it was before, whether
+    // the file is mapped, read or piped in.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("late_times.csv");
+    let mut text = String::from("user_id,created_at,total_price\n");
+    let mut bad = 0;
+    while text.len() < 5 << 20 {
+        text.push_str("u1,soon,1.5\n");
+        bad += 1;
+    }
+    text.push_str("u2,2025-04-01 10:00:00,2\n");
+    fs::write(&log, &text).unwrap();
+    let skip = ["--skip-bad-rows", "--quiet", "--format", "json"];
+    let summary = |out: &Output| -> serde_json::Value {
+        check_ok(out, "features --skip-bad-rows");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    for read in [&[][..], &["--no-mmap"]] {
+        let out = segmint()
+            .arg("features")
+            .arg(&log)
+            .arg("-o")
+            .arg(dir.path().join("f.csv"))
+            .args(skip)
+            .args(read)
+            .output()
+            .unwrap();
+        let json = summary(&out);
+        assert_eq!(json["rows"], 1, "{read:?}");
+        assert_eq!(json["skipped_rows"], bad, "{read:?}");
+    }
+    let out = segmint()
+        .args(["features", "-", "-o"])
+        .arg(dir.path().join("stdin.csv"))
+        .args(skip)
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    assert_eq!(summary(&out)["rows"], 1, "stdin");
+    // Without skipping, the first row is the error, as an unreadable time.
+    let out = segmint()
+        .arg("features")
+        .arg(&log)
+        .arg("-o")
+        .arg(dir.path().join("strict.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("cannot tell the time format"),
+        "{}",
+        stderr(&out)
+    );
+}
