@@ -68,21 +68,18 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 /// The feature table of `paths` as CSV bytes, checked to be the bytes
 /// that `segmint features` writes without building the table.
 fn feature_csv(paths: &[PathBuf], options: &IngestOptions) -> Vec<u8> {
-    let rows = || {
-        let ingested = run_ingest(paths, options).expect("generated logs are valid");
-        FeatureRows::from_aggregate(
-            ingested.aggregate,
-            ingested.has_channel,
-            ingested.has_status,
-            &FeatureOptions::default(),
-        )
-        .expect("a non-empty table")
-    };
+    let ingested = run_ingest(paths, options).expect("generated logs are valid");
+    let rows = FeatureRows::from_aggregate(
+        ingested.aggregate,
+        ingested.has_channel,
+        ingested.has_status,
+        &FeatureOptions::default(),
+    )
+    .expect("a non-empty table");
     let mut streamed = Vec::new();
-    rows().write_csv(&mut streamed).expect("write to memory");
+    rows.write_csv(&mut streamed).expect("write to memory");
     let mut out = Vec::new();
-    rows()
-        .into_table()
+    rows.into_table()
         .write_csv(&mut out)
         .expect("write to memory");
     assert!(

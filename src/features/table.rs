@@ -191,7 +191,8 @@ impl FeatureRows {
         (&part.keys[slot], &part.users[slot], part.activity[slot])
     }
 
-    /// The features of user `row`, without the key (`user_id` is empty).
+    /// The features of a finished accumulator, without the key (`user_id`
+    /// is empty).
     fn features(&self, user: &UserAccumulator, activity: Activity) -> UserFeatures {
         finish_user(
             user,

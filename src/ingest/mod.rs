@@ -225,10 +225,37 @@ struct Run {
     buffers: Vec<Parsed>,
     pending: usize,
     pending_rows: usize,
-    /// Working space of phase two, one per worker, kept between batches.
-    scratch: Vec<Mutex<AddScratch>>,
-    /// Phase one's staging, one per worker, kept between chunks.
-    staging: Vec<Mutex<Staging>>,
+    /// Working space of phase two, kept between batches.
+    scratch: PerWorker<AddScratch>,
+    /// Phase one's staging, kept between chunks.
+    staging: PerWorker<Staging>,
+}
+
+/// Working space kept for each worker of the current rayon pool, from task
+/// to task: a worker only ever takes its own, so the lock is never
+/// contended (a task makes no nested rayon call while it holds it).
+struct PerWorker<T>(Vec<Mutex<T>>);
+
+impl<T> Default for PerWorker<T> {
+    fn default() -> Self {
+        PerWorker(Vec::new())
+    }
+}
+
+impl<T> PerWorker<T> {
+    /// Makes one for every worker that has none yet.
+    fn fill(&mut self, mut make: impl FnMut() -> T) {
+        let threads = rayon::current_num_threads();
+        if self.0.len() < threads {
+            self.0.resize_with(threads, || Mutex::new(make()));
+        }
+    }
+
+    /// The calling worker's own (after [`Self::fill`]).
+    fn get(&self) -> std::sync::MutexGuard<'_, T> {
+        let worker = rayon::current_thread_index().unwrap_or(0) % self.0.len();
+        self.0[worker].lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Rows parsed before they are added, as a multiple of the users so far.
@@ -281,6 +308,11 @@ impl Staging {
         } else {
             self.len[partition] = n + 1;
         }
+    }
+
+    /// Forgets the staged rows.
+    fn clear(&mut self) {
+        self.len.fill(0);
     }
 
     /// Moves the staged rows to their partitions.
@@ -375,18 +407,13 @@ impl Run {
         // chunks per task, and the worker that finishes first can then find
         // nothing to take while the other runs its last task's chunks one
         // after another: up to 10 ms lost at every block.
-        let threads = rayon::current_num_threads();
-        if self.staging.len() < threads {
-            self.staging
-                .resize_with(threads, || Mutex::new(Staging::new()));
-        }
+        self.staging.fill(Staging::new);
         let staging = &self.staging;
         let tasks = pieces.par_iter().zip(parsed.par_iter_mut());
         tasks.with_max_len(1).for_each(|(piece, out)| {
-            // Only this worker takes its staging: the lock is never
-            // contended.
-            let worker = rayon::current_thread_index().unwrap_or(0) % staging.len();
-            let mut staging = staging[worker].lock().unwrap_or_else(|e| e.into_inner());
+            let mut staging = staging.get();
+            // Empty unless a chunk panicked while parsing.
+            staging.clear();
             let staging = &mut *staging;
             out.clear();
             let chunk = &block.bytes[piece.clone()];
@@ -476,18 +503,14 @@ impl Run {
     /// parallel.
     fn add_pending(&mut self) {
         let parsed = &self.buffers[..self.pending];
-        let threads = rayon::current_num_threads();
-        if self.scratch.len() < threads {
-            // Reserved once, at twice a partition's share of the largest
-            // batch; larger batches are sorted in parts. Regrowing would
-            // free large blocks, after which the system allocator (glibc)
-            // serves larger requests from its heap rather than fresh
-            // mappings, and the memory freed once reading ends is no longer
-            // returned (about +20% peak here).
-            let rows = 2 * MAX_PENDING_ROWS / PARTITIONS;
-            self.scratch
-                .resize_with(threads, || Mutex::new(AddScratch::with_capacity(rows)));
-        }
+        // Reserved once, at twice a partition's share of the largest
+        // batch; larger batches are sorted in parts. Regrowing would free
+        // large blocks, after which the system allocator (glibc) serves
+        // larger requests from its heap rather than fresh mappings, and the
+        // memory freed once reading ends is no longer returned (about +20%
+        // peak here).
+        let rows = 2 * MAX_PENDING_ROWS / PARTITIONS;
+        self.scratch.fill(|| AddScratch::with_capacity(rows));
         let scratch = &self.scratch;
         // One partition per task, for the reason given in `read_block`.
         self.aggregate
@@ -496,10 +519,7 @@ impl Run {
             .enumerate()
             .with_max_len(1)
             .for_each(|(p, partition)| {
-                // Only this worker takes its scratch: the lock is never
-                // contended.
-                let worker = rayon::current_thread_index().unwrap_or(0) % scratch.len();
-                let mut scratch = scratch[worker].lock().unwrap_or_else(|e| e.into_inner());
+                let mut scratch = scratch.get();
                 let lists = parsed.iter().map(|c| (&c.parts[p][..], &c.arena[..]));
                 partition.add_rows(lists, &mut scratch);
                 for chunk in parsed {
