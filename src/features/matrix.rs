@@ -121,30 +121,11 @@ impl NumericTable {
     /// order; first_seen and last_seen (times) are left out, is_dormant is
     /// 0 or 1, empty cells are NaN.
     pub fn from_features(table: &FeatureTable) -> Self {
-        let mut columns: Vec<String> = [
-            "frequency",
-            "monetary",
-            "recency_days",
-            "tenure_days",
-            "active_days",
-            "active_hours",
-            "channel_diversity",
-        ]
-        .map(String::from)
-        .to_vec();
-        columns.extend(table.channels.iter().map(|c| format!("share_{c}")));
-        columns.extend(
-            [
-                "success_rate",
-                "failure_rate",
-                "avg_daily_volume",
-                "avg_daily_last_7d",
-                "avg_daily_prev",
-                "usage_trend",
-                "is_dormant",
-            ]
-            .map(String::from),
-        );
+        let columns: Vec<String> = table
+            .column_names()
+            .into_iter()
+            .filter(|c| !matches!(c.as_str(), "user_id" | "first_seen" | "last_seen"))
+            .collect();
         let d = columns.len();
         let mut values = Vec::with_capacity(table.users.len() * d);
         let mut keys = Vec::with_capacity(table.users.len());
