@@ -2,6 +2,7 @@
 //! temporary file beside the target and renamed over it once complete, so
 //! a failed run never leaves a partial file (SPEC section 6).
 
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
@@ -42,13 +43,72 @@ pub fn write_output(
     }
     let temp = builder.tempfile_in(dir).map_err(fail)?;
     {
-        let mut out = BufWriter::with_capacity(1 << 20, temp.as_file());
+        let file = Writeback::new(temp.as_file());
+        let mut out = BufWriter::with_capacity(1 << 20, file);
         write(&mut out).and_then(|()| out.flush()).map_err(fail)?;
     }
     temp.as_file().sync_data().map_err(fail)?;
     temp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
 }
+
+/// A file whose written bytes are handed to the disk every
+/// [`WRITEBACK_STEP`], without waiting for them, while later ones are
+/// still being made. The `fdatasync` that makes the output durable then
+/// finds little left to write: at a million users (240 MB of features) it
+/// took 70-100 ms at the end of the run, with every core idle.
+struct Writeback<'f> {
+    file: &'f File,
+    written: u64,
+    /// Bytes already handed to the disk.
+    handed: u64,
+}
+
+const WRITEBACK_STEP: u64 = 8 << 20;
+
+impl<'f> Writeback<'f> {
+    fn new(file: &'f File) -> Self {
+        Writeback {
+            file,
+            written: 0,
+            handed: 0,
+        }
+    }
+}
+
+impl Write for Writeback<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = (&*self.file).write(buf)?;
+        self.written += n as u64;
+        if self.written - self.handed >= WRITEBACK_STEP {
+            start_writeback(self.file, self.handed, self.written - self.handed);
+            self.handed = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.file).flush()
+    }
+}
+
+/// Starts writing `len` bytes at `offset` of `file` to disk, and returns.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a system call on a descriptor that `file` keeps open; no
+    // memory is passed. A failure costs nothing but the head start: the
+    // final fdatasync writes whatever is left, and reports errors.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 
 #[cfg(test)]
 mod tests {
@@ -66,5 +126,28 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         write_output(&target, |out: &mut dyn Write| out.write_all(b"ok")).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"ok");
+    }
+
+    #[test]
+    fn output_handed_to_disk_early_is_whole() {
+        // Several writeback steps, in writes of uneven sizes, some larger
+        // than the write buffer.
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("big.csv");
+        let bytes: Vec<u8> = (0..(2 * WRITEBACK_STEP + 12_345) as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        write_output(&target, |out: &mut dyn Write| {
+            let mut sizes = [1usize, 700, 65_536, 3 << 20].iter().cycle();
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                let n = (*sizes.next().unwrap()).min(rest.len());
+                out.write_all(&rest[..n])?;
+                rest = &rest[n..];
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(std::fs::read(&target).unwrap() == bytes);
     }
 }
