@@ -59,6 +59,14 @@ pub enum Command {
     Devices(DevicesArgs),
 }
 
+impl Command {
+    /// Whether the command may look for a GPU (the others never start
+    /// one, whatever `--device` says).
+    pub fn may_use_gpu(&self) -> bool {
+        !matches!(self, Command::Generate(_) | Command::Features(_))
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct DevicesArgs {
     /// Output style.

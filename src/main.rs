@@ -13,7 +13,7 @@ use segmint::backend::DeviceChoice;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let _runtime_dir = (cli.device != DeviceChoice::Cpu)
+    let _runtime_dir = (cli.device != DeviceChoice::Cpu && cli.command.may_use_gpu())
         .then(runtime_dir)
         .flatten();
     if let Some(threads) = cli.threads {

