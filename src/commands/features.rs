@@ -70,9 +70,18 @@ pub fn run(args: &FeaturesArgs, quiet: bool) -> Result<(), Error> {
         ));
     }
     let started = Instant::now();
-    let (table, report) =
-        load_feature_rows(&args.inputs, &args.input, &args.feature, |_| {}, quiet)?;
-    write_output(&args.output, |out| table.write_csv(out))?;
+    // Run on one of the pool's workers, not beside them: each parallel
+    // step then starts at once on the thread that reached it, where from
+    // outside the pool it waits for a sleeping worker to wake, and the
+    // serial steps (writing, mostly) no longer compete with both workers
+    // for the cores. Idle core time at 10M rows: 90 -> 78 ms (median of 3
+    // traced runs).
+    let (table, report) = rayon::scope(|_| -> Result<_, Error> {
+        let (table, report) =
+            load_feature_rows(&args.inputs, &args.input, &args.feature, |_| {}, quiet)?;
+        write_output(&args.output, |out| table.write_csv(out))?;
+        Ok((table, report))
+    })?;
     let output = if is_stdout(&args.output) {
         "<stdout>".to_string()
     } else {
