@@ -220,6 +220,12 @@ pub struct RecentDays {
     counts: [u32; 7],
 }
 
+impl RecentDays {
+    fn touch(&self) -> u64 {
+        (self.days[0] ^ self.days[6]) as u64 ^ u64::from(self.counts[0] ^ self.counts[6])
+    }
+}
+
 impl Default for RecentDays {
     fn default() -> Self {
         RecentDays {
@@ -501,6 +507,22 @@ impl UserAccumulator {
     /// Counts the distinct hours and days; `lists` are its partition's.
     fn finish(&mut self, lists: &mut DayLists) -> Activity {
         self.hours.finish(lists)
+    }
+
+    /// A value read from every field, so from every cache line the
+    /// accumulator spans (see [`crate::features::FeatureRows`]'s use).
+    pub fn touch(&self) -> u64 {
+        self.frequency
+            ^ self.monetary.0 as u64
+            ^ self.first_ms as u64
+            ^ self.last_ms as u64
+            ^ u64::from(self.hours.mask)
+            ^ self.channels[0]
+            ^ self.channels[INLINE_CHANNELS - 1]
+            ^ self.more_channels.len() as u64
+            ^ self.with_status
+            ^ self.successes
+            ^ self.recent.touch()
     }
 
     /// (channel id, transactions) pairs.

@@ -102,6 +102,9 @@ impl FeatureTable {
     }
 }
 
+/// Users read into cache at a time by [`FeatureRows::warm`]: about 40 KB.
+const WARMED: usize = 128;
+
 /// The finished accumulators of every user in key order, with the
 /// observation window: each user's features are computed when asked for.
 ///
@@ -224,14 +227,35 @@ impl FeatureRows {
         write_csv_rows(out, &header, self.len(), |buf, first, count| {
             let mut shares = vec![0.0; n_channels];
             let mut floats = FloatTexts::new();
-            for row in first..first + count {
-                let (key, user, activity) = self.user(row);
-                shares.fill(0.0);
-                self.shares_into(user, &mut shares);
-                let features = self.features(user, activity);
-                push_row(buf, &mut floats, key, &features, &shares);
+            let end = first + count;
+            for start in (first..end).step_by(WARMED) {
+                let rows = start..(start + WARMED).min(end);
+                std::hint::black_box(self.warm(rows.clone()));
+                for row in rows {
+                    let (key, user, activity) = self.user(row);
+                    shares.fill(0.0);
+                    self.shares_into(user, &mut shares);
+                    let features = self.features(user, activity);
+                    push_row(buf, &mut floats, key, &features, &shares);
+                }
             }
         })
+    }
+
+    /// Reads the data of users `rows` into cache, ahead of their use.
+    ///
+    /// Users are stored by partition and written in key order, so each
+    /// one's key, accumulator and activity are cache misses. Formatting a
+    /// row takes long enough that the processor never reaches the next
+    /// user's loads while one user's are pending; in this loop, which does
+    /// nothing else, it has many in flight at once. Writing took 409 -> 304
+    /// ms at 921,582 users, 41 -> 32 ms at 96,654 (medians, 2 threads).
+    fn warm(&self, rows: std::ops::Range<usize>) -> u64 {
+        rows.map(|row| {
+            let (key, user, activity) = self.user(row);
+            key.len() as u64 ^ user.touch() ^ activity.days
+        })
+        .fold(0, u64::wrapping_add)
     }
 
     /// Every user's features, as a table.
