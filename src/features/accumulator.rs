@@ -846,6 +846,38 @@ mod tests {
     }
 
     #[test]
+    fn keys_spread_evenly_over_partitions_and_table_buckets() {
+        // Keys as logs write them: prefixed counters, bare numbers, and
+        // zero-padded ids, 100,000 of each (781 per partition on average).
+        let kinds: [fn(u32) -> String; 3] = [
+            |i| format!("u{i}"),
+            |i| i.to_string(),
+            |i| format!("{i:08}"),
+        ];
+        for kind in kinds {
+            let mut partitions = vec![0u32; PARTITIONS];
+            let mut buckets = vec![0u32; 1024];
+            for i in 0..100_000 {
+                let hash = hash_key(kind(i).as_bytes());
+                partitions[partition_of(hash)] += 1;
+                buckets[(table_hash(hash as u32) >> 54) as usize] += 1;
+            }
+            // Within 5 standard deviations of a uniform spread (a count
+            // is about Poisson, its deviation the root of the mean).
+            for counts in [&partitions, &buckets] {
+                let mean = 100_000.0 / counts.len() as f64;
+                let (low, high) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+                let slack = 5.0 * mean.sqrt();
+                assert!(
+                    f64::from(*low) > mean - slack && f64::from(*high) < mean + slack,
+                    "{} buckets: {low}..{high}, mean {mean}",
+                    counts.len()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn rows_are_half_a_cache_line() {
         assert_eq!(std::mem::size_of::<Row>(), 32);
         assert_eq!(std::mem::align_of::<Row>(), 32);
