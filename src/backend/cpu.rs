@@ -27,7 +27,7 @@ const SIL_TILE: usize = 256;
 pub struct CpuBackend;
 
 /// The points as the CPU kernels read them, built once per fit: tiles of
-/// [`TILE`] points, each transposed (`d` rows of `TILE` values, the last
+/// `TILE` points, each transposed (`d` rows of `TILE` values, the last
 /// tile zero-padded), so the inner loops run one lane per point with no
 /// per-pass shuffling.
 #[derive(Debug, Clone)]

@@ -51,7 +51,7 @@ pub fn hash_packed(word: u64, len: usize) -> u64 {
 const KEY_HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x5EC_A11);
 
 /// The partition of a key hash. Bits 32..40: rows keep only the low 32
-/// bits (see [`Row::hash`]), and a partition's keys must still differ there.
+/// bits (see `Row::hash`), and a partition's keys must still differ there.
 pub fn partition_of(hash: u64) -> usize {
     ((hash >> 32) as usize) % PARTITIONS
 }
@@ -275,7 +275,7 @@ impl RecentDays {
     }
 }
 
-/// The active-day lists of one partition's users (see [`ActiveHours`]),
+/// The active-day lists of one partition's users (see `ActiveHours`),
 /// kept in one vector as slices of 4, 8, 16... entries. A list that
 /// outgrows its slice moves to a slice twice as large, and the old one is
 /// kept for the next list that needs one of its size. Lists thus cost no
@@ -721,7 +721,7 @@ impl Partition {
 }
 
 /// Working space of [`Partition::add_rows`], kept from batch to batch:
-/// one per worker, reserved once for [`Self::limit`] rows.
+/// one per worker, reserved once for `limit` rows.
 #[derive(Debug)]
 pub struct AddScratch {
     /// Most rows sorted at once.
@@ -799,7 +799,7 @@ impl Aggregate {
     }
 
     /// The users of each partition, finished (see
-    /// [`UserAccumulator::finish`]), and the channel names.
+    /// `UserAccumulator::finish`), and the channel names.
     pub fn into_partitions(self) -> (Vec<FinishedUsers>, Vec<Box<[u8]>>) {
         use rayon::prelude::*;
         let parts = self

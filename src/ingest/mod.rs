@@ -3,7 +3,7 @@
 //! Files are memory-mapped a window at a time and cut into chunks at record
 //! starts. Reading happens in two parallel phases: the chunks of a block
 //! are parsed into rows sorted by user partition, and once enough rows are
-//! pending (see [`PENDING_ROWS_PER_USER`]) each partition of the
+//! pending (see `PENDING_ROWS_PER_USER`) each partition of the
 //! [`Aggregate`] takes its rows (see [`crate::features::accumulator`]).
 //! Standard input, and files that cannot be mapped, are read in large
 //! blocks that are processed the same way, so memory follows the number of

@@ -1,5 +1,5 @@
 //! The GPU backend: the kernels of [`crate::backend`] as WGSL compute
-//! shaders (shaders/) on wgpu. Every wgpu call is in [`context`]; this
+//! shaders (shaders/) on wgpu. Every wgpu call is in `context`; this
 //! module and its children lay data out in chunks that fit the device's
 //! limits and chain the dispatches.
 //!
