@@ -55,8 +55,8 @@ pub fn write_output(
 /// A file whose written bytes are handed to the disk every
 /// [`WRITEBACK_STEP`], without waiting for them, while later ones are
 /// still being made. The `fdatasync` that makes the output durable then
-/// finds little left to write: at a million users (240 MB of features) it
-/// took 70-100 ms at the end of the run, with every core idle.
+/// finds little left to write: for 921,582 users (196 MB of features) it
+/// took 67 ms at the end of the run, with every core idle, and now 2 ms.
 struct Writeback<'f> {
     file: &'f File,
     written: u64,
