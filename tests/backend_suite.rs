@@ -4,7 +4,7 @@
 //! the reference. GPU tests run on any adapter, lavapipe included (see
 //! tests/common); sizes stay in the thousands of points for it.
 
-mod common;
+use crate::common;
 
 use ndarray::Array2;
 use segmint::backend::{Backend, Labeling};

@@ -2,7 +2,7 @@
 //! the fit/score round trip, and every bad parameter (SPEC sections 4 and
 //! 6: a clear message, the exit code, no output file left behind).
 
-mod common;
+use crate::common;
 
 use common::{fails, ok, sample, segmint};
 

@@ -3,7 +3,7 @@
 //! without an adapter is an error (exit 1). "No adapter" is simulated by
 //! pointing the Vulkan loader at a driver list that does not exist.
 
-mod common;
+use crate::common;
 
 use common::{ok, sample, segmint, text};
 

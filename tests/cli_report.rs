@@ -4,7 +4,7 @@
 //! transitions between two scores files and two periods of one log, and
 //! bad parameters.
 
-mod common;
+use crate::common;
 
 use common::{fails, ok, sample, segmint, text};
 

@@ -5,7 +5,7 @@
 //! into several buffers and the silhouette into parts, exactly as 10M+
 //! users are on a real device. Results must equal the CPU backend's.
 
-mod common;
+use crate::common;
 
 use segmint::backend::{Backend, DevicePoints, GpuOptions, Labeling, LloydRuns};
 use segmint::cluster::{KMeansParams, fit_each_k, kmeans_plus_plus};

@@ -10,7 +10,7 @@
 //! checks run on every backend (the GPU one when an adapter exists, see
 //! tests/common).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

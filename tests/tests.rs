@@ -1,0 +1,19 @@
+//! The integration tests, one binary (built and linked once): a module
+//! per area. `common` holds what they share (the backends under test, the
+//! binary, the sample log).
+
+mod common;
+
+mod backend_suite;
+mod browser_report;
+mod cli_behaviour;
+mod cli_cluster;
+mod cli_errors;
+mod cli_gpu;
+mod cli_report;
+mod cluster_properties;
+mod gpu_chunking;
+mod properties;
+mod reference_cluster;
+mod reference_features;
+mod shaders;
