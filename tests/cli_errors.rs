@@ -171,7 +171,7 @@ fn unparsable_amount() {
 
 #[test]
 fn nan_and_infinite_amounts() {
-    for value in ["NaN", "nan", "inf", "-inf", "Infinity", "1e400"] {
+    for value in ["NaN", "nan", "inf", "-inf", "Infinity"] {
         let case = Case::with(format!(
             "{HEADER}u1,2025-01-01,1.5,SMS,read\nu1,2025-01-02,2,SMS,read\nu2,2025-01-01,{value},SMS,read\n"
         ));

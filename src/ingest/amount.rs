@@ -27,14 +27,6 @@ impl Money {
         whole + frac
     }
 
-    /// Money from a float, rounded to the nearest nano-unit.
-    pub fn from_f64(value: f64) -> Option<Money> {
-        if !value.is_finite() || value.abs() >= 1e20 {
-            return None;
-        }
-        Some(Money((value * SCALE as f64).round() as i128))
-    }
-
     /// Parses a decimal amount: `12`, `-3.50`, `+0.125`, `.5`, `1e3`.
     /// Surrounding ASCII spaces are ignored.
     pub fn parse(text: &[u8]) -> Result<Money, AmountError> {
@@ -127,28 +119,64 @@ fn parse_general(s: &[u8]) -> Result<Money, AmountError> {
     if int.is_empty() && frac.is_empty() {
         return Err(classify_non_number(s));
     }
-    if !rest.is_empty() {
-        if matches!(rest[0], b'e' | b'E') {
-            return parse_via_float(s);
+    let exponent = match rest {
+        [] => 0,
+        [b'e' | b'E', e @ ..] => parse_exponent(e).ok_or(AmountError::NotANumber)?,
+        _ => return Err(AmountError::NotANumber),
+    };
+    // The digits without the point, and where the point falls in them once
+    // the exponent moves it; leading zeros dropped.
+    let count = int.len() + frac.len();
+    let nth = |k: usize| -> u8 {
+        if k < int.len() {
+            int[k] - b'0'
+        } else {
+            frac[k - int.len()] - b'0'
         }
-        return Err(AmountError::NotANumber);
+    };
+    let zeros = (0..count).take_while(|&k| nth(k) == 0).count();
+    if zeros == count {
+        return Ok(Money::ZERO);
     }
-    if int.len() > 20 {
+    let point = int.len() as i64 - zeros as i64 + exponent;
+    if point > 20 {
         return Err(AmountError::TooLarge);
     }
-    let units = int
-        .iter()
-        .fold(0i128, |v, &b| v * 10 + i128::from(b - b'0'));
-    let kept = frac.len().min(9);
-    let mut nanos = frac[..kept]
-        .iter()
-        .fold(0i128, |v, &b| v * 10 + i128::from(b - b'0'));
-    nanos *= i128::from(POW10[9 - kept]);
-    if frac.get(9).is_some_and(|&b| b >= b'5') {
+    // Digit `i` of the number counted from the point: 0 is the first
+    // decimal, -1 the units; zeros beyond the digits given.
+    let digit = |i: i64| -> i128 {
+        let at = point + i;
+        if at < 0 || at >= (count - zeros) as i64 {
+            0
+        } else {
+            i128::from(nth(zeros + at as usize))
+        }
+    };
+    let units = (-point.max(0)..0).fold(0i128, |v, i| v * 10 + digit(i));
+    let mut nanos = (0..9).fold(0i128, |v, i| v * 10 + digit(i));
+    // The tenth decimal rounds half away from zero (the sign comes last).
+    if digit(9) >= 5 {
         nanos += 1;
     }
     let value = units * SCALE + nanos;
     Ok(Money(if negative { -value } else { value }))
+}
+
+/// The exponent after `e`: an optional sign and digits, clamped far past
+/// any amount's range (the value then overflows or rounds to 0 anyway).
+fn parse_exponent(text: &[u8]) -> Option<i64> {
+    let (sign, digits) = match text {
+        [b'-', rest @ ..] => (-1, rest),
+        [b'+', rest @ ..] => (1, rest),
+        _ => (1, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = digits
+        .iter()
+        .fold(0i64, |v, &b| (v * 10 + i64::from(b - b'0')).min(1_000_000));
+    Some(sign * magnitude)
 }
 
 fn classify_non_number(s: &[u8]) -> AmountError {
@@ -162,15 +190,6 @@ fn classify_non_number(s: &[u8]) -> AmountError {
     } else {
         AmountError::NotANumber
     }
-}
-
-fn parse_via_float(s: &[u8]) -> Result<Money, AmountError> {
-    let text = std::str::from_utf8(s).map_err(|_| AmountError::NotANumber)?;
-    let value: f64 = text.parse().map_err(|_| AmountError::NotANumber)?;
-    if !value.is_finite() {
-        return Err(AmountError::NotFinite);
-    }
-    Money::from_f64(value).ok_or(AmountError::TooLarge)
 }
 
 impl std::ops::Add for Money {
@@ -262,6 +281,28 @@ mod tests {
     }
 
     #[test]
+    fn exponents_are_exact() {
+        let exact = |s: &str| parse(s).unwrap().to_string();
+        assert_eq!(exact("1.5e17"), "150000000000000000");
+        assert_eq!(
+            (parse("1.5e17").unwrap() + parse("1").unwrap()).to_string(),
+            "150000000000000001"
+        );
+        assert_eq!(exact("1.23456789012345e10"), "12345678901.2345");
+        assert_eq!(exact("9.99999999999999999999E19"), "99999999999999999999.9");
+        assert_eq!(exact("-12.5e-3"), "-0.0125");
+        assert_eq!(exact("125e-11"), "0.000000001");
+        assert_eq!(exact("-1.5e-9"), "-0.000000002");
+        assert_eq!(exact("1.4e-10"), "0");
+        assert_eq!(exact("0.000e+300"), "0");
+        assert_eq!(exact("0001e+2"), "100");
+        assert_eq!(exact("+.5e1"), "5");
+        assert_eq!(exact("1e-99999999999"), "0");
+        // Leading zeros do not count towards the 20 digits.
+        assert_eq!(exact("000000000000000000000000001"), "1");
+    }
+
+    #[test]
     fn the_fast_path_agrees_with_the_general_one() {
         for text in [
             "0",
@@ -306,8 +347,13 @@ mod tests {
         assert_eq!(parse("1.2.3"), Err(AmountError::NotANumber));
         assert_eq!(parse("NaN"), Err(AmountError::NotFinite));
         assert_eq!(parse("-inf"), Err(AmountError::NotFinite));
-        assert_eq!(parse("1e400"), Err(AmountError::NotFinite));
+        assert_eq!(parse("1e400"), Err(AmountError::TooLarge));
         assert_eq!(parse("123456789012345678901"), Err(AmountError::TooLarge));
+        assert_eq!(parse("1e20"), Err(AmountError::TooLarge));
+        assert_eq!(parse("1e"), Err(AmountError::NotANumber));
+        assert_eq!(parse("1e+"), Err(AmountError::NotANumber));
+        assert_eq!(parse("1e2.5"), Err(AmountError::NotANumber));
+        assert_eq!(parse("e5"), Err(AmountError::NotANumber));
     }
 
     #[test]
