@@ -898,18 +898,38 @@ fn parse_row<'r>(
 /// value can be recognised. Fails with the first row's offset and value
 /// when rows exist but none can be recognised, with `None` when there is
 /// no row of the right field count.
+///
+/// An 8-digit value that is not a valid date (20251345) would read as unix
+/// seconds; before settling on seconds for such a value the rest of the
+/// block is read, and one 8-digit valid date there makes the file
+/// `YYYYMMDD` (the bad value is then reported as a bad date). Unix seconds
+/// of 8 digits are 1970-1973.
 pub(crate) fn detect_time_format(
     data: &[u8],
     syntax: Syntax,
     columns: &ResolvedColumns,
 ) -> Result<TimeFormat, Option<(usize, String)>> {
     let mut found = Err(None);
+    let mut eight_digit_seconds = false;
     records::for_each_record(data, syntax, |at, record| {
         if record.len() != columns.field_count {
             return ControlFlow::Continue(());
         }
         let value = record.field(columns.time);
-        match TimeFormat::detect(value) {
+        let format = TimeFormat::detect(value);
+        if eight_digit_seconds {
+            if format == Some(TimeFormat::Ymd) {
+                found = Ok(TimeFormat::Ymd);
+                return ControlFlow::Break(());
+            }
+            return ControlFlow::Continue(());
+        }
+        match format {
+            Some(TimeFormat::Unix) if is_eight_digits(value) => {
+                found = Ok(TimeFormat::Unix);
+                eight_digit_seconds = true;
+                ControlFlow::Continue(())
+            }
             Some(format) => {
                 found = Ok(format);
                 ControlFlow::Break(())
@@ -923,6 +943,12 @@ pub(crate) fn detect_time_format(
         }
     });
     found
+}
+
+/// A value that could be meant as YYYYMMDD.
+fn is_eight_digits(value: &[u8]) -> bool {
+    let value = value.trim_ascii();
+    value.len() == 8 && value.iter().all(u8::is_ascii_digit)
 }
 
 #[cfg(test)]
