@@ -107,6 +107,18 @@ pub enum RowErrorKind {
         key: String,
         first_line: u64,
     },
+    /// A scores file's segment cell that is not a segment number.
+    SegmentNumber {
+        value: String,
+        limit: usize,
+    },
+    /// A scores file's segment named otherwise on an earlier line.
+    SegmentName {
+        segment: u32,
+        name: String,
+        earlier: String,
+        earlier_line: u64,
+    },
 }
 
 impl fmt::Display for RowErrorKind {
@@ -151,6 +163,20 @@ impl fmt::Display for RowErrorKind {
                 f,
                 "user key {key:?} appears again (first on line {first_line}); a feature table has one row per user"
             ),
+            RowErrorKind::SegmentNumber { value, limit } => write!(
+                f,
+                "expected a segment number from 0 to {} (as fit and score write), found {value:?}",
+                limit - 1
+            ),
+            RowErrorKind::SegmentName {
+                segment,
+                name,
+                earlier,
+                earlier_line,
+            } => write!(
+                f,
+                "segment {segment} is named {name:?} here but {earlier:?} on line {earlier_line}"
+            ),
             RowErrorKind::TooManyChannels { limit } => write!(
                 f,
                 "more than {limit} distinct channel values; is --channel-col the right column?"
@@ -158,6 +184,24 @@ impl fmt::Display for RowErrorKind {
         }
     }
 }
+
+/// A header's names for a message, quoted and shortened: at most
+/// [`LIST_MAX`] of them (a file without the expected line ends has one
+/// "name" the size of the file).
+pub(crate) fn excerpt_list(names: &[String]) -> String {
+    let mut text: Vec<String> = names
+        .iter()
+        .take(LIST_MAX)
+        .map(|n| format!("{:?}", excerpt(n.as_bytes())))
+        .collect();
+    if names.len() > LIST_MAX {
+        text.push(format!("and {} more", names.len() - LIST_MAX));
+    }
+    text.join(", ")
+}
+
+/// Names a message lists at most.
+const LIST_MAX: usize = 20;
 
 /// Shortens a bad value for a message.
 pub(crate) fn excerpt(bytes: &[u8]) -> String {

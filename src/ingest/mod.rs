@@ -13,11 +13,13 @@
 //! user lives in [`crate::features`].
 
 pub mod amount;
+mod csv_table;
 pub mod error;
 pub mod numeric;
 mod records;
 pub mod scan;
 pub mod schema;
+pub mod scores;
 mod source;
 pub mod time;
 

@@ -12,7 +12,8 @@ use std::path::Path;
 
 use hashbrown::HashMap;
 
-use super::error::excerpt;
+use super::csv_table;
+use super::error::{excerpt, excerpt_list};
 use super::schema::Delimiter;
 use super::{IngestError, RowError, RowErrorKind};
 use crate::features::matrix::NumericTable;
@@ -53,10 +54,7 @@ pub fn read_numeric_table(
     } else {
         Box::new(File::open(path).map_err(io_error)?)
     };
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .from_reader(io::BufReader::with_capacity(1 << 20, reader));
+    let mut csv = csv_table::reader(delimiter, io::BufReader::with_capacity(1 << 20, reader));
 
     let header_error = |message: String| IngestError::Header {
         path: path.to_path_buf(),
@@ -69,7 +67,8 @@ pub fn read_numeric_table(
         });
     }
     let mut names = Vec::with_capacity(headers.len());
-    for (i, field) in headers.iter().enumerate() {
+    for i in 0..headers.len() {
+        let field = csv_table::cell(&headers, i);
         let field = if i == 0 {
             field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
         } else {
@@ -80,16 +79,24 @@ pub fn read_numeric_table(
         names.push(name.trim().to_string());
     }
     let find = |name: &str| {
-        names.iter().position(|n| n == name).ok_or_else(|| {
-            header_error(format!(
+        let mut at = names.iter().enumerate().filter(|(_, n)| *n == name);
+        match (at.next(), at.next()) {
+            (Some((i, _)), None) => Ok(i),
+            (Some((i, _)), Some((j, _))) => Err(header_error(format!(
+                "the header names column {name:?} twice (columns {} and {}): which one is meant?",
+                i + 1,
+                j + 1
+            ))),
+            (None, _) => Err(header_error(format!(
                 "no column {name:?} in the header (it has: {})",
-                names.join(", ")
-            ))
-        })
+                excerpt_list(&names)
+            ))),
+        }
     };
     let key = match &options.key_column {
         Some(name) => find(name)?,
-        None => names.iter().position(|n| n == "user_id").unwrap_or(0),
+        None if names.iter().any(|n| n == "user_id") => find("user_id")?,
+        None => 0,
     };
     let wanted: Vec<usize> = match &options.columns {
         Some(columns) => columns.iter().map(|c| find(c)).collect::<Result<_, _>>()?,
@@ -100,6 +107,16 @@ pub fn read_numeric_table(
             _ => (0..names.len()).filter(|&i| i != key).collect(),
         },
     };
+    for (a, &i) in wanted.iter().enumerate() {
+        if let Some(&j) = wanted[a + 1..].iter().find(|&&j| names[j] == names[i]) {
+            return Err(header_error(format!(
+                "the header names column {:?} twice (columns {} and {}): which one is meant?",
+                names[i],
+                i.min(j) + 1,
+                i.max(j) + 1
+            )));
+        }
+    }
     if wanted.is_empty() {
         return Err(header_error(format!(
             "no feature columns besides the key column {:?}",
@@ -125,8 +142,8 @@ pub fn read_numeric_table(
             Ok(false) => break,
             Err(e) => return Err(csv_error(path, e)),
         }
-        let line = record.position().map_or(0, |p| p.line());
-        let key_bytes = &record[key];
+        let line = csv_table::line_of(&record);
+        let key_bytes = csv_table::cell(&record, key);
         let Ok(user) = std::str::from_utf8(key_bytes) else {
             return Err(row_error(line, Some(key), RowErrorKind::InvalidUtf8));
         };
@@ -146,7 +163,7 @@ pub fn read_numeric_table(
         }
         seen.insert(user.to_string(), line);
         for &c in &wanted {
-            let cell = record[c].trim_ascii();
+            let cell = csv_table::cell(&record, c).trim_ascii();
             let value = if cell.is_empty() {
                 f64::NAN
             } else {

@@ -93,6 +93,17 @@ impl Role {
         }
     }
 
+    /// What the column holds, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Role::User => "user key",
+            Role::Time => "transaction time",
+            Role::Amount => "amount",
+            Role::Channel => "channel",
+            Role::Status => "status",
+        }
+    }
+
     pub fn required(self) -> bool {
         matches!(self, Role::User | Role::Time | Role::Amount)
     }
@@ -228,8 +239,21 @@ impl ResolvedColumns {
             let given = options.columns.get(role);
             *slot = if options.has_header {
                 let name = given.unwrap_or(role.default_name());
-                match header.iter().position(|h| h == name) {
-                    Some(i) => Some(i),
+                let mut named = header.iter().enumerate().filter(|(_, h)| *h == name);
+                match named.next().map(|(i, _)| i) {
+                    Some(i) => {
+                        if let Some((j, _)) = named.next() {
+                            return Err(header_error(format!(
+                                "the header names column {:?} twice (columns {} and {}): which one is the {}? Rename one, or give a position with {}",
+                                super::error::excerpt(name.as_bytes()),
+                                i + 1,
+                                j + 1,
+                                role.describe(),
+                                role.flag()
+                            )));
+                        }
+                        Some(i)
+                    }
                     None => match given.and_then(parse_position) {
                         Some(p) if p <= field_count => Some(p - 1),
                         _ if given.is_some() || role.required() => {
@@ -295,6 +319,5 @@ impl ResolvedColumns {
 }
 
 fn quote_list(header: &[String]) -> String {
-    let names: Vec<String> = header.iter().map(|h| format!("{h:?}")).collect();
-    names.join(", ")
+    super::error::excerpt_list(header)
 }
