@@ -41,7 +41,7 @@ fn features(c: &mut Criterion) {
                 .num_threads(threads)
                 .build()
                 .expect("pool");
-            let inputs = vec![path.clone()];
+            let inputs = vec![segmint::ingest::Input::new(&path)];
             let id = BenchmarkId::new(format!("threads={threads}"), format!("rows={rows}"));
             group.bench_with_input(id, &inputs, |b, inputs| {
                 b.iter(|| {

@@ -313,6 +313,14 @@ impl KMeansArgs {
     pub fn silhouette(&self) -> Result<SilhouetteMode, ParamsError> {
         SilhouetteMode::parse(&self.silhouette)
     }
+
+    /// Checks every setting that does not depend on the data (restarts,
+    /// iterations, tolerance, silhouette) before any is read, and gives
+    /// the silhouette mode.
+    pub fn validate(&self) -> Result<SilhouetteMode, ParamsError> {
+        self.params(1).validate(usize::MAX)?;
+        self.silhouette()
+    }
 }
 
 #[derive(Args, Debug)]

@@ -13,9 +13,16 @@ use crate::ingest::IngestError;
 pub enum Error {
     #[error(transparent)]
     Ingest(#[from] IngestError),
-    #[error("cannot write {}: {source}", crate::ingest::error::display_path(path))]
+    #[error("cannot write {}: {source}", crate::output::describe(path))]
     Output {
         path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Standard output or standard error refused a message.
+    #[error("cannot write {stream}: {source}")]
+    Console {
+        stream: &'static str,
         #[source]
         source: io::Error,
     },
@@ -43,7 +50,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Ingest(e) => e.exit_code(),
-            Error::Output { .. } => 4,
+            Error::Output { .. } | Error::Console { .. } => 4,
             Error::Params(_) => 2,
             Error::Backend(_) => 1,
             // A feature name the user typed that the table lacks is a
@@ -58,7 +65,12 @@ impl Error {
 
     /// Writing to a closed pipe (`segmint ... | head`): not a failure.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Output { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+        match self {
+            Error::Output { source, .. } | Error::Console { source, .. } => {
+                source.kind() == io::ErrorKind::BrokenPipe
+            }
+            _ => false,
+        }
     }
 }
 
@@ -67,6 +79,7 @@ impl From<ClusterError> for Error {
         match e {
             ClusterError::Params(e) => Error::Params(e),
             ClusterError::Backend(e) => Error::Backend(e),
+            ClusterError::Overflow(message) => Error::Data(message),
         }
     }
 }

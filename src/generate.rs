@@ -28,7 +28,7 @@ use rand_distr::weighted::WeightedAliasIndex;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
-use crate::ingest::time::civil_from_days;
+use crate::ingest::time::{civil_from_days, days_from_civil};
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -55,6 +55,16 @@ impl GenerateParams {
         }
         if self.days == 0 || self.days > 36_600 {
             return Err("--days must be between 1 and 36600".into());
+        }
+        // Times are written as four-digit years, as every reader expects.
+        let last_day = days_from_civil(9999, 12, 31).expect("a valid date");
+        let first_day = days_from_civil(1, 1, 1).expect("a valid date");
+        if self.start_day < first_day || self.start_day + i64::from(self.days) - 1 > last_day {
+            return Err(format!(
+                "--start and --days: the log would run past 9999-12-31 (days {} to {}); start earlier or generate fewer days",
+                self.start_day,
+                self.start_day + i64::from(self.days) - 1
+            ));
         }
         Ok(())
     }

@@ -21,7 +21,7 @@
 //!      u1,2025-03-02 11:00:00,-0.50\n\
 //!      u2,2025-03-02 12:00:00,1\n",
 //! )?;
-//! let ingested = ingest(&[log], &IngestOptions::default(), &|_bytes| {})?;
+//! let ingested = ingest(&[log.into()], &IngestOptions::default(), &|_bytes| {})?;
 //! let table = FeatureTable::from_aggregate(
 //!     ingested.aggregate,
 //!     ingested.has_channel,

@@ -310,7 +310,7 @@ fn bad_parameters_are_usage_errors() {
     fails(
         &run(&["fit", input, "--k", "21", "-o", o]),
         2,
-        &["k = 21", "20 distinct users"],
+        &["k = 21", "20 users to cluster"],
     );
     fails(
         &run(&["fit", input, "--k", "three", "-o", o]),
@@ -736,6 +736,6 @@ fn fit_auto_takes_the_range_the_users_allow() {
             "2..10",
         ]),
         2,
-        &["more than the 5 distinct users"],
+        &["more than the 5 users"],
     );
 }

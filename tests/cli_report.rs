@@ -339,7 +339,7 @@ fn transitions_refuse_bad_scores_files() {
         (
             "user_id,segment\na,4000000000\n",
             3,
-            &["line 2", "segment 4000000000", "below 1000"],
+            &["line 2", "\"4000000000\"", "0 to 999"],
         ),
     ];
     for (body, code, parts) in cases {

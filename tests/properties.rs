@@ -55,7 +55,7 @@ fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
 }
 
 fn run_ingest(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingested, IngestError> {
-    ingest(paths, options, &|_bytes| {})
+    ingest(&segmint::ingest::inputs(paths), options, &|_bytes| {})
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {

@@ -22,10 +22,13 @@ use crate::features::matrix::FeatureMatrix;
 /// A fitted K-Means model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeans {
-    /// k x d centres, in the space of the points.
+    /// k x d centres, in the working coordinates of the points (see
+    /// [`crate::features::matrix::Frame`]; a [`super::Sweep`] gives them
+    /// in scaled space).
     pub centres: Array2<f64>,
     pub labels: Vec<u32>,
-    /// Sum of squared distances of the points to their centres.
+    /// Sum of squared distances of the points to their centres, in the
+    /// same coordinates.
     pub inertia: f64,
     /// Lloyd iterations run.
     pub n_iter: usize,
@@ -67,7 +70,9 @@ pub fn fit(
 }
 
 /// Fits one model per K in `ks` (`params.k` is ignored), all restarts of
-/// all K iterating together.
+/// all K iterating together: in batches whose labels take at most
+/// [`RUN_LABEL_BUDGET`] bytes, so memory stays bounded whatever the number
+/// of restarts.
 pub fn fit_each_k(
     backend: &Backend,
     points: &FeatureMatrix,
@@ -82,13 +87,27 @@ pub fn fit_each_k(
         .validate(points.n())?;
     }
     let device = backend.upload(points)?;
-    let inits = ks
+    let runs: Vec<(usize, usize)> = ks
         .iter()
         .flat_map(|&k| (0..params.n_init).map(move |r| (k, r)))
-        .map(|(k, r)| seed_centres(backend, points, &device, k, run_seed(params.seed, k, r)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut fits =
-        lloyd_resident(backend, points, &device, inits, params.max_iter, params.tol)?.into_iter();
+        .collect();
+    let per_batch = (RUN_LABEL_BUDGET / (4 * points.n()).max(1)).max(1);
+    let mut fits: Vec<KMeans> = Vec::with_capacity(runs.len());
+    for batch in runs.chunks(per_batch) {
+        let inits = batch
+            .iter()
+            .map(|&(k, r)| seed_centres(backend, points, &device, k, run_seed(params.seed, k, r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        fits.extend(lloyd_resident(
+            backend,
+            points,
+            &device,
+            inits,
+            params.max_iter,
+            params.tol,
+        )?);
+    }
+    let mut fits = fits.into_iter();
     Ok(ks
         .iter()
         .map(|_| {
@@ -102,6 +121,10 @@ pub fn fit_each_k(
         })
         .collect())
 }
+
+/// Bytes of labels (4 per point per run) that the runs of one batch may
+/// hold: about 30 runs of 10M users share each pass over the points.
+pub const RUN_LABEL_BUDGET: usize = 1 << 30;
 
 /// Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's greedy
 /// variant): the first centre uniformly at random, then each next one the

@@ -214,8 +214,9 @@ fn davies_bouldin_from(
             .sum::<f64>()
             .sqrt()
     };
-    // scikit-learn: 0 when every spread or every separation is (close to) 0.
-    let close_to_zero = |x: f64| x.abs() <= 1e-8;
+    // scikit-learn: 0 when every spread or every separation is (close to)
+    // 0, within an absolute 1e-8 in scaled units.
+    let close_to_zero = |x: f64| points.frame.distance(x).abs() <= 1e-8;
     if used.iter().all(|&c| close_to_zero(spread[c]))
         || used
             .iter()

@@ -23,4 +23,7 @@ pub enum ClusterError {
     Params(#[from] ParamsError),
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
+    /// A result that does not fit in a double: the data are the cause.
+    #[error("{0}")]
+    Overflow(String),
 }

@@ -33,10 +33,12 @@ impl Default for KMeansParams {
 pub enum ParamsError {
     #[error("k must be at least 1, got {0}")]
     KTooSmall(usize),
-    #[error("k = {k} is more than the {users} distinct users to cluster")]
+    #[error("k = {k} is more than the {users} users to cluster")]
     KTooLarge { k: usize, users: usize },
     #[error("--n-init must be at least 1, got {0}")]
     NoRestarts(usize),
+    #[error("--n-init must be at most {MAX_RESTARTS}, got {0}")]
+    TooManyRestarts(usize),
     #[error("--max-iter must be at least 1, got {0}")]
     NoIterations(usize),
     #[error("--tol must be a finite number >= 0, got {0}")]
@@ -50,19 +52,24 @@ pub enum ParamsError {
 }
 
 impl KMeansParams {
-    /// Checks the parameters against the number of distinct points.
-    pub fn validate(&self, distinct_points: usize) -> Result<(), ParamsError> {
+    /// Checks the parameters against the number of points (users; K may
+    /// exceed the distinct points among them, as in scikit-learn, and
+    /// leaves clusters empty then).
+    pub fn validate(&self, points: usize) -> Result<(), ParamsError> {
         if self.k < 1 {
             return Err(ParamsError::KTooSmall(self.k));
         }
-        if self.k > distinct_points {
+        if self.k > points {
             return Err(ParamsError::KTooLarge {
                 k: self.k,
-                users: distinct_points,
+                users: points,
             });
         }
         if self.n_init < 1 {
             return Err(ParamsError::NoRestarts(self.n_init));
+        }
+        if self.n_init > MAX_RESTARTS {
+            return Err(ParamsError::TooManyRestarts(self.n_init));
         }
         if self.max_iter < 1 {
             return Err(ParamsError::NoIterations(self.max_iter));
@@ -73,6 +80,10 @@ impl KMeansParams {
         Ok(())
     }
 }
+
+/// The most restarts per K: each is a whole k-means++ and Lloyd run, and
+/// past a few dozen they rarely find a lower inertia.
+pub const MAX_RESTARTS: usize = 1000;
 
 /// Parses `--k`: `3`, `2..10` (inclusive, as SPEC writes it), `2..=10`,
 /// or `2,4,8`. Values come back sorted and distinct.

@@ -12,7 +12,9 @@ use super::params::{KMeansParams, ParamsError, SilhouetteMode};
 use crate::backend::{Backend, Labeling};
 use crate::features::matrix::FeatureMatrix;
 
-/// The result of a sweep.
+/// The result of a sweep, in the scaled space of the features: the
+/// points' [`crate::features::matrix::Frame`] is undone on the fits'
+/// centres and inertia and on every metric.
 #[derive(Debug, Clone)]
 pub struct Sweep {
     pub fits: Vec<KMeans>,
@@ -47,7 +49,7 @@ pub fn sweep(
     if ks.is_empty() {
         return Err(ParamsError::EmptyRange(String::new()).into());
     }
-    let fits = fit_each_k(backend, points, ks, params)?;
+    let mut fits = fit_each_k(backend, points, ks, params)?;
     let labelings: Vec<Labeling> = fits
         .iter()
         .map(|f| Labeling {
@@ -68,6 +70,18 @@ pub fn sweep(
             silhouette_values.push(None);
         }
         metrics.push(m);
+    }
+    let frame = &points.frame;
+    for (fit, m) in fits.iter_mut().zip(&mut metrics) {
+        fit.centres = frame.to_scaled(&fit.centres);
+        fit.inertia = frame.squared(fit.inertia);
+        m.inertia = fit.inertia;
+        if !fit.inertia.is_finite() || fit.centres.iter().any(|v| !v.is_finite()) {
+            return Err(ClusterError::Overflow(format!(
+                "K = {}: the inertia (the sum of squared distances) is past the largest double-precision number; the features' values are too far apart to cluster as given: scale them (--scale zscore) or divide them",
+                fit.k()
+            )));
+        }
     }
     let inertias: Vec<f64> = fits.iter().map(|f| f.inertia).collect();
     let knee = knee(ks, &inertias);

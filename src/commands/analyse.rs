@@ -2,8 +2,6 @@
 //! features, a sweep over K, the fit reported, segment names, per-user
 //! insights, the activity pass and the summary.
 
-use std::path::PathBuf;
-
 use crate::cli::{ChurnArgs, FeatureArgs, InputArgs, KMeansArgs, Scale};
 use segmint::Error;
 use segmint::backend::Backend;
@@ -12,11 +10,11 @@ use segmint::cluster::params::parse_k_list;
 use segmint::cluster::sweep::Sweep;
 use segmint::features::FeatureTable;
 use segmint::features::matrix::NumericTable;
-use segmint::ingest::{IngestOptions, IngestReport};
+use segmint::ingest::{IngestOptions, IngestReport, Input};
 use segmint::insights::activity::activity;
 use segmint::insights::naming::{default_names, parse_names};
 use segmint::insights::segments::profiles;
-use segmint::report::summary::{Parts, Summary};
+use segmint::report::summary::{LeftOut, Parts, Summary};
 
 use super::cluster::{Prepared, cluster, prepare_table, transactions_schema};
 use super::fit::Fitted;
@@ -24,7 +22,7 @@ use super::{Session, load_features, spinner};
 
 /// What to analyse and how.
 pub struct AnalysisArgs<'a> {
-    pub inputs: &'a [PathBuf],
+    pub inputs: &'a [Input],
     pub input: &'a InputArgs,
     pub feature: &'a FeatureArgs,
     pub features: &'a Option<Vec<String>>,
@@ -58,7 +56,7 @@ impl Analysis {
 
     /// Reads the logs once more for the activity analytics and gathers
     /// every number of the report.
-    pub fn summary(&self, inputs: &[PathBuf], quiet: bool) -> Result<Summary, Error> {
+    pub fn summary(&self, inputs: &[Input], quiet: bool) -> Result<Summary, Error> {
         let fitted = &self.fitted;
         let insights = fitted
             .insights
@@ -83,13 +81,14 @@ impl Analysis {
         );
         Ok(Summary::new(Parts {
             inputs: self.ingest.files.clone(),
+            left_out: LeftOut::of(&self.ingest),
             table: &self.table,
             activity,
             sweep: &self.sweep,
             k: self.k(),
             features: self.prepared.feature_names(),
-            inertia: self.sweep.fits[self.chosen].inertia,
-            silhouette: self.sweep.metrics[self.chosen].silhouette,
+            inertia: fitted.metrics.inertia,
+            silhouette: fitted.metrics.silhouette,
             names: names.clone(),
             segments: &fitted.segments,
             profiles,
@@ -146,7 +145,7 @@ pub fn analyse(args: &AnalysisArgs<'_>, session: &Session) -> Result<Analysis, E
     let quiet = session.quiet;
     let options = args.input.options(args.feature).map_err(Error::Usage)?;
     let thresholds = args.churn.thresholds(args.feature).map_err(Error::Usage)?;
-    let mode = args.kmeans.silhouette()?;
+    let mode = args.kmeans.validate()?;
     let (table, ingest) = load_features(args.inputs, args.input, args.feature, quiet)?;
     let numeric = NumericTable::from_features(&table);
     let prepared = prepare_table(
@@ -169,7 +168,7 @@ pub fn analyse(args: &AnalysisArgs<'_>, session: &Session) -> Result<Analysis, E
         .transpose()
         .map_err(|e| Error::Usage(e.to_string()))?;
 
-    let (backend, result) = cluster(session, &prepared.points, &ks, args.kmeans, mode)?;
+    let (backend, mut result) = cluster(session, &prepared.points, &ks, args.kmeans, mode)?;
     let chosen = match fixed {
         Some(k) => result
             .metrics
@@ -198,6 +197,10 @@ pub fn analyse(args: &AnalysisArgs<'_>, session: &Session) -> Result<Analysis, E
         thresholds,
         args.kmeans,
     )?;
+    // The sweep's row of that K shows the labels written (they differ
+    // from the fit's only for users tied between two centres).
+    result.metrics[chosen] = fitted.metrics.clone();
+    result.silhouette_values[chosen] = fitted.silhouettes.clone();
     Ok(Analysis {
         table,
         ingest,

@@ -15,8 +15,8 @@ use segmint::cluster::fit_each_k;
 use segmint::cluster::params::parse_k_list;
 use segmint::ingest::IngestError;
 
-use super::Session;
 use super::cluster::prepare;
+use super::{Session, say};
 
 #[derive(Serialize)]
 struct BenchReport {
@@ -72,7 +72,8 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     match args.stage {
         BenchStage::Lloyd | BenchStage::Assign => {
             let path = args.init.as_deref().expect("clap requires --init");
-            let centres = read_rows(path, d)?;
+            // Centres in scaled space, as the points' frame places them.
+            let centres = points.frame.to_working(&read_rows(path, d)?);
             let k = centres.len() / d;
             k_label = k.to_string();
             let device = backend.upload(points)?;
@@ -170,13 +171,13 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         times_s: times,
     };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&report).expect("serialisable")),
-        Format::Table => println!(
+        Format::Json => say(serde_json::to_string(&report)
+            .map_err(|e| Error::Internal(format!("the report does not serialise: {e}")))?),
+        Format::Table => say(format_args!(
             "{} on {} (n = {n}, d = {d}, k = {}): median {:.6} s, min {:.6} s, max {:.6} s over {}",
             report.stage, report.backend, report.k, median, report.min_s, report.max_s, args.repeat
-        ),
+        )),
     }
-    Ok(())
 }
 
 /// Runs `f` untimed for about a second: freshly loaded memory and idle
@@ -190,7 +191,7 @@ fn warm_up(mut f: impl FnMut()) {
 }
 
 /// A headed CSV of numbers, `width` per row, flattened.
-fn read_rows(path: &Path, width: usize) -> Result<Vec<f32>, Error> {
+fn read_rows(path: &Path, width: usize) -> Result<Vec<f64>, Error> {
     let bad = |message: String| {
         Error::Ingest(IngestError::Header {
             path: path.to_path_buf(),
@@ -215,7 +216,7 @@ fn read_rows(path: &Path, width: usize) -> Result<Vec<f32>, Error> {
             )));
         }
         for field in record.iter() {
-            out.push(field.trim().parse::<f32>().map_err(|_| {
+            out.push(field.trim().parse::<f64>().map_err(|_| {
                 bad(format!(
                     "line {}: expected a number, found {field:?}",
                     i + 2

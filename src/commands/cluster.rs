@@ -5,16 +5,17 @@ use std::path::Path;
 
 use ndarray::Array2;
 
-use super::{Session, load_features, spinner};
+use super::{Session, load_features, note, spinner};
 use crate::cli::{ClusterInputArgs, FeatureArgs, InputArgs, KMeansArgs, Scale};
 use segmint::Error;
 use segmint::backend::Backend;
 use segmint::cluster::model::{InputSchema, Scaling};
 use segmint::cluster::{SilhouetteMode, Sweep, sweep};
 use segmint::features::matrix::{
-    DEFAULT_FEATURES, FeatureMatrix, FeatureSpec, NumericTable, Scaler, Transform,
+    DEFAULT_FEATURES, FeatureMatrix, FeatureSpec, Frame, NumericTable, Scaler, Transform,
 };
 use segmint::ingest::numeric::{NumericOptions, read_numeric_table};
+use segmint::ingest::{self, IngestReport};
 
 /// The users to cluster, their features and the scaled matrix.
 pub struct Prepared {
@@ -24,6 +25,8 @@ pub struct Prepared {
     pub scaling: Scaling,
     pub points: FeatureMatrix,
     pub schema: InputSchema,
+    /// How the transaction logs were read; `None` for a feature table.
+    pub ingest: Option<IngestReport>,
 }
 
 impl Prepared {
@@ -63,9 +66,9 @@ pub fn table_from_logs(
     input: &InputArgs,
     feature: &FeatureArgs,
     quiet: bool,
-) -> Result<NumericTable, Error> {
-    let (table, _) = load_features(inputs, input, feature, quiet)?;
-    Ok(NumericTable::from_features(&table))
+) -> Result<(NumericTable, IngestReport), Error> {
+    let (table, report) = load_features(&ingest::inputs(inputs), input, feature, quiet)?;
+    Ok((NumericTable::from_features(&table), report))
 }
 
 /// Reads a numeric feature table.
@@ -92,14 +95,14 @@ pub fn table_from_file(
 
 pub fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> {
     let asked = parse_specs(&data.features)?;
-    let (table, schema) = match &data.features_input {
+    let (table, schema, report) = match &data.features_input {
         Some(path) => {
             let table = table_from_file(path, data.key_col.clone(), asked.as_deref(), &data.input)?;
             let schema = InputSchema::FeatureTable {
                 key_col: data.key_col.clone(),
                 delimiter: data.input.delimiter.to_string(),
             };
-            (table, schema)
+            (table, schema, None)
         }
         None => {
             if data.key_col.is_some() {
@@ -108,18 +111,24 @@ pub fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> 
                         .into(),
                 ));
             }
-            let table = table_from_logs(&data.inputs, &data.input, &data.feature, quiet)?;
-            (table, transactions_schema(&data.input, &data.feature))
+            let (table, report) = table_from_logs(&data.inputs, &data.input, &data.feature, quiet)?;
+            (
+                table,
+                transactions_schema(&data.input, &data.feature),
+                Some(report),
+            )
         }
     };
-    prepare_table(
+    let mut prepared = prepare_table(
         table,
         &data.features,
         data.scale,
         schema,
         data.features_input.is_some(),
         quiet,
-    )
+    )?;
+    prepared.ingest = report;
+    Ok(prepared)
 }
 
 /// Selects, transforms and scales the features of a table.
@@ -155,10 +164,10 @@ pub fn prepare_table(
     };
     if !quiet {
         for j in scaler.constant_columns() {
-            eprintln!(
+            note(format_args!(
                 "segmint: warning: feature {} is the same for every user; it is left at 0",
                 specs[j]
-            );
+            ))?;
         }
     }
     let points = scaler.transform(&raw);
@@ -169,6 +178,7 @@ pub fn prepare_table(
         scaling,
         points,
         schema,
+        ingest: None,
     })
 }
 
@@ -194,9 +204,12 @@ pub fn column_values(table: &NumericTable, column: &str) -> Vec<f64> {
     (0..table.rows()).map(|i| table.row(i)[c]).collect()
 }
 
-/// Euclidean distances from squared ones.
-pub fn roots(squared: &[f32]) -> Vec<f32> {
-    squared.iter().map(|v| v.sqrt()).collect()
+/// Euclidean distances in scaled space from squared working ones.
+pub fn roots(squared: &[f32], frame: &Frame) -> Vec<f64> {
+    squared
+        .iter()
+        .map(|&v| frame.distance(f64::from(v).sqrt()))
+        .collect()
 }
 
 /// `centres` reordered by segment: row `rank[c]` is cluster c's centre.
@@ -221,5 +234,40 @@ pub fn cluster(
     let bar = spinner(session.quiet, "clustering");
     let result = sweep(&backend, points, ks, &kmeans.params(ks[0]), mode);
     bar.finish_and_clear();
-    Ok((backend, result?))
+    let result = result?;
+    if !session.quiet {
+        warn_empty(points, &result)?;
+    }
+    Ok((backend, result))
+}
+
+/// Says which K left clusters empty (scikit-learn warns too): with fewer
+/// distinct users than K, some segments cannot hold anyone.
+fn warn_empty(points: &FeatureMatrix, result: &Sweep) -> Result<(), Error> {
+    let short: Vec<(usize, usize)> = result
+        .fits
+        .iter()
+        .map(|f| (f.k(), f.sizes().iter().filter(|&&s| s == 0).count()))
+        .filter(|&(_, empty)| empty > 0)
+        .collect();
+    if short.is_empty() {
+        return Ok(());
+    }
+    let distinct: std::collections::HashSet<Vec<u32>> = (0..points.n())
+        .map(|i| points.row(i).iter().map(|v| v.to_bits()).collect())
+        .collect();
+    for (k, empty) in short {
+        let why = if distinct.len() < k {
+            format!(
+                "the users have only {} distinct feature values (duplicates), fewer than K",
+                distinct.len()
+            )
+        } else {
+            "no user is nearest to their centres".to_string()
+        };
+        note(format_args!(
+            "segmint: warning: K = {k}: {empty} of the {k} segments are empty: {why}"
+        ))?;
+    }
+    Ok(())
 }

@@ -2,19 +2,20 @@
 //! folder: features, the sweep over K, the fit (scores and model) and the
 //! report with its JSON summary.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 use clap::Parser;
 
 use crate::cli::{ChurnArgs, DemoArgs, FeatureArgs, InputArgs, KMeansArgs};
 use segmint::Error;
-use segmint::output::write_output;
+use segmint::ingest::Input;
+use segmint::output::{Outputs, write_output};
 use segmint::report::sweep::SweepSummary;
 
-use super::Session;
 use super::analyse::{AnalysisArgs, analyse};
 use super::report::{describe, write_report};
+use super::{Session, say};
 
 /// The bundled sample (datasets/README.md says how it was made).
 const SAMPLE: &[u8] = include_bytes!("../../datasets/messaging_sample.csv");
@@ -43,10 +44,19 @@ pub fn run(args: &DemoArgs, session: &Session) -> Result<(), Error> {
     })?;
     let file = |name: &str| dir.join(name);
     let transactions = file("transactions.csv");
+    // The input of everything else, so written first, on its own.
     write_output(&transactions, |out| out.write_all(SAMPLE))?;
+    let features = file("features.csv");
+    let sweep = file("sweep.csv");
+    let scores = file("scores.csv");
+    let model = file("model.json");
+    let report = file("report.html");
+    let json = file("summary.json");
+    let paths: [&Path; 6] = [&features, &sweep, &scores, &model, &report, &json];
+    let mut outputs = Outputs::plan(&[&transactions], &paths)?;
 
     let defaults = Defaults::parse_from(["segmint"]);
-    let inputs: Vec<PathBuf> = vec![transactions.clone()];
+    let inputs = vec![Input::new(&transactions)];
     let analysis = analyse(
         &AnalysisArgs {
             inputs: &inputs,
@@ -61,9 +71,7 @@ pub fn run(args: &DemoArgs, session: &Session) -> Result<(), Error> {
         },
         session,
     )?;
-    let features = file("features.csv");
-    write_output(&features, |out| analysis.table.write_csv(out))?;
-    let sweep = file("sweep.csv");
+    outputs.write(&features, |out| analysis.table.write_csv(out))?;
     let feature_names = analysis.prepared.feature_names();
     let sweep_summary = SweepSummary::new(
         &analysis.sweep,
@@ -72,37 +80,34 @@ pub fn run(args: &DemoArgs, session: &Session) -> Result<(), Error> {
         &analysis.backend,
         started.elapsed().as_secs_f64(),
     );
-    write_output(&sweep, |out| sweep_summary.write_csv(out))?;
-    let scores = file("scores.csv");
+    outputs.write(&sweep, |out| sweep_summary.write_csv(out))?;
     let fitted = &analysis.fitted;
-    write_output(&scores, |out| {
+    outputs.write(&scores, |out| {
         fitted.scores(&analysis.prepared).write_csv(out)
     })?;
-    let model = file("model.json");
-    write_output(&model, |out| {
+    outputs.write(&model, |out| {
         out.write_all(fitted.model.to_json().as_bytes())
     })?;
     let summary = analysis.summary(&inputs, quiet)?;
-    let report = file("report.html");
-    let json = file("summary.json");
-    write_report(&summary, &report, Some(&json))?;
+    write_report(&mut outputs, &summary, &report, Some(&json))?;
+    outputs.commit()?;
     if quiet {
         return Ok(());
     }
-    println!(
+    say(format_args!(
         "segmint demo: the bundled messaging-platform sample ({:.2} s)\n",
         started.elapsed().as_secs_f64()
-    );
-    println!("{}\n", describe(&summary));
-    println!("users to contact first:");
+    ))?;
+    say(format_args!("{}\n", describe(&summary)))?;
+    say("users to contact first:")?;
     for u in summary.churn.at_risk.iter().take(5) {
-        println!(
+        say(format_args!(
             "  {:<8} {:<12} {:<26} {}",
             u.user_id, u.segment, u.risk, u.reason
-        );
+        ))?;
     }
-    println!();
-    println!("{}\n", sweep_summary.describe());
+    say("")?;
+    say(format_args!("{}\n", sweep_summary.describe()))?;
     for (path, what) in [
         (
             &transactions,
@@ -115,7 +120,7 @@ pub fn run(args: &DemoArgs, session: &Session) -> Result<(), Error> {
         (&report, "the report: open it in a browser"),
         (&json, "every number of the report"),
     ] {
-        println!("{:<32} {what}", path.display());
+        say(format_args!("{:<32} {what}", path.display()))?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use segmint::Error;
 use segmint::backend::gpu::{AdapterSummary, adapters, pick_adapter};
 use segmint::backend::{DeviceChoice, GpuBackend};
 
-use super::{Session, gpu_options};
+use super::{Session, gpu_options, say, say_json};
 
 #[derive(Serialize)]
 struct Devices {
@@ -41,14 +41,10 @@ pub fn run(args: &DevicesArgs, session: &Session) -> Result<(), Error> {
         gpu,
     };
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&devices).expect("serialisable")
-        ),
-        Format::Table if session.quiet => {}
-        Format::Table => println!("{}", describe(&devices)),
+        Format::Json => say_json(&devices),
+        Format::Table if session.quiet => Ok(()),
+        Format::Table => say(describe(&devices)),
     }
-    Ok(())
 }
 
 fn describe(d: &Devices) -> String {

@@ -8,18 +8,21 @@ use serde::Serialize;
 use crate::cli::{FitArgs, Format, KMeansArgs};
 use segmint::Error;
 use segmint::backend::Backend;
+use segmint::backend::Labeling;
+use segmint::cluster::metrics::{cheap_metrics, silhouettes};
 use segmint::cluster::model::{MODEL_FORMAT, MODEL_VERSION, Model, segment_ranks};
 use segmint::cluster::params::parse_k_list;
 use segmint::cluster::{Metrics, ParamsError, Sweep};
+use segmint::ingest::IngestReport;
 use segmint::insights::churn::ChurnThresholds;
 use segmint::insights::naming::{default_names, parse_names};
 use segmint::insights::segments::{UserInsights, user_insights};
-use segmint::output::write_output;
+use segmint::output::{Outputs, describe as describe_output};
 use segmint::report::scores::Scores;
 
 use super::analyse::sweep_ks;
 use super::cluster::{Prepared, centres_by_segment, cluster, column_values, prepare, roots};
-use super::{Session, is_stdout};
+use super::{Session, input_paths, is_stdout, say_json, tell};
 
 /// The JSON summary of a fit.
 #[derive(Serialize)]
@@ -30,7 +33,6 @@ struct FitSummary {
     features: Vec<String>,
     backend: &'static str,
     device: String,
-    k: usize,
     n_iter: usize,
     converged: bool,
     segment_order_by: String,
@@ -39,6 +41,10 @@ struct FitSummary {
     segment_sizes: Vec<u64>,
     #[serde(flatten)]
     metrics: Metrics,
+    /// How the transaction logs were read (rows, skipped bad rows); none
+    /// for a feature table.
+    #[serde(flatten)]
+    input: Option<IngestReport>,
     seconds: f64,
 }
 
@@ -47,8 +53,10 @@ struct FitSummary {
 pub struct Fitted {
     pub model: Model,
     pub segments: Vec<u32>,
-    pub distances: Vec<f32>,
+    pub distances: Vec<f64>,
     pub silhouettes: Option<Vec<f32>>,
+    /// The metrics of `segments`, the labels written.
+    pub metrics: Metrics,
     /// `None` for a feature table without the RFM columns.
     pub insights: Option<UserInsights>,
 }
@@ -65,9 +73,69 @@ impl Fitted {
     ) -> Result<Fitted, Error> {
         let fit = &result.fits[chosen];
         let k = fit.k();
+        let points = &prepared.points;
         // Segments ordered by mean of the ordering column, highest first.
         let order_by = prepared.order_column();
-        let rank = segment_ranks(&fit.labels, k, &column_values(&prepared.table, &order_by));
+        let rank = segment_ranks(
+            &fit.labels,
+            k,
+            &column_values(&prepared.table, &order_by),
+            &fit.centres,
+        );
+        let centres = centres_by_segment(&fit.centres, &rank);
+        // Labels and distances as `score` computes them (the nearest
+        // centre; an exact tie to the lower segment), so that scoring the
+        // same input with the model reproduces them.
+        let n = points.n();
+        let mut segments = vec![0u32; n];
+        let mut squared = vec![0.0f32; n];
+        backend.assign(
+            &backend.upload(points)?,
+            &points.frame.to_working(&centres.concat()),
+            &mut segments,
+            &mut squared,
+        )?;
+        // A user tied between two centres (exactly, or within rounding)
+        // may sit in another segment than the fit's label said: then the
+        // metrics are computed again, on the labels written.
+        let relabelled = fit
+            .labels
+            .iter()
+            .zip(&segments)
+            .any(|(&label, &segment)| rank[label as usize] != segment);
+        let (metrics, silhouettes) = if relabelled {
+            let inertia = points
+                .frame
+                .squared(squared.iter().map(|&v| f64::from(v)).sum());
+            let mut metrics = cheap_metrics(points, &segments, k, inertia);
+            let labelling = [Labeling {
+                labels: &segments,
+                k,
+            }];
+            let sil = silhouettes(
+                backend,
+                points,
+                &labelling,
+                kmeans.silhouette()?,
+                kmeans.seed,
+            )?
+            .pop()
+            .flatten();
+            let values = sil
+                .as_ref()
+                .and_then(|(s, _)| (!s.values.is_empty()).then(|| s.values.clone()));
+            if let Some((s, on)) = sil {
+                metrics.silhouette = Some(s.mean);
+                metrics.silhouette_on = Some(on);
+            }
+            (metrics, values)
+        } else {
+            // Values follow users, not clusters: no reordering by segment.
+            (
+                result.metrics[chosen].clone(),
+                result.silhouette_values[chosen].clone(),
+            )
+        };
         let model = Model {
             format: MODEL_FORMAT.into(),
             version: MODEL_VERSION,
@@ -76,7 +144,7 @@ impl Fitted {
             features: prepared.feature_names(),
             scaling: prepared.scaling,
             scaler: prepared.scaler.clone(),
-            centres: centres_by_segment(&fit.centres, &rank),
+            centres,
             segment_order_by: order_by,
             segment_names,
             churn,
@@ -85,29 +153,17 @@ impl Fitted {
             n_init: kmeans.n_init,
             max_iter: kmeans.max_iter,
             tol: kmeans.tol,
-            users: prepared.points.n(),
-            inertia: fit.inertia,
-            silhouette: result.metrics[chosen].silhouette,
+            users: n,
+            inertia: metrics.inertia,
+            silhouette: metrics.silhouette,
         };
-        // Labels and distances as `score` computes them, so that scoring
-        // the same input with the model reproduces them.
-        let n = prepared.points.n();
-        let mut segments = vec![0u32; n];
-        let mut squared = vec![0.0f32; n];
-        backend.assign(
-            &backend.upload(&prepared.points)?,
-            &model.centres_f32(),
-            &mut segments,
-            &mut squared,
-        )?;
-        // Values follow users, not clusters: no reordering by segment.
-        let silhouettes = result.silhouette_values[chosen].clone();
         let insights = user_insights(&prepared.table, &segments, &model.churn);
         Ok(Fitted {
             model,
             segments,
-            distances: roots(&squared),
+            distances: roots(&squared, &points.frame),
             silhouettes,
+            metrics,
             insights,
         })
     }
@@ -147,7 +203,7 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
                 .map_err(|_| ParamsError::BadRange(args.k.clone()))?,
         ),
     };
-    let mode = args.kmeans.silhouette()?;
+    let mode = args.kmeans.validate()?;
     let thresholds = args
         .churn
         .thresholds(&args.data.feature)
@@ -161,6 +217,13 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
                 .into(),
         ));
     }
+    let outputs: Vec<&std::path::Path> = std::iter::once(args.output.as_path())
+        .chain(args.model.as_deref())
+        .collect();
+    let mut outputs = Outputs::plan(
+        &input_paths(&args.data.inputs, args.data.features_input.as_deref()),
+        &outputs,
+    )?;
     let started = Instant::now();
     let prepared = prepare(&args.data, quiet)?;
     let ks = match fixed {
@@ -183,10 +246,11 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
         &args.kmeans,
     )?;
     let model = &fitted.model;
-    write_output(&args.output, |out| fitted.scores(&prepared).write_csv(out))?;
     if let Some(path) = &args.model {
-        write_output(path, |out| out.write_all(model.to_json().as_bytes()))?;
+        outputs.write(path, |out| out.write_all(model.to_json().as_bytes()))?;
     }
+    outputs.write(&args.output, |out| fitted.scores(&prepared).write_csv(out))?;
+    outputs.commit()?;
     let segments = &fitted.segments;
     let n = segments.len();
     let order_by = model.segment_order_by.clone();
@@ -201,32 +265,26 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
         features: model.features.clone(),
         backend: backend.name(),
         device: backend.describe(),
-        k,
         n_iter: fit.n_iter,
         converged: fit.converged,
         segment_order_by: order_by,
         segment_names: model.segment_names.clone(),
         segment_sizes: sizes,
-        metrics: result.metrics[chosen].clone(),
+        metrics: fitted.metrics.clone(),
+        input: prepared.ingest.clone(),
         seconds: started.elapsed().as_secs_f64(),
     };
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("serialisable")
-        ),
-        Format::Table if quiet => {}
-        Format::Table if is_stdout(&args.output) => eprintln!("{}", describe(&summary)),
-        Format::Table => println!("{}", describe(&summary)),
+        Format::Json => say_json(&summary),
+        Format::Table => tell(describe(&summary), quiet, is_stdout(&args.output)),
     }
-    Ok(())
 }
 
 fn display(path: &std::path::Path) -> String {
     if is_stdout(path) {
         "<stdout>".into()
     } else {
-        path.display().to_string()
+        describe_output(path)
     }
 }
 
@@ -237,7 +295,7 @@ fn describe(s: &FitSummary) -> String {
          segments (by mean {}, highest first): {}\n\
          inertia {:.4}, silhouette {}{}, calinski-harabasz {}, davies-bouldin {}",
         s.users,
-        s.k,
+        s.metrics.k,
         s.n_iter,
         if s.converged { "" } else { ", not converged" },
         s.seconds,

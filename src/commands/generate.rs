@@ -5,20 +5,26 @@ use std::time::Instant;
 use crate::cli::GenerateArgs;
 use segmint::Error;
 use segmint::generate::generate;
-use segmint::output::write_output;
+use segmint::output::Outputs;
 
-use super::{is_stdout, thousands};
+use super::{say, thousands};
 
 pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), Error> {
     let params = args.params().map_err(Error::Usage)?;
+    let mut outputs = Outputs::plan(&[], &[&args.output])?;
     let started = Instant::now();
-    write_output(&args.output, |out| generate(&params, out))?;
-    if !quiet && !is_stdout(&args.output) {
-        let bytes = std::fs::metadata(&args.output)
-            .map(|m| m.len())
-            .unwrap_or(0);
+    let mut bytes = 0u64;
+    outputs.write(&args.output, |out| {
+        let mut counted = Counted {
+            inner: out,
+            bytes: &mut bytes,
+        };
+        generate(&params, &mut counted)
+    })?;
+    outputs.commit()?;
+    if !quiet && args.output.as_os_str() != "-" {
         let seconds = started.elapsed().as_secs_f64();
-        println!(
+        say(format_args!(
             "wrote {} transactions of {} users over {} days to {} ({:.1} MB in {:.2} s, {:.0} MB/s)",
             thousands(params.rows),
             thousands(params.users),
@@ -27,7 +33,25 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), Error> {
             bytes as f64 / 1e6,
             seconds,
             bytes as f64 / 1e6 / seconds.max(1e-9)
-        );
+        ))?;
     }
     Ok(())
+}
+
+/// Counts the bytes written through it.
+struct Counted<'a, W: ?Sized> {
+    inner: &'a mut W,
+    bytes: &'a mut u64,
+}
+
+impl<W: std::io::Write + ?Sized> std::io::Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        *self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }

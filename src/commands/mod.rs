@@ -14,6 +14,7 @@ mod score;
 mod sweep;
 mod transitions;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use crate::cli::{Cli, Command, FeatureArgs, InputArgs};
 use segmint::Error;
 use segmint::backend::{Backend, DeviceChoice, GpuBackend, GpuOptions};
 use segmint::features::{FeatureRows, FeatureTable};
-use segmint::ingest::{self, IngestError, IngestOptions, IngestReport};
+use segmint::ingest::{self, IngestError, IngestOptions, IngestReport, Input};
 use segmint::report::html::thousands;
 
 pub fn run(cli: &Cli) -> Result<(), Error> {
@@ -64,7 +65,7 @@ impl Session {
                 Ok(gpu) => Ok(Backend::Gpu(gpu)),
                 Err(e) => {
                     if !self.quiet {
-                        eprintln!("segmint: clustering on the CPU: {e}");
+                        note(format_args!("segmint: clustering on the CPU: {e}"))?;
                     }
                     Ok(Backend::Cpu)
                 }
@@ -119,9 +120,58 @@ fn spinner(quiet: bool, message: &'static str) -> ProgressBar {
     bar.with_message(message)
 }
 
+/// A line on standard output. Every write is checked (`println!` panics
+/// when it fails): a closed pipe ends the run quietly (exit 0), any other
+/// failure is an I/O error (exit 4).
+pub fn say(text: impl std::fmt::Display) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Console {
+            stream: "standard output",
+            source,
+        })
+}
+
+/// A line on standard error, checked like [`say`].
+pub fn note(text: impl std::fmt::Display) -> Result<(), Error> {
+    let mut out = std::io::stderr().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Console {
+            stream: "standard error",
+            source,
+        })
+}
+
+/// A summary for people: on standard output, or on standard error when
+/// standard output carries the data (`-o -`); nothing with `--quiet`.
+fn tell(text: impl std::fmt::Display, quiet: bool, data_on_stdout: bool) -> Result<(), Error> {
+    match (quiet, data_on_stdout) {
+        (true, _) => Ok(()),
+        (false, true) => note(text),
+        (false, false) => say(text),
+    }
+}
+
+/// A value as pretty JSON on standard output.
+fn say_json(value: &impl serde::Serialize) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Internal(format!("a summary does not serialise: {e}")))?;
+    say(text)
+}
+
+/// The paths of a command's inputs, to check its outputs against.
+fn input_paths<'a>(
+    inputs: &'a [PathBuf],
+    more: impl IntoIterator<Item = &'a Path>,
+) -> Vec<&'a Path> {
+    inputs.iter().map(PathBuf::as_path).chain(more).collect()
+}
+
 /// Reads the inputs and builds the feature table, with a progress bar.
 fn load_features(
-    inputs: &[PathBuf],
+    inputs: &[Input],
     input: &InputArgs,
     feature: &FeatureArgs,
     quiet: bool,
@@ -131,7 +181,7 @@ fn load_features(
 
 /// [`load_features`] with the ingest options adjusted (a period's bounds).
 fn load_features_with(
-    inputs: &[PathBuf],
+    inputs: &[Input],
     input: &InputArgs,
     feature: &FeatureArgs,
     adjust: impl FnOnce(&mut IngestOptions),
@@ -144,7 +194,7 @@ fn load_features_with(
 /// Reads the inputs into finished per-user rows, with a progress bar
 /// (see [`FeatureRows`] for when to stop there).
 fn load_feature_rows(
-    inputs: &[PathBuf],
+    inputs: &[Input],
     input: &InputArgs,
     feature: &FeatureArgs,
     adjust: impl FnOnce(&mut IngestOptions),
@@ -155,11 +205,11 @@ fn load_feature_rows(
     let feature_options = feature.options(options.as_of).map_err(Error::Usage)?;
     let total = inputs
         .iter()
-        .map(|p| {
-            if p.as_os_str() == "-" {
+        .map(|input| {
+            if input.is_stdin() {
                 None
             } else {
-                std::fs::metadata(p).ok().map(|m| m.len())
+                std::fs::metadata(input.name()).ok().map(|m| m.len())
             }
         })
         .sum::<Option<u64>>();
@@ -169,7 +219,7 @@ fn load_feature_rows(
     let ingested = result?;
     let report = ingested.report;
     if !quiet {
-        warn_skipped(&report, feature.as_of.is_some());
+        warn_skipped(&report, feature.as_of.is_some())?;
     }
     let rows = FeatureRows::from_aggregate(
         ingested.aggregate,
@@ -185,22 +235,23 @@ fn load_feature_rows(
 
 /// `as_of_asked`: rows after the reference time are worth a word only
 /// when the user set it (a period's bounds are set by the command).
-fn warn_skipped(report: &IngestReport, as_of_asked: bool) {
+fn warn_skipped(report: &IngestReport, as_of_asked: bool) -> Result<(), Error> {
     if report.skipped_rows > 0 {
-        eprintln!(
+        note(format_args!(
             "segmint: skipped {} bad rows; the first ones:",
             report.skipped_rows
-        );
+        ))?;
         for example in &report.skipped_examples {
-            eprintln!("  {example}");
+            note(format_args!("  {example}"))?;
         }
     }
     if report.rows_after_as_of > 0 && as_of_asked {
-        eprintln!(
+        note(format_args!(
             "segmint: left out {} rows after --as-of",
             report.rows_after_as_of
-        );
+        ))?;
     }
+    Ok(())
 }
 
 /// `-` is standard output.

@@ -1,79 +1,50 @@
 //! `segmint report`: transaction logs to one self-contained HTML report
 //! and, optionally, its numbers as JSON.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::ReportArgs;
 use segmint::Error;
-use segmint::output::write_output;
+use segmint::ingest::{Input, inputs};
+use segmint::output::{Outputs, describe as describe_output};
 use segmint::report::html;
 use segmint::report::summary::Summary;
 
 use super::analyse::{AnalysisArgs, analyse};
-use super::{Session, is_stdout, thousands};
+use super::{Session, input_paths, is_stdout, say, thousands};
 
-/// Standard input can be read once; the report reads its logs twice
-/// (features, then activity), so a piped log is kept in a temporary file.
-pub struct Spooled {
-    pub inputs: Vec<PathBuf>,
-    _file: Option<tempfile::TempPath>,
-}
-
-pub fn spool_stdin(inputs: &[PathBuf]) -> Result<Spooled, Error> {
-    if !inputs.iter().any(|p| is_stdout(p)) {
-        return Ok(Spooled {
-            inputs: inputs.to_vec(),
-            _file: None,
-        });
-    }
-    if inputs.iter().filter(|p| is_stdout(p)).count() > 1 {
+/// The report reads its logs twice (features, then activity): standard
+/// input and named pipes are copied once into unnamed temporary files.
+pub fn rereadable(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
+    if paths.iter().filter(|p| is_stdout(p)).count() > 1 {
         return Err(Error::Usage(
             "standard input (-) can be read only once".into(),
         ));
     }
-    let io_error = |source| Error::Output {
-        path: PathBuf::from("<temporary copy of standard input>"),
-        source,
-    };
-    let mut file = tempfile::NamedTempFile::new().map_err(io_error)?;
-    std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(io_error)?;
-    file.flush().map_err(io_error)?;
-    let path = file.into_temp_path();
-    let inputs = inputs
-        .iter()
-        .map(|p| {
-            if is_stdout(p) {
-                path.to_path_buf()
-            } else {
-                p.clone()
-            }
+    inputs(paths)
+        .into_iter()
+        .map(|input| {
+            let name = input.display();
+            input.rereadable().map_err(|source| Error::Output {
+                path: PathBuf::from(format!("a temporary copy of {name}")),
+                source,
+            })
         })
-        .collect();
-    Ok(Spooled {
-        inputs,
-        _file: Some(path),
-    })
+        .collect()
 }
 
-/// Writes the report (and JSON) of a summary.
+/// Writes the report (and JSON) of a summary into the run's outputs.
 pub fn write_report(
+    outputs: &mut Outputs,
     summary: &Summary,
-    html_path: &std::path::Path,
-    json: Option<&std::path::Path>,
+    html_path: &Path,
+    json: Option<&Path>,
 ) -> Result<(), Error> {
     let page = html::render(summary).map_err(Error::Internal)?;
-    write_output(html_path, |out| out.write_all(page.as_bytes()))?;
-    if let Some(path) = json
-        && let Err(e) = write_output(path, |out| out.write_all(summary.to_json().as_bytes()))
-    {
-        // Both files or neither.
-        if !is_stdout(html_path) {
-            let _ = std::fs::remove_file(html_path);
-        }
-        return Err(e);
+    if let Some(path) = json {
+        outputs.write(path, |out| out.write_all(summary.to_json().as_bytes()))?;
     }
-    Ok(())
+    outputs.write(html_path, |out| out.write_all(page.as_bytes()))
 }
 
 /// A few lines for the terminal.
@@ -113,10 +84,14 @@ pub fn run(args: &ReportArgs, session: &Session) -> Result<(), Error> {
             "the report and --json cannot both go to standard output".into(),
         ));
     }
-    let spooled = spool_stdin(&args.inputs)?;
+    let outputs: Vec<&Path> = std::iter::once(args.output.as_path())
+        .chain(args.json.as_deref())
+        .collect();
+    let mut outputs = Outputs::plan(&input_paths(&args.inputs, []), &outputs)?;
+    let logs = rereadable(&args.inputs)?;
     let analysis = analyse(
         &AnalysisArgs {
-            inputs: &spooled.inputs,
+            inputs: &logs,
             input: &args.input,
             feature: &args.feature,
             features: &args.features,
@@ -128,29 +103,19 @@ pub fn run(args: &ReportArgs, session: &Session) -> Result<(), Error> {
         },
         session,
     )?;
-    let mut summary = analysis.summary(&spooled.inputs, quiet)?;
-    // Name inputs as the user gave them, not by the spooled copy.
-    summary.inputs = args
-        .inputs
-        .iter()
-        .map(|p| {
-            if is_stdout(p) {
-                "<stdin>".to_string()
-            } else {
-                p.display().to_string()
-            }
-        })
-        .collect();
-    write_report(&summary, &args.output, args.json.as_deref())?;
+    let summary = analysis.summary(&logs, quiet)?;
+    write_report(&mut outputs, &summary, &args.output, args.json.as_deref())?;
+    outputs.commit()?;
     if !quiet && !is_stdout(&args.output) && !args.json.as_deref().is_some_and(is_stdout) {
-        println!("{}", describe(&summary));
-        println!(
+        say(describe(&summary))?;
+        say(format_args!(
             "report: {}{}",
-            args.output.display(),
-            args.json
-                .as_ref()
-                .map_or(String::new(), |j| format!(", summary: {}", j.display()))
-        );
+            describe_output(&args.output),
+            args.json.as_deref().map_or(String::new(), |j| format!(
+                ", summary: {}",
+                describe_output(j)
+            ))
+        ))?;
     }
     Ok(())
 }

@@ -12,13 +12,14 @@ use segmint::cluster::metrics::silhouettes;
 use segmint::cluster::model::{InputSchema, Model, ModelError};
 use segmint::features::matrix::FeatureSpec;
 use segmint::ingest::IngestError;
+use segmint::ingest::IngestReport;
 use segmint::insights::segments::user_insights;
-use segmint::output::write_output;
+use segmint::output::{Outputs, describe as describe_output};
 use segmint::report::scores::Scores;
 
 use super::cluster::{roots, table_from_file, table_from_logs};
 use super::fit::sizes_by_name;
-use super::{Session, is_stdout};
+use super::{Session, input_paths, is_stdout, say_json, tell};
 
 #[derive(Serialize)]
 struct ScoreSummary {
@@ -28,6 +29,9 @@ struct ScoreSummary {
     segment_names: Vec<String>,
     segment_sizes: Vec<u64>,
     silhouette: Option<f64>,
+    /// How the transaction logs were read; none for a feature table.
+    #[serde(flatten)]
+    input: Option<IngestReport>,
     seconds: f64,
 }
 
@@ -40,22 +44,35 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
                 .into(),
         ));
     }
+    let mut outputs = Outputs::plan(
+        &input_paths(
+            &args.inputs,
+            args.features_input
+                .as_deref()
+                .into_iter()
+                .chain([args.model.as_path()]),
+        ),
+        &[&args.output],
+    )?;
     let started = Instant::now();
     let model_path = args.model.display().to_string();
-    let text = std::fs::read_to_string(&args.model).map_err(|source| IngestError::Io {
+    let bytes = std::fs::read(&args.model).map_err(|source| IngestError::Io {
         path: args.model.clone(),
         source,
     })?;
-    let model = Model::from_json(&text, &model_path)?;
+    let model = Model::from_bytes(&bytes, &model_path)?;
     let specs = model.feature_specs();
     if let Some(asked) = &args.features {
         let asked = FeatureSpec::parse_list(asked).map_err(Error::Usage)?;
         model.check_features(&asked, &model_path)?;
     }
-    let table = match (&model.input, &args.features_input) {
+    let (table, report) = match (&model.input, &args.features_input) {
         (InputSchema::FeatureTable { key_col, delimiter }, Some(path)) => {
             let input = input_args(&[], delimiter, None)?;
-            table_from_file(path, key_col.clone(), Some(&specs), &input)?
+            (
+                table_from_file(path, key_col.clone(), Some(&specs), &input)?,
+                None,
+            )
         }
         (InputSchema::Transactions { .. }, None) => {
             let input = transactions_input(&model.input)?;
@@ -66,7 +83,8 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
                     _ => unreachable!(),
                 },
             };
-            table_from_logs(&args.inputs, &input, &feature, quiet)?
+            let (table, report) = table_from_logs(&args.inputs, &input, &feature, quiet)?;
+            (table, Some(report))
         }
         (InputSchema::FeatureTable { .. }, None) => {
             return Err(Error::Usage(format!(
@@ -80,14 +98,15 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
         }
     };
     let raw = table.select(&specs)?;
-    let points = model.scaler.transform(&raw);
+    // The frame holds the centres too: new users may all sit far from them.
+    let points = model.scaler.transform_with(&raw, &model.centres);
     let backend = session.backend()?;
     let n = points.n();
     let mut segments = vec![0u32; n];
     let mut squared = vec![0.0f32; n];
     backend.assign(
         &backend.upload(&points)?,
-        &model.centres_f32(),
+        &points.frame.to_working(&model.centres.concat()),
         &mut segments,
         &mut squared,
     )?;
@@ -103,7 +122,7 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
     )?
     .pop()
     .flatten();
-    let distances = roots(&squared);
+    let distances = roots(&squared, &points.frame);
     // RFM quintiles rank the users being scored against each other.
     let insights = user_insights(&table, &segments, &model.churn);
     let scores = Scores {
@@ -117,7 +136,8 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
             .filter(|(s, _)| !s.values.is_empty())
             .map(|(s, _)| s.values.as_slice()),
     };
-    write_output(&args.output, |out| scores.write_csv(out))?;
+    outputs.write(&args.output, |out| scores.write_csv(out))?;
+    outputs.commit()?;
     let mut sizes = vec![0u64; model.k];
     for &s in &segments {
         sizes[s as usize] += 1;
@@ -126,13 +146,14 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
         output: if is_stdout(&args.output) {
             "<stdout>".into()
         } else {
-            args.output.display().to_string()
+            describe_output(&args.output)
         },
         users: n,
         k: model.k,
         segment_names: model.segment_names.clone(),
         segment_sizes: sizes,
         silhouette: sil.map(|(s, _)| s.mean),
+        input: report,
         seconds: started.elapsed().as_secs_f64(),
     };
     let text = format!(
@@ -144,15 +165,9 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
         sizes_by_name(&summary.segment_names, &summary.segment_sizes)
     );
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("serialisable")
-        ),
-        Format::Table if quiet => {}
-        Format::Table if is_stdout(&args.output) => eprintln!("{text}"),
-        Format::Table => println!("{text}"),
+        Format::Json => say_json(&summary),
+        Format::Table => tell(text, quiet, is_stdout(&args.output)),
     }
-    Ok(())
 }
 
 fn bad_model(reason: String) -> Error {

@@ -7,22 +7,26 @@ use crate::cli::{Format, SweepArgs};
 use segmint::Error;
 use segmint::cluster::params::parse_k_list;
 
-use segmint::output::write_output;
+use segmint::output::Outputs;
 use segmint::report::sweep::SweepSummary;
 
 use super::cluster::{cluster, prepare};
-use super::{Session, is_stdout};
+use super::{Session, input_paths, is_stdout, say_json, tell};
 
 pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
     let quiet = session.quiet;
     let ks = parse_k_list(&args.k)?;
-    let mode = args.kmeans.silhouette()?;
+    let mode = args.kmeans.validate()?;
     if args.format == Format::Json && args.output.as_deref().is_some_and(is_stdout) {
         return Err(Error::Usage(
             "--format json prints the summary on standard output; write the CSV to a file with -o"
                 .into(),
         ));
     }
+    let mut outputs = Outputs::plan(
+        &input_paths(&args.data.inputs, args.data.features_input.as_deref()),
+        &args.output.as_deref().into_iter().collect::<Vec<_>>(),
+    )?;
     let started = Instant::now();
     let prepared = prepare(&args.data, quiet)?;
     let (backend, result) = cluster(session, &prepared.points, &ks, &args.kmeans, mode)?;
@@ -35,18 +39,15 @@ pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
         started.elapsed().as_secs_f64(),
     );
     if let Some(path) = &args.output {
-        write_output(path, |out| summary.write_csv(out))?;
+        outputs.write(path, |out| summary.write_csv(out))?;
     }
+    outputs.commit()?;
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("serialisable")
+        Format::Json => say_json(&summary),
+        Format::Table => tell(
+            summary.describe(),
+            quiet,
+            args.output.as_deref().is_some_and(is_stdout),
         ),
-        Format::Table if quiet => {}
-        Format::Table if args.output.as_deref().is_some_and(is_stdout) => {
-            eprintln!("{}", summary.describe())
-        }
-        Format::Table => println!("{}", summary.describe()),
     }
-    Ok(())
 }

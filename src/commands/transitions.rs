@@ -9,20 +9,18 @@ use segmint::Error;
 use segmint::cluster::SilhouetteMode;
 use segmint::cluster::model::segment_ranks;
 use segmint::features::matrix::{FeatureMatrix, NumericTable};
-use segmint::ingest::error::display_path;
+use segmint::ingest::IngestError;
+use segmint::ingest::scores::read_scores;
 use segmint::ingest::time::{MS_PER_DAY, day_of, format_iso};
-use segmint::ingest::{IngestError, RowError, RowErrorKind};
 use segmint::insights::naming::default_names;
 use segmint::insights::transitions::{Assignment, Transitions, matrix_table, transitions};
-use segmint::output::write_output;
+use segmint::output::Outputs;
 
 use super::cluster::{
     centres_by_segment, cluster, column_values, prepare_table, transactions_schema,
 };
-use super::{Session, is_stdout, thousands};
-
-/// Segments a scores file may number (a K x K matrix is built of them).
-const MAX_SEGMENTS: usize = 1000;
+use super::report::rereadable;
+use super::{Session, input_paths, is_stdout, note, say, thousands};
 
 /// One side of a comparison: users, their segments and the names.
 struct Side {
@@ -31,106 +29,22 @@ struct Side {
     names: Vec<String>,
 }
 
-fn bad_data(path: &Path, line: u64, column: Option<(usize, String)>, kind: RowErrorKind) -> Error {
-    Error::Ingest(IngestError::Row(Box::new(RowError {
-        path: path.to_path_buf(),
-        line,
-        column,
-        kind,
-    })))
-}
-
-/// Reads user_id, segment and (when present) segment_name from a scores
-/// file written by `fit` or `score`.
-fn read_scores(path: &Path) -> Result<Side, Error> {
-    let io = |source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut reader = csv::ReaderBuilder::new().from_reader(std::io::BufReader::new(file));
-    let header_error = |message: String| IngestError::Header {
-        path: path.to_path_buf(),
-        message,
-    };
-    let headers = reader
-        .headers()
-        .map_err(|e| header_error(format!("cannot read the header: {e}")))?
-        .clone();
-    let find = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(user_col), Some(segment_col)) = (find("user_id"), find("segment")) else {
-        return Err(header_error(
-            "expected a scores file with user_id and segment columns (as fit and score write)"
-                .into(),
-        )
-        .into());
-    };
-    let name_col = find("segment_name");
-    let mut side = Side {
-        users: Vec::new(),
-        segments: Vec::new(),
-        names: Vec::new(),
-    };
-    let mut named: Vec<Option<String>> = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            header_error(format!("line {line}: {e}"))
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let segment_text = record.get(segment_col).unwrap_or("");
-        let segment: u32 = segment_text.trim().parse().map_err(|_| {
-            bad_data(
-                path,
-                line,
-                Some((segment_col + 1, "segment".into())),
-                RowErrorKind::Number {
-                    value: segment_text.to_string(),
-                },
-            )
-        })?;
-        let user = record.get(user_col).unwrap_or("");
-        if user.is_empty() {
-            return Err(bad_data(
-                path,
-                line,
-                Some((user_col + 1, "user_id".into())),
-                RowErrorKind::EmptyKey,
-            ));
-        }
-        // Segments are numbered 0 to K - 1 by fit and score; a number past
-        // any sensible K is a damaged file, not a reason to allocate.
-        if segment as usize >= MAX_SEGMENTS {
-            return Err(Error::Data(format!(
-                "{} line {line}: segment {segment}: expected a segment number below {MAX_SEGMENTS} (0 to K - 1, as fit and score write)",
-                display_path(path)
-            )));
-        }
-        if segment as usize >= named.len() {
-            named.resize(segment as usize + 1, None);
-        }
-        if let Some(c) = name_col {
-            let name = record.get(c).unwrap_or("").to_string();
-            match &named[segment as usize] {
-                Some(known) if *known != name => {
-                    return Err(Error::Data(format!(
-                        "{} line {line}: segment {segment} is named {name:?} here but {known:?} earlier",
-                        display_path(path)
-                    )));
-                }
-                _ => named[segment as usize] = Some(name),
-            }
-        }
-        side.users.push(user.to_string());
-        side.segments.push(segment);
-    }
-    let defaults = default_names(named.len());
-    side.names = named
+/// A scores file as one side: segments without a name in the file take
+/// the default names.
+fn read_side(path: &Path) -> Result<Side, Error> {
+    let file = read_scores(path)?;
+    let defaults = default_names(file.names.len());
+    let names = file
+        .names
         .into_iter()
-        .enumerate()
-        .map(|(i, n)| n.unwrap_or_else(|| defaults[i].clone()))
+        .zip(defaults)
+        .map(|(name, default)| name.unwrap_or(default))
         .collect();
-    Ok(side)
+    Ok(Side {
+        users: file.users,
+        segments: file.segments,
+        names,
+    })
 }
 
 /// Cuts the logs at `split_at`, fits K-Means on the earlier period and
@@ -141,6 +55,7 @@ fn split_periods(
     session: &Session,
 ) -> Result<(Side, Side), Error> {
     let quiet = session.quiet;
+    args.kmeans.validate()?;
     let at = args
         .input
         .time_format
@@ -169,8 +84,10 @@ fn split_periods(
             other => other,
         }
     };
+    // Read twice (one period, then the other): streams are copied once.
+    let logs = rereadable(&args.inputs)?;
     let (new_table, new_report) = super::load_features_with(
-        &args.inputs,
+        &logs,
         &args.input,
         &args.feature,
         |o| o.since = Some(at),
@@ -180,7 +97,7 @@ fn split_periods(
     let days = day_of(new_table.as_of_ms) - day_of(at) + 1;
     let from = at - days * MS_PER_DAY;
     let (old_table, old_report) = super::load_features_with(
-        &args.inputs,
+        &logs,
         &args.input,
         &args.feature,
         |o| {
@@ -198,13 +115,13 @@ fn split_periods(
         ),
     ))?;
     if !quiet && old_table.window_start_day > day_of(from) {
-        eprintln!(
+        note(format_args!(
             "segmint: warning: the log starts after {}: the old period is shorter than the new one",
             format_iso(from)
-        );
+        ))?;
     }
     if !quiet {
-        eprintln!(
+        note(format_args!(
             "segmint: old period {} to {}, new period {} to {} ({} and {} rows)",
             format_iso(from),
             format_iso(at - 1),
@@ -212,7 +129,7 @@ fn split_periods(
             format_iso(new_table.as_of_ms),
             thousands(old_report.rows),
             thousands(new_report.rows),
-        );
+        ))?;
     }
     let old_feature = FeatureArgs {
         as_of: Some(split_at.to_string()),
@@ -239,12 +156,9 @@ fn split_periods(
         &fit.labels,
         args.k,
         &column_values(&prepared.table, "monetary"),
+        &fit.centres,
     );
-    let centres: Vec<f32> = centres_by_segment(&fit.centres, &rank)
-        .into_iter()
-        .flatten()
-        .map(|v| v as f32)
-        .collect();
+    let centres = centres_by_segment(&fit.centres, &rank).concat();
     // Both periods placed by the same nearest-centre rule, as `score` does,
     // so that a user whose features did not change cannot seem to move.
     let place = |points: &FeatureMatrix| -> Result<Vec<u32>, Error> {
@@ -252,7 +166,7 @@ fn split_periods(
         let mut squared = vec![0.0f32; points.n()];
         backend.assign(
             &backend.upload(points)?,
-            &centres,
+            &points.frame.to_working(&centres),
             &mut segments,
             &mut squared,
         )?;
@@ -260,7 +174,14 @@ fn split_periods(
     };
     let old_segments = place(&prepared.points)?;
     let new = NumericTable::from_features(&new_table);
-    let new_segments = place(&prepared.scaler.transform(&new.select(&prepared.specs)?))?;
+    let centre_rows: Vec<Vec<f64>> = centres
+        .chunks(prepared.specs.len())
+        .map(<[f64]>::to_vec)
+        .collect();
+    let new_points = prepared
+        .scaler
+        .transform_with(&new.select(&prepared.specs)?, &centre_rows);
+    let new_segments = place(&new_points)?;
     let names = default_names(args.k);
     Ok((
         Side {
@@ -287,11 +208,17 @@ fn assignments(side: &Side) -> Vec<Assignment<'_>> {
 
 fn describe(t: &Transitions, show: usize) -> String {
     let mut text = matrix_table(t);
+    text.push('\n');
+    if let (Some(stayed), Some(up), Some(down)) = (t.stayed, t.moved_up, t.moved_down) {
+        text.push_str(&format!(
+            "stayed {}, moved up {}, moved down {}; ",
+            thousands(stayed),
+            thousands(up),
+            thousands(down),
+        ));
+    }
     text.push_str(&format!(
-        "\nstayed {}, moved up {}, moved down {}; appeared {}, disappeared {}",
-        thousands(t.stayed),
-        thousands(t.moved_up),
-        thousands(t.moved_down),
+        "appeared {}, disappeared {}",
         thousands(t.appeared.len() as u64),
         thousands(t.disappeared.len() as u64),
     ));
@@ -329,6 +256,10 @@ fn write_matrix_csv(t: &Transitions, out: &mut dyn Write) -> std::io::Result<()>
 
 pub fn run(args: &TransitionsArgs, session: &Session) -> Result<(), Error> {
     let quiet = session.quiet;
+    let mut outputs = Outputs::plan(
+        &input_paths(&args.inputs, []),
+        &args.output.as_deref().into_iter().collect::<Vec<_>>(),
+    )?;
     let (old, new) = match &args.split_at {
         Some(at) => split_periods(args, at, session)?,
         None => {
@@ -344,7 +275,7 @@ pub fn run(args: &TransitionsArgs, session: &Session) -> Result<(), Error> {
                         .into(),
                 ));
             }
-            (read_scores(old)?, read_scores(new)?)
+            (read_side(old)?, read_side(new)?)
         }
     };
     let t = transitions(
@@ -354,24 +285,40 @@ pub fn run(args: &TransitionsArgs, session: &Session) -> Result<(), Error> {
         &new.names,
     )
     .map_err(|e| Error::Data(e.to_string()))?;
+    if !quiet {
+        if !t.ranked {
+            note(format_args!(
+                "segmint: the old side has {} segments and the new one {}: no user is said to move up or down between different segmentations; the matrix cross-tabulates them",
+                t.old_names.len(),
+                t.new_names.len()
+            ))?;
+        } else if t.old_names != t.new_names {
+            note(format_args!(
+                "segmint: warning: the segments are named differently ({} before, {} after); they are compared by value rank (segment 0 is the highest value on both sides)",
+                t.old_names.join(", "),
+                t.new_names.join(", ")
+            ))?;
+        }
+    }
+    let json = || {
+        serde_json::to_string_pretty(&t)
+            .map_err(|e| Error::Internal(format!("transitions do not serialise: {e}")))
+    };
     if let Some(path) = &args.output {
-        write_output(path, |out| match args.format {
-            Format::Json => out.write_all(
-                (serde_json::to_string_pretty(&t).expect("serialisable") + "\n").as_bytes(),
-            ),
-            Format::Table => write_matrix_csv(&t, out),
+        let text = match args.format {
+            Format::Json => Some(json()? + "\n"),
+            Format::Table => None,
+        };
+        outputs.write(path, |out| match &text {
+            Some(text) => out.write_all(text.as_bytes()),
+            None => write_matrix_csv(&t, out),
         })?;
     }
+    outputs.commit()?;
     let to_stdout = args.output.as_deref().is_some_and(is_stdout);
     match args.format {
-        Format::Json if args.output.is_none() => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&t).expect("serialisable")
-            );
-        }
-        _ if quiet || to_stdout => {}
-        _ => println!("{}", describe(&t, args.show)),
+        Format::Json if args.output.is_none() => say(json()?),
+        _ if quiet || to_stdout => Ok(()),
+        _ => say(describe(&t, args.show)),
     }
-    Ok(())
 }

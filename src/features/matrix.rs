@@ -1,10 +1,11 @@
 //! The feature matrix that clustering works on (SPEC section 4): which
 //! columns, their transforms (`log1p:`), and the z-score scaler.
 //!
-//! Values are read and transformed in f64, scaled in f64 and stored as f32
-//! (row-major, one row per user): f32 halves the bytes every Lloyd pass and
-//! silhouette tile reads, and the clustering kernels accumulate in f64
-//! where sums need it. This module does not read files; see
+//! Values are read and transformed in f64, scaled in f64, placed in a
+//! [`Frame`] (centred, and brought near 1 by a power of two) and stored as
+//! f32 (row-major, one row per user): f32 halves the bytes every Lloyd
+//! pass and silhouette tile reads, and the clustering kernels accumulate
+//! in f64 where sums need it. This module does not read files; see
 //! [`crate::ingest::numeric`] for tables given as CSV.
 
 use ndarray::Array2;
@@ -234,15 +235,18 @@ pub struct Scaler {
 }
 
 impl Scaler {
-    /// Fits on the columns of `x` (two passes, f64).
+    /// Fits on the columns of `x` (two passes, f64). Sums are taken at a
+    /// power-of-two scale of the column's own magnitude, so values up to
+    /// the largest f64 neither overflow the mean nor the variance (a
+    /// spread of 1e200 squares to more than f64 holds), with the same
+    /// bits as plain sums wherever those do not overflow.
     pub fn fit(x: &Array2<f64>) -> Self {
         let n = x.nrows().max(1) as f64;
         let mut mean = Vec::with_capacity(x.ncols());
         let mut std = Vec::with_capacity(x.ncols());
         for column in x.columns() {
-            let m = column.sum() / n;
-            let var = column.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
-            let s = var.sqrt();
+            let m = scaled_mean(column.iter().copied(), n);
+            let s = scaled_rms(column.iter().map(|&v| half_safe_difference(v, m)), n);
             // A column that differs from its mean only by rounding is
             // constant (scikit-learn's `_handle_zeros_in_scale` rule).
             let constant = s <= 10.0 * f64::EPSILON * m.abs().max(f64::MIN_POSITIVE);
@@ -267,32 +271,205 @@ impl Scaler {
             .collect()
     }
 
+    /// The scaled value of `v` in column `j`.
+    fn scale(&self, j: usize, v: f64) -> f64 {
+        if self.std[j] == 0.0 {
+            0.0
+        } else {
+            scaled_difference(v, self.mean[j], self.std[j])
+        }
+    }
+
+    /// Scales the rows of `x` into the f32 points the kernels work on, in
+    /// a [`Frame`] fitted to them.
     pub fn transform(&self, x: &Array2<f64>) -> FeatureMatrix {
+        self.transform_with(x, &[])
+    }
+
+    /// [`Scaler::transform`] in a frame that holds `also` (points in
+    /// scaled space, such as a model's centres) as well as the rows.
+    pub fn transform_with(&self, x: &Array2<f64>, also: &[Vec<f64>]) -> FeatureMatrix {
         let (n, d) = x.dim();
-        let mut values = Array2::<f32>::zeros((n, d));
-        for (out, row) in values.rows_mut().into_iter().zip(x.rows()) {
-            for (j, (o, v)) in out.into_iter().zip(row).enumerate() {
-                *o = if self.std[j] == 0.0 {
-                    0.0
-                } else {
-                    ((v - self.mean[j]) / self.std[j]) as f32
-                };
+        let scaled = |i: usize, j: usize| self.scale(j, x[[i, j]]);
+        let offset: Vec<f64> = (0..d)
+            .map(|j| scaled_mean((0..n).map(|i| scaled(i, j)), n.max(1) as f64))
+            .collect();
+        let mut spread = 0.0f64;
+        for i in 0..n {
+            for (j, &o) in offset.iter().enumerate() {
+                spread = spread.max(half_safe_difference(scaled(i, j), o).abs());
             }
         }
-        FeatureMatrix { values }
+        for point in also {
+            for (&v, &o) in point.iter().zip(&offset) {
+                spread = spread.max(half_safe_difference(v, o).abs());
+            }
+        }
+        // Precision does not depend on a power-of-two unit, only the range
+        // does: squared differences must stay within f32 (about 1e-38 to
+        // 3e38). Within [2^-32, 2^32] the points keep unit 1 (z-scores
+        // always do), past it they are brought near 1.
+        let unit = if (UNIT_ONE_FROM..=UNIT_ONE_TO).contains(&spread) || spread == 0.0 {
+            1.0
+        } else {
+            power_of_two_at_most(spread)
+        };
+        // Offsets on a grid of unit / 1024: a column already centred (a
+        // z-score, whose mean is 0 up to rounding) gets exactly 0, and the
+        // points stay within about 2 units of the origin.
+        let grid = unit / 1024.0;
+        let offset = offset
+            .iter()
+            .map(|&o| {
+                let on_grid = (o / grid).round() * grid;
+                if grid.is_normal() && on_grid.is_finite() {
+                    on_grid
+                } else {
+                    o
+                }
+            })
+            .collect();
+        let frame = Frame { offset, unit };
+        let mut values = Array2::<f32>::zeros((n, d));
+        for (i, out) in values.rows_mut().into_iter().enumerate() {
+            for (j, o) in out.into_iter().enumerate() {
+                *o = frame.working(j, scaled(i, j)) as f32;
+            }
+        }
+        FeatureMatrix { values, frame }
     }
 }
 
-/// The scaled points: n rows of d f32 features, row-major and contiguous.
+/// Spreads (largest distance of a value from its column's offset) that
+/// keep the unit at 1.
+const UNIT_ONE_FROM: f64 = 1.0 / 4_294_967_296.0;
+const UNIT_ONE_TO: f64 = 4_294_967_296.0;
+
+/// `(v - m) / s`, also where `v - m` alone would overflow (values of
+/// opposite signs near the largest f64): then computed on halves, which
+/// gives the same bits wherever nothing overflows.
+fn scaled_difference(v: f64, m: f64, s: f64) -> f64 {
+    let d = v - m;
+    if d.is_finite() {
+        d / s
+    } else {
+        (0.5 * v - 0.5 * m) / (0.5 * s)
+    }
+}
+
+/// `v - m`, or half of it where it would overflow: for magnitudes.
+fn half_safe_difference(v: f64, m: f64) -> f64 {
+    let d = v - m;
+    if d.is_finite() { d } else { 0.5 * v - 0.5 * m }
+}
+
+/// The largest power of two not above `x` (1 for 0): scaling by it is
+/// exact in binary floating point.
+fn power_of_two_at_most(x: f64) -> f64 {
+    if x.is_nan() || x <= 0.0 || x.is_infinite() {
+        return 1.0;
+    }
+    let exponent = x.log2().floor() as i32;
+    let p = 2f64.powi(exponent);
+    // log2 may round up across a power of two.
+    if p > x { p / 2.0 } else { p }
+}
+
+/// The mean of `values`, summed at the scale of the largest: no overflow,
+/// and the bits of the plain mean wherever that does not overflow.
+fn scaled_mean(values: impl Iterator<Item = f64> + Clone, n: f64) -> f64 {
+    let scale = power_of_two_at_most(values.clone().fold(0.0, |m, v| m.max(v.abs())));
+    scale * (values.map(|v| v / scale).sum::<f64>() / n)
+}
+
+/// The root mean square of `values`, summed at the scale of the largest.
+fn scaled_rms(values: impl Iterator<Item = f64> + Clone, n: f64) -> f64 {
+    let scale = power_of_two_at_most(values.clone().fold(0.0, |m, v| m.max(v.abs())));
+    scale * (values.map(|v| (v / scale) * (v / scale)).sum::<f64>() / n).sqrt()
+}
+
+/// Where the f32 points the kernels work on sit in the scaled feature
+/// space users see (the z-scores, or the values as given with `--scale
+/// none`): `scaled = offset + unit * working`, per column.
+///
+/// Points are centred before they become f32, and, when their spread is
+/// past 2^32 or below 2^-32, brought near 1 by a power of two common to
+/// every column: the geometry is unchanged (every distance scales by
+/// `unit`, exactly, in binary floating point). Centring keeps f32's
+/// precision for values near 1e6 that differ by 0.0625 (f32 holds 1e6
+/// only to 1/16); the unit keeps values of 1e39, or differences of 1e-30,
+/// from overflowing or vanishing when squared in f32. Z-scores are
+/// centred already and within range: their frame is the identity. Labels,
+/// silhouettes, Calinski-Harabasz and Davies-Bouldin do not depend on the
+/// frame; centres, inertia and distances are given back in scaled space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub offset: Vec<f64>,
+    /// A power of two.
+    pub unit: f64,
+}
+
+impl Frame {
+    /// The frame of points given as they are.
+    pub fn identity(d: usize) -> Self {
+        Frame {
+            offset: vec![0.0; d],
+            unit: 1.0,
+        }
+    }
+
+    /// Working coordinate of a scaled value in column `j`.
+    fn working(&self, j: usize, scaled: f64) -> f64 {
+        scaled_difference(scaled, self.offset[j], self.unit)
+    }
+
+    /// Points in scaled space (rows of `points`, row-major) as working f32
+    /// coordinates: centres to hand to the kernels.
+    pub fn to_working(&self, points: &[f64]) -> Vec<f32> {
+        let d = self.offset.len();
+        points
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| self.working(i % d, v) as f32)
+            .collect()
+    }
+
+    /// Rows of working coordinates back in scaled space.
+    pub fn to_scaled(&self, working: &Array2<f64>) -> Array2<f64> {
+        let mut out = working.clone();
+        for mut row in out.rows_mut() {
+            for (v, &o) in row.iter_mut().zip(&self.offset) {
+                *v = o + self.unit * *v;
+            }
+        }
+        out
+    }
+
+    /// A working distance in scaled units.
+    pub fn distance(&self, working: f64) -> f64 {
+        working * self.unit
+    }
+
+    /// A working sum of squared distances in scaled units.
+    pub fn squared(&self, working: f64) -> f64 {
+        working * self.unit * self.unit
+    }
+}
+
+/// The points the kernels work on: n rows of d f32 features, row-major and
+/// contiguous, and the frame that places them in scaled space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureMatrix {
     pub values: Array2<f32>,
+    pub frame: Frame,
 }
 
 impl FeatureMatrix {
+    /// Points given as they are (the identity frame).
     pub fn from_rows(n: usize, d: usize, data: Vec<f32>) -> Self {
         FeatureMatrix {
             values: Array2::from_shape_vec((n, d), data).expect("n * d values"),
+            frame: Frame::identity(d),
         }
     }
 
@@ -316,14 +493,17 @@ impl FeatureMatrix {
         &self.as_slice()[i * d..(i + 1) * d]
     }
 
-    /// The rows at `indices`, in that order.
+    /// The rows at `indices`, in that order, in the same frame.
     pub fn subset(&self, indices: &[usize]) -> Self {
         let d = self.d();
         let mut data = Vec::with_capacity(indices.len() * d);
         for &i in indices {
             data.extend_from_slice(self.row(i));
         }
-        Self::from_rows(indices.len(), d, data)
+        FeatureMatrix {
+            values: Array2::from_shape_vec((indices.len(), d), data).expect("n * d values"),
+            frame: self.frame.clone(),
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod amount;
 mod csv_table;
 pub mod error;
+pub mod input;
 pub mod numeric;
 mod records;
 pub mod scan;
@@ -24,13 +25,14 @@ mod source;
 pub mod time;
 
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
 pub use self::error::{IngestError, RowError, RowErrorKind};
+pub use self::input::{Input, inputs};
 pub use self::schema::{ColumnNames, Delimiter, IngestOptions, ResolvedColumns, Role};
 pub use self::time::TimeFormat;
 use self::time::TimeParser;
@@ -73,12 +75,13 @@ pub struct IngestReport {
     pub rows_before_since: u64,
 }
 
-/// Reads every input (a path, or `-` for standard input) as one log.
+/// Reads every input (a path, `-` for standard input, or a copy of a
+/// stream) as one log.
 ///
 /// `progress` is called with the number of bytes just processed. Work runs
 /// on the current rayon pool.
 pub fn ingest(
-    inputs: &[PathBuf],
+    inputs: &[Input],
     options: &IngestOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Ingested, IngestError> {
@@ -89,13 +92,13 @@ pub fn ingest(
     };
     let mut report = IngestReport::default();
     let (mut has_channel, mut has_status) = (false, false);
-    for path in inputs {
-        let file = source::read_file(path, options, &mut |block, file| {
+    for input in inputs {
+        let file = source::read_file(input, options, &mut |block, file| {
             run.read_block(block, file, options, progress)
         })?;
         has_channel |= file.has_channel;
         has_status |= file.has_status;
-        report.files.push(error::display_path(path));
+        report.files.push(input.display());
         report.bytes += file.bytes;
     }
     run.add_pending();

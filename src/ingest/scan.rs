@@ -10,12 +10,12 @@
 //! gives the same result for any thread count.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 
 use rayon::prelude::*;
 
 use super::amount::Money;
 use super::error::IngestError;
+use super::input::Input;
 use super::records::{self, Scanned, Syntax};
 use super::schema::IngestOptions;
 use super::time::TimeParser;
@@ -39,7 +39,7 @@ pub struct Transaction<'a> {
 /// earlier one. Standard input can be read only once: callers that have
 /// already read it must pass a copy instead.
 pub fn scan<S, I, V, M>(
-    inputs: &[PathBuf],
+    inputs: &[Input],
     options: &IngestOptions,
     init: I,
     visit: V,
@@ -52,8 +52,8 @@ where
     M: Fn(&mut S, S),
 {
     let mut total = init();
-    for path in inputs {
-        source::read_file(path, options, &mut |block, file| {
+    for input in inputs {
+        source::read_file(input, options, &mut |block, file| {
             let Some((state, newlines)) = scan_block(block, file, options, &init, &visit, &merge)?
             else {
                 return Ok(BlockRead::HasQuotes);

@@ -8,7 +8,7 @@
 //! resident: memory follows users, not rows.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use memmap2::{Mmap, MmapOptions};
 
 use super::error::IngestError;
+use super::input::Input;
 use super::records::{self, Syntax};
 use super::schema::{IngestOptions, ResolvedColumns};
 use super::time::TimeFormat;
@@ -256,13 +257,14 @@ impl<R: Read> Window for ReadWindow<R> {
     }
 }
 
-/// Reads one input (a path, or `-` for standard input), calling
-/// `each_block` on its data blocks in order.
+/// Reads one input (a path, `-` for standard input, or a copy of a
+/// stream), calling `each_block` on its data blocks in order.
 pub(crate) fn read_file(
-    path: &Path,
+    input: &Input,
     options: &IngestOptions,
     each_block: &mut BlockFn<'_>,
 ) -> Result<FileRead, IngestError> {
+    let path = input.name();
     let io_error = io_error(path);
     let stream = |reader| ReadWindow {
         reader,
@@ -270,15 +272,23 @@ pub(crate) fn read_file(
         start: 0,
         eof: false,
     };
-    if path.as_os_str() == "-" {
-        return read_windows(
-            path,
-            &mut stream(Box::new(io::stdin().lock()) as Box<dyn Read>),
-            options,
-            each_block,
-        );
-    }
-    let file = File::open(path).map_err(&io_error)?;
+    let file = match input.copy() {
+        Some(copy) => {
+            let mut file = copy.try_clone().map_err(&io_error)?;
+            // Clones share the position: each reading starts over.
+            file.seek(io::SeekFrom::Start(0)).map_err(&io_error)?;
+            file
+        }
+        None if input.is_stdin() => {
+            return read_windows(
+                path,
+                &mut stream(Box::new(io::stdin().lock()) as Box<dyn Read>),
+                options,
+                each_block,
+            );
+        }
+        None => File::open(path).map_err(&io_error)?,
+    };
     let metadata = file.metadata().map_err(&io_error)?;
     if metadata.is_dir() {
         return Err(io_error(io::Error::other("it is a directory")));

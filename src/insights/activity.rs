@@ -4,8 +4,6 @@
 //! this module owns what needs every row, folded in one pass by
 //! [`crate::ingest::scan::scan`].
 
-use std::path::PathBuf;
-
 use hashbrown::HashMap;
 use serde::Serialize;
 
@@ -13,7 +11,7 @@ use crate::features::table::FeatureTable;
 use crate::ingest::amount::Money;
 use crate::ingest::scan::{Transaction, scan};
 use crate::ingest::time::{day_of, hour_of};
-use crate::ingest::{IngestError, IngestOptions};
+use crate::ingest::{IngestError, IngestOptions, Input};
 
 /// Weekday labels, Monday first (ISO 8601).
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -146,7 +144,7 @@ pub fn weekday_of(day: i64) -> usize {
 /// Reads the logs once more and adds up the activity. `segments[i]` is the
 /// segment of `table.users[i]` (none: pass an empty slice and `k = 0`).
 pub fn activity(
-    inputs: &[PathBuf],
+    inputs: &[Input],
     options: &IngestOptions,
     table: &FeatureTable,
     segments: &[u32],
@@ -365,7 +363,7 @@ mod tests {
             as_of: Some(1_743_984_000_000 - 1), // 2025-04-07 00:00:00 - 1 ms
             ..IngestOptions::default()
         };
-        let ingested = ingest(std::slice::from_ref(&log), &options, &|_| {}).unwrap();
+        let ingested = ingest(&[Input::new(&log)], &options, &|_| {}).unwrap();
         let table = FeatureTable::from_aggregate(
             ingested.aggregate,
             true,
@@ -377,7 +375,7 @@ mod tests {
         )
         .unwrap();
         // a is segment 1, b segment 0.
-        let a = activity(&[log], &options, &table, &[1, 0], 2).unwrap();
+        let a = activity(&[log.into()], &options, &table, &[1, 0], 2).unwrap();
         assert_eq!(a.transactions, 5);
         assert!((a.revenue - 4.0).abs() < 1e-12);
         assert_eq!((a.with_status, a.successes), (5, 3));
@@ -428,7 +426,7 @@ mod tests {
         )
         .unwrap();
         let options = IngestOptions::default();
-        let ingested = ingest(std::slice::from_ref(&log), &options, &|_| {}).unwrap();
+        let ingested = ingest(&[Input::new(&log)], &options, &|_| {}).unwrap();
         let table = FeatureTable::from_aggregate(
             ingested.aggregate,
             true,
@@ -436,7 +434,7 @@ mod tests {
             &FeatureOptions::default(),
         )
         .unwrap();
-        let a = activity(&[log], &options, &table, &[0, 0], 1).unwrap();
+        let a = activity(&[log.into()], &options, &table, &[0, 0], 1).unwrap();
         assert!((a.revenue - 2.0).abs() < 1e-12);
         let share = |name: &str| {
             a.channels

@@ -6,8 +6,10 @@
 //!
 //! Segments are numbered by value on both sides (0 = highest value), so a
 //! user moved down when its new segment number is greater than its old
-//! one. With a different K on each side the numbers are still compared as
-//! value ranks: segment 1 of 3 and segment 1 of 5 are both "second best".
+//! one. That holds only between segmentations with as many segments: with
+//! a different K on each side (segment 1 of 3 is not segment 1 of 5) the
+//! matrix cross-tabulates the two, and no user is said to have moved up
+//! or down.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -39,16 +41,21 @@ pub struct Transitions {
     pub new_names: Vec<String>,
     /// `matrix[old][new]`: users in both sides, by old and new segment.
     pub matrix: Vec<Vec<u64>>,
-    pub stayed: u64,
+    /// Whether both sides have as many segments, so that a change of
+    /// segment number is a move up or down; the three counts below and
+    /// the downgrades are given only then.
+    pub ranked: bool,
+    pub stayed: Option<u64>,
     /// To a segment of higher value (smaller number).
-    pub moved_up: u64,
+    pub moved_up: Option<u64>,
     /// To a segment of lower value (greater number).
-    pub moved_down: u64,
+    pub moved_down: Option<u64>,
     /// Users only on the new side, sorted by user (byte order).
     pub appeared: Vec<String>,
     /// Users only on the old side, sorted by user (byte order).
     pub disappeared: Vec<String>,
-    /// The users who moved down, sorted by (from, to, user).
+    /// The users who moved down, sorted by (from, to, user); none when
+    /// the sides are not `ranked`.
     pub downgrades: Vec<Move>,
 }
 
@@ -102,6 +109,7 @@ pub fn transitions(
 ) -> Result<Transitions, TransitionError> {
     let old_sorted = sorted_side(old, old_names.len(), Side::Old)?;
     let new_sorted = sorted_side(new, new_names.len(), Side::New)?;
+    let ranked = old_names.len() == new_names.len();
 
     let mut matrix = vec![vec![0u64; new_names.len()]; old_names.len()];
     let (mut stayed, mut moved_up, mut moved_down) = (0, 0, 0);
@@ -126,6 +134,7 @@ pub fn transitions(
                 let (from, to) = (old_sorted[i].segment, new_sorted[j].segment);
                 matrix[from as usize][to as usize] += 1;
                 match to.cmp(&from) {
+                    _ if !ranked => {}
                     Ordering::Equal => stayed += 1,
                     Ordering::Less => moved_up += 1,
                     Ordering::Greater => {
@@ -148,13 +157,15 @@ pub fn transitions(
     // (from, to, user).
     downgrades.sort_by_key(|m| (m.from, m.to));
 
+    let counted = |n: u64| ranked.then_some(n);
     Ok(Transitions {
         old_names: old_names.to_vec(),
         new_names: new_names.to_vec(),
         matrix,
-        stayed,
-        moved_up,
-        moved_down,
+        ranked,
+        stayed: counted(stayed),
+        moved_up: counted(moved_up),
+        moved_down: counted(moved_down),
         appeared,
         disappeared,
         downgrades,
@@ -289,7 +300,10 @@ mod tests {
         // Old 0: alice -> 0, bob -> 1, zed -> 1, amy -> 2.
         // Old 1: carol -> 0, dave -> 2.  Old 2: frank -> 0, erin -> 2.
         assert_eq!(t.matrix, [vec![1, 2, 1], vec![1, 0, 1], vec![1, 0, 1]]);
-        assert_eq!((t.stayed, t.moved_up, t.moved_down), (2, 2, 4));
+        assert_eq!(
+            (t.stayed, t.moved_up, t.moved_down),
+            (Some(2), Some(2), Some(4))
+        );
         assert_eq!(t.appeared, ["ivan", "jack"]);
         assert_eq!(t.disappeared, ["gina", "hank"]);
         assert_eq!(t.old_names, TIERS);
@@ -328,7 +342,7 @@ total                 3           2            3      8";
     }
 
     #[test]
-    fn different_k_compares_value_ranks() {
+    fn different_k_gives_the_matrix_only() {
         let old = assign(&[("a", 0), ("b", 1), ("c", 1), ("d", 0)]);
         let new = assign(&[("a", 2), ("b", 0), ("c", 1), ("d", 1)]);
         let t = transitions(
@@ -339,14 +353,10 @@ total                 3           2            3      8";
         )
         .unwrap();
         assert_eq!(t.matrix, [vec![0, 1, 1], vec![1, 1, 0]]);
-        // a 0 -> 2 and d 0 -> 1 down, b 1 -> 0 up, c 1 -> 1 stays.
-        assert_eq!((t.stayed, t.moved_up, t.moved_down), (1, 1, 2));
-        let moves: Vec<(&str, &str, &str)> = t
-            .downgrades
-            .iter()
-            .map(|m| (m.user.as_str(), m.from_name.as_str(), m.to_name.as_str()))
-            .collect();
-        assert_eq!(moves, [("d", "High", "Middle"), ("a", "High", "Bottom")]);
+        // Segment 1 of 2 is not segment 1 of 3: no move is up or down.
+        assert!(!t.ranked);
+        assert_eq!((t.stayed, t.moved_up, t.moved_down), (None, None, None));
+        assert!(t.downgrades.is_empty());
         assert_eq!(
             matrix_table(&t),
             "\
@@ -362,7 +372,10 @@ total        1       2       1      4"
         let one = names(&["All Users"]);
         let t = transitions(&[], &[], &one, &one).unwrap();
         assert_eq!(t.matrix, [vec![0]]);
-        assert_eq!((t.stayed, t.moved_up, t.moved_down), (0, 0, 0));
+        assert_eq!(
+            (t.stayed, t.moved_up, t.moved_down),
+            (Some(0), Some(0), Some(0))
+        );
         assert!(t.appeared.is_empty() && t.disappeared.is_empty());
         let t = transitions(&[], &assign(&[("x", 0)]), &one, &one).unwrap();
         assert_eq!(t.appeared, ["x"]);

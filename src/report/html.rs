@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::charts::{self, Bars, Curve, PALETTE, Units};
-use super::summary::Summary;
+use super::summary::{LeftOut, Summary};
 
 /// Sections in page order: (id, heading).
 pub const SECTIONS: [(&str, &str); 9] = [
@@ -180,6 +180,32 @@ fn table(out: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<Str
     out.push_str("</tbody></table></div>\n");
 }
 
+/// The rows the numbers leave out, for the header: nothing when none is.
+fn left_out(l: &LeftOut) -> String {
+    let mut text = String::new();
+    if l.skipped_rows > 0 {
+        let first = l
+            .skipped_examples
+            .first()
+            .map_or(String::new(), |e| format!(" (the first: {})", escape(e)));
+        let _ = write!(
+            text,
+            " <span class=\"left-out\" data-key=\"skipped_rows\" data-value=\"{}\">{} bad rows were skipped (--skip-bad-rows){first}.</span>",
+            l.skipped_rows,
+            thousands(l.skipped_rows)
+        );
+    }
+    if l.rows_after_as_of > 0 {
+        let _ = write!(
+            text,
+            " <span class=\"left-out\" data-key=\"rows_after_as_of\" data-value=\"{}\">{} rows after the reference time were left out.</span>",
+            l.rows_after_as_of,
+            thousands(l.rows_after_as_of)
+        );
+    }
+    text
+}
+
 /// Renders the page. Fails only if the chart library does.
 pub fn render(s: &Summary) -> Result<String, charts::ChartError> {
     let mut page = Page {
@@ -192,13 +218,14 @@ pub fn render(s: &Summary) -> Result<String, charts::ChartError> {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>Customer segments — segmint report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
          <header><h1>Customer segments</h1>\n<p class=\"meta\">{} users, {} transactions from {}; \
-         observation window {} days from {} to {} (UTC).</p></header>\n",
+         observation window {} days from {} to {} (UTC).{}</p></header>\n",
         thousands(s.kpis.users),
         thousands(s.kpis.transactions),
         escape(&s.inputs.join(", ")),
         s.window_days,
         &s.window_start[..10.min(s.window_start.len())],
         escape(&s.as_of),
+        left_out(&s.left_out),
     );
 
     // Key figures.

@@ -17,8 +17,10 @@ pub struct Scores<'a> {
     pub segments: &'a [u32],
     /// One name per segment.
     pub names: &'a [String],
-    /// Euclidean distance to the segment centre, scaled space.
-    pub distances: &'a [f32],
+    /// Euclidean distance to the segment centre, scaled space (computed in
+    /// f32 working coordinates, so good to f32 precision; f64 holds
+    /// distances past the f32 range, with `--scale none` on huge values).
+    pub distances: &'a [f64],
     pub silhouettes: Option<&'a [f32]>,
     /// RFM scores and churn risks; `None` when the table lacks the
     /// columns they need, which leaves their cells empty.
@@ -38,6 +40,20 @@ fn push_f32(buf: &mut Vec<u8>, x: f32) {
     let mut ryu = ryu::Buffer::new();
     let s = ryu.format(x);
     buf.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
+}
+
+/// A distance with f32's digits (it was computed in f32): the shortest
+/// text where f32 holds it, else eight significant digits.
+fn push_distance(buf: &mut Vec<u8>, x: f64) {
+    let narrow = x as f32;
+    if narrow.is_finite() {
+        push_f32(buf, narrow);
+    } else {
+        let text = format!("{x:.7e}");
+        let (mantissa, exponent) = text.split_once('e').expect("exponent notation");
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        buf.extend_from_slice(format!("{mantissa}e{exponent}").as_bytes());
+    }
 }
 
 impl Scores<'_> {
@@ -62,7 +78,7 @@ impl Scores<'_> {
             buf.push(b',');
             push_text(&mut buf, &self.names[segment as usize]);
             buf.push(b',');
-            push_f32(&mut buf, self.distances[i]);
+            push_distance(&mut buf, self.distances[i]);
             if let Some(s) = self.silhouettes {
                 buf.push(b',');
                 push_f32(&mut buf, s[i]);

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::cluster::sweep::Sweep;
 use crate::features::table::FeatureTable;
+use crate::ingest::IngestReport;
 use crate::ingest::time::{MS_PER_DAY, format_iso};
 use crate::insights::activity::{Activity, ChannelMix, HourWeekday, StatusCount, WEEKDAYS};
 use crate::insights::churn::{ChurnRisk, ChurnThresholds};
@@ -26,6 +27,8 @@ pub struct Summary {
     pub version: u32,
     pub generated_by: String,
     pub inputs: Vec<String>,
+    /// Rows of the inputs left out, and why.
+    pub left_out: LeftOut,
     /// Reference time and observation window (UTC).
     pub as_of: String,
     pub window_start: String,
@@ -42,6 +45,27 @@ pub struct Summary {
     pub segmentation: Segmentation,
     pub rfm: RfmSummary,
     pub churn: ChurnSummary,
+}
+
+/// Rows of the inputs the numbers do not count.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LeftOut {
+    /// Bad rows skipped under `--skip-bad-rows`.
+    pub skipped_rows: u64,
+    /// The first of them, as their errors read.
+    pub skipped_examples: Vec<String>,
+    /// Rows after `--as-of`.
+    pub rows_after_as_of: u64,
+}
+
+impl LeftOut {
+    pub fn of(report: &IngestReport) -> Self {
+        LeftOut {
+            skipped_rows: report.skipped_rows,
+            skipped_examples: report.skipped_examples.clone(),
+            rows_after_as_of: report.rows_after_as_of,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -159,6 +183,7 @@ pub struct AtRiskUser {
 /// Everything a summary is made from.
 pub struct Parts<'a> {
     pub inputs: Vec<String>,
+    pub left_out: LeftOut,
     pub table: &'a FeatureTable,
     pub activity: Activity,
     pub sweep: &'a Sweep,
@@ -178,6 +203,7 @@ impl Summary {
     pub fn new(parts: Parts<'_>) -> Summary {
         let Parts {
             inputs,
+            left_out,
             table,
             mut activity,
             sweep,
@@ -268,6 +294,7 @@ impl Summary {
             version: SUMMARY_VERSION,
             generated_by: format!("segmint {}", env!("CARGO_PKG_VERSION")),
             inputs,
+            left_out,
             as_of: format_iso(table.as_of_ms),
             window_start: format_iso(table.window_start_day * MS_PER_DAY),
             window_days: table.window_days,
