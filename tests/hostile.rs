@@ -886,7 +886,7 @@ fn skipped_rows_are_in_every_summary() {
     assert_eq!(summary["left_out"]["skipped_rows"], 1);
     let page = fs::read_to_string(&report).unwrap();
     assert!(
-        page.contains("data-key=\"skipped_rows\" data-value=\"1\">1 bad rows were skipped"),
+        page.contains("data-key=\"skipped_rows\" data-value=\"1\">1 bad row was skipped"),
         "the report does not say a row was skipped"
     );
 }

@@ -180,6 +180,15 @@ fn table(out: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<Str
     out.push_str("</tbody></table></div>\n");
 }
 
+/// "1 row", "2,500 rows".
+fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", thousands(n))
+    }
+}
+
 /// The rows the numbers leave out, for the header: nothing when none is.
 fn left_out(l: &LeftOut) -> String {
     let mut text = String::new();
@@ -190,17 +199,17 @@ fn left_out(l: &LeftOut) -> String {
             .map_or(String::new(), |e| format!(" (the first: {})", escape(e)));
         let _ = write!(
             text,
-            " <span class=\"left-out\" data-key=\"skipped_rows\" data-value=\"{}\">{} bad rows were skipped (--skip-bad-rows){first}.</span>",
+            " <span class=\"left-out\" data-key=\"skipped_rows\" data-value=\"{}\">{} skipped (--skip-bad-rows){first}.</span>",
             l.skipped_rows,
-            thousands(l.skipped_rows)
+            count(l.skipped_rows, "bad row was", "bad rows were")
         );
     }
     if l.rows_after_as_of > 0 {
         let _ = write!(
             text,
-            " <span class=\"left-out\" data-key=\"rows_after_as_of\" data-value=\"{}\">{} rows after the reference time were left out.</span>",
+            " <span class=\"left-out\" data-key=\"rows_after_as_of\" data-value=\"{}\">{} after the reference time left out.</span>",
             l.rows_after_as_of,
-            thousands(l.rows_after_as_of)
+            count(l.rows_after_as_of, "row", "rows")
         );
     }
     text
