@@ -28,13 +28,15 @@ struct Params {
     partial_offset: u32,
     // Partials rows to reduce.
     partial_rows: u32,
-    // Silhouette: rows begin..end of the other chunk.
+    // Silhouette: rows begin..end of the other chunk; assign: centres
+    // begin..end.
     begin: u32,
     end: u32,
     // Silhouette: rows of the anchor chunk.
     anchors: u32,
     // Bit 0: move the centres (lloyd_update); bit 1: first part of the
-    // other rows, bit 2: last part (silhouette).
+    // other rows (silhouette) or of the centres (assign), bit 2: last part
+    // (silhouette).
     flags: u32,
     // Silhouette: accumulators per anchor (the sum of the labellings' k).
     width: u32,

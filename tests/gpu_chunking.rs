@@ -128,3 +128,104 @@ fn too_many_features_is_an_error_not_a_panic() {
     let err = gpu.upload(&wide).unwrap_err().to_string();
     assert!(err.contains("61 features"), "{err}");
 }
+
+/// The GPU backend with invocations cut to at most `max_loop` iterations.
+fn bounded(max_loop: u64) -> Option<Backend> {
+    common::gpu_with(&GpuOptions {
+        max_loop: Some(max_loop),
+        ..GpuOptions::default()
+    })
+}
+
+#[test]
+fn loops_cut_to_small_bounds_match_the_cpu() {
+    let x = points();
+    let cpu_device = Backend::Cpu.upload(&x).unwrap();
+    // Assignment to 40 centres in passes of 19 (d = 2: 2 + 19 x 3 <= 60).
+    let Some(gpu) = bounded(60) else { return };
+    let centres: Vec<f32> = x.as_slice()[..80].to_vec();
+    let device = gpu.upload(&x).unwrap();
+    let (mut labels, mut distances) = (vec![0u32; x.n()], vec![0.0f32; x.n()]);
+    gpu.assign(&device, &centres, &mut labels, &mut distances)
+        .unwrap();
+    let (mut want, mut want_distances) = (vec![0u32; x.n()], vec![0.0f32; x.n()]);
+    Backend::Cpu
+        .assign(&cpu_device, &centres, &mut want, &mut want_distances)
+        .unwrap();
+    assert_eq!(labels, want);
+    for (a, b) in distances.iter().zip(&want_distances) {
+        assert!((a - b).abs() <= 1e-6 * b.max(1.0), "{a} vs {b}");
+    }
+
+    // k-means++ with potentials of few tiles per workgroup.
+    let Some(gpu) = bounded(100) else { return };
+    for seed in 0..3 {
+        assert_eq!(
+            kmeans_plus_plus(&gpu, &x, 6, seed).unwrap(),
+            kmeans_plus_plus(&Backend::Cpu, &x, 6, seed).unwrap()
+        );
+    }
+
+    // The silhouette of three labellings in parts of a few tiles.
+    let Some(gpu) = bounded(1500) else { return };
+    let fits = fit_each_k(&Backend::Cpu, &x, &[2, 3, 4], &KMeansParams::default()).unwrap();
+    let labelings: Vec<Labeling> = fits
+        .iter()
+        .map(|f| Labeling {
+            labels: &f.labels,
+            k: f.k(),
+        })
+        .collect();
+    let got = gpu.silhouette(&x, &labelings).unwrap();
+    let want = Backend::Cpu.silhouette(&x, &labelings).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g.mean - w.mean).abs() <= 1e-6, "{} vs {}", g.mean, w.mean);
+        for (a, b) in g.values.iter().zip(&w.values) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+    // A bound no single tile of a run fits is an error, not a wrong sum.
+    let Some(gpu) = bounded(50) else { return };
+    let device = gpu.upload(&x).unwrap();
+    let err = gpu
+        .lloyd_start(
+            &device,
+            &[kmeans_plus_plus(&Backend::Cpu, &x, 4, 0).unwrap()],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("past the 50"), "{err}");
+}
+
+/// Lloyd passes over 300,000 points take two tiles per workgroup; a bound
+/// of 100 iterations per invocation leaves room for one, so the pass runs
+/// twice as many workgroups. The fit is the CPU's.
+#[test]
+fn lloyd_tiles_cut_by_the_loop_bound_match_the_cpu() {
+    let Some(gpu) = bounded(100) else { return };
+    let mut state = 99u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let n = 300_000;
+    let centres = [(-6.0, -6.0), (6.0, -5.0), (-5.0, 6.0), (6.0, 6.0)];
+    let data: Vec<f32> = (0..n)
+        .flat_map(|i| {
+            let (x, y) = centres[i % 4];
+            [x + 4.0 * next() - 2.0, y + 4.0 * next() - 2.0]
+        })
+        .collect();
+    let x = FeatureMatrix::from_rows(n, 2, data);
+    let params = KMeansParams {
+        max_iter: 20,
+        ..KMeansParams::default()
+    };
+    let got = fit_each_k(&gpu, &x, &[4], &params).unwrap();
+    let want = fit_each_k(&Backend::Cpu, &x, &[4], &params).unwrap();
+    assert_eq!(got[0].labels, want[0].labels);
+    let relative = (got[0].inertia - want[0].inertia).abs() / want[0].inertia;
+    assert!(relative < 1e-6, "{} vs {}", got[0].inertia, want[0].inertia);
+}

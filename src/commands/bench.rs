@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::cli::{BenchArgs, BenchStage, ClusterInputArgs, FeatureArgs, Format, InputArgs};
 use ndarray::Array2;
 use segmint::Error;
-use segmint::backend::Labeling;
+use segmint::backend::{Labeling, Workload};
 use segmint::cluster::fit_each_k;
 use segmint::cluster::params::parse_k_list;
 use segmint::ingest::IngestError;
@@ -66,15 +66,59 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     let prepared = prepare(&data, quiet)?;
     let points = &prepared.points;
     let (n, d) = (points.n(), points.d());
-    let backend = session.backend()?;
+    // What the stage needs, read before the backend is chosen for it.
+    let centres = match args.stage {
+        BenchStage::Lloyd | BenchStage::Assign => {
+            let path = args.init.as_deref().expect("clap requires --init");
+            // Centres in scaled space, as the points' frame places them.
+            points.frame.to_working(&read_rows(path, d)?)
+        }
+        _ => Vec::new(),
+    };
+    let labels: Vec<u32> = match args.stage {
+        BenchStage::Silhouette => {
+            let path = args.labels.as_deref().expect("clap requires --labels");
+            let labels: Vec<u32> = read_rows(path, 1)?.iter().map(|&v| v as u32).collect();
+            if labels.len() != n {
+                return Err(Error::Usage(format!(
+                    "{}: {} labels for {n} points",
+                    path.display(),
+                    labels.len()
+                )));
+            }
+            labels
+        }
+        _ => Vec::new(),
+    };
+    let ks = match args.stage {
+        BenchStage::Sweep => parse_k_list(&args.k)?,
+        _ => Vec::new(),
+    };
+    let init_k = centres.len() / d;
+    let labels_k = labels.iter().max().map_or(0, |&m| m as usize + 1);
+    let runs: Vec<usize> = match args.stage {
+        BenchStage::Lloyd => vec![init_k],
+        BenchStage::Sweep => ks
+            .iter()
+            .flat_map(|&k| std::iter::repeat_n(k, args.kmeans.n_init))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let silhouettes: Vec<usize> = match args.stage {
+        BenchStage::Silhouette => vec![labels_k],
+        _ => Vec::new(),
+    };
+    let backend = session.backend(&Workload {
+        n,
+        d,
+        runs: &runs,
+        silhouettes: &silhouettes,
+    })?;
     let mut times = Vec::with_capacity(args.repeat);
     let k_label;
     match args.stage {
         BenchStage::Lloyd | BenchStage::Assign => {
-            let path = args.init.as_deref().expect("clap requires --init");
-            // Centres in scaled space, as the points' frame places them.
-            let centres = points.frame.to_working(&read_rows(path, d)?);
-            let k = centres.len() / d;
+            let k = init_k;
             k_label = k.to_string();
             let device = backend.upload(points)?;
             if args.stage == BenchStage::Assign {
@@ -107,7 +151,6 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
             }
         }
         BenchStage::Sweep => {
-            let ks = parse_k_list(&args.k)?;
             k_label = args.k.clone();
             let params = args.kmeans.params(ks[0]);
             warm_up(|| {
@@ -121,16 +164,7 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
             }
         }
         BenchStage::Silhouette => {
-            let path = args.labels.as_deref().expect("clap requires --labels");
-            let labels: Vec<u32> = read_rows(path, 1)?.iter().map(|&v| v as u32).collect();
-            if labels.len() != n {
-                return Err(Error::Usage(format!(
-                    "{}: {} labels for {n} points",
-                    path.display(),
-                    labels.len()
-                )));
-            }
-            let k = labels.iter().max().map_or(0, |&m| m as usize + 1);
+            let k = labels_k;
             k_label = k.to_string();
             warm_up(|| {
                 let few = points.subset(&(0..n.min(2000)).collect::<Vec<_>>());

@@ -8,7 +8,7 @@ use ndarray::Array2;
 use super::{Session, load_features, note, spinner};
 use crate::cli::{ClusterInputArgs, FeatureArgs, InputArgs, KMeansArgs, Scale};
 use segmint::Error;
-use segmint::backend::Backend;
+use segmint::backend::{Backend, Workload};
 use segmint::cluster::model::{InputSchema, Scaling};
 use segmint::cluster::{SilhouetteMode, Sweep, sweep};
 use segmint::features::matrix::{
@@ -230,7 +230,21 @@ pub fn cluster(
     kmeans: &KMeansArgs,
     mode: SilhouetteMode,
 ) -> Result<(Backend, Sweep), Error> {
-    let backend = session.backend()?;
+    let runs: Vec<usize> = ks
+        .iter()
+        .flat_map(|&k| std::iter::repeat_n(k, kmeans.n_init))
+        .collect();
+    let silhouettes: Vec<usize> = if mode.resolve(points.n()) == SilhouetteMode::None {
+        Vec::new()
+    } else {
+        ks.to_vec()
+    };
+    let backend = session.backend(&Workload {
+        n: points.n(),
+        d: points.d(),
+        runs: &runs,
+        silhouettes: &silhouettes,
+    })?;
     let bar = spinner(session.quiet, "clustering");
     let result = sweep(&backend, points, ks, &kmeans.params(ks[0]), mode);
     bar.finish_and_clear();

@@ -22,7 +22,7 @@ struct Devices {
 }
 
 pub fn run(args: &DevicesArgs, session: &Session) -> Result<(), Error> {
-    let options = gpu_options();
+    let options = gpu_options()?;
     let found = adapters();
     let asked = options.adapter.as_deref();
     let gpu = pick_adapter(&found, DeviceChoice::Gpu, asked).ok();

@@ -318,12 +318,18 @@ fn describe(s: &FitSummary) -> String {
     )
 }
 
-/// "Power User 3, Loyal User 12, Casual User 5".
+/// "Power User 3, Loyal User 12, Casual User 5"; past a dozen segments
+/// the first ones and how many more.
 pub fn sizes_by_name(names: &[String], sizes: &[u64]) -> String {
-    names
+    const SHOWN: usize = 12;
+    let mut parts: Vec<String> = names
         .iter()
         .zip(sizes)
+        .take(SHOWN)
         .map(|(name, size)| format!("{name} {size}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    if names.len() > SHOWN {
+        parts.push(format!("and {} more", names.len() - SHOWN));
+    }
+    parts.join(", ")
 }

@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{Cli, Command, FeatureArgs, InputArgs};
 use segmint::Error;
-use segmint::backend::{Backend, DeviceChoice, GpuBackend, GpuOptions};
+use segmint::backend::{Backend, DeviceChoice, GpuBackend, GpuOptions, Workload};
 use segmint::features::{FeatureRows, FeatureTable};
 use segmint::ingest::{self, IngestError, IngestOptions, IngestReport, Input};
 use segmint::report::html::thousands;
@@ -53,35 +53,69 @@ pub struct Session {
 }
 
 impl Session {
-    /// The backend `--device` asks for. `auto` falls back to the CPU with
-    /// one line on stderr saying why; `gpu` without a working adapter is an
-    /// error (exit 1).
-    pub fn backend(&self) -> Result<Backend, Error> {
-        let options = gpu_options();
+    /// The backend `--device` asks for, for `work`. `auto` takes the CPU,
+    /// with one line on stderr saying why, when there is no usable GPU or
+    /// the GPU cannot take the work (too many clusters or features for
+    /// its kernels); `gpu` is then an error (exit 1).
+    pub fn backend(&self, work: &Workload<'_>) -> Result<Backend, Error> {
+        let options = gpu_options()?;
         match self.device {
             DeviceChoice::Cpu => Ok(Backend::Cpu),
-            DeviceChoice::Gpu => Ok(Backend::Gpu(GpuBackend::open(DeviceChoice::Gpu, &options)?)),
-            DeviceChoice::Auto => match GpuBackend::open(DeviceChoice::Auto, &options) {
-                Ok(gpu) => Ok(Backend::Gpu(gpu)),
-                Err(e) => {
-                    if !self.quiet {
-                        note(format_args!("segmint: clustering on the CPU: {e}"))?;
+            DeviceChoice::Gpu => {
+                let gpu = GpuBackend::open(DeviceChoice::Gpu, &options)?;
+                gpu.check(work)?;
+                Ok(Backend::Gpu(gpu))
+            }
+            DeviceChoice::Auto => {
+                let opened = GpuBackend::open(DeviceChoice::Auto, &options)
+                    .and_then(|gpu| gpu.check(work).map(|()| gpu));
+                match opened {
+                    Ok(gpu) => Ok(Backend::Gpu(gpu)),
+                    Err(e) => {
+                        if !self.quiet {
+                            note(format_args!("segmint: clustering on the CPU: {e}"))?;
+                        }
+                        Ok(Backend::Cpu)
                     }
-                    Ok(Backend::Cpu)
                 }
-            },
+            }
         }
     }
 }
 
-/// GPU options from the environment: SEGMINT_ADAPTER picks the adapter.
-pub fn gpu_options() -> GpuOptions {
-    GpuOptions {
+/// GPU options from the environment: `SEGMINT_ADAPTER` picks the adapter;
+/// `SEGMINT_GPU_MAX_BINDING`, `SEGMINT_GPU_MAX_BUFFER` (bytes),
+/// `SEGMINT_GPU_MAX_WORKGROUPS` (per dispatch dimension) and
+/// `SEGMINT_GPU_MAX_LOOP` (loop iterations per invocation) lower the
+/// device's limits: testing aids that make small data take the paths of
+/// large data (chunks, run groups, 2D grids, split dispatches).
+pub fn gpu_options() -> Result<GpuOptions, Error> {
+    fn limit(name: &str) -> Result<Option<u64>, Error> {
+        match std::env::var(name) {
+            Err(_) => Ok(None),
+            Ok(text) if text.trim().is_empty() => Ok(None),
+            Ok(text) => text
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&v| v > 0)
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::Usage(format!("{name}={text:?}: expected a positive integer"))
+                }),
+        }
+    }
+    Ok(GpuOptions {
         adapter: std::env::var("SEGMINT_ADAPTER")
             .ok()
             .filter(|s| !s.trim().is_empty()),
-        ..GpuOptions::default()
-    }
+        max_binding: limit("SEGMINT_GPU_MAX_BINDING")?,
+        max_buffer: limit("SEGMINT_GPU_MAX_BUFFER")?,
+        max_workgroups: limit("SEGMINT_GPU_MAX_WORKGROUPS")?
+            .map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
+        max_pairs_per_dispatch: None,
+        max_loop: limit("SEGMINT_GPU_MAX_LOOP")?,
+    })
 }
 
 /// A progress bar on stderr; hidden with `--quiet` or when stderr is not a

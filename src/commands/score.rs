@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::cli::{FeatureArgs, Format, InputArgs, ScoreArgs};
 use segmint::Error;
-use segmint::backend::Labeling;
+use segmint::backend::{Labeling, Workload};
 use segmint::cluster::SilhouetteMode;
 use segmint::cluster::metrics::silhouettes;
 use segmint::cluster::model::{InputSchema, Model, ModelError};
@@ -100,8 +100,18 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
     let raw = table.select(&specs)?;
     // The frame holds the centres too: new users may all sit far from them.
     let points = model.scaler.transform_with(&raw, &model.centres);
-    let backend = session.backend()?;
     let n = points.n();
+    let silhouette_ks: Vec<usize> = if mode.resolve(n) == SilhouetteMode::None {
+        Vec::new()
+    } else {
+        vec![model.k]
+    };
+    let backend = session.backend(&Workload {
+        n,
+        d: points.d(),
+        runs: &[],
+        silhouettes: &silhouette_ks,
+    })?;
     let mut segments = vec![0u32; n];
     let mut squared = vec![0.0f32; n];
     backend.assign(

@@ -36,11 +36,20 @@ pub struct DeviceLimits {
     /// Pairwise distances per silhouette dispatch, so that no dispatch
     /// runs long enough to trip a display driver's watchdog.
     pub pairs_per_dispatch: u64,
+    /// Loop iterations one invocation may run (see [`super::bounds`]).
+    pub max_loop: u64,
 }
 
 /// See [`DeviceLimits::pairs_per_dispatch`]: about 4.3e9 distances, tens of
 /// milliseconds on a current GPU.
 const PAIRS_PER_DISPATCH: u64 = 1 << 32;
+
+/// See [`DeviceLimits::max_loop`]: llvmpipe stops an invocation after
+/// 65,535 loop iterations in all; a little margin below it.
+const SOFTWARE_MAX_LOOP: u64 = 60_000;
+
+/// See [`DeviceLimits::max_loop`]: on a GPU, a millisecond or so.
+const GPU_MAX_LOOP: u64 = 1 << 20;
 
 /// An open device.
 pub struct Context {
@@ -201,6 +210,14 @@ impl Context {
             pairs_per_dispatch: options
                 .max_pairs_per_dispatch
                 .unwrap_or(PAIRS_PER_DISPATCH)
+                .max(1),
+            max_loop: options
+                .max_loop
+                .unwrap_or(if summary.software {
+                    SOFTWARE_MAX_LOOP
+                } else {
+                    GPU_MAX_LOOP
+                })
                 .max(1),
         };
         Ok(Context {

@@ -6,10 +6,11 @@
 use super::context::Buffer;
 use super::params::Params;
 use super::shaders::{BLOCK, Kernel, Specialisation, WG};
-use super::{GpuBackend, GpuPoints, f32s};
+use super::{GpuBackend, GpuPoints, bounds, f32s};
 use crate::backend::BackendError;
 
-/// Tiles of WG points per workgroup of the potentials kernel.
+/// Tiles of WG points per workgroup of the potentials kernel (fewer when
+/// an invocation would loop too long, see bounds::potentials).
 const POTENTIAL_TILES: usize = 16;
 
 /// One k-means++ run's distances, a buffer per chunk of points.
@@ -104,7 +105,8 @@ impl GpuBackend {
         };
         let pipeline = self.pipeline(Kernel::KmeansppPotentials, spec)?;
         let reduce = self.pipeline(Kernel::ReduceColumns, spec)?;
-        let per_group = WG as usize * POTENTIAL_TILES;
+        let tiles = bounds::potentials_tiles(d, t, POTENTIAL_TILES, self.ctx.limits.max_loop);
+        let per_group = WG as usize * tiles;
         let rows: usize = points
             .chunks
             .iter()
@@ -124,7 +126,7 @@ impl GpuBackend {
                 n: chunk.rows as u32,
                 d: d as u32,
                 k: t as u32,
-                tiles: POTENTIAL_TILES as u32,
+                tiles: tiles as u32,
                 partial_offset: offset as u32,
                 ..Params::default()
             };

@@ -8,15 +8,17 @@
 //! clusters.
 //!
 //! Runs are grouped so that each group fits the device: its labels (runs
-//! x chunk rows), its partial sums (workgroups x pairs) and its tiles in
-//! workgroup memory. A sweep's runs usually make one group.
+//! x chunk rows), its partial sums (workgroups x pairs), its tiles in
+//! workgroup memory and, with the tiles each workgroup takes, the loop
+//! iterations of an invocation (see [`super::bounds`]). A sweep's runs
+//! usually make one group.
 
 use ndarray::Array2;
 
-use super::context::Buffer;
+use super::context::{Buffer, DeviceLimits};
 use super::params::{MOVE_CENTRES, Params};
 use super::shaders::{Kernel, Specialisation, WG};
-use super::{GpuBackend, GpuPoints, f32s, u32s};
+use super::{GpuBackend, GpuPoints, bounds, f32s, u32s};
 use crate::backend::{BackendError, ClusterSums, FinishedRun, StepStats};
 
 /// Workgroup memory the kernels may use (the WebGPU default limit).
@@ -55,6 +57,9 @@ impl GpuRuns {
 #[derive(Debug)]
 struct Group {
     ks: Vec<usize>,
+    /// Tiles of WG points per workgroup, and the partial rows of a pass.
+    tiles: usize,
+    rows: usize,
     /// First centre and first pair of each member.
     centre_offsets: Vec<usize>,
     pair_offsets: Vec<usize>,
@@ -123,6 +128,106 @@ fn tiles_for(n: usize) -> usize {
     n.div_ceil(WG as usize * TARGET_ROWS).max(1)
 }
 
+/// Runs grouped to fit the device, each group with the tiles per
+/// workgroup of its passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct GroupPlan {
+    /// Indices of the runs.
+    pub runs: Vec<usize>,
+    pub tiles: usize,
+    /// Partial-sum rows of one pass (workgroups over all chunks).
+    pub rows: usize,
+}
+
+/// Groups runs of `ks` clusters on `d` features over points in chunks of
+/// `chunk_rows` rows: as many runs per group as fit the workgroup memory,
+/// the per-thread pairs, one binding of labels and of partial sums, and
+/// [`DeviceLimits::max_loop`] iterations per invocation (see
+/// [`super::bounds`]). Errors with the reason when one run alone does not.
+pub(super) fn plan_groups(
+    chunk_rows: &[usize],
+    d: usize,
+    ks: &[usize],
+    limits: &DeviceLimits,
+) -> Result<Vec<GroupPlan>, String> {
+    let n: usize = chunk_rows.iter().sum();
+    let largest = chunk_rows.iter().copied().max().unwrap_or(1).max(1);
+    let max_binding = limits.max_binding as usize;
+    // Tiles of points, labels and distances in workgroup memory.
+    let by_memory = (WORKGROUP_BYTES / (4 * WG as usize)).saturating_sub(d) / 2;
+    let by_labels = max_binding / (4 * largest);
+    let max_members = by_memory.min(by_labels).min(255);
+    let max_pairs = MAX_PAIRS_PER_THREAD * WG as usize;
+    // The plan of a group of these runs, if it fits.
+    let fits = |runs: &[usize]| -> Result<GroupPlan, String> {
+        let group_ks: Vec<usize> = runs.iter().map(|&r| ks[r]).collect();
+        let pairs: usize = group_ks.iter().map(|&k| pairs_of(k, d)).sum();
+        let k_sum: usize = group_ks.iter().sum();
+        if runs.len() > max_members {
+            return Err(format!(
+                "{} runs of one group exceed the {max_members} the workgroup memory and a binding of labels hold",
+                runs.len()
+            ));
+        }
+        if pairs > max_pairs {
+            return Err(format!(
+                "a run needs {pairs} partial sums per workgroup, more than the {max_pairs} the kernels hold"
+            ));
+        }
+        let tiles = bounds::lloyd_tiles(d, runs.len(), k_sum, pairs, tiles_for(n), limits.max_loop)
+            .ok_or_else(|| {
+                format!(
+                    "one tile of points would loop {} times, past the {} an invocation may",
+                    bounds::lloyd_partials(d, runs.len(), k_sum, pairs, 1),
+                    limits.max_loop
+                )
+            })?;
+        let rows = partial_rows(chunk_rows, tiles);
+        if 4 * rows * pairs > max_binding {
+            return Err(format!(
+                "its partial sums ({rows} workgroups x {pairs}) would not fit a binding of {max_binding} bytes"
+            ));
+        }
+        let longest = bounds::reduce_columns(rows).max(
+            group_ks
+                .iter()
+                .map(|&k| bounds::lloyd_update(d, k))
+                .max()
+                .unwrap_or(0),
+        );
+        if longest > limits.max_loop {
+            return Err(format!(
+                "adding up its partial sums would loop {longest} times, past the {} an invocation may",
+                limits.max_loop
+            ));
+        }
+        Ok(GroupPlan {
+            runs: runs.to_vec(),
+            tiles,
+            rows,
+        })
+    };
+    if max_members == 0 {
+        return Err(format!(
+            "{d} features leave no workgroup memory for the runs' labels"
+        ));
+    }
+    let mut plans: Vec<GroupPlan> = Vec::new();
+    for (r, &k) in ks.iter().enumerate() {
+        let joined = plans.last().map(|last| {
+            let mut runs = last.runs.clone();
+            runs.push(r);
+            fits(&runs)
+        });
+        match joined {
+            Some(Ok(plan)) => *plans.last_mut().expect("a group") = plan,
+            _ => plans
+                .push(fits(&[r]).map_err(|reason| format!("k = {k} on {d} features: {reason}"))?),
+        }
+    }
+    Ok(plans)
+}
+
 impl GpuBackend {
     pub fn lloyd_start(
         &self,
@@ -130,45 +235,21 @@ impl GpuBackend {
         inits: &[Array2<f64>],
     ) -> Result<GpuRuns, BackendError> {
         let d = points.d;
-        let tiles = tiles_for(points.n);
-        let rows = partial_rows(points, tiles);
-        let chunk_rows = points.chunks.iter().map(|c| c.rows).max().unwrap_or(1);
-        let max_binding = self.ctx.limits.max_binding as usize;
-        // Tiles of points, labels and distances in workgroup memory.
-        let by_memory = (WORKGROUP_BYTES / (4 * WG as usize)).saturating_sub(d) / 2;
-        let by_labels = max_binding / (4 * chunk_rows);
-        let max_members = by_memory.min(by_labels).min(255);
-        let max_pairs = (MAX_PAIRS_PER_THREAD * WG as usize).min(max_binding / (4 * rows));
-        let mut members: Vec<Vec<usize>> = Vec::new();
-        let mut pairs = 0;
-        for (r, init) in inits.iter().enumerate() {
-            let p = pairs_of(init.nrows(), d);
-            if p > max_pairs || max_members == 0 {
-                return Err(BackendError::Unsupported {
-                    what: format!("run K-Means with k = {} on {d} features", init.nrows()),
-                    reason: format!(
-                        "a run needs {p} partial sums per workgroup, more than the {max_pairs} the kernels hold"
-                    ),
-                });
+        let ks: Vec<usize> = inits.iter().map(Array2::nrows).collect();
+        let chunk_rows: Vec<usize> = points.chunks.iter().map(|c| c.rows).collect();
+        let plans = plan_groups(&chunk_rows, d, &ks, &self.ctx.limits).map_err(|reason| {
+            BackendError::Unsupported {
+                what: "run K-Means".into(),
+                reason,
             }
-            match members.last_mut() {
-                Some(group) if group.len() < max_members && pairs + p <= max_pairs => {
-                    group.push(r);
-                    pairs += p;
-                }
-                _ => {
-                    members.push(vec![r]);
-                    pairs = p;
-                }
-            }
-        }
+        })?;
         let mut place = vec![(0, 0); inits.len()];
-        let mut groups = Vec::with_capacity(members.len());
-        for (g, runs) in members.iter().enumerate() {
-            for (m, &r) in runs.iter().enumerate() {
+        let mut groups = Vec::with_capacity(plans.len());
+        for (g, plan) in plans.iter().enumerate() {
+            for (m, &r) in plan.runs.iter().enumerate() {
                 place[r] = (g, m);
             }
-            groups.push(self.group(points, runs.iter().map(|&r| &inits[r]), rows)?);
+            groups.push(self.group(points, plan.runs.iter().map(|&r| &inits[r]), plan)?);
         }
         Ok(GpuRuns { d, groups, place })
     }
@@ -177,8 +258,9 @@ impl GpuBackend {
         &self,
         points: &GpuPoints,
         inits: impl Iterator<Item = &'a Array2<f64>>,
-        rows: usize,
+        plan: &GroupPlan,
     ) -> Result<Group, BackendError> {
+        let rows = plan.rows;
         let d = points.d;
         let inits: Vec<&Array2<f64>> = inits.collect();
         let ks: Vec<usize> = inits.iter().map(|c| c.nrows()).collect();
@@ -212,6 +294,8 @@ impl GpuBackend {
             .collect::<Result<Vec<_>, _>>()?;
         let mut group = Group {
             ks,
+            tiles: plan.tiles,
+            rows,
             centre_offsets,
             pair_offsets,
             pairs,
@@ -248,8 +332,6 @@ impl GpuBackend {
         move_centres: bool,
     ) -> Result<Vec<StepStats>, BackendError> {
         let d = runs.d;
-        let tiles = tiles_for(points.n);
-        let rows = partial_rows(points, tiles);
         // Which groups run, and with which members.
         let mut wanted: Vec<Vec<bool>> = runs
             .groups
@@ -292,6 +374,7 @@ impl GpuBackend {
                 &group.centres[group.current],
                 &group.centres[1 - group.current],
             );
+            let (tiles, rows) = (group.tiles, group.rows);
             let mut offset = 0;
             for (chunk, labels) in points.chunks.iter().zip(&group.labels) {
                 let workgroups = chunk.rows.div_ceil(WG as usize * tiles);
@@ -468,10 +551,66 @@ impl GpuBackend {
 }
 
 /// Partial-sum rows (workgroups) of one pass over all chunks.
-fn partial_rows(points: &GpuPoints, tiles: usize) -> usize {
-    points
-        .chunks
+fn partial_rows(chunk_rows: &[usize], tiles: usize) -> usize {
+    chunk_rows
         .iter()
-        .map(|c| c.rows.div_ceil(WG as usize * tiles))
+        .map(|rows| rows.div_ceil(WG as usize * tiles))
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_loop: u64) -> DeviceLimits {
+        DeviceLimits {
+            max_binding: 128 << 20,
+            max_buffer: 256 << 20,
+            max_workgroups: 65_535,
+            pairs_per_dispatch: 1 << 32,
+            max_loop,
+        }
+    }
+
+    /// The loop iterations of one invocation of a group's pass.
+    fn longest(plan: &GroupPlan, d: usize, ks: &[usize]) -> u64 {
+        let group_ks: Vec<usize> = plan.runs.iter().map(|&r| ks[r]).collect();
+        let pairs = group_ks.iter().map(|&k| pairs_of(k, d)).sum();
+        bounds::lloyd_partials(d, group_ks.len(), group_ks.iter().sum(), pairs, plan.tiles)
+    }
+
+    #[test]
+    fn groups_at_ten_million_users_stay_within_the_loop_bound() {
+        // 10M users at d = 8: chunks of one binding (4,194,304 rows).
+        let chunks = [4_194_304, 4_194_304, 1_611_392];
+        for (ks, max_loop) in [
+            (vec![227], 60_000),
+            ((2..=10).collect::<Vec<_>>(), 60_000),
+            (vec![8; 30], 60_000),
+            (vec![227], 1 << 20),
+        ] {
+            let plans = plan_groups(&chunks, 8, &ks, &limits(max_loop)).unwrap();
+            let covered: usize = plans.iter().map(|p| p.runs.len()).sum();
+            assert_eq!(covered, ks.len());
+            for plan in &plans {
+                assert!(longest(plan, 8, &ks) <= max_loop, "{ks:?}: {plan:?}");
+                assert!(bounds::reduce_columns(plan.rows) <= max_loop);
+            }
+        }
+        // On a GPU's bound the tiles are those of before (39 at 10M).
+        let plans = plan_groups(&chunks, 8, &[8], &limits(1 << 20)).unwrap();
+        assert_eq!(plans[0].tiles, tiles_for(10_000_000));
+        // llvmpipe's bound cuts K = 227 to fewer tiles per workgroup.
+        let plans = plan_groups(&chunks, 8, &[227], &limits(60_000)).unwrap();
+        assert!(plans[0].tiles < tiles_for(10_000_000));
+    }
+
+    #[test]
+    fn a_run_too_large_says_why() {
+        let err = plan_groups(&[1000], 8, &[300], &limits(60_000)).unwrap_err();
+        assert!(err.contains("k = 300 on 8 features"), "{err}");
+        assert!(err.contains("2702 partial sums"), "{err}");
+        let err = plan_groups(&[1000], 8, &[8], &limits(50)).unwrap_err();
+        assert!(err.contains("past the 50"), "{err}");
+    }
 }

@@ -10,6 +10,7 @@
 //! between iterations; each Lloyd iteration reads back four numbers per
 //! run.
 
+pub mod bounds;
 mod context;
 mod kmeanspp;
 mod lloyd;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use self::context::{Buffer, Context, Dispatch};
-use self::params::Params;
+use self::params::{FIRST_PART, Params};
 use self::shaders::{BLOCK, Kernel, Specialisation, WG};
 use super::BackendError;
 use crate::features::matrix::FeatureMatrix;
@@ -72,6 +73,9 @@ pub struct GpuOptions {
     pub max_workgroups: Option<u32>,
     /// Likewise for the distances one silhouette dispatch computes.
     pub max_pairs_per_dispatch: Option<u64>,
+    /// Loop iterations one invocation may run, instead of 60,000 on a
+    /// software adapter and 2^20 on a GPU (see [`bounds`]).
+    pub max_loop: Option<u64>,
 }
 
 /// One adapter as `segmint devices` lists it.
@@ -140,6 +144,18 @@ pub fn adapters() -> Vec<AdapterSummary> {
     context::adapters()
 }
 
+/// Everything a command will ask of the GPU, for [`GpuBackend::check`].
+#[derive(Debug, Clone, Default)]
+pub struct Workload<'a> {
+    /// Points and features.
+    pub n: usize,
+    pub d: usize,
+    /// The k of every K-Means run (each K once per restart).
+    pub runs: &'a [usize],
+    /// The k of every labelling whose silhouette the GPU computes.
+    pub silhouettes: &'a [usize],
+}
+
 /// An open GPU.
 #[derive(Debug, Clone)]
 pub struct GpuBackend {
@@ -192,6 +208,41 @@ impl GpuBackend {
             buffers,
             grid,
         }
+    }
+
+    /// Whether this GPU takes all of `work`, and if not, why: for
+    /// `--device auto` to run such work on the CPU instead of failing
+    /// part-way. The same limits as the kernels' own checks.
+    pub fn check(&self, work: &Workload<'_>) -> Result<(), BackendError> {
+        let d = work.d;
+        let unsupported = |what: String, reason: String| BackendError::Unsupported { what, reason };
+        if d == 0 || d > MAX_FEATURES {
+            return Err(unsupported(
+                format!("cluster {d} features"),
+                format!("the kernels take 1 to {MAX_FEATURES}"),
+            ));
+        }
+        let rows = self.chunk_rows(d)?;
+        let chunk_rows: Vec<usize> = (0..work.n)
+            .step_by(rows)
+            .map(|first| rows.min(work.n - first))
+            .collect();
+        let mut ks = work.runs.to_vec();
+        ks.sort_unstable();
+        ks.dedup();
+        for k in ks {
+            lloyd::plan_groups(&chunk_rows, d, &[k], &self.ctx.limits)
+                .map_err(|reason| unsupported("run K-Means".into(), reason))?;
+        }
+        for &k in work.silhouettes {
+            silhouette::silhouette_fits(d, k, self.ctx.limits.max_loop).map_err(|reason| {
+                unsupported(
+                    format!("compute a silhouette of {k} clusters on {d} features"),
+                    reason,
+                )
+            })?;
+        }
+        Ok(())
     }
 
     /// Rows per chunk of points: as many as one binding holds, a multiple
@@ -249,26 +300,36 @@ impl GpuBackend {
         let k = centres.len() / d;
         let pipeline = self.pipeline(Kernel::Assign, Specialisation::new(d as u32))?;
         let centre_buffer = self.ctx.buffer("centres", bytemuck::cast_slice(centres))?;
+        // Centres per dispatch: see bounds::assign.
+        let per_pass = bounds::assign_centres(d, self.ctx.limits.max_loop);
         for chunk in &points.chunks {
             let out_labels = self.ctx.zeroed("labels", 4 * chunk.rows as u64)?;
             let out_distances = self.ctx.zeroed("distances", 4 * chunk.rows as u64)?;
-            let params = Params {
-                n: chunk.rows as u32,
-                d: d as u32,
-                k: k as u32,
-                ..Params::default()
-            };
             let workgroups = chunk.rows.div_ceil(WG as usize) as u32;
-            let dispatch = self.dispatch(
-                &pipeline,
-                params,
-                workgroups,
-                vec![&chunk.buffer, &centre_buffer, &out_labels, &out_distances],
-            );
+            let dispatches: Vec<_> = (0..k.max(1))
+                .step_by(per_pass)
+                .map(|begin| {
+                    let params = Params {
+                        n: chunk.rows as u32,
+                        d: d as u32,
+                        k: k as u32,
+                        begin: begin as u32,
+                        end: (begin + per_pass).min(k) as u32,
+                        flags: if begin == 0 { FIRST_PART } else { 0 },
+                        ..Params::default()
+                    };
+                    self.dispatch(
+                        &pipeline,
+                        params,
+                        workgroups,
+                        vec![&chunk.buffer, &centre_buffer, &out_labels, &out_distances],
+                    )
+                })
+                .collect();
             let bytes = 4 * chunk.rows as u64;
             let read = self.ctx.run(
                 "assignment",
-                &[dispatch],
+                &dispatches,
                 &[(&out_labels, 0, bytes), (&out_distances, 0, bytes)],
             )?;
             let range = chunk.first..chunk.first + chunk.rows;

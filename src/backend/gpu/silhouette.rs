@@ -8,12 +8,14 @@
 //! also bounded by the anchors' accumulators), and each chunk's anchors
 //! against the other points in parts of at most
 //! [`super::context::DeviceLimits::pairs_per_dispatch`] distances, so that
-//! no dispatch runs long enough to trip a display driver's watchdog.
+//! no dispatch runs long enough to trip a display driver's watchdog, and
+//! of few enough tiles that no invocation loops longer than
+//! [`super::context::DeviceLimits::max_loop`] (see [`super::bounds`]).
 
 use super::context::Buffer;
 use super::params::{FIRST_PART, LAST_PART, Params};
 use super::shaders::{Kernel, Specialisation, WG};
-use super::{GpuBackend, f32s};
+use super::{GpuBackend, bounds, f32s};
 use crate::backend::{BackendError, Labeling, Silhouette};
 use crate::features::matrix::FeatureMatrix;
 
@@ -31,6 +33,23 @@ struct Chunk {
     points: Buffer,
     labels: Buffer,
     tile_labels: Buffer,
+}
+
+/// Whether the kernel takes a labelling of `k` clusters on `d` features at
+/// all, and why not.
+pub(super) fn silhouette_fits(d: usize, k: usize, max_loop: u64) -> Result<(), String> {
+    if k > MAX_ACCUMULATORS {
+        return Err(format!(
+            "the kernel holds at most {MAX_ACCUMULATORS} clusters per labelling"
+        ));
+    }
+    if !bounds::silhouette_fits(d, &[k], max_loop) {
+        return Err(format!(
+            "one tile of points would loop {} times, past the {max_loop} an invocation may",
+            bounds::silhouette(d, &[k], 1)
+        ));
+    }
+    Ok(())
 }
 
 impl GpuBackend {
@@ -57,15 +76,24 @@ impl GpuBackend {
         let mut order: Vec<usize> = (0..labelings.len()).collect();
         // Most clusters first, so that each group's primary sorts well.
         order.sort_by_key(|&l| std::cmp::Reverse(labelings[l].k));
+        let max_loop = self.ctx.limits.max_loop;
+        let ks_of =
+            |group: &[usize]| -> Vec<usize> { group.iter().map(|&l| labelings[l].k).collect() };
         for l in order {
             let k = labelings[l].k.max(1);
-            if k > MAX_ACCUMULATORS {
+            if let Err(reason) = silhouette_fits(d, k, max_loop) {
                 return Err(BackendError::Unsupported {
                     what: format!("compute a silhouette with k = {k}"),
-                    reason: format!("the kernel holds at most {MAX_ACCUMULATORS} clusters"),
+                    reason,
                 });
             }
-            if !group.is_empty() && (group.len() == by_memory || width + k > MAX_ACCUMULATORS) {
+            let mut with = ks_of(&group);
+            with.push(k);
+            if !group.is_empty()
+                && (group.len() == by_memory
+                    || width + k > MAX_ACCUMULATORS
+                    || !bounds::silhouette_fits(d, &with, max_loop))
+            {
                 self.silhouette_group(points, labelings, &group, &mut out)?;
                 group.clear();
                 width = 0;
@@ -202,12 +230,16 @@ impl GpuBackend {
             .zeroed("silhouette sums", (8 * width * largest) as u64)?;
         let scores = self.ctx.zeroed("silhouettes", (4 * r * largest) as u64)?;
         let mut values = vec![vec![0.0f32; n]; r];
+        // Tiles of other rows an invocation may take (bounds::silhouette).
+        let ks: Vec<usize> = labelings.iter().map(|l| l.k).collect();
+        let by_loop = bounds::silhouette_tiles(d, &ks, self.ctx.limits.max_loop) * WG as usize;
         for anchors in &chunks {
             // Other rows per part, a whole number of tiles.
-            let per_part = (self.ctx.limits.pairs_per_dispatch / anchors.rows as u64)
+            let per_part = ((self.ctx.limits.pairs_per_dispatch / anchors.rows as u64)
                 .max(u64::from(WG)) as usize
                 / WG as usize
-                * WG as usize;
+                * WG as usize)
+                .min(by_loop);
             let mut parts = Vec::new();
             for (o, other) in chunks.iter().enumerate() {
                 let mut begin = 0;
