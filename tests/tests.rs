@@ -12,6 +12,7 @@ mod cli_errors;
 mod cli_gpu;
 mod cli_report;
 mod cluster_properties;
+mod golden;
 mod gpu_chunking;
 mod hostile;
 mod parser_properties;
