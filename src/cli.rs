@@ -9,9 +9,9 @@ use segmint::backend::DeviceChoice;
 use segmint::cluster::{KMeansParams, ParamsError, SilhouetteMode};
 use segmint::features::table::FeatureOptions;
 use segmint::generate::GenerateParams;
-use segmint::ingest::time::{MS_PER_DAY, day_of};
 use segmint::ingest::{ColumnNames, Delimiter, IngestOptions, TimeFormat};
 use segmint::insights::churn::ChurnThresholds;
+use segmint::values::time::{MS_PER_DAY, day_of};
 
 #[derive(Parser, Debug)]
 #[command(name = "segmint", version, about = "Customer segmentation from transaction logs", long_about = None)]

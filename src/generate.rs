@@ -28,7 +28,7 @@ use rand_distr::weighted::WeightedAliasIndex;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
-use crate::ingest::time::{civil_from_days, days_from_civil};
+use crate::values::time::{civil_from_days, days_from_civil};
 
 /// What to generate.
 #[derive(Clone, Debug)]

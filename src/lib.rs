@@ -45,5 +45,6 @@ pub mod ingest;
 pub mod insights;
 pub mod output;
 pub mod report;
+pub mod values;
 
 pub use error::Error;

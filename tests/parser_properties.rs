@@ -10,9 +10,9 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 use segmint::cluster::model::Model;
-use segmint::ingest::amount::Money;
 use segmint::ingest::numeric::{NumericOptions, read_numeric_table};
 use segmint::ingest::scores::read_scores;
+use segmint::values::amount::Money;
 
 fn config(cases: u32) -> Config {
     Config {

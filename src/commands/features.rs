@@ -7,9 +7,9 @@ use serde::Serialize;
 use crate::cli::{FeaturesArgs, Format};
 use segmint::Error;
 use segmint::features::FeatureRows;
-use segmint::ingest::time::{civil_from_days, format_iso};
 use segmint::ingest::{IngestReport, inputs};
 use segmint::output::Outputs;
+use segmint::values::time::{civil_from_days, format_iso};
 
 use super::{input_paths, is_stdout, load_feature_rows, say_json, tell, thousands};
 

@@ -11,10 +11,10 @@ use segmint::cluster::model::segment_ranks;
 use segmint::features::matrix::{FeatureMatrix, NumericTable};
 use segmint::ingest::IngestError;
 use segmint::ingest::scores::read_scores;
-use segmint::ingest::time::{MS_PER_DAY, day_of, format_iso};
 use segmint::insights::naming::default_names;
 use segmint::insights::transitions::{Assignment, Transitions, matrix_table, transitions};
 use segmint::output::Outputs;
+use segmint::values::time::{MS_PER_DAY, day_of, format_iso};
 
 use super::cluster::{
     centres_by_segment, cluster, column_values, prepare_table, transactions_schema,

@@ -15,8 +15,8 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use smallvec::SmallVec;
 
-use crate::ingest::amount::Money;
-use crate::ingest::time::hour_of;
+use crate::values::amount::Money;
+use crate::values::time::hour_of;
 
 /// Most distinct channel values a run accepts: a channel column is a
 /// handful of categories, and each becomes an output column.

@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use rayon::prelude::*;
 
 use super::accumulator::{Activity, Aggregate, FinishedUsers, UserAccumulator};
-use crate::ingest::amount::Money;
-use crate::ingest::time::{MS_PER_DAY, day_of, write_iso};
+use crate::values::amount::Money;
+use crate::values::time::{MS_PER_DAY, day_of, write_iso};
 
 /// Settings of the feature definitions.
 #[derive(Clone, Copy, Debug)]

@@ -5,8 +5,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::amount::AmountError;
-use super::time::{TimeError, TimeFormat};
+use crate::values::amount::AmountError;
+use crate::values::time::{TimeError, TimeFormat};
 
 /// Anything that stops reading a transaction log.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,6 @@
 //! This module owns parsing and positioning errors; what is computed per
 //! user lives in [`crate::features`].
 
-pub mod amount;
 mod csv_table;
 pub mod error;
 pub mod input;
@@ -22,7 +21,6 @@ pub mod scan;
 pub mod schema;
 pub mod scores;
 mod source;
-pub mod time;
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -34,16 +32,16 @@ use rayon::prelude::*;
 pub use self::error::{IngestError, RowError, RowErrorKind};
 pub use self::input::{Input, inputs};
 pub use self::schema::{ColumnNames, Delimiter, IngestOptions, ResolvedColumns, Role};
-pub use self::time::TimeFormat;
-use self::time::TimeParser;
+pub use crate::values::time::TimeFormat;
+use crate::values::time::TimeParser;
 
-use self::amount::Money;
 use self::error::excerpt;
 use self::records::{Record, Scanned, Syntax};
 use crate::features::accumulator::{
     AddScratch, Aggregate, INLINE_KEY, MAX_CHANNELS, NO_CHANNEL, PARTITIONS, Row, WideRow,
     hash_key, hash_packed, pack_key, partition_of,
 };
+use crate::values::amount::Money;
 
 /// How many skipped rows are kept to show the user.
 pub const BAD_ROW_EXAMPLES: usize = 5;
@@ -853,7 +851,7 @@ fn parse_row<'r>(
         )
     })?;
     let amount_text = record.field(columns.amount);
-    let amount = match amount::parse_nanos(amount_text) {
+    let amount = match crate::values::amount::parse_nanos(amount_text) {
         Some(nanos) => Amount::Nanos(nanos),
         None => {
             let money = Money::parse(amount_text).map_err(|error| {

@@ -13,15 +13,15 @@ use std::ops::ControlFlow;
 
 use rayon::prelude::*;
 
-use super::amount::Money;
 use super::error::IngestError;
 use super::input::Input;
 use super::records::{self, Scanned, Syntax};
 use super::schema::IngestOptions;
-use super::time::TimeParser;
 use super::{
     Bad, Block, BlockRead, FileContext, RowErrorKind, RowFields, parse_row, source, split_block,
 };
+use crate::values::amount::Money;
+use crate::values::time::TimeParser;
 
 /// One accepted transaction.
 #[derive(Clone, Copy, Debug)]

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use super::error::IngestError;
-use super::time::TimeFormat;
+use crate::values::time::TimeFormat;
 
 /// Field separator of the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

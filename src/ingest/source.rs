@@ -19,8 +19,8 @@ use super::error::IngestError;
 use super::input::Input;
 use super::records::{self, Syntax};
 use super::schema::{IngestOptions, ResolvedColumns};
-use super::time::TimeFormat;
 use super::{Block, BlockRead, FileContext, RowError, RowErrorKind};
+use crate::values::time::TimeFormat;
 
 /// Bytes handed to the aggregation at a time: large enough to keep every
 /// core busy between the (short) pauses at window ends, small enough to

@@ -8,10 +8,10 @@ use hashbrown::HashMap;
 use serde::Serialize;
 
 use crate::features::table::FeatureTable;
-use crate::ingest::amount::Money;
 use crate::ingest::scan::{Transaction, scan};
-use crate::ingest::time::{day_of, hour_of};
 use crate::ingest::{IngestError, IngestOptions, Input};
+use crate::values::amount::Money;
+use crate::values::time::{day_of, hour_of};
 
 /// Weekday labels, Monday first (ISO 8601).
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];

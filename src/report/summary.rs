@@ -7,12 +7,12 @@ use serde::Serialize;
 use crate::cluster::sweep::Sweep;
 use crate::features::table::FeatureTable;
 use crate::ingest::IngestReport;
-use crate::ingest::time::{MS_PER_DAY, format_iso};
 use crate::insights::activity::{Activity, ChannelMix, HourWeekday, StatusCount, WEEKDAYS};
 use crate::insights::churn::{ChurnRisk, ChurnThresholds};
 use crate::insights::concentration::{Concentration, concentration};
 use crate::insights::rfm::RfmSegment;
 use crate::insights::segments::{SegmentProfile, UserInsights};
+use crate::values::time::{MS_PER_DAY, format_iso};
 
 /// Summary format identifier and version, for readers of the JSON.
 pub const SUMMARY_FORMAT: &str = "segmint-summary";
