@@ -5,13 +5,18 @@
 //! The peer comparison (scikit-learn, scikit-learn-intelex, faiss) on the
 //! same data lives in `benches/compare/cluster.sh`.
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use ndarray::Array2;
-use segmint::backend::{Backend, DeviceChoice, GpuBackend, GpuOptions, Labeling};
+use segmint::backend::{
+    Backend, CpuBackend, DeviceChoice, GpuBackend, GpuOptions, Kernels, Labeling,
+};
 use segmint::cluster::{KMeansParams, fit_each_k, kmeans_plus_plus};
 use segmint::features::matrix::FeatureMatrix;
 
@@ -52,22 +57,37 @@ fn assign(c: &mut Criterion) {
     group.sample_size(20);
     for (name, backend) in backends() {
         for &(n, d, k) in &[(1_000_000, 8, 8), (1_000_000, 3, 10)] {
-            let points = blobs(n, d, 1);
-            let device = backend.upload(&points).unwrap();
-            let centres: Vec<f32> = points.as_slice()[..k * d].to_vec();
-            let mut labels = vec![0u32; n];
-            let mut distances = vec![0.0f32; n];
+            let id = BenchmarkId::new(&name, format!("n={n},d={d},k={k}"));
             group.throughput(Throughput::Elements(n as u64));
-            group.bench_function(BenchmarkId::new(&name, format!("n={n},d={d},k={k}")), |b| {
-                b.iter(|| {
-                    backend
-                        .assign(&device, &centres, &mut labels, &mut distances)
-                        .unwrap()
-                })
-            });
+            match &backend {
+                Backend::Cpu => assign_on(&mut group, id, &CpuBackend, n, d, k),
+                Backend::Gpu(gpu) => assign_on(&mut group, id, gpu, n, d, k),
+            }
         }
     }
     group.finish();
+}
+
+fn assign_on<K: Kernels>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    kernels: &K,
+    n: usize,
+    d: usize,
+    k: usize,
+) {
+    let points = blobs(n, d, 1);
+    let device = kernels.upload(&points).unwrap();
+    let centres: Vec<f32> = points.as_slice()[..k * d].to_vec();
+    let mut labels = vec![0u32; n];
+    let mut distances = vec![0.0f32; n];
+    group.bench_function(id, |b| {
+        b.iter(|| {
+            kernels
+                .assign(&device, &centres, &mut labels, &mut distances)
+                .unwrap()
+        })
+    });
 }
 
 /// One Lloyd iteration: assignment, centre sums, update, statistics back.
@@ -76,24 +96,39 @@ fn lloyd_step(c: &mut Criterion) {
     group.sample_size(20);
     for (name, backend) in backends() {
         for &(n, d, k) in &[(100_000, 8, 8), (1_000_000, 8, 8), (1_000_000, 3, 10)] {
-            let points = blobs(n, d, 1);
-            let device = backend.upload(&points).unwrap();
-            let init = Array2::from_shape_vec(
-                (k, d),
-                points.as_slice()[..k * d]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect(),
-            )
-            .unwrap();
-            let mut runs = backend.lloyd_start(&device, &[init]).unwrap();
+            let id = BenchmarkId::new(&name, format!("n={n},d={d},k={k}"));
             group.throughput(Throughput::Elements(n as u64));
-            group.bench_function(BenchmarkId::new(&name, format!("n={n},d={d},k={k}")), |b| {
-                b.iter(|| backend.lloyd_step(&device, &mut runs, &[0], true).unwrap())
-            });
+            match &backend {
+                Backend::Cpu => lloyd_step_on(&mut group, id, &CpuBackend, n, d, k),
+                Backend::Gpu(gpu) => lloyd_step_on(&mut group, id, gpu, n, d, k),
+            }
         }
     }
     group.finish();
+}
+
+fn lloyd_step_on<K: Kernels>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    kernels: &K,
+    n: usize,
+    d: usize,
+    k: usize,
+) {
+    let points = blobs(n, d, 1);
+    let device = kernels.upload(&points).unwrap();
+    let init = Array2::from_shape_vec(
+        (k, d),
+        points.as_slice()[..k * d]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect(),
+    )
+    .unwrap();
+    let mut runs = kernels.lloyd_start(&device, &[init]).unwrap();
+    group.bench_function(id, |b| {
+        b.iter(|| kernels.lloyd_step(&device, &mut runs, &[0], true).unwrap())
+    });
 }
 
 fn kmeanspp(c: &mut Criterion) {

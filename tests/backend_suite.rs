@@ -1,13 +1,15 @@
 //! One suite of backend tests, instantiated for every backend (`cpu`,
-//! `gpu`): each kernel against a plain f64 loop, and the whole algorithms
-//! (k-means++, a fit, a sweep with every metric) against the CPU backend,
-//! the reference. GPU tests run on any adapter, lavapipe included (see
-//! tests/common); sizes stay in the thousands of points for it.
+//! `gpu`): each kernel (through [`Kernels`]) against a plain f64 loop, and
+//! the algorithms' contracts (an empty cluster re-seeded); then, for the
+//! GPU only, the whole algorithms (k-means++, a fit, a sweep with every
+//! metric) against the CPU backend, the reference. GPU tests run on any
+//! adapter, lavapipe included (see tests/common); sizes stay in the
+//! thousands of points for it.
 
 use crate::common;
 
 use ndarray::Array2;
-use segmint::backend::{Backend, Labeling};
+use segmint::backend::{Backend, Kernels, Labeling};
 use segmint::cluster::{KMeansParams, SilhouetteMode, fit_each_k, kmeans_plus_plus, lloyd, sweep};
 use segmint::features::matrix::FeatureMatrix;
 
@@ -47,7 +49,7 @@ fn close(a: f64, b: f64, relative: f64, what: &str) {
     );
 }
 
-fn assignment_matches_a_plain_loop(backend: &Backend) {
+fn assignment_matches_a_plain_loop<K: Kernels>(backend: &K) {
     let (n, d, k) = (3001, 3, 5);
     let x = blobs(n, d, 5, 1);
     let centres: Vec<f32> = x.as_slice()[..k * d].to_vec();
@@ -69,7 +71,7 @@ fn assignment_matches_a_plain_loop(backend: &Backend) {
     }
 }
 
-fn ties_go_to_the_lowest_index(backend: &Backend) {
+fn ties_go_to_the_lowest_index<K: Kernels>(backend: &K) {
     let x = FeatureMatrix::from_rows(2, 1, vec![0.0, 1.0]);
     let device = backend.upload(&x).unwrap();
     let mut labels = vec![9; 2];
@@ -83,7 +85,7 @@ fn ties_go_to_the_lowest_index(backend: &Backend) {
 
 /// One step of two runs at once: labels, sums, counts, inertia and the
 /// centre shift against a plain f64 loop.
-fn lloyd_step_matches_a_plain_loop(backend: &Backend) {
+fn lloyd_step_matches_a_plain_loop<K: Kernels>(backend: &K) {
     let (n, d) = (2500, 4);
     let x = blobs(n, d, 6, 2);
     let inits: Vec<Array2<f64>> = [3usize, 7]
@@ -105,6 +107,8 @@ fn lloyd_step_matches_a_plain_loop(backend: &Backend) {
         .lloyd_step(&device, &mut runs, &[0, 1], true)
         .unwrap();
     let finished = backend.lloyd_finish(runs).unwrap();
+    same_len(&stats, &inits);
+    same_len(&finished, &inits);
     for ((init, s), (centres, labels)) in inits.iter().zip(&stats).zip(&finished) {
         let k = init.nrows();
         let flat: Vec<f32> = init.iter().map(|&v| v as f32).collect();
@@ -142,7 +146,7 @@ fn lloyd_step_matches_a_plain_loop(backend: &Backend) {
 
 /// A second step from the moved centres only relabels what changed, and
 /// a step that does not move the centres reports no shift.
-fn lloyd_steps_track_changes(backend: &Backend) {
+fn lloyd_steps_track_changes<K: Kernels>(backend: &K) {
     let x = blobs(1000, 2, 3, 3);
     let init = Array2::from_shape_vec(
         (3, 2),
@@ -190,7 +194,7 @@ fn empty_cluster_is_reseeded(backend: &Backend) {
 
 /// The contract of a step that leaves a cluster empty: nothing moves, no
 /// shift, and the sums the driver re-seeds from are the step's.
-fn an_empty_step_moves_nothing(backend: &Backend) {
+fn an_empty_step_moves_nothing<K: Kernels>(backend: &K) {
     let x = FeatureMatrix::from_rows(4, 1, vec![0.0, 1.0, 2.0, 10.0]);
     let init = Array2::from_shape_vec((2, 1), vec![0.0, 100.0]).unwrap();
     let device = backend.upload(&x).unwrap();
@@ -214,7 +218,7 @@ fn an_empty_step_moves_nothing(backend: &Backend) {
 }
 
 /// Stats come back in the order of `active`, whatever it is.
-fn steps_report_in_the_order_asked(backend: &Backend) {
+fn steps_report_in_the_order_asked<K: Kernels>(backend: &K) {
     let x = blobs(500, 2, 3, 9);
     let init = |k: usize| {
         Array2::from_shape_vec(
@@ -257,6 +261,7 @@ fn fit_matches_the_cpu(backend: &Backend) {
     let ks = [2, 3, 4, 6];
     let got = fit_each_k(backend, &x, &ks, &params).unwrap();
     let want = fit_each_k(&Backend::Cpu, &x, &ks, &params).unwrap();
+    same_len(&got, &want);
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g.labels, w.labels, "k = {}", w.k());
         assert_eq!(g.n_iter, w.n_iter, "k = {}", w.k());
@@ -269,7 +274,7 @@ fn fit_matches_the_cpu(backend: &Backend) {
 
 /// Per-point silhouettes of two labellings at once against a plain f64
 /// all-pairs loop, to 1e-5.
-fn silhouette_matches_an_f64_reference(backend: &Backend) {
+fn silhouette_matches_an_f64_reference<K: Kernels>(backend: &K) {
     let x = blobs(900, 2, 3, 6);
     let l1: Vec<u32> = (0..x.n()).map(|i| (i % 3) as u32).collect();
     let l2: Vec<u32> = (0..x.n()).map(|i| (x.row(i)[0] > 0.0) as u32).collect();
@@ -282,7 +287,9 @@ fn silhouette_matches_an_f64_reference(backend: &Backend) {
             ],
         )
         .unwrap();
+    assert_eq!(out.len(), 2);
     for (labels, k, result) in [(&l1, 3, &out[0]), (&l2, 2, &out[1])] {
+        same_len(&result.values, labels);
         let mut sizes = vec![0u64; k];
         for &l in labels.iter() {
             sizes[l as usize] += 1;
@@ -319,6 +326,8 @@ fn sweep_matches_the_cpu(backend: &Backend) {
     let want = sweep(&Backend::Cpu, &x, &ks, &params, SilhouetteMode::Exact).unwrap();
     assert_eq!(got.chosen, want.chosen);
     assert_eq!(got.knee, want.knee);
+    same_len(&got.metrics, &want.metrics);
+    same_len(&got.fits, &want.fits);
     for (g, w) in got.metrics.iter().zip(&want.metrics) {
         close(g.inertia, w.inertia, 1e-5, "inertia");
         let (gs, ws) = (g.silhouette.unwrap(), w.silhouette.unwrap());
@@ -341,36 +350,56 @@ fn sweep_matches_the_cpu(backend: &Backend) {
     }
 }
 
-/// The suite, once per backend.
-macro_rules! suite {
-    ($($backend:ident),*) => {$(
-        mod $backend {
-            use super::*;
-
-            macro_rules! case {
-                ($name:ident) => {
-                    #[test]
-                    fn $name() {
-                        if let Some(backend) = common::$backend() {
-                            super::$name(&backend);
-                        }
-                    }
-                };
-            }
-
-            case!(assignment_matches_a_plain_loop);
-            case!(ties_go_to_the_lowest_index);
-            case!(lloyd_step_matches_a_plain_loop);
-            case!(lloyd_steps_track_changes);
-            case!(empty_cluster_is_reseeded);
-            case!(an_empty_step_moves_nothing);
-            case!(steps_report_in_the_order_asked);
-            case!(kmeanspp_matches_the_cpu);
-            case!(fit_matches_the_cpu);
-            case!(silhouette_matches_an_f64_reference);
-            case!(sweep_matches_the_cpu);
-        }
-    )*};
+/// Lengths first: a zip stops at the shorter side.
+#[track_caller]
+fn same_len<A, B>(a: &[A], b: &[B]) {
+    assert_eq!(a.len(), b.len(), "results of different lengths");
 }
 
-suite!(cpu, gpu);
+/// Kernel cases for a backend's [`Kernels`] (`$kernels`, an Option), and
+/// the algorithm cases for its [`Backend`].
+macro_rules! cases {
+    ($kernels:expr, $backend:expr; kernels: $($k:ident),*; algorithms: $($a:ident),*) => {
+        $(
+            #[test]
+            fn $k() {
+                if let Some(kernels) = $kernels {
+                    super::$k(&kernels);
+                }
+            }
+        )*
+        $(
+            #[test]
+            fn $a() {
+                if let Some(backend) = $backend {
+                    super::$a(&backend);
+                }
+            }
+        )*
+    };
+}
+
+mod cpu {
+    use super::*;
+    use segmint::backend::CpuBackend;
+
+    cases!(Some(CpuBackend), Some(Backend::Cpu);
+        kernels: assignment_matches_a_plain_loop, ties_go_to_the_lowest_index,
+            lloyd_step_matches_a_plain_loop, lloyd_steps_track_changes,
+            an_empty_step_moves_nothing, steps_report_in_the_order_asked,
+            silhouette_matches_an_f64_reference;
+        algorithms: empty_cluster_is_reseeded);
+}
+
+/// The same, and the GPU's algorithms against the CPU's.
+mod gpu {
+    use super::*;
+
+    cases!(common::gpu_kernels(), common::gpu();
+        kernels: assignment_matches_a_plain_loop, ties_go_to_the_lowest_index,
+            lloyd_step_matches_a_plain_loop, lloyd_steps_track_changes,
+            an_empty_step_moves_nothing, steps_report_in_the_order_asked,
+            silhouette_matches_an_f64_reference;
+        algorithms: empty_cluster_is_reseeded, kmeanspp_matches_the_cpu,
+            fit_matches_the_cpu, sweep_matches_the_cpu);
+}

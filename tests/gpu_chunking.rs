@@ -7,12 +7,12 @@
 
 use crate::common;
 
-use segmint::backend::{Backend, DevicePoints, GpuOptions, Labeling, LloydRuns};
+use segmint::backend::{Backend, CpuBackend, GpuBackend, GpuOptions, Kernels, Labeling};
 use segmint::cluster::{KMeansParams, fit_each_k, kmeans_plus_plus};
 use segmint::features::matrix::FeatureMatrix;
 
-fn shrunk() -> Option<Backend> {
-    common::gpu_with(&GpuOptions {
+fn shrunk() -> Option<GpuBackend> {
+    common::gpu_kernels_with(&GpuOptions {
         max_binding: Some(32 * 1024),
         max_buffer: Some(32 * 1024),
         max_workgroups: Some(5),
@@ -44,22 +44,20 @@ fn points() -> FeatureMatrix {
 #[test]
 fn chunked_work_matches_the_cpu() {
     let Some(gpu) = shrunk() else { return };
+    let backend = Backend::Gpu(gpu.clone());
     let x = points();
     let device = gpu.upload(&x).unwrap();
-    let DevicePoints::Gpu(chunks) = &device else {
-        panic!("GPU points")
-    };
     // 32 KiB hold 4,096 points of 2 features: three chunks.
-    assert_eq!(chunks.chunks(), 3);
+    assert_eq!(device.chunks(), 3);
 
     // Assignment across chunks and a 2D grid.
     let centres: Vec<f32> = x.as_slice()[..10].to_vec();
     let (mut labels, mut distances) = (vec![0u32; x.n()], vec![0.0f32; x.n()]);
     gpu.assign(&device, &centres, &mut labels, &mut distances)
         .unwrap();
-    let cpu_device = Backend::Cpu.upload(&x).unwrap();
+    let cpu_device = CpuBackend.upload(&x).unwrap();
     let (mut want, mut want_distances) = (vec![0u32; x.n()], vec![0.0f32; x.n()]);
-    Backend::Cpu
+    CpuBackend
         .assign(&cpu_device, &centres, &mut want, &mut want_distances)
         .unwrap();
     assert_eq!(labels, want);
@@ -67,7 +65,7 @@ fn chunked_work_matches_the_cpu() {
     // k-means++ draws blocks across chunks.
     for seed in 0..3 {
         assert_eq!(
-            kmeans_plus_plus(&gpu, &x, 6, seed).unwrap(),
+            kmeans_plus_plus(&backend, &x, 6, seed).unwrap(),
             kmeans_plus_plus(&Backend::Cpu, &x, 6, seed).unwrap()
         );
     }
@@ -78,13 +76,10 @@ fn chunked_work_matches_the_cpu() {
         .map(|k| kmeans_plus_plus(&Backend::Cpu, &x, k, 1).unwrap())
         .collect();
     let runs = gpu.lloyd_start(&device, &inits).unwrap();
-    let LloydRuns::Gpu(groups) = &runs else {
-        panic!("GPU runs")
-    };
-    assert!(groups.groups() > 1, "{} groups", groups.groups());
+    assert!(runs.groups() > 1, "{} groups", runs.groups());
     let ks: Vec<usize> = (2..=6).collect();
     let params = KMeansParams::default();
-    let got = fit_each_k(&gpu, &x, &ks, &params).unwrap();
+    let got = fit_each_k(&backend, &x, &ks, &params).unwrap();
     let want = fit_each_k(&Backend::Cpu, &x, &ks, &params).unwrap();
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g.labels, w.labels, "k = {}", w.k());
@@ -123,15 +118,17 @@ fn chunked_work_matches_the_cpu() {
 
 #[test]
 fn too_many_features_is_an_error_not_a_panic() {
-    let Some(gpu) = common::gpu() else { return };
+    let Some(gpu) = common::gpu_kernels() else {
+        return;
+    };
     let wide = FeatureMatrix::from_rows(2, 61, vec![0.0; 122]);
     let err = gpu.upload(&wide).unwrap_err().to_string();
     assert!(err.contains("61 features"), "{err}");
 }
 
 /// The GPU backend with invocations cut to at most `max_loop` iterations.
-fn bounded(max_loop: u64) -> Option<Backend> {
-    common::gpu_with(&GpuOptions {
+fn bounded(max_loop: u64) -> Option<GpuBackend> {
+    common::gpu_kernels_with(&GpuOptions {
         max_loop: Some(max_loop),
         ..GpuOptions::default()
     })
@@ -140,7 +137,7 @@ fn bounded(max_loop: u64) -> Option<Backend> {
 #[test]
 fn loops_cut_to_small_bounds_match_the_cpu() {
     let x = points();
-    let cpu_device = Backend::Cpu.upload(&x).unwrap();
+    let cpu_device = CpuBackend.upload(&x).unwrap();
     // Assignment to 40 centres in passes of 19 (d = 2: 2 + 19 x 3 <= 60).
     let Some(gpu) = bounded(60) else { return };
     let centres: Vec<f32> = x.as_slice()[..80].to_vec();
@@ -149,7 +146,7 @@ fn loops_cut_to_small_bounds_match_the_cpu() {
     gpu.assign(&device, &centres, &mut labels, &mut distances)
         .unwrap();
     let (mut want, mut want_distances) = (vec![0u32; x.n()], vec![0.0f32; x.n()]);
-    Backend::Cpu
+    CpuBackend
         .assign(&cpu_device, &centres, &mut want, &mut want_distances)
         .unwrap();
     assert_eq!(labels, want);
@@ -161,7 +158,7 @@ fn loops_cut_to_small_bounds_match_the_cpu() {
     let Some(gpu) = bounded(100) else { return };
     for seed in 0..3 {
         assert_eq!(
-            kmeans_plus_plus(&gpu, &x, 6, seed).unwrap(),
+            kmeans_plus_plus(&Backend::Gpu(gpu.clone()), &x, 6, seed).unwrap(),
             kmeans_plus_plus(&Backend::Cpu, &x, 6, seed).unwrap()
         );
     }
@@ -203,6 +200,7 @@ fn loops_cut_to_small_bounds_match_the_cpu() {
 #[test]
 fn lloyd_tiles_cut_by_the_loop_bound_match_the_cpu() {
     let Some(gpu) = bounded(100) else { return };
+    let gpu = Backend::Gpu(gpu);
     let mut state = 99u64;
     let mut next = move || {
         state = state

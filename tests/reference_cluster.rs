@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use serde_json::Value;
 
-use segmint::backend::{Backend, Labeling};
+use segmint::backend::{Backend, Kernels, Labeling};
 use segmint::cluster::lloyd;
 use segmint::cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_sqeuclidean};
 use segmint::features::matrix::{FeatureSpec, Scaler};
@@ -111,7 +111,7 @@ fn load(name: &'static str) -> Case {
     Case { expected, scaled }
 }
 
-fn one_lloyd_step_matches_numpy(backend: &Backend) {
+fn one_lloyd_step_matches_numpy<K: Kernels>(backend: &K) {
     for name in CASES {
         let case = load(name);
         let Some(step) = case.expected.get("one_step") else {
@@ -212,27 +212,27 @@ fn silhouette_matches_scikit_learn(backend: &Backend) {
 
 /// The backend checks, once per backend.
 macro_rules! on_every_backend {
-    ($($backend:ident),*) => {$(
-        mod $backend {
+    ($($name:ident: $kernels:expr, $backend:expr);*) => {$(
+        mod $name {
             use super::*;
 
             #[test]
             fn one_lloyd_step() {
-                if let Some(b) = common::$backend() {
-                    one_lloyd_step_matches_numpy(&b);
+                if let Some(k) = $kernels {
+                    one_lloyd_step_matches_numpy(&k);
                 }
             }
 
             #[test]
             fn lloyd_fit() {
-                if let Some(b) = common::$backend() {
+                if let Some(b) = $backend {
                     lloyd_fit_matches_scikit_learn(&b);
                 }
             }
 
             #[test]
             fn silhouette() {
-                if let Some(b) = common::$backend() {
+                if let Some(b) = $backend {
                     silhouette_matches_scikit_learn(&b);
                 }
             }
@@ -240,7 +240,10 @@ macro_rules! on_every_backend {
     )*};
 }
 
-on_every_backend!(cpu, gpu);
+on_every_backend!(
+    cpu: Some(segmint::backend::CpuBackend), Some(Backend::Cpu);
+    gpu: common::gpu_kernels(), common::gpu()
+);
 
 #[test]
 fn metrics_match_scikit_learn() {

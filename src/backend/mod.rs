@@ -54,31 +54,10 @@ pub enum BackendError {
     Unsupported { what: String, reason: String },
 }
 
-/// The points, resident where a backend's kernels read them: uploaded once
-/// per fit ([`Backend::upload`]) and reused by every pass.
-#[derive(Debug)]
-pub enum DevicePoints {
-    Cpu(TiledPoints),
-    Gpu(gpu::GpuPoints),
-}
-
-impl DevicePoints {
-    pub fn n(&self) -> usize {
-        match self {
-            DevicePoints::Cpu(p) => p.n(),
-            DevicePoints::Gpu(p) => p.n(),
-        }
-    }
-
-    pub fn d(&self) -> usize {
-        match self {
-            DevicePoints::Cpu(p) => p.d(),
-            DevicePoints::Gpu(p) => p.d(),
-        }
-    }
-}
-
-/// Where the clustering kernels run.
+/// Where the clustering kernels run, chosen at run time (`--device`).
+/// The algorithms run on a backend through [`Kernels`]: `with_kernels!`
+/// (in this crate) hands them the chosen backend's implementation, so the
+/// objects one backend keeps resident can never reach the other.
 #[derive(Debug, Clone, Default)]
 pub enum Backend {
     /// rayon over every core; also the reference for other backends.
@@ -116,34 +95,6 @@ pub struct StepStats {
     pub empty: bool,
 }
 
-/// Lloyd runs (one set of centres and labels each) resident on a backend.
-#[derive(Debug)]
-pub enum LloydRuns {
-    Cpu(CpuRuns),
-    Gpu(gpu::GpuRuns),
-}
-
-impl LloydRuns {
-    pub fn len(&self) -> usize {
-        match self {
-            LloydRuns::Cpu(r) => r.len(),
-            LloydRuns::Gpu(r) => r.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// One k-means++ run's squared distances to the nearest chosen centre,
-/// resident on a backend.
-#[derive(Debug)]
-pub enum Closest {
-    Cpu(Vec<f32>),
-    Gpu(gpu::GpuClosest),
-}
-
 /// The centres (k x d) and labels of a finished Lloyd run.
 pub type FinishedRun = (Array2<f64>, Vec<u32>);
 
@@ -161,16 +112,130 @@ pub struct Silhouette {
     pub values: Vec<f32>,
 }
 
-/// Dispatches to the backend's implementation of the same name.
-macro_rules! dispatch {
-    ($self:ident, $points:ident, $cpu:pat => $on_cpu:expr, $gpu_backend:pat, $gpu:pat => $on_gpu:expr) => {
-        match ($self, $points) {
-            (Backend::Cpu, DevicePoints::Cpu($cpu)) => $on_cpu,
-            (Backend::Gpu($gpu_backend), DevicePoints::Gpu($gpu)) => $on_gpu,
-            _ => panic!("points uploaded by another backend"),
+/// The data-parallel kernels that clustering spends its time in, as each
+/// backend implements them (the CPU's and the GPU's read side by side,
+/// method for method). What a backend keeps resident between calls (the
+/// points, Lloyd runs, k-means++ distances) has a type of its own per
+/// backend, so it cannot be handed to the other.
+pub trait Kernels {
+    /// The points where the kernels read them.
+    type Points;
+    /// Lloyd runs (one set of centres and labels each) kept resident.
+    type Runs;
+    /// One k-means++ run's squared distances to the nearest chosen centre.
+    type Closest;
+
+    /// Puts the points where the kernels read them (once per fit).
+    fn upload(&self, points: &FeatureMatrix) -> Result<Self::Points, BackendError>;
+
+    /// Nearest centre (lowest index on ties) and squared distance to it,
+    /// for every point.
+    fn assign(
+        &self,
+        points: &Self::Points,
+        centres: &[f32],
+        labels: &mut [u32],
+        distances: &mut [f32],
+    ) -> Result<(), BackendError>;
+
+    /// Starts one Lloyd run per set of initial centres (k x d each); every
+    /// label starts unset, so the first step changes them all.
+    fn lloyd_start(
+        &self,
+        points: &Self::Points,
+        inits: &[Array2<f64>],
+    ) -> Result<Self::Runs, BackendError>;
+
+    /// One Lloyd step of the runs in `active` (distinct indices into
+    /// `runs`), all served by one pass over the points: assigns every point
+    /// to the nearest of the run's centres, then, with `move_centres`,
+    /// moves each centre to the mean of its points (unless a cluster is
+    /// empty, see [`StepStats::empty`]). One [`StepStats`] per active run,
+    /// in order.
+    fn lloyd_step(
+        &self,
+        points: &Self::Points,
+        runs: &mut Self::Runs,
+        active: &[usize],
+        move_centres: bool,
+    ) -> Result<Vec<StepStats>, BackendError>;
+
+    /// The sums, labels and centres of run `run` as its last step left
+    /// them (the centres the step started from): what re-seeding an empty
+    /// cluster needs. Moves data to the host: for the rare empty cluster.
+    fn lloyd_sums(
+        &self,
+        runs: &Self::Runs,
+        run: usize,
+    ) -> Result<(ClusterSums, Vec<u32>, Array2<f64>), BackendError>;
+
+    /// Replaces the centres of run `run` (k x d).
+    fn lloyd_set_centres(
+        &self,
+        runs: &mut Self::Runs,
+        run: usize,
+        centres: Array2<f64>,
+    ) -> Result<(), BackendError>;
+
+    /// The centres and labels of every run.
+    fn lloyd_finish(&self, runs: Self::Runs) -> Result<Vec<FinishedRun>, BackendError>;
+
+    /// k-means++: a fresh array of distances, all infinite.
+    fn closest_start(&self, points: &Self::Points) -> Result<Self::Closest, BackendError>;
+
+    /// k-means++: `closest[i] = min(closest[i], |x_i - centre|^2)`; returns
+    /// the sum of each block of [`SAMPLER_BLOCK`] distances, which the next
+    /// draws need (one round trip for both on a GPU).
+    fn closest_update(
+        &self,
+        points: &Self::Points,
+        closest: &mut Self::Closest,
+        centre: &[f32],
+    ) -> Result<Vec<f64>, BackendError>;
+
+    /// k-means++: for each candidate centre (t x d), the potential
+    /// `sum_i min(closest[i], |x_i - candidate|^2)`.
+    fn closest_potentials(
+        &self,
+        points: &Self::Points,
+        closest: &Self::Closest,
+        candidates: &[f32],
+    ) -> Result<Vec<f64>, BackendError>;
+
+    /// k-means++: the distances of each block of `blocks` (the last block
+    /// of the points may be short), in one read.
+    fn closest_blocks(
+        &self,
+        closest: &Self::Closest,
+        blocks: &[usize],
+    ) -> Result<Vec<Vec<f32>>, BackendError>;
+
+    /// Exact Euclidean silhouette of several labellings of the same points;
+    /// every pairwise distance is computed once and serves all of them.
+    fn silhouette(
+        &self,
+        points: &FeatureMatrix,
+        labelings: &[Labeling],
+    ) -> Result<Vec<Silhouette>, BackendError>;
+}
+
+/// Runs `$body` with `$kernels` bound to the [`Kernels`] of `$backend`
+/// (the body is compiled once per backend).
+macro_rules! with_kernels {
+    ($backend:expr, $kernels:ident => $body:expr) => {
+        match $backend {
+            $crate::backend::Backend::Cpu => {
+                let $kernels = &$crate::backend::CpuBackend;
+                $body
+            }
+            $crate::backend::Backend::Gpu(gpu) => {
+                let $kernels = gpu;
+                $body
+            }
         }
     };
 }
+pub(crate) use with_kernels;
 
 impl Backend {
     pub fn name(&self) -> &'static str {
@@ -188,181 +253,28 @@ impl Backend {
         }
     }
 
-    /// Puts the points where the kernels read them.
-    pub fn upload(&self, points: &FeatureMatrix) -> Result<DevicePoints, BackendError> {
-        Ok(match self {
-            Backend::Cpu => DevicePoints::Cpu(TiledPoints::new(points)),
-            Backend::Gpu(g) => DevicePoints::Gpu(g.upload(points)?),
-        })
-    }
-
-    /// Nearest centre (lowest index on ties) and squared distance to it,
-    /// for every point.
+    /// Nearest centre (k x d, row-major; lowest index on ties) and squared
+    /// distance to it, for every point.
     pub fn assign(
         &self,
-        points: &DevicePoints,
+        points: &FeatureMatrix,
         centres: &[f32],
-        labels: &mut [u32],
-        distances: &mut [f32],
-    ) -> Result<(), BackendError> {
-        dispatch!(self, points,
-            p => { CpuBackend.assign(p, centres, labels, distances); Ok(()) },
-            g, p => g.assign(p, centres, labels, distances))
+    ) -> Result<(Vec<u32>, Vec<f32>), BackendError> {
+        let mut labels = vec![0u32; points.n()];
+        let mut distances = vec![0.0f32; points.n()];
+        with_kernels!(self, k => {
+            let device = k.upload(points)?;
+            k.assign(&device, centres, &mut labels, &mut distances)?;
+        });
+        Ok((labels, distances))
     }
 
-    /// Starts one Lloyd run per set of initial centres (k x d each); every
-    /// label starts unset, so the first step changes them all.
-    pub fn lloyd_start(
-        &self,
-        points: &DevicePoints,
-        inits: &[Array2<f64>],
-    ) -> Result<LloydRuns, BackendError> {
-        dispatch!(self, points,
-            p => Ok(LloydRuns::Cpu(CpuRuns::new(p, inits))),
-            g, p => Ok(LloydRuns::Gpu(g.lloyd_start(p, inits)?)))
-    }
-
-    /// One Lloyd step of the runs in `active` (distinct indices into `runs`), all
-    /// served by one pass over the points: assigns every point to the
-    /// nearest of the run's centres, then, with `move_centres`, moves each
-    /// centre to the mean of its points (unless a cluster is empty, see
-    /// [`StepStats::empty`]). One [`StepStats`] per active run, in order.
-    pub fn lloyd_step(
-        &self,
-        points: &DevicePoints,
-        runs: &mut LloydRuns,
-        active: &[usize],
-        move_centres: bool,
-    ) -> Result<Vec<StepStats>, BackendError> {
-        match (self, points, runs) {
-            (Backend::Cpu, DevicePoints::Cpu(p), LloydRuns::Cpu(r)) => {
-                Ok(r.step(p, active, move_centres))
-            }
-            (Backend::Gpu(g), DevicePoints::Gpu(p), LloydRuns::Gpu(r)) => {
-                g.lloyd_step(p, r, active, move_centres)
-            }
-            _ => panic!("runs started by another backend"),
-        }
-    }
-
-    /// The sums, labels and centres of run `run` as its last step left
-    /// them (the centres the step started from): what re-seeding an empty
-    /// cluster needs. Moves data to the host: for the rare empty cluster.
-    pub fn lloyd_sums(
-        &self,
-        runs: &LloydRuns,
-        run: usize,
-    ) -> Result<(ClusterSums, Vec<u32>, Array2<f64>), BackendError> {
-        match (self, runs) {
-            (Backend::Cpu, LloydRuns::Cpu(r)) => Ok(r.sums(run)),
-            (Backend::Gpu(g), LloydRuns::Gpu(r)) => g.lloyd_sums(r, run),
-            _ => panic!("runs started by another backend"),
-        }
-    }
-
-    /// Replaces the centres of run `run` (k x d).
-    pub fn lloyd_set_centres(
-        &self,
-        runs: &mut LloydRuns,
-        run: usize,
-        centres: Array2<f64>,
-    ) -> Result<(), BackendError> {
-        match (self, runs) {
-            (Backend::Cpu, LloydRuns::Cpu(r)) => {
-                r.set_centres(run, centres);
-                Ok(())
-            }
-            (Backend::Gpu(g), LloydRuns::Gpu(r)) => g.lloyd_set_centres(r, run, &centres),
-            _ => panic!("runs started by another backend"),
-        }
-    }
-
-    /// The centres and labels of every run.
-    pub fn lloyd_finish(&self, runs: LloydRuns) -> Result<Vec<FinishedRun>, BackendError> {
-        match (self, runs) {
-            (Backend::Cpu, LloydRuns::Cpu(r)) => Ok(r.finish()),
-            (Backend::Gpu(g), LloydRuns::Gpu(r)) => g.lloyd_finish(r),
-            _ => panic!("runs started by another backend"),
-        }
-    }
-
-    /// k-means++: a fresh array of distances, all infinite.
-    pub fn closest_start(&self, points: &DevicePoints) -> Result<Closest, BackendError> {
-        dispatch!(self, points,
-            p => Ok(Closest::Cpu(vec![f32::INFINITY; p.n()])),
-            g, p => Ok(Closest::Gpu(g.closest_start(p)?)))
-    }
-
-    /// k-means++: `closest[i] = min(closest[i], |x_i - centre|^2)`; returns
-    /// the sum of each block of [`SAMPLER_BLOCK`] distances, which the next
-    /// draws need (one round trip for both on a GPU).
-    pub fn closest_update(
-        &self,
-        points: &DevicePoints,
-        closest: &mut Closest,
-        centre: &[f32],
-    ) -> Result<Vec<f64>, BackendError> {
-        match (self, points, closest) {
-            (Backend::Cpu, DevicePoints::Cpu(p), Closest::Cpu(c)) => {
-                CpuBackend.kmeanspp_update(p, c, centre);
-                Ok(CpuBackend.block_sums(c))
-            }
-            (Backend::Gpu(g), DevicePoints::Gpu(p), Closest::Gpu(c)) => {
-                g.closest_update(p, c, centre)
-            }
-            _ => panic!("distances of another backend"),
-        }
-    }
-
-    /// k-means++: for each candidate centre (t x d), the potential
-    /// `sum_i min(closest[i], |x_i - candidate|^2)`.
-    pub fn closest_potentials(
-        &self,
-        points: &DevicePoints,
-        closest: &Closest,
-        candidates: &[f32],
-    ) -> Result<Vec<f64>, BackendError> {
-        match (self, points, closest) {
-            (Backend::Cpu, DevicePoints::Cpu(p), Closest::Cpu(c)) => {
-                Ok(CpuBackend.kmeanspp_potentials(p, c, candidates))
-            }
-            (Backend::Gpu(g), DevicePoints::Gpu(p), Closest::Gpu(c)) => {
-                g.closest_potentials(p, c, candidates)
-            }
-            _ => panic!("distances of another backend"),
-        }
-    }
-
-    /// k-means++: the distances of each block of `blocks` (the last block
-    /// of the points may be short), in one read.
-    pub fn closest_blocks(
-        &self,
-        closest: &Closest,
-        blocks: &[usize],
-    ) -> Result<Vec<Vec<f32>>, BackendError> {
-        match (self, closest) {
-            (Backend::Cpu, Closest::Cpu(c)) => Ok(blocks
-                .iter()
-                .map(|&b| {
-                    let start = b * SAMPLER_BLOCK;
-                    c[start..(start + SAMPLER_BLOCK).min(c.len())].to_vec()
-                })
-                .collect()),
-            (Backend::Gpu(g), Closest::Gpu(c)) => g.closest_blocks(c, blocks),
-            _ => panic!("distances of another backend"),
-        }
-    }
-
-    /// Exact Euclidean silhouette of several labellings of the same points;
-    /// every pairwise distance is computed once and serves all of them.
+    /// See [`Kernels::silhouette`].
     pub fn silhouette(
         &self,
         points: &FeatureMatrix,
         labelings: &[Labeling],
     ) -> Result<Vec<Silhouette>, BackendError> {
-        match self {
-            Backend::Cpu => Ok(CpuBackend.silhouette(points, labelings)),
-            Backend::Gpu(g) => g.silhouette(points, labelings),
-        }
+        with_kernels!(self, k => k.silhouette(points, labelings))
     }
 }

@@ -16,7 +16,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::ClusterError;
 use super::params::KMeansParams;
-use crate::backend::{Backend, BackendError, CpuBackend, DevicePoints, LloydRuns, SAMPLER_BLOCK};
+use crate::backend::{Backend, BackendError, CpuBackend, Kernels, SAMPLER_BLOCK, with_kernels};
 use crate::features::matrix::FeatureMatrix;
 
 /// A fitted K-Means model.
@@ -86,6 +86,16 @@ pub fn fit_each_k(
         }
         .validate(points.n())?;
     }
+    with_kernels!(backend, kernels => fit_each_k_on(kernels, points, ks, params))
+}
+
+/// [`fit_each_k`] on one backend's kernels.
+fn fit_each_k_on<K: Kernels>(
+    backend: &K,
+    points: &FeatureMatrix,
+    ks: &[usize],
+    params: &KMeansParams,
+) -> Result<Vec<KMeans>, ClusterError> {
     let device = backend.upload(points)?;
     let runs: Vec<(usize, usize)> = ks
         .iter()
@@ -136,16 +146,18 @@ pub fn kmeans_plus_plus(
     k: usize,
     seed: u64,
 ) -> Result<Array2<f64>, BackendError> {
-    seed_centres(backend, points, &backend.upload(points)?, k, seed)
+    with_kernels!(backend, kernels => {
+        seed_centres(kernels, points, &kernels.upload(points)?, k, seed)
+    })
 }
 
 /// [`kmeans_plus_plus`] on points already uploaded. The distances to the
 /// nearest chosen centre stay on the backend; the host reads the sums of
 /// their blocks, and the one block a draw lands in.
-fn seed_centres(
-    backend: &Backend,
+fn seed_centres<K: Kernels>(
+    backend: &K,
     points: &FeatureMatrix,
-    device: &DevicePoints,
+    device: &K::Points,
     k: usize,
     seed: u64,
 ) -> Result<Array2<f64>, BackendError> {
@@ -303,22 +315,18 @@ pub fn lloyd(
     max_iter: usize,
     tol: f64,
 ) -> Result<Vec<KMeans>, BackendError> {
-    lloyd_resident(
-        backend,
-        points,
-        &backend.upload(points)?,
-        inits,
-        max_iter,
-        tol,
-    )
+    with_kernels!(backend, kernels => {
+        let device = kernels.upload(points)?;
+        lloyd_resident(kernels, points, &device, inits, max_iter, tol)
+    })
 }
 
 /// [`lloyd`] on points already uploaded. Labels and centres stay on the
 /// backend; each step hands back a few numbers per run.
-fn lloyd_resident(
-    backend: &Backend,
+fn lloyd_resident<K: Kernels>(
+    backend: &K,
     points: &FeatureMatrix,
-    device: &DevicePoints,
+    device: &K::Points,
     inits: Vec<Array2<f64>>,
     max_iter: usize,
     tol: f64,
@@ -378,10 +386,10 @@ fn lloyd_resident(
 /// farthest from their centre (which leaves its old cluster), and the
 /// centres move to the means of the sums so corrected. Returns the summed
 /// squared shift of the centres.
-fn reseed_empty(
-    backend: &Backend,
+fn reseed_empty<K: Kernels>(
+    backend: &K,
     points: &FeatureMatrix,
-    runs: &mut LloydRuns,
+    runs: &mut K::Runs,
     r: usize,
 ) -> Result<f64, BackendError> {
     let d = points.d();

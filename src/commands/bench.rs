@@ -10,9 +10,10 @@ use serde::Serialize;
 use crate::cli::{BenchArgs, BenchStage, ClusterInputArgs, FeatureArgs, Format, InputArgs};
 use ndarray::Array2;
 use segmint::Error;
-use segmint::backend::{Labeling, Workload};
+use segmint::backend::{Backend, CpuBackend, Kernels, Labeling, Workload};
 use segmint::cluster::fit_each_k;
 use segmint::cluster::params::parse_k_list;
+use segmint::features::matrix::FeatureMatrix;
 use segmint::ingest::IngestError;
 
 use super::cluster::prepare;
@@ -118,37 +119,12 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     let k_label;
     match args.stage {
         BenchStage::Lloyd | BenchStage::Assign => {
-            let k = init_k;
-            k_label = k.to_string();
-            let device = backend.upload(points)?;
-            if args.stage == BenchStage::Assign {
-                let mut labels = vec![0u32; n];
-                let mut distances = vec![0.0f32; n];
-                let mut assign = || backend.assign(&device, &centres, &mut labels, &mut distances);
-                warm_up(|| {
-                    std::hint::black_box(assign().ok());
-                });
-                for _ in 0..args.repeat {
-                    let t = Instant::now();
-                    assign()?;
-                    times.push(t.elapsed().as_secs_f64());
-                }
-            } else {
-                let init =
-                    Array2::from_shape_vec((k, d), centres.iter().map(|&v| f64::from(v)).collect())
-                        .expect("k x d centres");
-                let mut runs = backend.lloyd_start(&device, std::slice::from_ref(&init))?;
-                warm_up(|| {
-                    std::hint::black_box(backend.lloyd_step(&device, &mut runs, &[0], true).ok());
-                });
-                // Timed from the initial centres again.
-                let mut runs = backend.lloyd_start(&device, &[init])?;
-                for _ in 0..args.repeat {
-                    let t = Instant::now();
-                    backend.lloyd_step(&device, &mut runs, &[0], true)?;
-                    times.push(t.elapsed().as_secs_f64());
-                }
-            }
+            k_label = init_k.to_string();
+            let stage = args.stage;
+            times = match &backend {
+                Backend::Cpu => time_kernel(&CpuBackend, stage, points, &centres, args.repeat)?,
+                Backend::Gpu(gpu) => time_kernel(gpu, stage, points, &centres, args.repeat)?,
+            };
         }
         BenchStage::Sweep => {
             k_label = args.k.clone();
@@ -212,6 +188,49 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
             report.stage, report.backend, report.k, median, report.min_s, report.max_s, args.repeat
         )),
     }
+}
+
+/// Times `repeat` assignments, or Lloyd iterations from `centres`, on one
+/// backend's kernels (the points uploaded once, untimed).
+fn time_kernel<K: Kernels>(
+    kernels: &K,
+    stage: BenchStage,
+    points: &FeatureMatrix,
+    centres: &[f32],
+    repeat: usize,
+) -> Result<Vec<f64>, Error> {
+    let (n, d) = (points.n(), points.d());
+    let k = centres.len() / d;
+    let device = kernels.upload(points)?;
+    let mut times = Vec::with_capacity(repeat);
+    if stage == BenchStage::Assign {
+        let mut labels = vec![0u32; n];
+        let mut distances = vec![0.0f32; n];
+        let mut assign = || kernels.assign(&device, centres, &mut labels, &mut distances);
+        warm_up(|| {
+            std::hint::black_box(assign().ok());
+        });
+        for _ in 0..repeat {
+            let t = Instant::now();
+            assign()?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+    } else {
+        let init = Array2::from_shape_vec((k, d), centres.iter().map(|&v| f64::from(v)).collect())
+            .expect("k x d centres");
+        let mut runs = kernels.lloyd_start(&device, std::slice::from_ref(&init))?;
+        warm_up(|| {
+            std::hint::black_box(kernels.lloyd_step(&device, &mut runs, &[0], true).ok());
+        });
+        // Timed from the initial centres again.
+        let mut runs = kernels.lloyd_start(&device, &[init])?;
+        for _ in 0..repeat {
+            let t = Instant::now();
+            kernels.lloyd_step(&device, &mut runs, &[0], true)?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(times)
 }
 
 /// Runs `f` untimed for about a second: freshly loaded memory and idle

@@ -87,14 +87,8 @@ impl Fitted {
         // centre; an exact tie to the lower segment), so that scoring the
         // same input with the model reproduces them.
         let n = points.n();
-        let mut segments = vec![0u32; n];
-        let mut squared = vec![0.0f32; n];
-        backend.assign(
-            &backend.upload(points)?,
-            &points.frame.to_working(&centres.concat()),
-            &mut segments,
-            &mut squared,
-        )?;
+        let (segments, squared) =
+            backend.assign(points, &points.frame.to_working(&centres.concat()))?;
         // A user tied between two centres (exactly, or within rounding)
         // may sit in another segment than the fit's label said: then the
         // metrics are computed again, on the labels written.

@@ -112,14 +112,8 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
         runs: &[],
         silhouettes: &silhouette_ks,
     })?;
-    let mut segments = vec![0u32; n];
-    let mut squared = vec![0.0f32; n];
-    backend.assign(
-        &backend.upload(&points)?,
-        &points.frame.to_working(&model.centres.concat()),
-        &mut segments,
-        &mut squared,
-    )?;
+    let (segments, squared) =
+        backend.assign(&points, &points.frame.to_working(&model.centres.concat()))?;
     let sil = silhouettes(
         &backend,
         &points,

@@ -162,15 +162,9 @@ fn split_periods(
     // Both periods placed by the same nearest-centre rule, as `score` does,
     // so that a user whose features did not change cannot seem to move.
     let place = |points: &FeatureMatrix| -> Result<Vec<u32>, Error> {
-        let mut segments = vec![0u32; points.n()];
-        let mut squared = vec![0.0f32; points.n()];
-        backend.assign(
-            &backend.upload(points)?,
-            &points.frame.to_working(&centres),
-            &mut segments,
-            &mut squared,
-        )?;
-        Ok(segments)
+        Ok(backend
+            .assign(points, &points.frame.to_working(&centres))?
+            .0)
     };
     let old_segments = place(&prepared.points)?;
     let new = NumericTable::from_features(&new_table);

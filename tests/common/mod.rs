@@ -25,6 +25,14 @@ pub fn gpu_with(options: &GpuOptions) -> Option<Backend> {
     }
 }
 
+/// The GPU backend's kernels with `options` (see [`gpu_with`]).
+pub fn gpu_kernels_with(options: &GpuOptions) -> Option<GpuBackend> {
+    match gpu_with(options)? {
+        Backend::Gpu(g) => Some(g),
+        Backend::Cpu => None,
+    }
+}
+
 /// The GPU backend with the device's own limits, opened once per test
 /// binary.
 pub fn gpu() -> Option<Backend> {
@@ -32,8 +40,12 @@ pub fn gpu() -> Option<Backend> {
     GPU.get_or_init(|| gpu_with(&GpuOptions::default())).clone()
 }
 
-pub fn cpu() -> Option<Backend> {
-    Some(Backend::Cpu)
+/// The GPU backend's kernels (see [`gpu`]).
+pub fn gpu_kernels() -> Option<GpuBackend> {
+    match gpu()? {
+        Backend::Gpu(g) => Some(g),
+        Backend::Cpu => None,
+    }
 }
 
 /// The segmint binary under test.

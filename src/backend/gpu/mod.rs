@@ -26,7 +26,9 @@ use serde::Serialize;
 use self::context::{Buffer, Context, Dispatch};
 use self::params::{FIRST_PART, Params};
 use self::shaders::{BLOCK, Kernel, Specialisation, WG};
-use super::BackendError;
+use ndarray::Array2;
+
+use super::{BackendError, ClusterSums, FinishedRun, Kernels, Labeling, Silhouette, StepStats};
 use crate::features::matrix::FeatureMatrix;
 
 pub use self::kmeanspp::GpuClosest;
@@ -361,6 +363,104 @@ impl GpuBackend {
             columns as u32,
             vec![partials, kinds, totals],
         )
+    }
+}
+
+/// The GPU's kernels, each in the file of its shader's host side.
+impl Kernels for GpuBackend {
+    type Points = GpuPoints;
+    type Runs = GpuRuns;
+    type Closest = GpuClosest;
+
+    fn upload(&self, points: &FeatureMatrix) -> Result<GpuPoints, BackendError> {
+        GpuBackend::upload(self, points)
+    }
+
+    fn assign(
+        &self,
+        points: &GpuPoints,
+        centres: &[f32],
+        labels: &mut [u32],
+        distances: &mut [f32],
+    ) -> Result<(), BackendError> {
+        GpuBackend::assign(self, points, centres, labels, distances)
+    }
+
+    fn lloyd_start(
+        &self,
+        points: &GpuPoints,
+        inits: &[Array2<f64>],
+    ) -> Result<GpuRuns, BackendError> {
+        GpuBackend::lloyd_start(self, points, inits)
+    }
+
+    fn lloyd_step(
+        &self,
+        points: &GpuPoints,
+        runs: &mut GpuRuns,
+        active: &[usize],
+        move_centres: bool,
+    ) -> Result<Vec<StepStats>, BackendError> {
+        GpuBackend::lloyd_step(self, points, runs, active, move_centres)
+    }
+
+    fn lloyd_sums(
+        &self,
+        runs: &GpuRuns,
+        run: usize,
+    ) -> Result<(ClusterSums, Vec<u32>, Array2<f64>), BackendError> {
+        GpuBackend::lloyd_sums(self, runs, run)
+    }
+
+    fn lloyd_set_centres(
+        &self,
+        runs: &mut GpuRuns,
+        run: usize,
+        centres: Array2<f64>,
+    ) -> Result<(), BackendError> {
+        GpuBackend::lloyd_set_centres(self, runs, run, &centres)
+    }
+
+    fn lloyd_finish(&self, runs: GpuRuns) -> Result<Vec<FinishedRun>, BackendError> {
+        GpuBackend::lloyd_finish(self, runs)
+    }
+
+    fn closest_start(&self, points: &GpuPoints) -> Result<GpuClosest, BackendError> {
+        GpuBackend::closest_start(self, points)
+    }
+
+    fn closest_update(
+        &self,
+        points: &GpuPoints,
+        closest: &mut GpuClosest,
+        centre: &[f32],
+    ) -> Result<Vec<f64>, BackendError> {
+        GpuBackend::closest_update(self, points, closest, centre)
+    }
+
+    fn closest_potentials(
+        &self,
+        points: &GpuPoints,
+        closest: &GpuClosest,
+        candidates: &[f32],
+    ) -> Result<Vec<f64>, BackendError> {
+        GpuBackend::closest_potentials(self, points, closest, candidates)
+    }
+
+    fn closest_blocks(
+        &self,
+        closest: &GpuClosest,
+        blocks: &[usize],
+    ) -> Result<Vec<Vec<f32>>, BackendError> {
+        GpuBackend::closest_blocks(self, closest, blocks)
+    }
+
+    fn silhouette(
+        &self,
+        points: &FeatureMatrix,
+        labelings: &[Labeling],
+    ) -> Result<Vec<Silhouette>, BackendError> {
+        GpuBackend::silhouette(self, points, labelings)
     }
 }
 

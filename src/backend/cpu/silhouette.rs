@@ -1,0 +1,308 @@
+//! The exact Euclidean silhouette on the CPU: blocked all-pairs, the
+//! points reordered by the labelling with the most clusters so that its
+//! per-cluster sums are contiguous ranges, and every other labelling (the
+//! other K of a sweep) served by the same tile of distances.
+
+use rayon::prelude::*;
+
+use super::CpuBackend;
+use super::tiles::LANES;
+use crate::backend::{Labeling, Silhouette};
+use crate::features::matrix::FeatureMatrix;
+
+/// Rows (anchor points) per parallel block, and points per tile of the
+/// inner all-pairs loop.
+const SIL_ROWS: usize = 32;
+const SIL_TILE: usize = 256;
+
+/// Euclidean distances from point `i` to points `q0..q0 + len` of the
+/// transposed `columns` (d rows of n values); lanes past `len` are 0.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+fn euclidean_row(
+    columns: &[f32],
+    n: usize,
+    d: usize,
+    i: usize,
+    q0: usize,
+    len: usize,
+    dist: &mut [f32; SIL_TILE],
+) {
+    dist.fill(0.0);
+    for j in 0..d {
+        let x = columns[j * n + i];
+        let column = &columns[j * n + q0..j * n + q0 + len];
+        for (o, &v) in dist.iter_mut().zip(column) {
+            let t = v - x;
+            *o += t * t;
+        }
+    }
+    for v in dist.iter_mut() {
+        *v = v.sqrt();
+    }
+}
+
+/// For each cluster c, adds the distances of the tile's points labelled c
+/// into `sums[c]` (f32 lanes within the tile, then f64): a compare and a
+/// select per cluster, vectorised, where a scatter by label would chain
+/// dependent updates of one accumulator.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+fn masked_sums(dist: &[f32; SIL_TILE], labels: &[u32; SIL_TILE], sums: &mut [f64]) {
+    let mut masked = [0.0f32; SIL_TILE];
+    for (c, sum) in sums.iter_mut().enumerate() {
+        let c = c as u32;
+        for q in 0..SIL_TILE {
+            masked[q] = if labels[q] == c { dist[q] } else { 0.0 };
+        }
+        let mut acc = [0.0f32; LANES];
+        for part in masked.chunks_exact(LANES) {
+            for l in 0..LANES {
+                acc[l] += part[l];
+            }
+        }
+        let mut total = 0.0f64;
+        for a in acc {
+            total += f64::from(a);
+        }
+        *sum += total;
+    }
+}
+
+/// Sum of `values` in f32 over eight lanes: vectorises; callers keep the
+/// slices short (a silhouette tile) and add the result into f64.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+fn sum_f32_lanes(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut octs = values.chunks_exact(8);
+    for o in &mut octs {
+        for l in 0..8 {
+            lanes[l] += o[l];
+        }
+    }
+    for (l, &v) in octs.remainder().iter().enumerate() {
+        lanes[l] += v;
+    }
+    lanes.iter().sum()
+}
+
+impl CpuBackend {
+    /// Blocked all-pairs silhouette. The points are reordered by the first
+    /// labelling, so each of its clusters is a contiguous range and its
+    /// per-cluster sums are plain vectorised sums; further labellings (the
+    /// other K of a sweep) reuse each tile of distances with a scatter by
+    /// label. Memory: O(n d) for the reordered points, O(rows x sum k) per
+    /// worker for the sums.
+    pub fn silhouette_of(&self, points: &FeatureMatrix, labelings: &[Labeling]) -> Vec<Silhouette> {
+        // The labelling with the most clusters goes first: its sums are the
+        // cheap contiguous ones, and masked sums cost in proportion to k.
+        let Some(primary) = (0..labelings.len()).max_by_key(|&l| (labelings[l].k, usize::MAX - l))
+        else {
+            return Vec::new();
+        };
+        let mut reordered = labelings.to_vec();
+        reordered.swap(0, primary);
+        let mut results = self.silhouette_primary_first(points, &reordered);
+        results.swap(0, primary);
+        results
+    }
+
+    fn silhouette_primary_first(
+        &self,
+        points: &FeatureMatrix,
+        labelings: &[Labeling],
+    ) -> Vec<Silhouette> {
+        let n = points.n();
+        let d = points.d();
+        let first = labelings[0].labels;
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by_key(|&i| first[i as usize]);
+        // Transposed, reordered points: d rows of n values.
+        let mut columns = vec![0.0f32; d * n];
+        for (q, &i) in order.iter().enumerate() {
+            for (j, &v) in points.row(i as usize).iter().enumerate() {
+                columns[j * n + q] = v;
+            }
+        }
+        let labels: Vec<Vec<u32>> = labelings
+            .iter()
+            .map(|l| order.iter().map(|&i| l.labels[i as usize]).collect())
+            .collect();
+        // Labels padded to whole tiles (u32::MAX: no cluster), for the
+        // masked sums of every labelling but the first.
+        let padded: Vec<Vec<u32>> = labels
+            .iter()
+            .map(|l| {
+                let mut p = l.clone();
+                p.resize(n.div_ceil(SIL_TILE) * SIL_TILE, u32::MAX);
+                p
+            })
+            .collect();
+        let sizes: Vec<Vec<u64>> = labelings
+            .iter()
+            .zip(&labels)
+            .map(|(l, labels)| {
+                let mut sizes = vec![0u64; l.k];
+                for &x in labels {
+                    sizes[x as usize] += 1;
+                }
+                sizes
+            })
+            .collect();
+        // Ranges of the first labelling's clusters in the new order.
+        let mut starts = vec![0usize; labelings[0].k + 1];
+        for (c, &size) in sizes[0].iter().enumerate() {
+            starts[c + 1] = starts[c] + size as usize;
+        }
+        let offsets: Vec<usize> = labelings
+            .iter()
+            .scan(0, |acc, l| {
+                let o = *acc;
+                *acc += l.k;
+                Some(o)
+            })
+            .collect();
+        let width: usize = labelings.iter().map(|l| l.k).sum();
+
+        let blocks: Vec<Vec<f64>> = (0..n.div_ceil(SIL_ROWS))
+            .into_par_iter()
+            .map(|b| {
+                let rows = b * SIL_ROWS..((b + 1) * SIL_ROWS).min(n);
+                let mut sums = vec![0.0f64; rows.len() * width];
+                let mut dist = [0.0f32; SIL_TILE];
+                for q0 in (0..n).step_by(SIL_TILE) {
+                    let len = SIL_TILE.min(n - q0);
+                    for (r, i) in rows.clone().enumerate() {
+                        euclidean_row(&columns, n, d, i, q0, len, &mut dist);
+                        let row_sums = &mut sums[r * width..(r + 1) * width];
+                        // The first labelling: contiguous ranges.
+                        let mut q = q0;
+                        while q < q0 + len {
+                            let c = labels[0][q] as usize;
+                            let end = starts[c + 1].min(q0 + len);
+                            row_sums[c] += f64::from(sum_f32_lanes(&dist[q - q0..end - q0]));
+                            q = end;
+                        }
+                        // The others: masked sums per cluster over the tile.
+                        for (l, labels) in padded.iter().enumerate().skip(1) {
+                            let o = offsets[l];
+                            let k = labelings[l].k;
+                            let tile_labels: &[u32; SIL_TILE] =
+                                labels[q0..q0 + SIL_TILE].try_into().expect("padded labels");
+                            masked_sums(&dist, tile_labels, &mut row_sums[o..o + k]);
+                        }
+                    }
+                }
+                // Per-row silhouettes, one per labelling.
+                let mut out = Vec::with_capacity(rows.len() * labelings.len());
+                for (r, i) in rows.enumerate() {
+                    let row_sums = &sums[r * width..(r + 1) * width];
+                    for (l, labeling) in labelings.iter().enumerate() {
+                        let o = offsets[l];
+                        let own = labels[l][i] as usize;
+                        out.push(point_silhouette(
+                            &row_sums[o..o + labeling.k],
+                            &sizes[l],
+                            own,
+                        ));
+                    }
+                }
+                out
+            })
+            .collect();
+
+        let mut results: Vec<Silhouette> = labelings
+            .iter()
+            .map(|_| Silhouette {
+                mean: 0.0,
+                values: vec![0.0; n],
+            })
+            .collect();
+        let mut totals = vec![0.0f64; labelings.len()];
+        let mut q = 0;
+        for block in blocks {
+            for row in block.chunks_exact(labelings.len()) {
+                let i = order[q] as usize;
+                for (l, &s) in row.iter().enumerate() {
+                    results[l].values[i] = s as f32;
+                    totals[l] += s;
+                }
+                q += 1;
+            }
+        }
+        for (result, total) in results.iter_mut().zip(totals) {
+            result.mean = if n == 0 { 0.0 } else { total / n as f64 };
+        }
+        results
+    }
+}
+
+/// The silhouette of one point from its per-cluster distance sums (its own
+/// distance, 0, included): `(b - a) / max(a, b)`, and 0 for a point alone
+/// in its cluster (Rousseeuw; scikit-learn does the same).
+pub(crate) fn point_silhouette(sums: &[f64], sizes: &[u64], own: usize) -> f64 {
+    if sizes[own] <= 1 {
+        return 0.0;
+    }
+    let a = sums[own] / (sizes[own] - 1) as f64;
+    let b = sums
+        .iter()
+        .zip(sizes)
+        .enumerate()
+        .filter(|&(c, (_, &size))| c != own && size > 0)
+        .map(|(_, (&s, &size))| s / size as f64)
+        .fold(f64::INFINITY, f64::min);
+    if !b.is_finite() {
+        return 0.0;
+    }
+    let m = a.max(b);
+    if m == 0.0 { 0.0 } else { (b - a) / m }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::tests::points;
+
+    #[test]
+    fn silhouette_matches_a_plain_f64_loop() {
+        let d = 2;
+        let x = points(700, d, 7);
+        let l1: Vec<u32> = (0..x.n()).map(|i| (x.row(i)[0] > 0.0) as u32).collect();
+        let l2: Vec<u32> = (0..x.n()).map(|i| (i % 3) as u32).collect();
+        let out = CpuBackend.silhouette_of(
+            &x,
+            &[
+                Labeling { labels: &l1, k: 2 },
+                Labeling { labels: &l2, k: 3 },
+            ],
+        );
+        for (labels, k, result) in [(&l1, 2, &out[0]), (&l2, 3, &out[1])] {
+            let mut sizes = vec![0u64; k];
+            for &l in labels.iter() {
+                sizes[l as usize] += 1;
+            }
+            let mut total = 0.0;
+            for i in 0..x.n() {
+                let mut sums = vec![0.0f64; k];
+                for j in 0..x.n() {
+                    let dist: f64 = (0..d)
+                        .map(|t| (f64::from(x.row(i)[t]) - f64::from(x.row(j)[t])).powi(2))
+                        .sum::<f64>()
+                        .sqrt();
+                    sums[labels[j] as usize] += dist;
+                }
+                let s = point_silhouette(&sums, &sizes, labels[i] as usize);
+                total += s;
+                assert!((f64::from(result.values[i]) - s).abs() < 1e-5, "point {i}");
+            }
+            let mean = total / x.n() as f64;
+            assert!((result.mean - mean).abs() < 1e-6 * mean.abs().max(1e-3));
+        }
+    }
+
+    #[test]
+    fn a_point_alone_has_silhouette_zero() {
+        assert_eq!(point_silhouette(&[0.0, 4.0], &[1, 2], 0), 0.0);
+        assert_eq!(point_silhouette(&[1.0, 4.0], &[2, 2], 0), 0.5);
+        assert_eq!(point_silhouette(&[0.0, 0.0], &[2, 2], 0), 0.0);
+    }
+}
