@@ -1,17 +1,40 @@
-//! Command-line arguments (clap derive). No I/O here: `into_*` methods
-//! validate and turn arguments into library parameters.
+//! Command-line arguments (clap derive), turned into the library's types
+//! once, here: ingest and feature options, feature specs, the method and
+//! its parameters, the choice of K, churn thresholds, segment names. No
+//! I/O. The library's errors name its parameters (`n_init`); [`flag`] and
+//! [`describe`] give the flags instead.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use segmint::Error;
 use segmint::backend::DeviceChoice;
+use segmint::cluster::params::parse_k_list;
 use segmint::cluster::{KMeansParams, ParamsError, SilhouetteMode};
-use segmint::features::table::FeatureOptions;
+use segmint::features::FeatureOptions;
+use segmint::features::matrix::FeatureSpec;
 use segmint::generate::GenerateParams;
 use segmint::ingest::{ColumnNames, Delimiter, IngestOptions, TimeFormat};
-use segmint::insights::churn::ChurnThresholds;
+use segmint::insights::churn::{ChurnError, ChurnThresholds};
+use segmint::insights::naming::parse_names;
+use segmint::segment::{KChoice, Method, Scaling};
 use segmint::values::time::{MS_PER_DAY, day_of};
+
+/// The flag of a library parameter: `n_init` is `--n-init`.
+pub fn flag(parameter: &str) -> String {
+    format!("--{}", parameter.replace('_', "-"))
+}
+
+/// An error as the command line says it: parameters named by their
+/// flags.
+pub fn describe(error: &Error) -> String {
+    match error {
+        Error::Params(e) => e.describe(&flag(e.parameter())),
+        Error::Naming(e) => e.describe("--segment-names"),
+        other => other.to_string(),
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "segmint", version, about = "Customer segmentation from transaction logs", long_about = None)]
@@ -255,11 +278,33 @@ pub struct ClusterInputArgs {
     pub feature: FeatureArgs,
 }
 
+impl ClusterInputArgs {
+    /// The features asked for with `--features`.
+    pub fn feature_specs(&self) -> Result<Option<Vec<FeatureSpec>>, Error> {
+        feature_specs(self.features.as_deref())
+    }
+}
+
+/// A `--features` list as feature specs.
+pub fn feature_specs(list: Option<&[String]>) -> Result<Option<Vec<FeatureSpec>>, Error> {
+    list.map(|list| FeatureSpec::parse_list(list).map_err(Error::Usage))
+        .transpose()
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Scale {
     #[default]
     Zscore,
     None,
+}
+
+impl From<Scale> for Scaling {
+    fn from(scale: Scale) -> Scaling {
+        match scale {
+            Scale::Zscore => Scaling::Zscore,
+            Scale::None => Scaling::None,
+        }
+    }
 }
 
 /// K-Means settings shared by sweep, fit and bench.
@@ -300,9 +345,10 @@ pub struct KMeansArgs {
 }
 
 impl KMeansArgs {
-    pub fn params(&self, k: usize) -> KMeansParams {
+    /// The K-Means parameters (`k` is 1: a sweep sets each K).
+    pub fn params(&self) -> KMeansParams {
         KMeansParams {
-            k,
+            k: 1,
             n_init: self.n_init,
             max_iter: self.max_iter,
             tol: self.tol,
@@ -310,17 +356,48 @@ impl KMeansArgs {
         }
     }
 
-    pub fn silhouette(&self) -> Result<SilhouetteMode, ParamsError> {
-        SilhouetteMode::parse(&self.silhouette)
+    /// The method, its parameters checked (restarts, iterations,
+    /// tolerance) before any data is read, and the silhouette mode.
+    pub fn method(&self) -> Result<(Method, SilhouetteMode), Error> {
+        let method = Method::KMeans(self.params());
+        method.validate()?;
+        Ok((method, SilhouetteMode::parse(&self.silhouette)?))
     }
+}
 
-    /// Checks every setting that does not depend on the data (restarts,
-    /// iterations, tolerance, silhouette) before any is read, and gives
-    /// the silhouette mode.
-    pub fn validate(&self) -> Result<SilhouetteMode, ParamsError> {
-        self.params(1).validate(usize::MAX)?;
-        self.silhouette()
+/// A list of K (`3`, `2..10`, `2,4,8`) given with `flag`.
+pub fn k_list(text: &str, flag: &str) -> Result<Vec<usize>, Error> {
+    let ks = parse_k_list(text).map_err(|e| Error::Usage(e.describe(flag)))?;
+    if ks.is_empty() {
+        return Err(Error::Usage(
+            ParamsError::EmptyRange(text.into()).describe(flag),
+        ));
     }
+    Ok(ks)
+}
+
+/// `--k`: a number, or `auto` (the highest silhouette of `--k-range`).
+pub fn k_choice(k: &str) -> Result<KChoice, Error> {
+    Ok(match k.trim() {
+        "auto" => KChoice::Auto,
+        text => KChoice::Fixed(
+            text.parse::<usize>()
+                .map_err(|_| ParamsError::BadRange(k.to_string()))?,
+        ),
+    })
+}
+
+/// `--segment-names`: checked for a fixed K now, for `auto` once K is
+/// chosen (here only each name is checked).
+pub fn segment_names(list: Option<&str>, k: KChoice) -> Result<Option<Vec<String>>, Error> {
+    let Some(list) = list else {
+        return Ok(None);
+    };
+    let count = match k {
+        KChoice::Fixed(k) => k,
+        KChoice::Auto => list.split(',').count(),
+    };
+    Ok(Some(parse_names(list, count)?))
 }
 
 #[derive(Args, Debug)]
@@ -441,7 +518,8 @@ pub struct ChurnArgs {
 }
 
 impl ChurnArgs {
-    pub fn thresholds(&self, feature: &FeatureArgs) -> Result<ChurnThresholds, String> {
+    /// The thresholds, checked; errors name the flag.
+    pub fn thresholds(&self, feature: &FeatureArgs) -> Result<ChurnThresholds, Error> {
         let thresholds = ChurnThresholds {
             dormant_days: feature.dormant_days,
             decline: self.decline,
@@ -449,7 +527,14 @@ impl ChurnArgs {
             critical_decline: self.critical_decline,
             moderate_decline: self.moderate_decline,
         };
-        thresholds.validate().map_err(|e| e.to_string())?;
+        thresholds.validate().map_err(|e| {
+            let ChurnError::BadThreshold {
+                parameter,
+                rule,
+                value,
+            } = e;
+            Error::Usage(format!("{} must be {rule}, got {value}", flag(parameter)))
+        })?;
         Ok(thresholds)
     }
 }
@@ -572,6 +657,17 @@ pub struct BenchArgs {
     pub format: Format,
     #[command(flatten)]
     pub kmeans: KMeansArgs,
+}
+
+/// How to read logs and aggregate them: `--as-of` is read in the time
+/// format of `input`.
+pub fn log_options(
+    input: &InputArgs,
+    feature: &FeatureArgs,
+) -> Result<(IngestOptions, FeatureOptions), Error> {
+    let options = input.options(feature).map_err(Error::Usage)?;
+    let features = feature.options(options.as_of).map_err(Error::Usage)?;
+    Ok((options, features))
 }
 
 impl InputArgs {

@@ -4,10 +4,11 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::backend::BackendError;
-use crate::cluster::model::ModelError;
 use crate::cluster::{ClusterError, ParamsError};
 use crate::features::matrix::FeatureError;
 use crate::ingest::IngestError;
+use crate::insights::naming::NamingError;
+use crate::segment::ModelError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -34,6 +35,9 @@ pub enum Error {
     Feature(#[from] FeatureError),
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// Segment names that cannot name the segments: a usage error.
+    #[error(transparent)]
+    Naming(#[from] NamingError),
     /// Options that are individually valid but do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -51,7 +55,7 @@ impl Error {
         match self {
             Error::Ingest(e) => e.exit_code(),
             Error::Output { .. } | Error::Console { .. } => 4,
-            Error::Params(_) => 2,
+            Error::Params(_) | Error::Naming(_) => 2,
             Error::Backend(_) => 1,
             // A feature name the user typed that the table lacks is a
             // usage error; a value that cannot be clustered is bad data.

@@ -45,6 +45,7 @@ pub mod ingest;
 pub mod insights;
 pub mod output;
 pub mod report;
+pub mod segment;
 pub mod values;
 
 pub use error::Error;

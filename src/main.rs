@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Messages already name their cause (file, line, column, value).
             // Standard error may itself be what failed: nothing to add then.
-            let _ = writeln!(std::io::stderr(), "segmint: error: {e}");
+            let _ = writeln!(std::io::stderr(), "segmint: error: {}", cli::describe(&e));
             ExitCode::from(e.exit_code() as u8)
         }
     }

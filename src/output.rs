@@ -30,10 +30,24 @@ use std::sync::Mutex;
 
 use crate::error::Error;
 
+/// `-`, standard output.
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 /// How an output is shown in messages: `-` is standard output.
 pub fn describe(path: &Path) -> String {
-    if path.as_os_str() == "-" {
+    if is_stdout(path) {
         "standard output".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// How an output is named in a command's summary: `-` is `<stdout>`.
+pub fn summary_name(path: &Path) -> String {
+    if is_stdout(path) {
+        "<stdout>".to_string()
     } else {
         path.display().to_string()
     }

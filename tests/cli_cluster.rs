@@ -128,7 +128,9 @@ fn fit_then_score_reproduces_the_segments() {
     assert_eq!(fitted.lines().count(), 21);
     let m: Value = serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
     assert_eq!(m["format"], "segmint-model");
-    assert_eq!(m["version"], 2);
+    assert_eq!(m["version"], 3);
+    assert_eq!(m["method"]["name"], "kmeans");
+    assert_eq!(m["method"]["centres"].as_array().unwrap().len(), 3);
     assert_eq!(
         m["segment_names"],
         serde_json::json!(["Power User", "Loyal User", "Casual User"])
@@ -462,13 +464,13 @@ fn score_refuses_other_models() {
     let text = fs::read_to_string(&model).unwrap();
     let newer = table(
         dir.path(),
-        "v2.json",
-        &text.replace("\"version\": 2", "\"version\": 3"),
+        "v4.json",
+        &text.replace("\"version\": 3", "\"version\": 4"),
     );
     fails(
         &run(&["score", input, "--model", newer.to_str().unwrap(), "-o", o]),
         3,
-        &["model version 3"],
+        &["model version 4"],
     );
     fails(
         &run(&[

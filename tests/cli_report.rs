@@ -205,7 +205,7 @@ fn report_refuses_bad_parameters_and_leaves_no_file() {
     let cases: &[(&[&str], i32, &str)] = &[
         (&["--segment-names", "Gold,Silver"], 2, "2 names but K = 3"),
         (&["--k", "0"], 2, "--k"),
-        (&["--k", "25"], 2, "only 20 users"),
+        (&["--k", "25"], 2, "more than the 20 users"),
         (&["--k-range", "30..40", "--k", "auto"], 2, "--k-range"),
         (&["--decline", "0.5"], 2, "decline"),
         (&["--quality-failure-rate", "2"], 2, "failure"),

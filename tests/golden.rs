@@ -185,6 +185,36 @@ fn every_command(dir: &Path, prefix: &str, split_at: &str) {
         &format!("{prefix}/rescored.csv"),
         &read(dir, "rescored.csv"),
     );
+    // The same model as the version 2 file written before models named
+    // their method scores the same users to the same bytes.
+    fs::copy(
+        golden_dir().join(prefix).join("model-v2.json"),
+        dir.join("model-v2.json"),
+    )
+    .unwrap();
+    let (out_v2, _) = run(
+        dir,
+        &[
+            "score",
+            "tx.csv",
+            "--model",
+            "model-v2.json",
+            "-o",
+            "rescored-v2.csv",
+            "--silhouette",
+            "exact",
+        ],
+    );
+    assert_eq!(
+        read(dir, "rescored-v2.csv"),
+        read(dir, "rescored.csv"),
+        "{prefix}: scores of the version 2 model"
+    );
+    assert_eq!(
+        normalise(&out_v2).replace("rescored-v2.csv", "rescored.csv"),
+        normalise(&out),
+        "{prefix}: summary of the version 2 model"
+    );
 
     let (out, _) = run(
         dir,

@@ -980,7 +980,7 @@ fn damaged_models_are_refused() {
         (
             edit(&|m| {
                 m["k"] = 0.into();
-                m["centres"] = Value::Array(vec![]);
+                m["method"]["centres"] = Value::Array(vec![]);
                 m["segment_names"] = Value::Array(vec![]);
             }),
             "k must be at least 1, found 0",

@@ -9,9 +9,9 @@ use std::io::Write as _;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-use segmint::cluster::model::Model;
 use segmint::ingest::numeric::{NumericOptions, read_numeric_table};
 use segmint::ingest::scores::read_scores;
+use segmint::segment::{MethodModel, Model};
 use segmint::values::amount::Money;
 
 fn config(cases: u32) -> Config {
@@ -49,13 +49,19 @@ fn table_like(max: usize) -> impl Strategy<Value = Vec<u8>> {
 
 /// A model file with some of its text changed.
 fn model_like() -> impl Strategy<Value = Vec<u8>> {
-    let model = include_str!("fixtures/model/valid.json");
+    const MODELS: [&str; 2] = [
+        include_str!("fixtures/model/valid-v2.json"),
+        include_str!("fixtures/model/valid-v3.json"),
+    ];
     (
-        0..model.len(),
+        0..MODELS.len(),
+        0..MODELS[1].len(),
         0..12usize,
         proptest::collection::vec(any::<u8>(), 0..6),
     )
-        .prop_map(move |(at, cut, insert)| {
+        .prop_map(move |(which, at, cut, insert)| {
+            let model = MODELS[which];
+            let at = at.min(model.len());
             let mut bytes = model.as_bytes().to_vec();
             let end = (at + cut).min(bytes.len());
             bytes.splice(at..end, insert);
@@ -93,7 +99,8 @@ proptest! {
     fn model_files_never_panic(bytes in model_like()) {
         if let Ok(model) = Model::from_bytes(&bytes, "m.json") {
             // What was accepted is whole: as many centres and names as K.
-            prop_assert_eq!(model.centres.len(), model.k);
+            let MethodModel::KMeans { centres, .. } = &model.method;
+            prop_assert_eq!(centres.len(), model.k);
             prop_assert_eq!(model.segment_names.len(), model.k);
         }
     }
@@ -128,5 +135,25 @@ proptest! {
             Money::parse(written_out.as_bytes()),
             "{} vs {}", with_exponent, written_out
         );
+    }
+}
+
+/// The files the model property changes are valid to begin with: a
+/// property that only ever sees refused files would prove nothing.
+#[test]
+fn the_model_fixtures_load() {
+    for (name, text) in [
+        (
+            "valid-v2.json",
+            include_str!("fixtures/model/valid-v2.json"),
+        ),
+        (
+            "valid-v3.json",
+            include_str!("fixtures/model/valid-v3.json"),
+        ),
+    ] {
+        let model = Model::from_bytes(text.as_bytes(), name).unwrap();
+        assert_eq!(model.method.name(), "kmeans", "{name}");
+        assert_eq!(model.version, 3, "{name} loads as the current version");
     }
 }

@@ -112,7 +112,7 @@ fn check_case(name: &str, device: &str, seed: u64) {
     let what = format!("{name} on {device}, seed {seed}");
     let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
     let model_json: Value = serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
-    let centres: Vec<Vec<f64>> = model_json["centres"]
+    let centres: Vec<Vec<f64>> = model_json["method"]["centres"]
         .as_array()
         .unwrap()
         .iter()
@@ -162,7 +162,7 @@ fn check_case(name: &str, device: &str, seed: u64) {
         );
     }
     close(
-        model_json["inertia"].as_f64().unwrap(),
+        model_json["method"]["inertia"].as_f64().unwrap(),
         labelling["inertia"].as_f64().unwrap(),
         1e-5,
         &format!("{what}: the model's inertia"),

@@ -5,13 +5,11 @@
 
 pub mod kmeans;
 pub mod metrics;
-pub mod model;
 pub mod params;
 pub mod sweep;
 
 pub use self::kmeans::{KMeans, fit, fit_each_k, kmeans_plus_plus, lloyd};
 pub use self::metrics::Metrics;
-pub use self::model::Model;
 pub use self::params::{KMeansParams, ParamsError, SilhouetteMode};
 pub use self::sweep::{Sweep, sweep};
 

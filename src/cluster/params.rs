@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Parameters of one K-Means fit (SPEC section 4). Defaults follow
+/// Parameters of one K-Means fit (README, "Clustering"). Defaults follow
 /// scikit-learn's `KMeans` (`n_init="auto"` is 1 restart for k-means++).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KMeansParams {
@@ -28,27 +28,81 @@ impl Default for KMeansParams {
     }
 }
 
-/// A parameter that cannot work, with the rule it breaks.
+/// A parameter that cannot work, with the rule it breaks. Messages name
+/// the parameter (`n_init`); the command line names its flag instead
+/// (see [`ParamsError::parameter`] and [`ParamsError::describe`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", self.describe(self.parameter()))]
 pub enum ParamsError {
-    #[error("k must be at least 1, got {0}")]
     KTooSmall(usize),
-    #[error("k = {k} is more than the {users} users to cluster")]
-    KTooLarge { k: usize, users: usize },
-    #[error("--n-init must be at least 1, got {0}")]
+    KTooLarge {
+        k: usize,
+        users: usize,
+    },
     NoRestarts(usize),
-    #[error("--n-init must be at most {MAX_RESTARTS}, got {0}")]
     TooManyRestarts(usize),
-    #[error("--max-iter must be at least 1, got {0}")]
     NoIterations(usize),
-    #[error("--tol must be a finite number >= 0, got {0}")]
     BadTolerance(f64),
-    #[error("--k {0:?}: expected a number (3), a range (2..10, inclusive) or a list (2,4,8)")]
+    /// A list of K that does not parse (as `k` or `k_range` spell it).
     BadRange(String),
-    #[error("--k {0:?}: the range is empty")]
     EmptyRange(String),
-    #[error("--silhouette {0:?}: expected auto, exact, none or sample:N with N >= 2")]
     BadSilhouette(String),
+    /// No K of the range between 2 and the users less one.
+    NoKForUsers {
+        users: usize,
+        range: Vec<usize>,
+    },
+    /// A K to report that is not among the K fitted.
+    NotSwept(usize),
+}
+
+impl ParamsError {
+    /// The parameter the error is about.
+    pub fn parameter(&self) -> &'static str {
+        match self {
+            ParamsError::KTooSmall(_)
+            | ParamsError::KTooLarge { .. }
+            | ParamsError::BadRange(_)
+            | ParamsError::EmptyRange(_)
+            | ParamsError::NotSwept(_) => "k",
+            ParamsError::NoRestarts(_) | ParamsError::TooManyRestarts(_) => "n_init",
+            ParamsError::NoIterations(_) => "max_iter",
+            ParamsError::BadTolerance(_) => "tol",
+            ParamsError::BadSilhouette(_) => "silhouette",
+            ParamsError::NoKForUsers { .. } => "k_range",
+        }
+    }
+
+    /// The message, with the parameter called `name` (a flag, say).
+    pub fn describe(&self, name: &str) -> String {
+        match self {
+            ParamsError::KTooSmall(k) => format!("{name} must be at least 1, got {k}"),
+            ParamsError::KTooLarge { k, users } => {
+                format!("{name} = {k} is more than the {users} users to cluster")
+            }
+            ParamsError::NoRestarts(n) => format!("{name} must be at least 1, got {n}"),
+            ParamsError::TooManyRestarts(n) => {
+                format!("{name} must be at most {MAX_RESTARTS}, got {n}")
+            }
+            ParamsError::NoIterations(n) => format!("{name} must be at least 1, got {n}"),
+            ParamsError::BadTolerance(t) => {
+                format!("{name} must be a finite number >= 0, got {t}")
+            }
+            ParamsError::BadRange(text) => format!(
+                "{name} {text:?}: expected a number (3), a range (2..10, inclusive) or a list (2,4,8)"
+            ),
+            ParamsError::EmptyRange(text) => format!("{name} {text:?}: the range is empty"),
+            ParamsError::BadSilhouette(text) => {
+                format!("{name} {text:?}: expected auto, exact, none or sample:N with N >= 2")
+            }
+            ParamsError::NoKForUsers { users, range } => format!(
+                "{name} {}: no K in it between 2 and {} (the users less one)",
+                spell_ks(range),
+                users.saturating_sub(1)
+            ),
+            ParamsError::NotSwept(k) => format!("{name} = {k} is not among the K fitted"),
+        }
+    }
 }
 
 impl KMeansParams {
@@ -78,6 +132,21 @@ impl KMeansParams {
             return Err(ParamsError::BadTolerance(self.tol));
         }
         Ok(())
+    }
+}
+
+/// A list of K as `--k` takes it: `2..10` for a run of three or more,
+/// else `2,4,8`.
+fn spell_ks(ks: &[usize]) -> String {
+    match ks {
+        [first, .., last] if ks.len() >= 3 && last - first + 1 == ks.len() => {
+            format!("{first}..{last}")
+        }
+        _ => ks
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 

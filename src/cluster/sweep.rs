@@ -102,6 +102,43 @@ pub fn sweep(
     })
 }
 
+/// A fit that left clusters empty (scikit-learn warns of it too): with
+/// fewer distinct points than K, some clusters cannot hold anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmptyClusters {
+    pub k: usize,
+    /// Clusters without a point.
+    pub empty: usize,
+    /// Distinct points among all.
+    pub distinct: usize,
+}
+
+impl Sweep {
+    /// The fits that left clusters empty.
+    pub fn empty_clusters(&self, points: &FeatureMatrix) -> Vec<EmptyClusters> {
+        let short: Vec<(usize, usize)> = self
+            .fits
+            .iter()
+            .map(|f| (f.k(), f.sizes().iter().filter(|&&s| s == 0).count()))
+            .filter(|&(_, empty)| empty > 0)
+            .collect();
+        if short.is_empty() {
+            return Vec::new();
+        }
+        let distinct: std::collections::HashSet<Vec<u32>> = (0..points.n())
+            .map(|i| points.row(i).iter().map(|v| v.to_bits()).collect())
+            .collect();
+        short
+            .into_iter()
+            .map(|(k, empty)| EmptyClusters {
+                k,
+                empty,
+                distinct: distinct.len(),
+            })
+            .collect()
+    }
+}
+
 /// The knee of a decreasing inertia curve (kneedle, Satopää et al. 2011):
 /// with both axes scaled to [0, 1], the K farthest below the straight line
 /// from the first point to the last. `None` with fewer than three K or

@@ -7,17 +7,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cli::{BenchArgs, BenchStage, ClusterInputArgs, FeatureArgs, Format, InputArgs};
+use super::emit::say;
+use super::{Session, warn_constant};
+use crate::cli::{BenchArgs, BenchStage, Format, k_list};
 use ndarray::Array2;
 use segmint::Error;
 use segmint::backend::{Backend, CpuBackend, Kernels, Labeling, Workload};
 use segmint::cluster::fit_each_k;
-use segmint::cluster::params::parse_k_list;
 use segmint::features::matrix::FeatureMatrix;
-use segmint::ingest::IngestError;
-
-use super::cluster::prepare;
-use super::{Session, say};
+use segmint::ingest::{Delimiter, IngestError};
+use segmint::segment::{self, InputSchema};
 
 #[derive(Serialize)]
 struct BenchReport {
@@ -39,32 +38,18 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     if args.repeat == 0 {
         return Err(Error::Usage("--repeat must be at least 1".into()));
     }
-    let data = ClusterInputArgs {
-        inputs: Vec::new(),
-        features_input: Some(args.features_input.clone()),
+    let table = segment::read_feature_table(
+        &args.features_input,
+        args.key_col.clone(),
+        Delimiter::default(),
+        None,
+    )?;
+    let schema = InputSchema::FeatureTable {
         key_col: args.key_col.clone(),
-        features: None,
-        scale: args.scale,
-        input: InputArgs {
-            user_col: None,
-            time_col: None,
-            amount_col: None,
-            channel_col: None,
-            status_col: None,
-            no_header: false,
-            delimiter: Default::default(),
-            time_format: Default::default(),
-            success_status: Vec::new(),
-            skip_bad_rows: false,
-            no_mmap: false,
-            chunk_bytes: None,
-        },
-        feature: FeatureArgs {
-            as_of: None,
-            dormant_days: 30.0,
-        },
+        delimiter: Delimiter::default().to_string(),
     };
-    let prepared = prepare(&data, quiet)?;
+    let prepared = segment::prepare(table, None, args.scale.into(), schema, true)?;
+    warn_constant(&prepared, quiet)?;
     let points = &prepared.points;
     let (n, d) = (points.n(), points.d());
     // What the stage needs, read before the backend is chosen for it.
@@ -92,9 +77,11 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         _ => Vec::new(),
     };
     let ks = match args.stage {
-        BenchStage::Sweep => parse_k_list(&args.k)?,
+        BenchStage::Sweep => k_list(&args.k, "--k")?,
         _ => Vec::new(),
     };
+    let params = args.kmeans.params();
+    params.validate(usize::MAX)?;
     let init_k = centres.len() / d;
     let labels_k = labels.iter().max().map_or(0, |&m| m as usize + 1);
     let runs: Vec<usize> = match args.stage {
@@ -128,7 +115,6 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         }
         BenchStage::Sweep => {
             k_label = args.k.clone();
-            let params = args.kmeans.params(ks[0]);
             warm_up(|| {
                 std::hint::black_box(fit_each_k(&backend, points, &ks[..1], &params).ok());
             });

@@ -7,15 +7,16 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use crate::cli::{ChurnArgs, DemoArgs, FeatureArgs, InputArgs, KMeansArgs};
+use super::emit::say;
+use super::{Segmenting, Session, analyse, behind_spinner};
+use crate::cli::{ChurnArgs, DemoArgs, FeatureArgs, InputArgs, KMeansArgs, log_options};
 use segmint::Error;
 use segmint::ingest::Input;
 use segmint::output::{Outputs, write_output};
 use segmint::report::sweep::SweepSummary;
-
-use super::analyse::{AnalysisArgs, analyse};
-use super::report::{describe, write_report};
-use super::{Session, say};
+use segmint::report::text::report_lines;
+use segmint::report::write_report;
+use segmint::segment::{KChoice, SegmentOptions};
 
 /// The bundled sample (datasets/README.md says how it was made).
 const SAMPLE: &[u8] = include_bytes!("../../datasets/messaging_sample.csv");
@@ -56,39 +57,46 @@ pub fn run(args: &DemoArgs, session: &Session) -> Result<(), Error> {
     let mut outputs = Outputs::plan(&[&transactions], &paths)?;
 
     let defaults = Defaults::parse_from(["segmint"]);
-    let inputs = vec![Input::new(&transactions)];
-    let analysis = analyse(
-        &AnalysisArgs {
-            inputs: &inputs,
-            input: &defaults.input,
-            feature: &defaults.feature,
-            features: &None,
-            kmeans: &defaults.kmeans,
-            k: "3",
-            k_range: "2..10",
-            segment_names: None,
-            churn: &defaults.churn,
+    let (options, feature_options) = log_options(&defaults.input, &defaults.feature)?;
+    let (method, silhouette) = defaults.kmeans.method()?;
+    let segmenting = Segmenting {
+        method,
+        k: KChoice::Fixed(3),
+        range: (2..=10).collect(),
+        options: SegmentOptions {
+            names: None,
+            churn: defaults.churn.thresholds(&defaults.feature)?,
         },
+        silhouette,
+    };
+    let inputs = vec![Input::new(&transactions)];
+    let (backend, analysis) = analyse(
         session,
+        &inputs,
+        &options,
+        &feature_options,
+        None,
+        &segmenting,
     )?;
     outputs.write(&features, |out| analysis.table.write_csv(out))?;
-    let feature_names = analysis.prepared.feature_names();
+    let fitted = &analysis.fitted;
+    let (reported, feature_names) = (fitted.reported_sweep(), analysis.prepared.feature_names());
     let sweep_summary = SweepSummary::new(
-        &analysis.sweep,
+        &reported,
         analysis.prepared.points.n(),
         &feature_names,
-        &analysis.backend,
+        &backend,
         started.elapsed().as_secs_f64(),
     );
     outputs.write(&sweep, |out| sweep_summary.write_csv(out))?;
-    let fitted = &analysis.fitted;
-    outputs.write(&scores, |out| {
-        fitted.scores(&analysis.prepared).write_csv(out)
-    })?;
-    outputs.write(&model, |out| {
-        out.write_all(fitted.model.to_json().as_bytes())
-    })?;
-    let summary = analysis.summary(&inputs, quiet)?;
+    let segmentation = &fitted.segmentation;
+    let model_made = &segmentation.model;
+    let user_scores = segmentation
+        .placement
+        .scores(&analysis.prepared.table, &model_made.segment_names);
+    outputs.write(&scores, |out| user_scores.write_csv(out))?;
+    outputs.write(&model, |out| out.write_all(model_made.to_json().as_bytes()))?;
+    let summary = behind_spinner(quiet, "analysing", || analysis.summary(&inputs))?;
     write_report(&mut outputs, &summary, &report, Some(&json))?;
     outputs.commit()?;
     if quiet {
@@ -98,7 +106,7 @@ pub fn run(args: &DemoArgs, session: &Session) -> Result<(), Error> {
         "segmint demo: the bundled messaging-platform sample ({:.2} s)\n",
         started.elapsed().as_secs_f64()
     ))?;
-    say(format_args!("{}\n", describe(&summary)))?;
+    say(format_args!("{}\n", report_lines(&summary)))?;
     say("users to contact first:")?;
     for u in summary.churn.at_risk.iter().take(5) {
         say(format_args!(

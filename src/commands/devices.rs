@@ -8,7 +8,8 @@ use segmint::Error;
 use segmint::backend::gpu::{AdapterSummary, adapters, pick_adapter};
 use segmint::backend::{DeviceChoice, GpuBackend};
 
-use super::{Session, gpu_options, say, say_json};
+use super::emit::{say, say_json};
+use super::{Session, gpu_options};
 
 #[derive(Serialize)]
 struct Devices {

@@ -4,14 +4,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cli::{FeaturesArgs, Format};
+use super::emit::summary;
+use super::{input_paths, load_feature_rows};
+use crate::cli::{FeaturesArgs, Format, log_options};
 use segmint::Error;
 use segmint::features::FeatureRows;
 use segmint::ingest::{IngestReport, inputs};
-use segmint::output::Outputs;
+use segmint::output::{Outputs, is_stdout, summary_name};
+use segmint::report::text::thousands;
 use segmint::values::time::{civil_from_days, format_iso};
-
-use super::{input_paths, is_stdout, load_feature_rows, say_json, tell, thousands};
 
 /// The JSON summary of a run (`--format json`).
 #[derive(Serialize)]
@@ -64,12 +65,14 @@ impl FeaturesSummary {
 }
 
 pub fn run(args: &FeaturesArgs, quiet: bool) -> Result<(), Error> {
-    if args.format == Format::Json && is_stdout(&args.output) {
+    let table_on_stdout = is_stdout(&args.output);
+    if args.format == Format::Json && table_on_stdout {
         return Err(Error::Usage(
             "--format json prints the summary on standard output; write the features to a file with -o".into(),
         ));
     }
     let mut outputs = Outputs::plan(&input_paths(&args.inputs, []), &[&args.output])?;
+    let (options, features) = log_options(&args.input, &args.feature)?;
     let started = Instant::now();
     // Run on one of the pool's workers, not beside them: each parallel
     // step then starts at once on the thread that reached it, where from
@@ -80,25 +83,24 @@ pub fn run(args: &FeaturesArgs, quiet: bool) -> Result<(), Error> {
     let (table, report) = rayon::scope(|_| -> Result<_, Error> {
         let (table, report) = load_feature_rows(
             &inputs(&args.inputs),
-            &args.input,
-            &args.feature,
-            |_| {},
+            &options,
+            &features,
+            options.as_of.is_some(),
             quiet,
         )?;
         outputs.write(&args.output, |out| table.write_csv(out))?;
         Ok((table, report))
     })?;
     outputs.commit()?;
-    let output = if is_stdout(&args.output) {
-        "<stdout>".to_string()
-    } else {
-        args.output.display().to_string()
-    };
-    let summary = FeaturesSummary::new(&table, report, output, started.elapsed().as_secs_f64());
-    match args.format {
-        Format::Json => say_json(&summary)?,
-        Format::Table => tell(summary.describe(), quiet, is_stdout(&args.output))?,
-    }
+    let result = FeaturesSummary::new(
+        &table,
+        report,
+        summary_name(&args.output),
+        started.elapsed().as_secs_f64(),
+    );
+    summary(args.format, quiet, table_on_stdout, &result, || {
+        result.describe()
+    })?;
     // The process ends next, and the system takes its memory back in one
     // go: at a million users, freeing the table block by block took 36 ms
     // (an unmap per block), and leaving it to the exit 21 ms (measured).

@@ -7,7 +7,8 @@ use segmint::Error;
 use segmint::generate::generate;
 use segmint::output::Outputs;
 
-use super::{say, thousands};
+use super::emit::say;
+use segmint::report::text::thousands;
 
 pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), Error> {
     let params = args.params().map_err(Error::Usage)?;

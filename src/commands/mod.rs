@@ -1,11 +1,13 @@
-//! One module per subcommand; each runs its stages and owns its progress
-//! display. Shared here: reading inputs into a feature table.
+//! One module per subcommand, each an adapter: it takes the arguments
+//! `cli` checked, calls the library's pipeline ([`segmint::segment`]) and
+//! emits what it returns ([`emit`]); no command imports another. Shared
+//! here: the session (where clustering runs), progress displays, reading
+//! what to segment, and the warnings every command gives alike.
 
-mod analyse;
 mod bench;
-mod cluster;
 mod demo;
 mod devices;
+mod emit;
 mod features;
 mod fit;
 mod generate;
@@ -14,18 +16,24 @@ mod score;
 mod sweep;
 mod transitions;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{Cli, Command, FeatureArgs, InputArgs};
+use self::emit::note;
+use crate::cli::{Cli, ClusterInputArgs, Command, log_options};
 use segmint::Error;
 use segmint::backend::{Backend, DeviceChoice, GpuBackend, GpuOptions, Workload};
-use segmint::features::{FeatureRows, FeatureTable};
-use segmint::ingest::{self, IngestError, IngestOptions, IngestReport, Input};
-use segmint::report::html::thousands;
+use segmint::cluster::SilhouetteMode;
+use segmint::cluster::sweep::EmptyClusters;
+use segmint::features::matrix::{FeatureSpec, NumericTable};
+use segmint::features::{FeatureOptions, FeatureRows, FeatureTable};
+use segmint::ingest::{IngestOptions, IngestReport, Input, ingest, inputs};
+use segmint::segment::analysis::Analysis;
+use segmint::segment::{
+    self, Fitted, InputSchema, KChoice, Method, Prepared, Scaling, SegmentOptions,
+};
 
 pub fn run(cli: &Cli) -> Result<(), Error> {
     let session = Session {
@@ -154,90 +162,25 @@ fn spinner(quiet: bool, message: &'static str) -> ProgressBar {
     bar.with_message(message)
 }
 
-/// A line on standard output. Every write is checked (`println!` panics
-/// when it fails): a closed pipe ends the run quietly (exit 0), any other
-/// failure is an I/O error (exit 4).
-pub fn say(text: impl std::fmt::Display) -> Result<(), Error> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")
-        .and_then(|()| out.flush())
-        .map_err(|source| Error::Console {
-            stream: "standard output",
-            source,
-        })
+/// Runs `f` behind a spinner.
+fn behind_spinner<T>(quiet: bool, message: &'static str, f: impl FnOnce() -> T) -> T {
+    let bar = spinner(quiet, message);
+    let out = f();
+    bar.finish_and_clear();
+    out
 }
 
-/// A line on standard error, checked like [`say`].
-pub fn note(text: impl std::fmt::Display) -> Result<(), Error> {
-    let mut out = std::io::stderr().lock();
-    writeln!(out, "{text}")
-        .and_then(|()| out.flush())
-        .map_err(|source| Error::Console {
-            stream: "standard error",
-            source,
-        })
-}
-
-/// A summary for people: on standard output, or on standard error when
-/// standard output carries the data (`-o -`); nothing with `--quiet`.
-fn tell(text: impl std::fmt::Display, quiet: bool, data_on_stdout: bool) -> Result<(), Error> {
-    match (quiet, data_on_stdout) {
-        (true, _) => Ok(()),
-        (false, true) => note(text),
-        (false, false) => say(text),
-    }
-}
-
-/// A value as pretty JSON on standard output.
-fn say_json(value: &impl serde::Serialize) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Internal(format!("a summary does not serialise: {e}")))?;
-    say(text)
-}
-
-/// The paths of a command's inputs, to check its outputs against.
-fn input_paths<'a>(
-    inputs: &'a [PathBuf],
-    more: impl IntoIterator<Item = &'a Path>,
-) -> Vec<&'a Path> {
-    inputs.iter().map(PathBuf::as_path).chain(more).collect()
-}
-
-/// Reads the inputs and builds the feature table, with a progress bar.
-fn load_features(
-    inputs: &[Input],
-    input: &InputArgs,
-    feature: &FeatureArgs,
-    quiet: bool,
-) -> Result<(FeatureTable, IngestReport), Error> {
-    load_features_with(inputs, input, feature, |_| {}, quiet)
-}
-
-/// [`load_features`] with the ingest options adjusted (a period's bounds).
-fn load_features_with(
-    inputs: &[Input],
-    input: &InputArgs,
-    feature: &FeatureArgs,
-    adjust: impl FnOnce(&mut IngestOptions),
-    quiet: bool,
-) -> Result<(FeatureTable, IngestReport), Error> {
-    let (rows, report) = load_feature_rows(inputs, input, feature, adjust, quiet)?;
-    Ok((rows.into_table(), report))
-}
-
-/// Reads the inputs into finished per-user rows, with a progress bar
-/// (see [`FeatureRows`] for when to stop there).
+/// Reads logs into finished per-user rows behind a progress bar, then
+/// says what was skipped (rows after `--as-of` only when `as_of_asked`:
+/// a period's bounds are not the user's).
 fn load_feature_rows(
-    inputs: &[Input],
-    input: &InputArgs,
-    feature: &FeatureArgs,
-    adjust: impl FnOnce(&mut IngestOptions),
+    logs: &[Input],
+    options: &IngestOptions,
+    features: &FeatureOptions,
+    as_of_asked: bool,
     quiet: bool,
 ) -> Result<(FeatureRows, IngestReport), Error> {
-    let mut options = input.options(feature).map_err(Error::Usage)?;
-    adjust(&mut options);
-    let feature_options = feature.options(options.as_of).map_err(Error::Usage)?;
-    let total = inputs
+    let total = logs
         .iter()
         .map(|input| {
             if input.is_stdin() {
@@ -248,27 +191,29 @@ fn load_feature_rows(
         })
         .sum::<Option<u64>>();
     let bar = progress_bar(total, quiet, "reading");
-    let result = ingest::ingest(inputs, &options, &|n| bar.inc(n));
+    let ingested = ingest(logs, options, &|n| bar.inc(n));
     bar.finish_and_clear();
-    let ingested = result?;
-    let report = ingested.report;
+    let ingested = ingested?;
     if !quiet {
-        warn_skipped(&report, feature.as_of.is_some())?;
+        warn_skipped(&ingested.report, as_of_asked)?;
     }
-    let rows = FeatureRows::from_aggregate(
-        ingested.aggregate,
-        ingested.has_channel,
-        ingested.has_status,
-        &feature_options,
-    )
-    .ok_or(IngestError::NoRows {
-        detail: String::new(),
-    })?;
-    Ok((rows, report))
+    segment::feature_rows(ingested, features)
 }
 
-/// `as_of_asked`: rows after the reference time are worth a word only
-/// when the user set it (a period's bounds are set by the command).
+/// [`load_feature_rows`] into the feature table.
+fn load_logs(
+    logs: &[Input],
+    options: &IngestOptions,
+    features: &FeatureOptions,
+    as_of_asked: bool,
+    quiet: bool,
+) -> Result<(FeatureTable, IngestReport), Error> {
+    let (rows, report) = load_feature_rows(logs, options, features, as_of_asked, quiet)?;
+    Ok((rows.into_table(), report))
+}
+
+/// Says how many bad rows were skipped, and rows after `--as-of` when
+/// the user set it.
 fn warn_skipped(report: &IngestReport, as_of_asked: bool) -> Result<(), Error> {
     if report.skipped_rows > 0 {
         note(format_args!(
@@ -288,7 +233,202 @@ fn warn_skipped(report: &IngestReport, as_of_asked: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// `-` is standard output.
-fn is_stdout(path: &Path) -> bool {
-    path.as_os_str() == "-"
+/// Says which features are the same for every user.
+fn warn_constant(prepared: &Prepared, quiet: bool) -> Result<(), Error> {
+    if quiet {
+        return Ok(());
+    }
+    for spec in prepared.constant_features() {
+        note(format_args!(
+            "segmint: warning: feature {spec} is the same for every user; it is left at 0"
+        ))?;
+    }
+    Ok(())
+}
+
+/// Says which K left segments empty (scikit-learn warns too).
+fn warn_empty(empty: &[EmptyClusters], quiet: bool) -> Result<(), Error> {
+    if quiet {
+        return Ok(());
+    }
+    for e in empty {
+        let why = if e.distinct < e.k {
+            format!(
+                "the users have only {} distinct feature values (duplicates), fewer than K",
+                e.distinct
+            )
+        } else {
+            "no user is nearest to their centres".to_string()
+        };
+        note(format_args!(
+            "segmint: warning: K = {}: {} of the {} segments are empty: {why}",
+            e.k, e.empty, e.k
+        ))?;
+    }
+    Ok(())
+}
+
+/// The paths of a command's inputs, to check its outputs against.
+fn input_paths<'a>(
+    inputs: &'a [PathBuf],
+    more: impl IntoIterator<Item = &'a Path>,
+) -> Vec<&'a Path> {
+    inputs.iter().map(PathBuf::as_path).chain(more).collect()
+}
+
+/// Logs a command reads twice: standard input and named pipes are copied
+/// once into unnamed temporary files.
+fn rereadable(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
+    if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err(Error::Usage(
+            "standard input (-) can be read only once".into(),
+        ));
+    }
+    inputs(paths)
+        .into_iter()
+        .map(|input| {
+            let name = input.display();
+            input.rereadable().map_err(|source| Error::Output {
+                path: PathBuf::from(format!("a temporary copy of {name}")),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// What `sweep`, `fit` and `bench` cluster: transaction logs or a feature
+/// table, its features picked and scaled.
+fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> {
+    let asked = data.feature_specs()?;
+    let (table, schema, report) = match &data.features_input {
+        Some(path) => {
+            let table = segment::read_feature_table(
+                path,
+                data.key_col.clone(),
+                data.input.delimiter,
+                asked.as_deref(),
+            )?;
+            let schema = InputSchema::FeatureTable {
+                key_col: data.key_col.clone(),
+                delimiter: data.input.delimiter.to_string(),
+            };
+            (table, schema, None)
+        }
+        None => {
+            if data.key_col.is_some() {
+                return Err(Error::Usage(
+                    "--key-col names the key of a --features-input table; for logs use --user-col"
+                        .into(),
+                ));
+            }
+            let (options, features) = log_options(&data.input, &data.feature)?;
+            let (table, report) = load_logs(
+                &inputs(&data.inputs),
+                &options,
+                &features,
+                options.as_of.is_some(),
+                quiet,
+            )?;
+            (
+                NumericTable::from_features(&table),
+                InputSchema::transactions(&options, &features),
+                Some(report),
+            )
+        }
+    };
+    let mut prepared = segment::prepare(
+        table,
+        asked,
+        data.scale.into(),
+        schema,
+        data.features_input.is_some(),
+    )?;
+    prepared.ingest = report;
+    warn_constant(&prepared, quiet)?;
+    Ok(prepared)
+}
+
+/// The backend `--device` gives for fitting `method` over `ks`.
+fn backend_for(
+    session: &Session,
+    prepared: &Prepared,
+    method: &Method,
+    ks: &[usize],
+    silhouette: SilhouetteMode,
+) -> Result<Backend, Error> {
+    let points = &prepared.points;
+    let work = method.workload(points.n(), points.d(), ks, silhouette);
+    session.backend(&work.as_workload())
+}
+
+/// Fits `method` over `ks` (see [`segment::fit`]) on the backend
+/// `--device` gives, behind a spinner; warns of empty segments.
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    session: &Session,
+    prepared: &Prepared,
+    method: &Method,
+    ks: &[usize],
+    k: KChoice,
+    options: &SegmentOptions,
+    silhouette: SilhouetteMode,
+) -> Result<(Backend, Fitted), Error> {
+    let backend = backend_for(session, prepared, method, ks, silhouette)?;
+    let fitted = behind_spinner(session.quiet, "clustering", || {
+        segment::fit(&backend, prepared, method, ks, k, options, silhouette)
+    })?;
+    warn_empty(&fitted.empty, session.quiet)?;
+    Ok((backend, fitted))
+}
+
+/// Reads logs, fits `method` on their users and makes the fit a model:
+/// the analysis `report` and `demo` write.
+fn analyse(
+    session: &Session,
+    logs: &[Input],
+    options: &IngestOptions,
+    features: &FeatureOptions,
+    asked: Option<Vec<FeatureSpec>>,
+    segmenting: &Segmenting,
+) -> Result<(Backend, Analysis), Error> {
+    let quiet = session.quiet;
+    let (table, ingest) = load_logs(logs, options, features, options.as_of.is_some(), quiet)?;
+    let prepared = segment::prepare(
+        NumericTable::from_features(&table),
+        asked,
+        Scaling::Zscore,
+        InputSchema::transactions(options, features),
+        false,
+    )?;
+    warn_constant(&prepared, quiet)?;
+    let ks = segment::ks_to_sweep(segmenting.k, &segmenting.range, prepared.points.n())?;
+    let (backend, fitted) = fit(
+        session,
+        &prepared,
+        &segmenting.method,
+        &ks,
+        segmenting.k,
+        &segmenting.options,
+        segmenting.silhouette,
+    )?;
+    Ok((
+        backend,
+        Analysis {
+            table,
+            ingest,
+            options: options.clone(),
+            prepared,
+            fitted,
+        },
+    ))
+}
+
+/// How `report` and `demo` segment: the method, the K (and the range
+/// swept beside it), names, churn thresholds and the silhouette.
+struct Segmenting {
+    method: Method,
+    k: KChoice,
+    range: Vec<usize>,
+    options: SegmentOptions,
+    silhouette: SilhouetteMode,
 }

@@ -3,21 +3,19 @@
 
 use std::time::Instant;
 
-use crate::cli::{Format, SweepArgs};
+use super::emit::summary;
+use super::{Session, backend_for, behind_spinner, input_paths, prepare, warn_empty};
+use crate::cli::{Format, SweepArgs, k_list};
 use segmint::Error;
-use segmint::cluster::params::parse_k_list;
-
-use segmint::output::Outputs;
+use segmint::output::{Outputs, is_stdout};
 use segmint::report::sweep::SweepSummary;
-
-use super::cluster::{cluster, prepare};
-use super::{Session, input_paths, is_stdout, say_json, tell};
+use segmint::segment;
 
 pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
-    let quiet = session.quiet;
-    let ks = parse_k_list(&args.k)?;
-    let mode = args.kmeans.validate()?;
-    if args.format == Format::Json && args.output.as_deref().is_some_and(is_stdout) {
+    let ks = k_list(&args.k, "--k")?;
+    let (method, silhouette) = args.kmeans.method()?;
+    let csv_on_stdout = args.output.as_deref().is_some_and(is_stdout);
+    if args.format == Format::Json && csv_on_stdout {
         return Err(Error::Usage(
             "--format json prints the summary on standard output; write the CSV to a file with -o"
                 .into(),
@@ -28,26 +26,25 @@ pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
         &args.output.as_deref().into_iter().collect::<Vec<_>>(),
     )?;
     let started = Instant::now();
-    let prepared = prepare(&args.data, quiet)?;
-    let (backend, result) = cluster(session, &prepared.points, &ks, &args.kmeans, mode)?;
-    let names = prepared.feature_names();
-    let summary = SweepSummary::new(
-        &result,
+    let prepared = prepare(&args.data, session.quiet)?;
+    let backend = backend_for(session, &prepared, &method, &ks, silhouette)?;
+    let sweep = behind_spinner(session.quiet, "clustering", || {
+        segment::sweep(&backend, &prepared, &method, &ks, silhouette)
+    })?;
+    warn_empty(&sweep.empty_clusters(&prepared.points), session.quiet)?;
+    let feature_names = prepared.feature_names();
+    let result = SweepSummary::new(
+        &sweep,
         prepared.points.n(),
-        &names,
+        &feature_names,
         &backend,
         started.elapsed().as_secs_f64(),
     );
     if let Some(path) = &args.output {
-        outputs.write(path, |out| summary.write_csv(out))?;
+        outputs.write(path, |out| result.write_csv(out))?;
     }
     outputs.commit()?;
-    match args.format {
-        Format::Json => say_json(&summary),
-        Format::Table => tell(
-            summary.describe(),
-            quiet,
-            args.output.as_deref().is_some_and(is_stdout),
-        ),
-    }
+    summary(args.format, session.quiet, csv_on_stdout, &result, || {
+        result.describe()
+    })
 }

@@ -1,26 +1,24 @@
 //! `segmint transitions`: how users moved between segments, from two
 //! scores files or from two periods of one log (`--split-at`).
 
-use std::io::Write;
 use std::path::Path;
 
-use crate::cli::{FeatureArgs, Format, Scale, TransitionsArgs};
+use super::emit::{note, say};
+use super::{
+    Session, backend_for, behind_spinner, input_paths, load_logs, rereadable, warn_constant,
+    warn_empty,
+};
+use crate::cli::{Format, TransitionsArgs, log_options};
 use segmint::Error;
 use segmint::cluster::SilhouetteMode;
-use segmint::cluster::model::segment_ranks;
-use segmint::features::matrix::{FeatureMatrix, NumericTable};
-use segmint::ingest::IngestError;
 use segmint::ingest::scores::read_scores;
 use segmint::insights::naming::default_names;
-use segmint::insights::transitions::{Assignment, Transitions, matrix_table, transitions};
-use segmint::output::Outputs;
-use segmint::values::time::{MS_PER_DAY, day_of, format_iso};
-
-use super::cluster::{
-    centres_by_segment, cluster, column_values, prepare_table, transactions_schema,
-};
-use super::report::rereadable;
-use super::{Session, input_paths, is_stdout, note, say, thousands};
+use segmint::insights::transitions::{Assignment, transitions};
+use segmint::output::{Outputs, is_stdout};
+use segmint::report::text::thousands;
+use segmint::report::transitions::{describe, write_matrix_csv};
+use segmint::segment::periods;
+use segmint::values::time::format_iso;
 
 /// One side of a comparison: users, their segments and the names.
 struct Side {
@@ -47,15 +45,15 @@ fn read_side(path: &Path) -> Result<Side, Error> {
     })
 }
 
-/// Cuts the logs at `split_at`, fits K-Means on the earlier period and
-/// places both periods' users with that one model.
+/// Cuts the logs at `split_at`, fits the method on the earlier period
+/// and places both periods' users with that one model.
 fn split_periods(
     args: &TransitionsArgs,
     split_at: &str,
     session: &Session,
 ) -> Result<(Side, Side), Error> {
     let quiet = session.quiet;
-    args.kmeans.validate()?;
+    let (method, _) = args.kmeans.method()?;
     let at = args
         .input
         .time_format
@@ -72,121 +70,47 @@ fn split_periods(
                 .into(),
         ));
     }
-    // The new period runs from the split to the latest transaction; the
-    // old one has as many calendar days and ends just before the split, so
-    // that both periods' volumes (frequency, monetary, active days)
-    // compare.
-    let empty = |period: &'static str, range: String| {
-        move |e: Error| match e {
-            Error::Ingest(IngestError::NoRows { .. }) => Error::Data(format!(
-                "the {period} period ({range}) holds no transactions; choose another --split-at"
-            )),
-            other => other,
-        }
-    };
+    let (options, features) = log_options(&args.input, &args.feature)?;
     // Read twice (one period, then the other): streams are copied once.
     let logs = rereadable(&args.inputs)?;
-    let (new_table, new_report) = super::load_features_with(
-        &logs,
-        &args.input,
-        &args.feature,
-        |o| o.since = Some(at),
-        quiet,
-    )
-    .map_err(empty("new", format!("from {}", format_iso(at))))?;
-    let days = day_of(new_table.as_of_ms) - day_of(at) + 1;
-    let from = at - days * MS_PER_DAY;
-    let (old_table, old_report) = super::load_features_with(
-        &logs,
-        &args.input,
-        &args.feature,
-        |o| {
-            o.since = Some(from);
-            o.as_of = Some(at - 1);
-        },
-        quiet,
-    )
-    .map_err(empty(
-        "old",
-        format!(
-            "{} to {}, {days} days",
-            format_iso(from),
-            format_iso(at - 1)
-        ),
-    ))?;
-    if !quiet && old_table.window_start_day > day_of(from) {
+    let periods = periods::read(&options, &features, at, &mut |options, features| {
+        load_logs(&logs, options, features, false, quiet)
+    })?;
+    let (old_from, old_to) = periods.old_range;
+    if !quiet && periods.old_is_short {
         note(format_args!(
             "segmint: warning: the log starts after {}: the old period is shorter than the new one",
-            format_iso(from)
+            format_iso(old_from)
         ))?;
     }
     if !quiet {
         note(format_args!(
             "segmint: old period {} to {}, new period {} to {} ({} and {} rows)",
-            format_iso(from),
-            format_iso(at - 1),
-            format_iso(at),
-            format_iso(new_table.as_of_ms),
-            thousands(old_report.rows),
-            thousands(new_report.rows),
+            format_iso(old_from),
+            format_iso(old_to),
+            format_iso(periods.new_range.0),
+            format_iso(periods.new_range.1),
+            thousands(periods.old_report.rows),
+            thousands(periods.new_report.rows),
         ))?;
     }
-    let old_feature = FeatureArgs {
-        as_of: Some(split_at.to_string()),
-        dormant_days: args.feature.dormant_days,
-    };
-    let old = NumericTable::from_features(&old_table);
-    let prepared = prepare_table(
-        old,
-        &None,
-        Scale::Zscore,
-        transactions_schema(&args.input, &old_feature),
-        false,
-        quiet,
-    )?;
-    let (backend, result) = cluster(
-        session,
-        &prepared.points,
-        &[args.k],
-        &args.kmeans,
-        SilhouetteMode::None,
-    )?;
-    let fit = &result.fits[0];
-    let rank = segment_ranks(
-        &fit.labels,
-        args.k,
-        &column_values(&prepared.table, "monetary"),
-        &fit.centres,
-    );
-    let centres = centres_by_segment(&fit.centres, &rank).concat();
-    // Both periods placed by the same nearest-centre rule, as `score` does,
-    // so that a user whose features did not change cannot seem to move.
-    let place = |points: &FeatureMatrix| -> Result<Vec<u32>, Error> {
-        Ok(backend
-            .assign(points, &points.frame.to_working(&centres))?
-            .0)
-    };
-    let old_segments = place(&prepared.points)?;
-    let new = NumericTable::from_features(&new_table);
-    let centre_rows: Vec<Vec<f64>> = centres
-        .chunks(prepared.specs.len())
-        .map(<[f64]>::to_vec)
-        .collect();
-    let new_points = prepared
-        .scaler
-        .transform_with(&new.select(&prepared.specs)?, &centre_rows);
-    let new_segments = place(&new_points)?;
-    let names = default_names(args.k);
+    let prepared = periods.prepare()?;
+    warn_constant(&prepared, quiet)?;
+    let backend = backend_for(session, &prepared, &method, &[args.k], SilhouetteMode::None)?;
+    let segments = behind_spinner(quiet, "clustering", || {
+        periods.segment(&backend, &prepared, &method, args.k)
+    })?;
+    warn_empty(&segments.empty, quiet)?;
     Ok((
         Side {
-            users: prepared.table.keys,
-            segments: old_segments,
-            names: names.clone(),
+            users: segments.old_users,
+            segments: segments.old_segments,
+            names: segments.names.clone(),
         },
         Side {
-            users: new.keys,
-            segments: new_segments,
-            names,
+            users: segments.new_users,
+            segments: segments.new_segments,
+            names: segments.names,
         },
     ))
 }
@@ -198,54 +122,6 @@ fn assignments(side: &Side) -> Vec<Assignment<'_>> {
         .zip(&side.segments)
         .map(|(user, &segment)| Assignment { user, segment })
         .collect()
-}
-
-fn describe(t: &Transitions, show: usize) -> String {
-    let mut text = matrix_table(t);
-    text.push('\n');
-    if let (Some(stayed), Some(up), Some(down)) = (t.stayed, t.moved_up, t.moved_down) {
-        text.push_str(&format!(
-            "stayed {}, moved up {}, moved down {}; ",
-            thousands(stayed),
-            thousands(up),
-            thousands(down),
-        ));
-    }
-    text.push_str(&format!(
-        "appeared {}, disappeared {}",
-        thousands(t.appeared.len() as u64),
-        thousands(t.disappeared.len() as u64),
-    ));
-    if !t.downgrades.is_empty() {
-        text.push_str("\n\nmoved to a lower-value segment:");
-        for m in t.downgrades.iter().take(show) {
-            text.push_str(&format!(
-                "\n  {:<20} {} -> {}",
-                m.user, m.from_name, m.to_name
-            ));
-        }
-        if t.downgrades.len() > show {
-            text.push_str(&format!(
-                "\n  ... and {} more (all of them with --format json)",
-                t.downgrades.len() - show
-            ));
-        }
-    }
-    text
-}
-
-/// The movement matrix as CSV: one row per old segment.
-fn write_matrix_csv(t: &Transitions, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    let mut header = vec!["from \\ to".to_string()];
-    header.extend(t.new_names.iter().cloned());
-    writer.write_record(&header)?;
-    for (i, row) in t.matrix.iter().enumerate() {
-        let mut record = vec![t.old_names[i].clone()];
-        record.extend(row.iter().map(u64::to_string));
-        writer.write_record(&record)?;
-    }
-    writer.flush()
 }
 
 pub fn run(args: &TransitionsArgs, session: &Session) -> Result<(), Error> {

@@ -5,4 +5,4 @@ pub mod accumulator;
 pub mod matrix;
 pub mod table;
 
-pub use self::table::{FeatureRows, FeatureTable, UserFeatures};
+pub use self::table::{FeatureOptions, FeatureRows, FeatureTable, UserFeatures};

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use super::accumulator::{Activity, Aggregate, FinishedUsers, UserAccumulator};
 use crate::values::amount::Money;
+use crate::values::csv::{push_float, push_text};
 use crate::values::time::{MS_PER_DAY, day_of, write_iso};
 
 /// Settings of the feature definitions.
@@ -494,37 +495,6 @@ impl FloatTexts {
             (*known, *len) = (bits, pushed.len() as u8);
         }
     }
-}
-
-/// A text cell, quoted (RFC 4180) only when it must be.
-pub(crate) fn push_text(buf: &mut Vec<u8>, text: impl AsRef<[u8]>) {
-    let text = text.as_ref();
-    if !text
-        .iter()
-        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
-    {
-        buf.extend_from_slice(text);
-        return;
-    }
-    buf.push(b'"');
-    for &b in text {
-        if b == b'"' {
-            buf.push(b'"');
-        }
-        buf.push(b);
-    }
-    buf.push(b'"');
-}
-
-/// Shortest round-trip form; integral values without `.0`; `-0` as `0`.
-pub(crate) fn push_float(buf: &mut Vec<u8>, x: f64) {
-    if x == 0.0 {
-        buf.push(b'0');
-        return;
-    }
-    let mut ryu = ryu::Buffer::new();
-    let s = ryu.format(x);
-    buf.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
 }
 
 /// (key prefix, partition, slot) of every user, in key order. The first

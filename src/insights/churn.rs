@@ -34,12 +34,13 @@ impl Default for ChurnThresholds {
     }
 }
 
-/// A churn threshold that cannot work, with the rule it breaks.
+/// A churn threshold that cannot work, with the rule it breaks; the
+/// message names the field (`dormant_days`), the command line its flag.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ChurnError {
-    #[error("--{flag} must be {rule}, got {value}")]
+    #[error("{parameter} must be {rule}, got {value}")]
     BadThreshold {
-        flag: &'static str,
+        parameter: &'static str,
         rule: &'static str,
         value: f64,
     },
@@ -48,12 +49,12 @@ pub enum ChurnError {
 impl ChurnThresholds {
     /// Checks every threshold: all finite, `dormant_days >= 0`, the three
     /// declines in [-1, 0], the failure rate in [0, 1]. Errors name the
-    /// command-line flag.
+    /// field.
     pub fn validate(&self) -> Result<(), ChurnError> {
         const DECLINE: &str = "a fraction in [-1, 0] (-0.30 is -30%)";
         let checks: [(&'static str, f64, &'static str, bool); 5] = [
             (
-                "dormant-days",
+                "dormant_days",
                 self.dormant_days,
                 "a finite number of days >= 0",
                 self.dormant_days >= 0.0,
@@ -65,27 +66,31 @@ impl ChurnThresholds {
                 in_range(self.decline, -1.0, 0.0),
             ),
             (
-                "quality-failure-rate",
+                "quality_failure_rate",
                 self.quality_failure_rate,
                 "a fraction in [0, 1] (0.50 is 50%)",
                 in_range(self.quality_failure_rate, 0.0, 1.0),
             ),
             (
-                "critical-decline",
+                "critical_decline",
                 self.critical_decline,
                 DECLINE,
                 in_range(self.critical_decline, -1.0, 0.0),
             ),
             (
-                "moderate-decline",
+                "moderate_decline",
                 self.moderate_decline,
                 DECLINE,
                 in_range(self.moderate_decline, -1.0, 0.0),
             ),
         ];
-        for (flag, value, rule, ok) in checks {
+        for (parameter, value, rule, ok) in checks {
             if !(ok && value.is_finite()) {
-                return Err(ChurnError::BadThreshold { flag, rule, value });
+                return Err(ChurnError::BadThreshold {
+                    parameter,
+                    rule,
+                    value,
+                });
             }
         }
         Ok(())
@@ -246,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn validate_names_the_flag_and_the_value() {
+    fn validate_names_the_field_and_the_value() {
         let bad = |f: fn(&mut ChurnThresholds)| {
             let mut t = ChurnThresholds::default();
             f(&mut t);
@@ -254,27 +259,27 @@ mod tests {
         };
         assert_eq!(
             bad(|t| t.dormant_days = -1.0),
-            "--dormant-days must be a finite number of days >= 0, got -1"
+            "dormant_days must be a finite number of days >= 0, got -1"
         );
         assert_eq!(
             bad(|t| t.dormant_days = f64::INFINITY),
-            "--dormant-days must be a finite number of days >= 0, got inf"
+            "dormant_days must be a finite number of days >= 0, got inf"
         );
         assert_eq!(
             bad(|t| t.decline = 0.3),
-            "--decline must be a fraction in [-1, 0] (-0.30 is -30%), got 0.3"
+            "decline must be a fraction in [-1, 0] (-0.30 is -30%), got 0.3"
         );
         assert_eq!(
             bad(|t| t.critical_decline = -1.5),
-            "--critical-decline must be a fraction in [-1, 0] (-0.30 is -30%), got -1.5"
+            "critical_decline must be a fraction in [-1, 0] (-0.30 is -30%), got -1.5"
         );
         assert_eq!(
             bad(|t| t.moderate_decline = f64::NAN),
-            "--moderate-decline must be a fraction in [-1, 0] (-0.30 is -30%), got NaN"
+            "moderate_decline must be a fraction in [-1, 0] (-0.30 is -30%), got NaN"
         );
         assert_eq!(
             bad(|t| t.quality_failure_rate = 50.0),
-            "--quality-failure-rate must be a fraction in [0, 1] (0.50 is 50%), got 50"
+            "quality_failure_rate must be a fraction in [0, 1] (0.50 is 50%), got 50"
         );
         // The ends of every range are allowed.
         let edges = ChurnThresholds {

@@ -1,7 +1,8 @@
-//! Segment names (SPEC section 5): the default tier names for K segments
-//! and the checked `--segment-names` override. Segments arrive already
-//! numbered by value (segment 0 has the highest mean monetary); ranking
-//! clusters is not this module's job, nor is writing the names anywhere.
+//! Segments ranked and named (README, "Segments and insights"): a
+//! method's clusters numbered by value ([`segment_ranks`]: segment 0 has
+//! the highest mean monetary), the default tier names for K segments and
+//! the checked `--segment-names` override. Writing the names anywhere is
+//! not this module's job.
 
 /// The largest K that gets word names; above it segments are `Tier 1` ..
 /// `Tier K`.
@@ -62,21 +63,36 @@ pub fn default_names(k: usize) -> Vec<String> {
     }
 }
 
-/// A `--segment-names` list that cannot name the segments.
+/// A list of segment names that cannot name the segments. Messages call
+/// the list `segment_names`; the command line names its flag (see
+/// [`NamingError::describe`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe("segment_names"))]
 pub enum NamingError {
-    #[error(
-        "--segment-names gives {given} names but K = {k}: give one name per segment, highest value first"
-    )]
     WrongCount { given: usize, k: usize },
-    #[error("--segment-names: name {position} is empty: every segment needs a name")]
     Empty { position: usize },
-    #[error("--segment-names: {name:?} is given twice: names must be distinct")]
     Duplicate { name: String },
-    #[error(
-        "--segment-names: {name:?} contains a line break or a double quote, which names cannot hold (they go into CSV cells unquoted)"
-    )]
     BadCharacter { name: String },
+}
+
+impl NamingError {
+    /// The message, with the list called `name` (a flag, say).
+    pub fn describe(&self, name: &str) -> String {
+        match self {
+            NamingError::WrongCount { given, k } => format!(
+                "{name} gives {given} names but K = {k}: give one name per segment, highest value first"
+            ),
+            NamingError::Empty { position } => {
+                format!("{name}: name {position} is empty: every segment needs a name")
+            }
+            NamingError::Duplicate { name: twice } => {
+                format!("{name}: {twice:?} is given twice: names must be distinct")
+            }
+            NamingError::BadCharacter { name: bad } => format!(
+                "{name}: {bad:?} contains a line break or a double quote, which names cannot hold (they go into CSV cells unquoted)"
+            ),
+        }
+    }
 }
 
 /// Parses a comma-separated `--segment-names` list for `k` segments,
@@ -113,6 +129,60 @@ pub fn parse_names(list: &str, k: usize) -> Result<Vec<String>, NamingError> {
         }
     }
     Ok(names.into_iter().map(str::to_string).collect())
+}
+
+/// Reorders clusters so that segment 0 has the highest mean of `order_by`
+/// (values in original units, one per point): returns `rank[cluster] =
+/// segment`. Clusters whose means are equal (all amounts 0, say) are
+/// ordered by their centres, feature by feature, highest first (so with
+/// the default features the more frequent users rank higher), then the
+/// larger first; empty clusters come last. The order never depends on how
+/// k-means++ happened to number the clusters, unless two clusters share
+/// their mean, centre and size.
+pub fn segment_ranks(
+    labels: &[u32],
+    k: usize,
+    order_by: &[f64],
+    centres: &ndarray::Array2<f64>,
+) -> Vec<u32> {
+    let mut sums = vec![0.0f64; k];
+    let mut counts = vec![0u64; k];
+    for (&l, &v) in labels.iter().zip(order_by) {
+        sums[l as usize] += v;
+        counts[l as usize] += 1;
+    }
+    let means: Vec<f64> = (0..k)
+        .map(|c| {
+            if counts[c] == 0 {
+                f64::NEG_INFINITY
+            } else {
+                sums[c] / counts[c] as f64
+            }
+        })
+        .collect();
+    let by_centre = |a: usize, b: usize| {
+        centres
+            .row(b)
+            .iter()
+            .zip(centres.row(a))
+            .map(|(y, x)| y.total_cmp(x))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| {
+        means[b]
+            .total_cmp(&means[a])
+            .then_with(|| (counts[a] == 0).cmp(&(counts[b] == 0)))
+            .then_with(|| by_centre(a, b))
+            .then(counts[b].cmp(&counts[a]))
+            .then(a.cmp(&b))
+    });
+    let mut rank = vec![0u32; k];
+    for (segment, &cluster) in order.iter().enumerate() {
+        rank[cluster] = segment as u32;
+    }
+    rank
 }
 
 #[cfg(test)]
@@ -193,7 +263,7 @@ mod tests {
         assert_eq!(err, NamingError::WrongCount { given: 2, k: 3 });
         assert_eq!(
             err.to_string(),
-            "--segment-names gives 2 names but K = 3: give one name per segment, highest value first"
+            "segment_names gives 2 names but K = 3: give one name per segment, highest value first"
         );
         assert_eq!(
             parse_names("a,b,c,d", 3).unwrap_err(),
@@ -222,7 +292,7 @@ mod tests {
         );
         assert_eq!(
             parse_names("a,  ", 2).unwrap_err().to_string(),
-            "--segment-names: name 2 is empty: every segment needs a name"
+            "segment_names: name 2 is empty: every segment needs a name"
         );
     }
 
@@ -237,7 +307,7 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "--segment-names: \"Gold\" is given twice: names must be distinct"
+            "segment_names: \"Gold\" is given twice: names must be distinct"
         );
         // Case matters.
         assert!(parse_names("gold,Gold", 2).is_ok());
@@ -255,5 +325,42 @@ mod tests {
         }
         // A newline at either end is whitespace and is trimmed.
         assert_eq!(parse_names("a\n,b", 2).unwrap(), ["a", "b"]);
+    }
+
+    #[test]
+    fn ranks_segments_by_mean_highest_first() {
+        let labels = [0, 1, 2, 1, 0];
+        let monetary = [1.0, 10.0, 5.0, 20.0, 3.0];
+        let centres = ndarray::Array2::zeros((3, 2));
+        assert_eq!(
+            segment_ranks(&labels, 3, &monetary, &centres),
+            vec![2, 0, 1]
+        );
+    }
+
+    #[test]
+    fn equal_means_are_ranked_by_centre_then_size() {
+        // All amounts 0: the centre decides, feature by feature, however
+        // the clusters are numbered.
+        let labels = [0, 1, 2, 2, 3];
+        let zero = [0.0; 5];
+        let centres = ndarray::array![[1.0, 5.0], [3.0, 0.0], [1.0, 7.0], [0.5, 9.0]];
+        assert_eq!(segment_ranks(&labels, 4, &zero, &centres), vec![2, 0, 1, 3]);
+        let swapped = [1, 0, 2, 2, 3];
+        let centres = ndarray::array![[3.0, 0.0], [1.0, 5.0], [1.0, 7.0], [0.5, 9.0]];
+        assert_eq!(
+            segment_ranks(&swapped, 4, &zero, &centres),
+            vec![0, 2, 1, 3]
+        );
+        // Same centre: the larger first; an empty cluster last.
+        let centres = ndarray::Array2::zeros((3, 1));
+        assert_eq!(
+            segment_ranks(&[1, 0, 0], 3, &[0.0; 3], &centres),
+            vec![0, 1, 2]
+        );
+        assert_eq!(
+            segment_ranks(&[1, 2, 2], 3, &[0.0; 3], &centres),
+            vec![2, 1, 0]
+        );
     }
 }

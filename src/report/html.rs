@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use super::charts::{self, Bars, Curve, PALETTE, Units};
 use super::summary::{LeftOut, Summary};
+use super::text::{money, percent, thousands};
 
 /// Sections in page order: (id, heading).
 pub const SECTIONS: [(&str, &str); 9] = [
@@ -88,31 +89,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// 1234567 -> "1,234,567".
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Money with two decimals and thousands separators.
-pub fn money(v: f64) -> String {
-    let sign = if v < 0.0 { "-" } else { "" };
-    let cents = (v.abs() * 100.0).round();
-    let whole = (cents / 100.0).trunc() as u64;
-    format!("{sign}{}.{:02}", thousands(whole), (cents % 100.0) as u64)
-}
-
-pub fn percent(v: f64) -> String {
-    format!("{:.1}%", 100.0 * v)
 }
 
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {

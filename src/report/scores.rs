@@ -7,8 +7,8 @@
 use std::io::{self, Write};
 
 use crate::features::matrix::NumericTable;
-use crate::features::table::{push_float, push_text};
 use crate::insights::segments::UserInsights;
+use crate::values::csv::{push_distance, push_f32, push_float, push_text};
 
 /// The per-user results of a fit or a score.
 pub struct Scores<'a> {
@@ -29,32 +29,6 @@ pub struct Scores<'a> {
 
 /// The columns between the segment's and the features'.
 const INSIGHT_COLUMNS: &[u8] = b",rfm_r,rfm_f,rfm_m,rfm_segment,churn_risk,churn_reason";
-
-/// The shortest text that reads back to the same f32 (values computed in
-/// f32 have no more digits worth printing).
-fn push_f32(buf: &mut Vec<u8>, x: f32) {
-    if x == 0.0 {
-        buf.push(b'0');
-        return;
-    }
-    let mut ryu = ryu::Buffer::new();
-    let s = ryu.format(x);
-    buf.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
-}
-
-/// A distance with f32's digits (it was computed in f32): the shortest
-/// text where f32 holds it, else eight significant digits.
-fn push_distance(buf: &mut Vec<u8>, x: f64) {
-    let narrow = x as f32;
-    if narrow.is_finite() {
-        push_f32(buf, narrow);
-    } else {
-        let text = format!("{x:.7e}");
-        let (mantissa, exponent) = text.split_once('e').expect("exponent notation");
-        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
-        buf.extend_from_slice(format!("{mantissa}e{exponent}").as_bytes());
-    }
-}
 
 impl Scores<'_> {
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {

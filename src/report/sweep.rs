@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::cluster::sweep::Sweep;
-use crate::features::table::push_float;
+use crate::values::csv::push_float;
 
 /// The JSON form of a sweep.
 #[derive(Serialize)]

@@ -1,23 +1,30 @@
-//! The model file (SPEC section 6): everything `score` needs to place new
-//! users in the segments of a fit without refitting. Versioned; a model of
-//! another version or feature set is refused.
+//! The model file (README, "Fit and score"): everything `score` needs to
+//! place new users in the segments of a fit without refitting: how the
+//! users were read, the features and their scaler, the method and what it
+//! learnt, the segments' names and the churn thresholds. Versioned; a
+//! model of another version or feature set, or one damaged, is refused.
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::matrix::{FeatureSpec, Scaler};
+use crate::backend::{Backend, BackendError};
+use crate::features::FeatureOptions;
+use crate::features::matrix::{FeatureError, FeatureMatrix, FeatureSpec, NumericTable, Scaler};
+use crate::ingest::{ColumnNames, Delimiter, IngestOptions, TimeFormat};
 use crate::insights::churn::ChurnThresholds;
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "segmint-model";
-/// The version this build writes and reads. Version 2 added the segment
-/// names and the churn thresholds.
-pub const MODEL_VERSION: u32 = 2;
+/// The version this build writes. Version 2 added the segment names and
+/// the churn thresholds; version 3 names the method (`method`), under
+/// which the K-Means centres, parameters and inertia moved. Version 2
+/// files still load, as the K-Means models they are.
+pub const MODEL_VERSION: u32 = 3;
 
 /// How the fitted users were read, so `score` reads new ones alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InputSchema {
-    /// Transaction logs (SPEC section 2), aggregated into features.
+    /// Transaction logs (README, "Input"), aggregated into features.
     Transactions {
         user_col: Option<String>,
         time_col: Option<String>,
@@ -37,11 +44,81 @@ pub enum InputSchema {
     },
 }
 
+impl InputSchema {
+    /// The schema of transaction logs read with `options`.
+    pub fn transactions(options: &IngestOptions, features: &FeatureOptions) -> Self {
+        let c = &options.columns;
+        InputSchema::Transactions {
+            user_col: c.user.clone(),
+            time_col: c.time.clone(),
+            amount_col: c.amount.clone(),
+            channel_col: c.channel.clone(),
+            status_col: c.status.clone(),
+            no_header: !options.has_header,
+            delimiter: options.delimiter.to_string(),
+            time_format: options.time_format.to_string(),
+            success_statuses: options.success_statuses.clone(),
+            dormant_days: features.dormant_days,
+        }
+    }
+
+    /// The time format of a model of transaction logs (`--as-of` of
+    /// `score` is read in it).
+    pub fn time_format(&self) -> Option<TimeFormat> {
+        match self {
+            InputSchema::Transactions { time_format, .. } => time_format.parse().ok(),
+            InputSchema::FeatureTable { .. } => None,
+        }
+    }
+
+    /// How to read new logs as the fitted ones were (`as_of`: the reference
+    /// time of the new logs), for a model of transaction logs; `None` for
+    /// one of a feature table.
+    pub fn logs_options(&self, as_of: Option<i64>) -> Option<(IngestOptions, FeatureOptions)> {
+        let InputSchema::Transactions {
+            user_col,
+            time_col,
+            amount_col,
+            channel_col,
+            status_col,
+            no_header,
+            delimiter,
+            time_format,
+            success_statuses,
+            dormant_days,
+        } = self
+        else {
+            return None;
+        };
+        let options = IngestOptions {
+            columns: ColumnNames {
+                user: user_col.clone(),
+                time: time_col.clone(),
+                amount: amount_col.clone(),
+                channel: channel_col.clone(),
+                status: status_col.clone(),
+            },
+            has_header: !no_header,
+            // Checked when the model was read.
+            delimiter: delimiter.parse::<Delimiter>().unwrap_or_default(),
+            time_format: time_format.parse::<TimeFormat>().unwrap_or_default(),
+            as_of,
+            success_statuses: success_statuses.clone(),
+            ..IngestOptions::default()
+        };
+        let features = FeatureOptions {
+            as_of,
+            dormant_days: *dormant_days,
+        };
+        Some((options, features))
+    }
+}
+
 /// How the features were scaled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Scaling {
-    /// z-scores with the population std (SPEC section 4).
+    /// z-scores with the population std.
     #[default]
     Zscore,
     /// Values clustered as given.
@@ -60,8 +137,10 @@ pub struct Model {
     pub features: Vec<String>,
     pub scaling: Scaling,
     pub scaler: Scaler,
-    /// Segment centres in scaled space, segment 0 first.
-    pub centres: Vec<Vec<f64>>,
+    /// The method and what it learnt: what places new users.
+    pub method: MethodModel,
+    /// Segments.
+    pub k: usize,
     /// The column whose mean (in original units) orders the segments,
     /// highest first.
     pub segment_order_by: String,
@@ -69,15 +148,95 @@ pub struct Model {
     pub segment_names: Vec<String>,
     /// The churn early-warning thresholds `score` applies.
     pub churn: ChurnThresholds,
-    pub k: usize,
-    pub seed: u64,
-    pub n_init: usize,
-    pub max_iter: usize,
-    pub tol: f64,
-    /// Fit statistics, for the record.
+    /// Fit statistics, for the record: users fitted on, and the
+    /// silhouette of their segments.
     pub users: usize,
-    pub inertia: f64,
     pub silhouette: Option<f64>,
+}
+
+/// A method's part of a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name")]
+pub enum MethodModel {
+    /// K-Means: users go to the nearest centre.
+    #[serde(rename = "kmeans")]
+    KMeans {
+        /// Segment centres in scaled space, segment 0 first.
+        centres: Vec<Vec<f64>>,
+        seed: u64,
+        n_init: usize,
+        max_iter: usize,
+        tol: f64,
+        /// The fit's sum of squared distances to the centres.
+        inertia: f64,
+    },
+}
+
+impl MethodModel {
+    /// The method's name, as `--method` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MethodModel::KMeans { .. } => "kmeans",
+        }
+    }
+
+    /// The seed of the fit (silhouette samples of scoring reuse it).
+    pub fn seed(&self) -> u64 {
+        match self {
+            MethodModel::KMeans { seed, .. } => *seed,
+        }
+    }
+}
+
+/// Version 2: K-Means only, its centres and parameters at the top.
+#[derive(Debug, Clone, Deserialize)]
+struct ModelV2 {
+    format: String,
+    created_by: String,
+    input: InputSchema,
+    features: Vec<String>,
+    scaling: Scaling,
+    scaler: Scaler,
+    centres: Vec<Vec<f64>>,
+    segment_order_by: String,
+    segment_names: Vec<String>,
+    churn: ChurnThresholds,
+    k: usize,
+    seed: u64,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    users: usize,
+    inertia: f64,
+    silhouette: Option<f64>,
+}
+
+impl From<ModelV2> for Model {
+    fn from(m: ModelV2) -> Model {
+        Model {
+            format: m.format,
+            version: MODEL_VERSION,
+            created_by: m.created_by,
+            input: m.input,
+            features: m.features,
+            scaling: m.scaling,
+            scaler: m.scaler,
+            method: MethodModel::KMeans {
+                centres: m.centres,
+                seed: m.seed,
+                n_init: m.n_init,
+                max_iter: m.max_iter,
+                tol: m.tol,
+                inertia: m.inertia,
+            },
+            k: m.k,
+            segment_order_by: m.segment_order_by,
+            segment_names: m.segment_names,
+            churn: m.churn,
+            users: m.users,
+            silhouette: m.silhouette,
+        }
+    }
 }
 
 /// Why a model cannot be used.
@@ -86,7 +245,7 @@ pub enum ModelError {
     #[error("{path}: not a segmint model ({reason})")]
     Unreadable { path: String, reason: String },
     #[error(
-        "{path}: model version {found}, but this segmint reads version {MODEL_VERSION}; refit it with this version"
+        "{path}: model version {found}, but this segmint reads versions 2 and {MODEL_VERSION}; refit it with this version"
     )]
     Version { path: String, found: u32 },
     #[error("{path}: {reason}")]
@@ -127,8 +286,17 @@ impl Model {
                 reason: format!("no \"format\": \"{MODEL_FORMAT}\" field"),
             });
         }
-        match value.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(MODEL_VERSION) => {}
+        let unreadable = |e: serde_json::Error| ModelError::Unreadable {
+            path: path.into(),
+            reason: e.to_string(),
+        };
+        let model: Model = match value.get("version").and_then(|v| v.as_u64()) {
+            Some(2) => serde_json::from_value::<ModelV2>(value)
+                .map_err(unreadable)?
+                .into(),
+            Some(v) if v == u64::from(MODEL_VERSION) => {
+                serde_json::from_value(value).map_err(unreadable)?
+            }
             Some(v) => {
                 return Err(ModelError::Version {
                     path: path.into(),
@@ -141,11 +309,7 @@ impl Model {
                     reason: "no \"version\" field".into(),
                 });
             }
-        }
-        let model: Model = serde_json::from_value(value).map_err(|e| ModelError::Unreadable {
-            path: path.into(),
-            reason: e.to_string(),
-        })?;
+        };
         model.check().map_err(|reason| ModelError::Invalid {
             path: path.into(),
             reason,
@@ -173,11 +337,12 @@ impl Model {
         if self.k == 0 {
             return Err("k must be at least 1, found 0".into());
         }
-        if self.centres.len() != self.k {
+        let MethodModel::KMeans { centres, .. } = &self.method;
+        if centres.len() != self.k {
             return Err(format!(
                 "k is {} but there are {} centres",
                 self.k,
-                self.centres.len()
+                centres.len()
             ));
         }
         if self.segment_names.len() != self.k {
@@ -197,14 +362,11 @@ impl Model {
                 ));
             }
         }
-        self.churn.validate().map_err(|e| match e {
-            crate::insights::churn::ChurnError::BadThreshold { flag, rule, value } => format!(
-                "churn.{} must be {rule}, found {value}",
-                flag.replace('-', "_")
-            ),
-        })?;
+        self.churn
+            .validate()
+            .map_err(|e| format!("churn.{e}").replace(", got ", ", found "))?;
         let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
-        if self.centres.iter().any(|c| c.len() != d || !finite(c)) {
+        if centres.iter().any(|c| c.len() != d || !finite(c)) {
             return Err(format!("every centre must hold {d} finite numbers"));
         }
         if !finite(&self.scaler.mean) || !finite(&self.scaler.std) {
@@ -217,7 +379,7 @@ impl Model {
                     "the scale (std) of feature {feature} is {std}: a scale must be positive"
                 ));
             }
-            if std == 0.0 && self.centres.iter().any(|c| c[j] != 0.0) {
+            if std == 0.0 && centres.iter().any(|c| c[j] != 0.0) {
                 return Err(format!(
                     "the scale (std) of feature {feature} is 0 (a constant column) but a centre is not 0 there"
                 ));
@@ -259,6 +421,27 @@ impl Model {
         Ok(())
     }
 
+    /// The points of `table`'s users as the model sees them: its features,
+    /// scaled with its scaler, in a frame that holds its centres too (new
+    /// users may all sit far from them).
+    pub fn points(&self, table: &NumericTable) -> Result<FeatureMatrix, FeatureError> {
+        let raw = table.select(&self.feature_specs())?;
+        let MethodModel::KMeans { centres, .. } = &self.method;
+        Ok(self.scaler.transform_with(&raw, centres))
+    }
+
+    /// Each user's segment under the model (K-Means: the nearest centre,
+    /// an exact tie to the lower segment) and its squared distance to the
+    /// segment's centre, in the points' working coordinates.
+    pub fn place(
+        &self,
+        backend: &Backend,
+        points: &FeatureMatrix,
+    ) -> Result<(Vec<u32>, Vec<f32>), BackendError> {
+        let MethodModel::KMeans { centres, .. } = &self.method;
+        backend.assign(points, &points.frame.to_working(&centres.concat()))
+    }
+
     pub fn feature_specs(&self) -> Vec<FeatureSpec> {
         FeatureSpec::parse_list(&self.features).expect("checked on load")
     }
@@ -275,60 +458,6 @@ impl Model {
         }
         Ok(())
     }
-}
-
-/// Reorders clusters so that segment 0 has the highest mean of `order_by`
-/// (values in original units, one per point): returns `rank[cluster] =
-/// segment`. Clusters whose means are equal (all amounts 0, say) are
-/// ordered by their centres, feature by feature, highest first (so with
-/// the default features the more frequent users rank higher), then the
-/// larger first; empty clusters come last. The order never depends on how
-/// k-means++ happened to number the clusters, unless two clusters share
-/// their mean, centre and size.
-pub fn segment_ranks(
-    labels: &[u32],
-    k: usize,
-    order_by: &[f64],
-    centres: &ndarray::Array2<f64>,
-) -> Vec<u32> {
-    let mut sums = vec![0.0f64; k];
-    let mut counts = vec![0u64; k];
-    for (&l, &v) in labels.iter().zip(order_by) {
-        sums[l as usize] += v;
-        counts[l as usize] += 1;
-    }
-    let means: Vec<f64> = (0..k)
-        .map(|c| {
-            if counts[c] == 0 {
-                f64::NEG_INFINITY
-            } else {
-                sums[c] / counts[c] as f64
-            }
-        })
-        .collect();
-    let by_centre = |a: usize, b: usize| {
-        centres
-            .row(b)
-            .iter()
-            .zip(centres.row(a))
-            .map(|(y, x)| y.total_cmp(x))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    };
-    let mut order: Vec<usize> = (0..k).collect();
-    order.sort_by(|&a, &b| {
-        means[b]
-            .total_cmp(&means[a])
-            .then_with(|| (counts[a] == 0).cmp(&(counts[b] == 0)))
-            .then_with(|| by_centre(a, b))
-            .then(counts[b].cmp(&counts[a]))
-            .then(a.cmp(&b))
-    });
-    let mut rank = vec![0u32; k];
-    for (segment, &cluster) in order.iter().enumerate() {
-        rank[cluster] = segment as u32;
-    }
-    rank
 }
 
 #[cfg(test)]
@@ -350,19 +479,27 @@ mod tests {
                 mean: vec![1.0, 2.0],
                 std: vec![0.5, 2.0],
             },
-            centres: vec![vec![0.0, 1.0], vec![1.0, 0.0]],
+            method: MethodModel::KMeans {
+                centres: vec![vec![0.0, 1.0], vec![1.0, 0.0]],
+                seed: 7,
+                n_init: 1,
+                max_iter: 300,
+                tol: 1e-4,
+                inertia: 3.5,
+            },
+            k: 2,
             segment_order_by: "x".into(),
             segment_names: vec!["High".into(), "Low".into()],
             churn: ChurnThresholds::default(),
-            k: 2,
-            seed: 7,
-            n_init: 1,
-            max_iter: 300,
-            tol: 1e-4,
             users: 10,
-            inertia: 3.5,
             silhouette: Some(0.5),
         }
+    }
+
+    /// The model's centres, to edit.
+    fn centres(m: &mut Model) -> &mut Vec<Vec<f64>> {
+        let MethodModel::KMeans { centres, .. } = &mut m.method;
+        centres
     }
 
     #[test]
@@ -370,7 +507,7 @@ mod tests {
         let m = model();
         let text = m.to_json();
         assert_eq!(Model::from_json(&text, "m.json").unwrap(), m);
-        let older = text.replace("\"version\": 2", "\"version\": 1");
+        let older = text.replace("\"version\": 3", "\"version\": 1");
         let err = Model::from_json(&older, "m.json").unwrap_err();
         assert!(matches!(err, ModelError::Version { found: 1, .. }), "{err}");
         let mut unnamed = m.clone();
@@ -407,7 +544,7 @@ mod tests {
         assert_eq!(
             refused(|m| {
                 m.k = 0;
-                m.centres.clear();
+                centres(m).clear();
                 m.segment_names.clear();
             }),
             "k must be at least 1, found 0"
@@ -434,7 +571,7 @@ mod tests {
         // A constant column is 0 in every centre: a fit writes that.
         let mut constant = model();
         constant.scaler.std[1] = 0.0;
-        constant.centres = vec![vec![0.0, 0.0], vec![1.0, 0.0]];
+        *centres(&mut constant) = vec![vec![0.0, 0.0], vec![1.0, 0.0]];
         assert!(Model::from_json(&constant.to_json(), "m.json").is_ok());
     }
 
@@ -452,39 +589,27 @@ mod tests {
     }
 
     #[test]
-    fn ranks_segments_by_mean_highest_first() {
-        let labels = [0, 1, 2, 1, 0];
-        let monetary = [1.0, 10.0, 5.0, 20.0, 3.0];
-        let centres = ndarray::Array2::zeros((3, 2));
-        assert_eq!(
-            segment_ranks(&labels, 3, &monetary, &centres),
-            vec![2, 0, 1]
-        );
-    }
-
-    #[test]
-    fn equal_means_are_ranked_by_centre_then_size() {
-        // All amounts 0: the centre decides, feature by feature, however
-        // the clusters are numbered.
-        let labels = [0, 1, 2, 2, 3];
-        let zero = [0.0; 5];
-        let centres = ndarray::array![[1.0, 5.0], [3.0, 0.0], [1.0, 7.0], [0.5, 9.0]];
-        assert_eq!(segment_ranks(&labels, 4, &zero, &centres), vec![2, 0, 1, 3]);
-        let swapped = [1, 0, 2, 2, 3];
-        let centres = ndarray::array![[3.0, 0.0], [1.0, 5.0], [1.0, 7.0], [0.5, 9.0]];
-        assert_eq!(
-            segment_ranks(&swapped, 4, &zero, &centres),
-            vec![0, 2, 1, 3]
-        );
-        // Same centre: the larger first; an empty cluster last.
-        let centres = ndarray::Array2::zeros((3, 1));
-        assert_eq!(
-            segment_ranks(&[1, 0, 0], 3, &[0.0; 3], &centres),
-            vec![0, 1, 2]
-        );
-        assert_eq!(
-            segment_ranks(&[1, 2, 2], 3, &[0.0; 3], &centres),
-            vec![2, 1, 0]
-        );
+    fn version_2_files_load_as_the_k_means_models_they_are() {
+        let v2 = r#"{
+          "format": "segmint-model", "version": 2, "created_by": "segmint 0.1.0",
+          "input": {"kind": "feature_table", "key_col": null, "delimiter": ","},
+          "features": ["log1p:x", "y"], "scaling": "zscore",
+          "scaler": {"mean": [1.0, 2.0], "std": [0.5, 2.0]},
+          "centres": [[0.0, 1.0], [1.0, 0.0]], "segment_order_by": "x",
+          "segment_names": ["High", "Low"],
+          "churn": {"dormant_days": 30.0, "decline": -0.3, "quality_failure_rate": 0.5,
+                    "critical_decline": -0.2, "moderate_decline": -0.15},
+          "k": 2, "seed": 7, "n_init": 1, "max_iter": 300, "tol": 0.0001,
+          "users": 10, "inertia": 3.5, "silhouette": 0.5
+        }"#;
+        let mut expected = model();
+        expected.created_by = "segmint 0.1.0".into();
+        assert_eq!(Model::from_json(v2, "m.json").unwrap(), expected);
+        // Damaged the same way as a version 3 file, refused the same way.
+        let broken = v2.replace(r#""k": 2"#, r#""k": 3"#);
+        assert!(matches!(
+            Model::from_json(&broken, "m.json"),
+            Err(ModelError::Invalid { .. })
+        ));
     }
 }

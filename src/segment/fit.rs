@@ -1,0 +1,343 @@
+//! A segmentation method fitted over a choice of K, and the chosen fit
+//! made into a model and per-user results: each user's segment (numbered
+//! by value and named), a per-user score (the distance to the segment's
+//! centre), the silhouette, RFM and churn risk. Everything after the
+//! method's own fit is the same for every method.
+
+use crate::backend::{Backend, Labeling, Workload};
+use crate::cluster::metrics::{cheap_metrics, silhouettes};
+use crate::cluster::{ClusterError, KMeansParams, Metrics, ParamsError, SilhouetteMode, Sweep};
+use crate::error::Error;
+use crate::insights::churn::ChurnThresholds;
+use crate::insights::naming::{default_names, segment_ranks};
+use crate::insights::segments::{UserInsights, user_insights};
+use crate::report::scores::Scores;
+
+use super::model::{MODEL_FORMAT, MODEL_VERSION, MethodModel, Model};
+use super::prepare::Prepared;
+
+/// A segmentation method and its parameters (`--method`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    /// K-Means: k-means++ and Lloyd, as scikit-learn's `KMeans`.
+    KMeans(KMeansParams),
+}
+
+impl Method {
+    /// The name `--method` and the model file give it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::KMeans(_) => "kmeans",
+        }
+    }
+
+    /// Checks every parameter that does not depend on the data.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        match self {
+            Method::KMeans(params) => params.validate(usize::MAX),
+        }
+    }
+
+    /// The seed that fixes the fit (and silhouette samples).
+    pub fn seed(&self) -> u64 {
+        match self {
+            Method::KMeans(params) => params.seed,
+        }
+    }
+
+    /// What fitting `ks` (and the silhouettes `silhouette` asks for) on
+    /// `points` asks of a backend, to check before choosing one.
+    pub fn workload(&self, n: usize, d: usize, ks: &[usize], silhouette: SilhouetteMode) -> Work {
+        let runs = match self {
+            Method::KMeans(params) => ks
+                .iter()
+                .flat_map(|&k| std::iter::repeat_n(k, params.n_init))
+                .collect(),
+        };
+        let silhouettes = if silhouette.resolve(n) == SilhouetteMode::None {
+            Vec::new()
+        } else {
+            ks.to_vec()
+        };
+        Work {
+            n,
+            d,
+            runs,
+            silhouettes,
+        }
+    }
+
+    /// Fits every K of `ks` on the prepared points, with every metric.
+    pub fn sweep(
+        &self,
+        backend: &Backend,
+        prepared: &Prepared,
+        ks: &[usize],
+        silhouette: SilhouetteMode,
+    ) -> Result<Sweep, ClusterError> {
+        match self {
+            Method::KMeans(params) => {
+                crate::cluster::sweep(backend, &prepared.points, ks, params, silhouette)
+            }
+        }
+    }
+}
+
+/// An owned [`Workload`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Work {
+    pub n: usize,
+    pub d: usize,
+    pub runs: Vec<usize>,
+    pub silhouettes: Vec<usize>,
+}
+
+impl Work {
+    pub fn as_workload(&self) -> Workload<'_> {
+        Workload {
+            n: self.n,
+            d: self.d,
+            runs: &self.runs,
+            silhouettes: &self.silhouettes,
+        }
+    }
+}
+
+/// Which K to fit: a number, or the highest silhouette of a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KChoice {
+    Fixed(usize),
+    Auto,
+}
+
+/// The K a fit sweeps: those of `range` that `users` allow (2 to users -
+/// 1, where a silhouette is defined), plus the one asked for.
+pub fn ks_to_sweep(k: KChoice, range: &[usize], users: usize) -> Result<Vec<usize>, ParamsError> {
+    if let KChoice::Fixed(k) = k {
+        if k < 1 {
+            return Err(ParamsError::KTooSmall(k));
+        }
+        if k > users {
+            return Err(ParamsError::KTooLarge { k, users });
+        }
+    }
+    let mut ks: Vec<usize> = range
+        .iter()
+        .copied()
+        .filter(|&k| k >= 2 && k < users)
+        .collect();
+    if let KChoice::Fixed(k) = k
+        && !ks.contains(&k)
+    {
+        ks.push(k);
+        ks.sort_unstable();
+    }
+    if ks.is_empty() {
+        return Err(ParamsError::NoKForUsers {
+            users,
+            range: range.to_vec(),
+        });
+    }
+    Ok(ks)
+}
+
+/// How the chosen fit's segments are named and judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentOptions {
+    /// One name per segment, highest value first; `None`: the default
+    /// names for K.
+    pub names: Option<Vec<String>>,
+    pub churn: ChurnThresholds,
+}
+
+/// Users placed in segments: by a fit, or by a model (`score`).
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// Segment of each user (0 = the highest-value segment).
+    pub segments: Vec<u32>,
+    /// Distance to the segment's centre, in scaled space.
+    pub distances: Vec<f64>,
+    /// Each user's silhouette, when computed exactly.
+    pub silhouettes: Option<Vec<f32>>,
+    /// The mean silhouette and the users it was computed on.
+    pub silhouette: Option<(f64, usize)>,
+    /// RFM and churn; `None` for a table without the columns they need.
+    pub insights: Option<UserInsights>,
+}
+
+impl Placement {
+    /// Users per segment, segment 0 first.
+    pub fn sizes(&self, k: usize) -> Vec<u64> {
+        let mut sizes = vec![0u64; k];
+        for &s in &self.segments {
+            sizes[s as usize] += 1;
+        }
+        sizes
+    }
+
+    /// The per-user results as scores.csv writes them.
+    pub fn scores<'a>(
+        &'a self,
+        prepared_table: &'a crate::features::matrix::NumericTable,
+        names: &'a [String],
+    ) -> Scores<'a> {
+        Scores {
+            table: prepared_table,
+            segments: &self.segments,
+            names,
+            distances: &self.distances,
+            silhouettes: self.silhouettes.as_deref(),
+            insights: self.insights.as_ref(),
+        }
+    }
+}
+
+/// The chosen fit of a sweep made into a model, and what it says of each
+/// user.
+#[derive(Debug, Clone)]
+pub struct Segmentation {
+    pub model: Model,
+    pub placement: Placement,
+    /// The metrics of the segments written.
+    pub metrics: Metrics,
+}
+
+impl Segmentation {
+    /// The fit `chosen` of `sweep` as a model: clusters numbered by value,
+    /// named; each user in its nearest centre's segment (an exact tie to
+    /// the lower segment, as `score` places users), with the metrics of
+    /// those segments (computed again where a tie moved a user).
+    pub fn new(
+        backend: &Backend,
+        prepared: &Prepared,
+        method: &Method,
+        sweep: &Sweep,
+        chosen: usize,
+        options: &SegmentOptions,
+        silhouette: SilhouetteMode,
+    ) -> Result<Segmentation, Error> {
+        let fit = &sweep.fits[chosen];
+        let k = fit.k();
+        let points = &prepared.points;
+        let order_by = prepared.order_column();
+        let rank = segment_ranks(
+            &fit.labels,
+            k,
+            &prepared.column_values(&order_by),
+            &fit.centres,
+        );
+        let mut centres = vec![Vec::new(); k];
+        for (c, row) in fit.centres.rows().into_iter().enumerate() {
+            centres[rank[c] as usize] = row.to_vec();
+        }
+        let Method::KMeans(params) = method;
+        let mut model = Model {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            created_by: format!("segmint {}", env!("CARGO_PKG_VERSION")),
+            input: prepared.schema.clone(),
+            features: prepared.feature_names(),
+            scaling: prepared.scaling,
+            scaler: prepared.scaler.clone(),
+            method: MethodModel::KMeans {
+                centres,
+                seed: params.seed,
+                n_init: params.n_init,
+                max_iter: params.max_iter,
+                tol: params.tol,
+                inertia: 0.0,
+            },
+            k,
+            segment_order_by: order_by,
+            segment_names: match &options.names {
+                Some(names) => names.clone(),
+                None => default_names(k),
+            },
+            churn: options.churn,
+            users: points.n(),
+            silhouette: None,
+        };
+        let (segments, squared) = model.place(backend, points)?;
+        // A user tied between two centres (exactly, or within rounding)
+        // may sit in another segment than the fit's label said: then the
+        // metrics are computed again, on the labels written.
+        let relabelled = fit
+            .labels
+            .iter()
+            .zip(&segments)
+            .any(|(&label, &segment)| rank[label as usize] != segment);
+        let (metrics, values) = if relabelled {
+            let inertia = points
+                .frame
+                .squared(squared.iter().map(|&v| f64::from(v)).sum());
+            let mut metrics = cheap_metrics(points, &segments, k, inertia);
+            let labelling = [Labeling {
+                labels: &segments,
+                k,
+            }];
+            let sil = silhouettes(backend, points, &labelling, silhouette, method.seed())?
+                .pop()
+                .flatten();
+            let values = sil
+                .as_ref()
+                .and_then(|(s, _)| (!s.values.is_empty()).then(|| s.values.clone()));
+            if let Some((s, on)) = sil {
+                metrics.silhouette = Some(s.mean);
+                metrics.silhouette_on = Some(on);
+            }
+            (metrics, values)
+        } else {
+            // Values follow users, not clusters: no reordering by segment.
+            (
+                sweep.metrics[chosen].clone(),
+                sweep.silhouette_values[chosen].clone(),
+            )
+        };
+        let MethodModel::KMeans { inertia, .. } = &mut model.method;
+        *inertia = metrics.inertia;
+        model.silhouette = metrics.silhouette;
+        let insights = user_insights(&prepared.table, &segments, &model.churn);
+        let placement = Placement {
+            distances: roots(&squared, points),
+            segments,
+            silhouettes: values,
+            silhouette: metrics.silhouette.zip(metrics.silhouette_on),
+            insights,
+        };
+        Ok(Segmentation {
+            model,
+            placement,
+            metrics,
+        })
+    }
+}
+
+/// Euclidean distances in scaled space from squared working ones.
+pub(super) fn roots(squared: &[f32], points: &crate::features::matrix::FeatureMatrix) -> Vec<f64> {
+    squared
+        .iter()
+        .map(|&v| points.frame.distance(f64::from(v).sqrt()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_the_range_the_users_allow_and_the_k_asked_for() {
+        let range: Vec<usize> = (2..=10).collect();
+        assert_eq!(ks_to_sweep(KChoice::Fixed(3), &range, 100).unwrap(), range);
+        assert_eq!(
+            ks_to_sweep(KChoice::Fixed(12), &[2, 3, 4], 100).unwrap(),
+            vec![2, 3, 4, 12]
+        );
+        assert_eq!(
+            ks_to_sweep(KChoice::Auto, &range, 5).unwrap(),
+            vec![2, 3, 4]
+        );
+        assert!(ks_to_sweep(KChoice::Fixed(3), &range, 2).is_err());
+        assert!(ks_to_sweep(KChoice::Fixed(0), &range, 20).is_err());
+        assert!(ks_to_sweep(KChoice::Auto, &[2, 3], 2).is_err());
+    }
+}

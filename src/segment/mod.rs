@@ -1,0 +1,212 @@
+//! The pipeline from users to segments, the same for every segmentation
+//! method (README, "Clustering" and "Fit and score"):
+//!
+//! 1. [`load_logs`] aggregates transaction logs into one row of features
+//!    per user, or [`prepare::read_feature_table`] reads a numeric table;
+//! 2. [`prepare::prepare`] picks, transforms and scales the features into
+//!    the points a method works on;
+//! 3. [`fit`] runs a [`Method`] over a choice of K ([`sweep`] only the
+//!    fits and their metrics) on a backend chosen for what
+//!    [`Method::workload`] says the work is;
+//! 4. [`fit::Segmentation`] makes the chosen fit a [`Model`]: clusters
+//!    numbered by value and named, each user's segment, distance,
+//!    silhouette, RFM and churn risk;
+//! 5. [`score`] places new users with a model.
+//!
+//! [`analysis`] is the whole report of transaction logs; [`periods`] the
+//! transitions between two periods of one log. Commands parse arguments,
+//! call these and write what they return; they hold no pipeline of their
+//! own.
+
+pub mod analysis;
+pub mod fit;
+pub mod model;
+pub mod periods;
+pub mod prepare;
+
+pub use self::fit::{KChoice, Method, Placement, SegmentOptions, Segmentation, Work, ks_to_sweep};
+pub use self::model::{InputSchema, MethodModel, Model, ModelError, Scaling};
+pub use self::prepare::{Prepared, prepare, read_feature_table};
+
+use crate::backend::{Backend, Labeling};
+use crate::cluster::metrics::silhouettes;
+use crate::cluster::sweep::EmptyClusters;
+use crate::cluster::{ParamsError, SilhouetteMode, Sweep};
+use crate::error::Error;
+use crate::features::matrix::{FeatureMatrix, NumericTable};
+use crate::features::{FeatureOptions, FeatureRows, FeatureTable};
+use crate::ingest::{IngestError, IngestOptions, IngestReport, Ingested, Input, ingest};
+use crate::insights::naming::NamingError;
+use crate::insights::segments::user_insights;
+
+/// Reads transaction logs into finished per-user rows (what `features`
+/// writes without building a table); `progress` hears of the bytes read.
+pub fn load_feature_rows(
+    inputs: &[Input],
+    options: &IngestOptions,
+    features: &FeatureOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(FeatureRows, IngestReport), Error> {
+    feature_rows(ingest(inputs, options, progress)?, features)
+}
+
+/// Logs read (see [`ingest`]) made into finished per-user rows: an error
+/// when no row was left.
+pub fn feature_rows(
+    ingested: Ingested,
+    features: &FeatureOptions,
+) -> Result<(FeatureRows, IngestReport), Error> {
+    let rows = FeatureRows::from_aggregate(
+        ingested.aggregate,
+        ingested.has_channel,
+        ingested.has_status,
+        features,
+    )
+    .ok_or(IngestError::NoRows {
+        detail: String::new(),
+    })?;
+    Ok((rows, ingested.report))
+}
+
+/// Reads transaction logs into their per-user feature table.
+pub fn load_logs(
+    inputs: &[Input],
+    options: &IngestOptions,
+    features: &FeatureOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(FeatureTable, IngestReport), Error> {
+    let (rows, report) = load_feature_rows(inputs, options, features, progress)?;
+    Ok((rows.into_table(), report))
+}
+
+/// A fitted method: every K it fitted and the chosen one made a model.
+#[derive(Debug)]
+pub struct Fitted {
+    /// Every K fitted, with its metrics (the chosen K's row as the fit
+    /// found it; [`Fitted::reported_sweep`] shows the segments written).
+    pub sweep: Sweep,
+    /// Index in the sweep of the fit made the model.
+    pub chosen: usize,
+    pub segmentation: Segmentation,
+    /// The K whose fits left segments empty.
+    pub empty: Vec<EmptyClusters>,
+}
+
+impl Fitted {
+    /// The sweep with the chosen K's row computed on the segments written
+    /// (they differ from the fit's labels only for users at a tie).
+    pub fn reported_sweep(&self) -> Sweep {
+        let mut sweep = self.sweep.clone();
+        sweep.metrics[self.chosen] = self.segmentation.metrics.clone();
+        sweep.silhouette_values[self.chosen] = self.segmentation.placement.silhouettes.clone();
+        sweep
+    }
+}
+
+/// Fits `method` on `prepared` for every K of `ks` (see [`ks_to_sweep`])
+/// on `backend`, and makes a model of the fit `k` asks for: that K, or
+/// the highest silhouette. Choose the backend for
+/// [`Method::workload`] of the same K.
+pub fn fit(
+    backend: &Backend,
+    prepared: &Prepared,
+    method: &Method,
+    ks: &[usize],
+    k: KChoice,
+    options: &SegmentOptions,
+    silhouette: SilhouetteMode,
+) -> Result<Fitted, Error> {
+    let sweep = self::sweep(backend, prepared, method, ks, silhouette)?;
+    let chosen = match k {
+        KChoice::Fixed(k) => sweep
+            .metrics
+            .iter()
+            .position(|m| m.k == k)
+            .ok_or(ParamsError::NotSwept(k))?,
+        KChoice::Auto => sweep.chosen_index(),
+    };
+    let chosen_k = sweep.fits[chosen].k();
+    if let Some(names) = &options.names
+        && names.len() != chosen_k
+    {
+        return Err(NamingError::WrongCount {
+            given: names.len(),
+            k: chosen_k,
+        }
+        .into());
+    }
+    let segmentation = Segmentation::new(
+        backend, prepared, method, &sweep, chosen, options, silhouette,
+    )?;
+    let empty = sweep.empty_clusters(&prepared.points);
+    Ok(Fitted {
+        sweep,
+        chosen,
+        segmentation,
+        empty,
+    })
+}
+
+/// Fits `method` for every K of `ks` on `prepared`, with every metric.
+pub fn sweep(
+    backend: &Backend,
+    prepared: &Prepared,
+    method: &Method,
+    ks: &[usize],
+    silhouette: SilhouetteMode,
+) -> Result<Sweep, Error> {
+    method.validate()?;
+    Ok(method.sweep(backend, prepared, ks, silhouette)?)
+}
+
+/// What scoring `n` users with `model` asks of a backend.
+pub fn score_work(model: &Model, points: &FeatureMatrix, silhouette: SilhouetteMode) -> Work {
+    let silhouettes = if silhouette.resolve(points.n()) == SilhouetteMode::None {
+        Vec::new()
+    } else {
+        vec![model.k]
+    };
+    Work {
+        n: points.n(),
+        d: points.d(),
+        runs: Vec::new(),
+        silhouettes,
+    }
+}
+
+/// Places the users of `table` (their `points`, from [`Model::points`])
+/// in the segments of `model`, with their distances, silhouette (as
+/// `silhouette` asks), RFM and churn risk (RFM quintiles rank the users
+/// scored against each other).
+pub fn score(
+    backend: &Backend,
+    model: &Model,
+    table: &NumericTable,
+    points: &FeatureMatrix,
+    silhouette: SilhouetteMode,
+) -> Result<Placement, Error> {
+    let (segments, squared) = model.place(backend, points)?;
+    let sil = silhouettes(
+        backend,
+        points,
+        &[Labeling {
+            labels: &segments,
+            k: model.k,
+        }],
+        silhouette,
+        model.method.seed(),
+    )?
+    .pop()
+    .flatten();
+    let insights = user_insights(table, &segments, &model.churn);
+    Ok(Placement {
+        distances: fit::roots(&squared, points),
+        silhouettes: sil
+            .as_ref()
+            .filter(|(s, _)| !s.values.is_empty())
+            .map(|(s, _)| s.values.clone()),
+        silhouette: sil.map(|(s, on)| (s.mean, on)),
+        segments,
+        insights,
+    })
+}

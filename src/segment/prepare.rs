@@ -1,0 +1,139 @@
+//! What is segmented: the users' numeric table, read from transaction logs
+//! (aggregated per user) or from a feature table, and the points the
+//! methods work on: the features picked, transformed (`log1p:`) and
+//! scaled.
+
+use std::path::Path;
+
+use crate::features::matrix::{
+    FeatureError, FeatureMatrix, FeatureSpec, NumericTable, Scaler, Transform,
+};
+use crate::ingest::numeric::{NumericOptions, read_numeric_table};
+use crate::ingest::{Delimiter, IngestError, IngestReport};
+
+use super::model::{InputSchema, Scaling};
+
+/// The users to segment, their features and the points.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub table: NumericTable,
+    pub specs: Vec<FeatureSpec>,
+    pub scaler: Scaler,
+    pub scaling: Scaling,
+    pub points: FeatureMatrix,
+    /// How the users were read, for the model.
+    pub schema: InputSchema,
+    /// How the transaction logs were read; `None` for a feature table.
+    pub ingest: Option<IngestReport>,
+}
+
+impl Prepared {
+    /// The features as `--features` spells them.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.specs.iter().map(ToString::to_string).collect()
+    }
+
+    /// The column whose mean orders segments: monetary when the table has
+    /// it, else the first feature's column.
+    pub fn order_column(&self) -> String {
+        if self.table.column_index("monetary").is_some() {
+            "monetary".into()
+        } else {
+            self.specs[0].column.clone()
+        }
+    }
+
+    /// The features that are the same for every user (left at 0).
+    pub fn constant_features(&self) -> Vec<&FeatureSpec> {
+        self.scaler
+            .constant_columns()
+            .into_iter()
+            .map(|j| &self.specs[j])
+            .collect()
+    }
+
+    /// The raw values of `column`, one per user.
+    pub fn column_values(&self, column: &str) -> Vec<f64> {
+        column_values(&self.table, column)
+    }
+}
+
+/// The raw values of `column` of `table`, one per user.
+pub fn column_values(table: &NumericTable, column: &str) -> Vec<f64> {
+    let c = table.column_index(column).expect("a column of the table");
+    (0..table.rows()).map(|i| table.row(i)[c]).collect()
+}
+
+/// The columns behind the default feature set, without transforms.
+fn default_columns() -> Vec<String> {
+    FeatureSpec::defaults()
+        .into_iter()
+        .map(|s| s.column)
+        .collect()
+}
+
+/// Reads a numeric feature table: only the columns of `asked` (when
+/// given), else the default features' columns when it has them all, else
+/// every column but the key.
+pub fn read_feature_table(
+    path: &Path,
+    key_column: Option<String>,
+    delimiter: Delimiter,
+    asked: Option<&[FeatureSpec]>,
+) -> Result<NumericTable, IngestError> {
+    let columns = asked.map(|specs| {
+        let mut columns: Vec<String> = Vec::with_capacity(specs.len());
+        for spec in specs {
+            if !columns.contains(&spec.column) {
+                columns.push(spec.column.clone());
+            }
+        }
+        columns
+    });
+    let options = NumericOptions {
+        key_column,
+        columns,
+        prefer: Some(default_columns()),
+        delimiter,
+    };
+    read_numeric_table(path, &options)
+}
+
+/// Picks, transforms and scales the features of `table`: `asked`, or the
+/// default features (for a feature table that does not have them all,
+/// `from_table`: every column of it).
+pub fn prepare(
+    table: NumericTable,
+    asked: Option<Vec<FeatureSpec>>,
+    scaling: Scaling,
+    schema: InputSchema,
+    from_table: bool,
+) -> Result<Prepared, FeatureError> {
+    let specs = match asked {
+        Some(specs) => specs,
+        None if table.columns == default_columns() || !from_table => FeatureSpec::defaults(),
+        None => table
+            .columns
+            .iter()
+            .map(|c| FeatureSpec {
+                column: c.clone(),
+                transform: Transform::None,
+            })
+            .collect(),
+    };
+    let raw = table.select(&specs)?;
+    let scaler = match scaling {
+        Scaling::Zscore => Scaler::fit(&raw),
+        Scaling::None => Scaler::identity(specs.len()),
+    };
+    let points = scaler.transform(&raw);
+    Ok(Prepared {
+        table,
+        specs,
+        scaler,
+        scaling,
+        points,
+        schema,
+        ingest: None,
+    })
+}
