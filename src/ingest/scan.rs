@@ -13,13 +13,14 @@ use std::ops::ControlFlow;
 
 use rayon::prelude::*;
 
+use super::block::{Bad, Block, BlockRead, FileContext, split_block};
 use super::error::IngestError;
+use super::error::RowErrorKind;
+use super::fields::{RowFields, parse_row};
 use super::input::Input;
 use super::records::{self, Scanned, Syntax};
 use super::schema::IngestOptions;
-use super::{
-    Bad, Block, BlockRead, FileContext, RowErrorKind, RowFields, parse_row, source, split_block,
-};
+use super::source;
 use crate::values::amount::Money;
 use crate::values::time::TimeParser;
 

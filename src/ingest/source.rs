@@ -15,11 +15,13 @@ use std::thread::JoinHandle;
 
 use memmap2::{Mmap, MmapOptions};
 
+use super::block::{Block, BlockRead, FileContext};
 use super::error::IngestError;
+use super::error::{RowError, RowErrorKind};
+use super::fields::detect_time_format;
 use super::input::Input;
 use super::records::{self, Syntax};
 use super::schema::{IngestOptions, ResolvedColumns};
-use super::{Block, BlockRead, FileContext, RowError, RowErrorKind};
 use crate::values::time::TimeFormat;
 
 /// Bytes handed to the aggregation at a time: large enough to keep every
@@ -427,7 +429,7 @@ fn settle_time_format(block: &Block<'_>, context: &mut FileContext<'_>) -> Resul
     if block.syntax.has_stray_quote(block.bytes) {
         return Ok(());
     }
-    match super::detect_time_format(block.bytes, block.syntax, &context.columns) {
+    match detect_time_format(block.bytes, block.syntax, &context.columns) {
         Ok(format) => context.time_format = format,
         Err(Some((at, value))) => {
             let error = RowError {

@@ -1,0 +1,359 @@
+//! The sections about the segmentation: choosing K, the segments, RFM and
+//! the churn early warning.
+
+use std::fmt::Write as _;
+
+use super::{Page, escape, figure, opt, plain, segment_color, signed_percent, table};
+use crate::report::charts::{self, Bars, ChartError, Curve, PALETTE, Units};
+use crate::report::summary::Summary;
+use crate::report::text::{money, percent, thousands};
+
+/// Choosing K: the elbow and silhouette curves and every metric per K.
+pub(super) fn choosing_k(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
+    let sw = &s.sweep;
+    let ks: Vec<f64> = sw.ks.iter().map(|&k| k as f64).collect();
+    let elbow: Vec<(f64, f64)> = ks.iter().copied().zip(sw.inertia.iter().copied()).collect();
+    let silhouette: Vec<(f64, f64)> = ks
+        .iter()
+        .zip(&sw.silhouette)
+        .filter_map(|(&k, s)| Some((k, (*s)?)))
+        .collect();
+    let elbow_svg = charts::curve(
+        &Curve {
+            x_label: "K (segments)",
+            y_label: "inertia",
+            points: &elbow,
+            highlight: sw.knee.map(|k| k as f64),
+            color: PALETTE[0],
+            x_units: Units::Count,
+            y_units: Units::Plain,
+            diagonal: false,
+            markers: true,
+        },
+        560,
+        320,
+    )?;
+    let silhouette_svg = charts::curve(
+        &Curve {
+            x_label: "K (segments)",
+            y_label: "silhouette",
+            points: &silhouette,
+            highlight: sw.best_silhouette.map(|k| k as f64),
+            color: PALETTE[2],
+            x_units: Units::Count,
+            y_units: Units::Plain,
+            diagonal: false,
+            markers: true,
+        },
+        560,
+        320,
+    )?;
+    let chosen = s.segmentation.k;
+    page.section("choosing-k", |out| {
+        out.push_str("<div class=\"row\">\n");
+        figure(
+            out,
+            "chart-elbow",
+            &elbow_svg,
+            &format!(
+                "Inertia (within-segment sum of squares) per K; ringed: the knee{}.",
+                sw.knee.map_or_else(|| " (none found)".into(), |k| format!(", K = {k}"))
+            ),
+        );
+        figure(
+            out,
+            "chart-silhouette",
+            &silhouette_svg,
+            &match sw.best_silhouette {
+                Some(k) => format!(
+                    "Euclidean silhouette per K (higher separates better); ringed: the best, K = {k}."
+                ),
+                None => "Euclidean silhouette per K: not computed (--silhouette none).".into(),
+            },
+        );
+        out.push_str("</div>\n");
+        let sample = match sw.silhouette_on.iter().flatten().next() {
+            None => ": not computed".to_string(),
+            Some(&on) if (on as u64) < s.kpis.users => {
+                format!(" on a sample of {} users", thousands(on as u64))
+            }
+            Some(_) => " exact, over all users".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">The report uses K = <strong data-key=\"k\" data-value=\"{chosen}\">{chosen}</strong>. \
+             Silhouettes{sample}.</p>"
+        );
+        table(
+            out,
+            &[
+                "K",
+                "inertia",
+                "silhouette",
+                "Calinski-Harabasz",
+                "Davies-Bouldin",
+            ],
+            (0..sw.ks.len()).map(|i| {
+                vec![
+                    sw.ks[i].to_string(),
+                    plain(sw.inertia[i]),
+                    opt(sw.silhouette[i], |v| format!("{v:.3}")),
+                    opt(sw.calinski_harabasz[i], plain),
+                    opt(sw.davies_bouldin[i], |v| format!("{v:.3}")),
+                ]
+            }),
+        );
+    });
+    Ok(())
+}
+
+/// Segments: shares, per-segment means and churn mix.
+pub(super) fn segments(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
+    let names = &s.segmentation.names;
+    let seg = &s.segmentation;
+    let user_share: Vec<f64> = seg.profiles.iter().map(|p| p.user_share).collect();
+    let revenue_share: Vec<f64> = seg.profiles.iter().map(|p| p.revenue_share).collect();
+    let segments_svg = charts::horizontal_bars(
+        names,
+        &[
+            Bars {
+                name: "share of users",
+                values: &user_share,
+                color: PALETTE[4],
+            },
+            Bars {
+                name: "share of revenue",
+                values: &revenue_share,
+                color: PALETTE[1],
+            },
+        ],
+        Units::Percent,
+        560,
+    )?;
+    page.section("segments", |out| {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">K-Means on {} (z-scored), K = {}{}; segments ranked by mean revenue, highest first.</p>",
+            escape(&seg.features.join(", ")),
+            seg.k,
+            opt(seg.silhouette, |v| format!(", silhouette {v:.3}")),
+        );
+        figure(
+            out,
+            "chart-segments",
+            &segments_svg,
+            "Each segment's share of users and of revenue.",
+        );
+        // One column per segment, one row per measure: reads down a
+        // segment, and stays narrow for any number of features.
+        out.push_str("<div class=\"scroll\"><table class=\"profiles\">\n<thead><tr><th>measure</th>");
+        for p in &seg.profiles {
+            let _ = write!(
+                out,
+                "<th><span class=\"swatch\" style=\"background:{}\"></span>{}</th>",
+                segment_color(p.segment as usize),
+                escape(&p.name)
+            );
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        let mut measure = |key: &str, label: &str, cells: Vec<String>| {
+            let _ = write!(out, "<tr data-key=\"{key}\"><td>{}</td>", escape(label));
+            for cell in cells {
+                let _ = write!(out, "<td>{cell}</td>");
+            }
+            out.push_str("</tr>\n");
+        };
+        let with_value = |v: f64, text: String| format!("<span data-value=\"{v}\">{text}</span>");
+        measure(
+            "users",
+            "users",
+            seg.profiles
+                .iter()
+                .map(|p| with_value(p.users as f64, thousands(p.users)))
+                .collect(),
+        );
+        measure(
+            "user_share",
+            "share of users",
+            seg.profiles.iter().map(|p| percent(p.user_share)).collect(),
+        );
+        measure(
+            "revenue",
+            "revenue",
+            seg.profiles.iter().map(|p| money(p.revenue)).collect(),
+        );
+        measure(
+            "revenue_share",
+            "share of revenue",
+            seg.profiles
+                .iter()
+                .map(|p| with_value(p.revenue_share, percent(p.revenue_share)))
+                .collect(),
+        );
+        let columns: Vec<&str> = seg
+            .profiles
+            .first()
+            .map(|p| p.means.iter().map(|(c, _)| c.as_str()).collect())
+            .unwrap_or_default();
+        for (j, column) in columns.iter().enumerate() {
+            let cells = seg
+                .profiles
+                .iter()
+                .map(|p| {
+                    let v = p.means[j].1;
+                    match *column {
+                        "success_rate" => opt(v, percent),
+                        "usage_trend" => opt(v, signed_percent),
+                        _ => opt(v, plain),
+                    }
+                })
+                .collect();
+            measure(column, &format!("mean {}", column.replace('_', " ")), cells);
+        }
+        out.push_str("</tbody></table></div>\n");
+        out.push_str("<p class=\"note\">Means are per user, in original units.</p>\n");
+        out.push_str("<h3>Churn risk by segment</h3>\n");
+        let mut head = vec!["segment"];
+        let risks: Vec<&str> = seg
+            .profiles
+            .first()
+            .map(|p| p.churn_mix.iter().map(|(r, _)| r.as_str()).collect())
+            .unwrap_or_default();
+        head.extend(risks.iter().copied());
+        table(
+            out,
+            &head,
+            seg.profiles.iter().map(|p| {
+                let mut row = vec![escape(&p.name)];
+                row.extend(p.churn_mix.iter().map(|(_, n)| thousands(*n)));
+                row
+            }),
+        );
+    });
+    Ok(())
+}
+
+/// RFM: the R x F grid and the named RFM segments.
+pub(super) fn rfm(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
+    page.section("rfm", |out| {
+        out.push_str("<div class=\"row\">\n<div class=\"fit\">\n<h3>Users per R x F cell</h3>\n");
+        out.push_str("<div class=\"scroll\"><table class=\"grid\">\n<thead><tr><th>R \\ F</th>");
+        for f in 1..=5 {
+            let _ = write!(out, "<th>F {f}</th>");
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        let max = s.rfm.grid.iter().flatten().copied().max().unwrap_or(0).max(1);
+        for r in (1..=5).rev() {
+            let _ = write!(out, "<tr><th>R {r}</th>");
+            for f in 1..=5 {
+                let n = s.rfm.grid[r - 1][f - 1];
+                let alpha = 0.08 + 0.6 * n as f64 / max as f64;
+                let _ = write!(
+                    out,
+                    "<td style=\"background:rgba(0,114,178,{alpha:.2})\" data-value=\"{n}\">{}<br><small>{}</small></td>",
+                    thousands(n),
+                    escape(crate::insights::rfm::rfm_segment(r as u8, f as u8).name())
+                );
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table></div>\n");
+        out.push_str("<p class=\"note\">R 5 = most recent, F 5 = most frequent (quintiles of users).</p>\n</div>\n<div>\n<h3>Named RFM segments</h3>\n");
+        table(
+            out,
+            &["RFM segment", "users", "revenue"],
+            s.rfm.segments.iter().map(|r| {
+                vec![
+                    escape(&r.segment),
+                    format!("<span data-value=\"{}\">{}</span>", r.users, thousands(r.users)),
+                    money(r.revenue),
+                ]
+            }),
+        );
+        out.push_str("</div>\n</div>\n");
+    });
+    Ok(())
+}
+
+/// Churn early warning: the rules, users per risk, users to contact first.
+pub(super) fn churn(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
+    let ch = &s.churn;
+    let risk_names: Vec<String> = ch.risks.iter().map(|r| r.risk.clone()).collect();
+    let risk_users: Vec<f64> = ch.risks.iter().map(|r| r.users as f64).collect();
+    let churn_svg = charts::horizontal_bars(
+        &risk_names,
+        &[Bars {
+            name: "users",
+            values: &risk_users,
+            color: PALETTE[5],
+        }],
+        Units::Count,
+        560,
+    )?;
+    page.section("churn", |out| {
+        let t = &ch.thresholds;
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Rules, first match wins: Critical (top segment, usage trend ≤ {}); \
+             Dormant (no transaction for more than {} days); High Risk (Quality Issue) (trend ≤ {} and failure rate ≥ {}); \
+             High Risk (Declining) (trend ≤ {}); Moderate Risk (trend ≤ {}); otherwise Safe. \
+             The trend compares the last 7 days' daily volume with the days before.</p>",
+            signed_percent(t.critical_decline),
+            t.dormant_days,
+            signed_percent(t.decline),
+            percent(t.quality_failure_rate),
+            signed_percent(t.decline),
+            signed_percent(t.moderate_decline),
+        );
+        out.push_str("<div class=\"row\">\n");
+        figure(out, "chart-churn", &churn_svg, "Users per churn risk.");
+        table(
+            out,
+            &["risk", "users", "revenue"],
+            ch.risks.iter().map(|r| {
+                vec![
+                    escape(&r.risk),
+                    format!("<span data-value=\"{}\">{}</span>", r.users, thousands(r.users)),
+                    money(r.revenue),
+                ]
+            }),
+        );
+        out.push_str("</div>\n");
+        let _ = writeln!(
+            out,
+            "<h3>Users to contact first ({} of {})</h3>",
+            ch.at_risk.len(),
+            thousands(s.kpis.at_risk_users)
+        );
+        out.push_str("<div id=\"at-risk\">\n");
+        table(
+            out,
+            &[
+                "user",
+                "segment",
+                "risk",
+                "revenue",
+                "transactions",
+                "days since last",
+                "trend",
+                "failure rate",
+                "why",
+            ],
+            ch.at_risk.iter().map(|u| {
+                vec![
+                    escape(&u.user_id),
+                    escape(&u.segment),
+                    escape(&u.risk),
+                    money(u.revenue),
+                    thousands(u.transactions),
+                    format!("{:.1}", u.recency_days),
+                    opt(u.usage_trend, signed_percent),
+                    opt(u.failure_rate, percent),
+                    format!("<span class=\"text\">{}</span>", escape(&u.reason)),
+                ]
+            }),
+        );
+        out.push_str("</div>\n");
+    });
+    Ok(())
+}
