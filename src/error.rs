@@ -1,4 +1,7 @@
-//! The library's top-level error, with the exit codes of SPEC section 6.
+//! The library's top-level error: every module's own error, gathered for
+//! the pipeline ([`crate::segment`]) and the command line, with the exit
+//! codes of the README's "Bad input and exit codes". Modules below the
+//! pipeline return their own error types, never this one.
 
 use std::io;
 use std::path::PathBuf;
@@ -8,31 +11,46 @@ use crate::cluster::{ClusterError, ParamsError};
 use crate::features::matrix::FeatureError;
 use crate::ingest::IngestError;
 use crate::insights::naming::NamingError;
+use crate::output::OutputError;
 use crate::segment::ModelError;
 
+/// Anything that stops a command, with its exit code
+/// ([`Error::exit_code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An input log cannot be read (exit 4) or holds bad data (exit 3).
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// An output file or folder cannot be written: exit 4.
     #[error("cannot write {}: {source}", crate::output::describe(path))]
     Output {
+        /// The output as the user named it (`-` is standard output).
         path: PathBuf,
+        /// Why the write failed.
         #[source]
         source: io::Error,
     },
     /// Standard output or standard error refused a message.
     #[error("cannot write {stream}: {source}")]
     Console {
+        /// `standard output` or `standard error`.
         stream: &'static str,
+        /// Why the write failed.
         #[source]
         source: io::Error,
     },
+    /// A clustering parameter that cannot work: a usage error.
     #[error(transparent)]
     Params(#[from] ParamsError),
+    /// The chosen backend (the GPU) is missing or refused work: exit 1.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// A feature column the table lacks (a usage error) or a value that
+    /// cannot be clustered (exit 3).
     #[error(transparent)]
     Feature(#[from] FeatureError),
+    /// A model file that cannot be read, or that does not fit the
+    /// features asked for: exit 3.
     #[error(transparent)]
     Model(#[from] ModelError),
     /// Segment names that cannot name the segments: a usage error.
@@ -49,8 +67,18 @@ pub enum Error {
     Internal(String),
 }
 
+impl From<OutputError> for Error {
+    fn from(e: OutputError) -> Error {
+        match e {
+            OutputError::Conflict(message) => Error::Usage(message),
+            OutputError::Io { path, source } => Error::Output { path, source },
+            OutputError::Internal(message) => Error::Internal(message),
+        }
+    }
+}
+
 impl Error {
-    /// 2 usage, 3 bad input data, 4 I/O (SPEC section 6).
+    /// 2 usage, 3 bad input data, 4 I/O (README, "Bad input and exit codes").
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Ingest(e) => e.exit_code(),

@@ -1,5 +1,5 @@
 //! `segmint generate`: deterministic synthetic logs of an omnichannel
-//! messaging platform, in the default schema of SPEC section 2.
+//! messaging platform, in the default schema of the README's "Input".
 //!
 //! The model, in the terms of the analysis it imitates:
 //! - per-user volume is heavy-tailed (Pareto quantiles by a random rank),
@@ -33,15 +33,22 @@ use crate::values::time::{civil_from_days, days_from_civil};
 /// What to generate.
 #[derive(Clone, Debug)]
 pub struct GenerateParams {
+    /// Users the rows are drawn among (1 to `u32::MAX`), with ids `u000`,
+    /// `u001`, ...; a user with a small weight may get no row.
     pub users: u64,
+    /// Transactions in the log, exactly.
     pub rows: u64,
+    /// Length of the log in days from `start_day` (1 to 36,600).
     pub days: u32,
+    /// Seed of every random draw: the same parameters give the same bytes.
     pub seed: u64,
     /// First day (days since 1970-01-01, UTC).
     pub start_day: i64,
 }
 
 impl GenerateParams {
+    /// Checks the limits of each field, and that the log ends by
+    /// 9999-12-31. The error is a message that names the flags.
     pub fn validate(&self) -> Result<(), String> {
         if self.users == 0 {
             return Err("--users must be at least 1".into());
@@ -70,6 +77,7 @@ impl GenerateParams {
     }
 }
 
+/// The header row of every generated log, newline included.
 pub const HEADER: &str = "transaction_id,user_id,created_at,channel,status,total_price\n";
 
 const CHANNELS: [&str; 4] = ["WhatsApp", "Email", "SMS", "Call"];

@@ -1,12 +1,38 @@
 //! segmint: transaction logs to per-user features, behavioural segments,
-//! churn warnings and scores.
+//! churn warnings and scores. The command-line tool (`src/main.rs`) is a
+//! thin layer over this library: everything it computes, a Rust program
+//! can compute with the same calls.
 //!
-//! The pipeline, one module per stage: [`ingest`] reads transaction logs
-//! (memory-mapped, parallel), [`features`] turns per-user accumulators into
-//! the feature table, [`generate`] writes synthetic logs for demos and
-//! benchmarks, and [`output`] writes results atomically.
+//! # Modules
 //!
-//! Reading a log into per-user features:
+//! From the bottom up; a module uses only those listed before it.
+//!
+//! - [`values`]: exact money amounts, times and calendar arithmetic, and
+//!   how every CSV the crate writes spells a number;
+//! - [`output`]: writing outputs safely (planned before any work, never
+//!   over an input, whole or not at all);
+//! - [`generate`]: synthetic transaction logs for demos and benchmarks;
+//! - [`features`]: per-user accumulators, the feature table computed from
+//!   them, and the scaled feature matrix clustering works on;
+//! - [`ingest`]: reading transaction logs (memory-mapped, parallel) into
+//!   those accumulators, and reading feature tables and scores files;
+//! - [`backend`]: the clustering kernels, on the CPU and on a GPU (WGSL
+//!   through wgpu), behind one trait;
+//! - [`cluster`]: K-Means (k-means++, Lloyd), sweeps over K and their
+//!   quality metrics;
+//! - [`insights`]: segments ranked and named, RFM, churn risk, activity,
+//!   revenue concentration, transitions between periods;
+//! - [`report`]: the scores CSV, the sweep table, the report's numbers and
+//!   its HTML page;
+//! - [`segment`]: the pipeline every segmentation method plugs into: load,
+//!   prepare, fit over a choice of K, make a model, score new users;
+//! - [`error`]: every module's error gathered into one [`Error`], with the
+//!   command line's exit codes.
+//!
+//! # Reading a log into per-user features
+//!
+//! The first step of [`segment`], on its own (see there for the whole
+//! pipeline):
 //!
 //! ```
 //! use segmint::features::table::{FeatureOptions, FeatureTable};
@@ -35,6 +61,9 @@
 //! assert_eq!(u1.recency_days, 1.0 / 24.0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod backend;
 pub mod cluster;

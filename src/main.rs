@@ -1,6 +1,11 @@
-//! The `segmint` binary: parse arguments, run one command, map errors to
-//! the exit codes of the README's "Bad input and exit codes" (0 ok, 1
-//! other, 2 usage, 3 bad input data, 4 I/O).
+//! The `segmint` binary: parse the arguments ([`cli`]), run one command
+//! ([`commands`]: each parses nothing more, calls the library's pipeline,
+//! `segmint::segment`, and writes what it returns), and map errors to the
+//! exit codes of the README's "Bad input and exit codes" (0 ok, 1 other,
+//! 2 usage, 3 bad input data, 4 I/O), naming flags where the library
+//! names parameters.
+
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod cli;
 mod commands;

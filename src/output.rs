@@ -28,7 +28,27 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::error::Error;
+/// Why an output cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// An output that is an input of the run, or another of its outputs:
+    /// a usage error.
+    #[error("{0}")]
+    Conflict(String),
+    /// The output cannot be written (a folder, read-only, a full disk).
+    #[error("cannot write {}: {source}", describe(path))]
+    Io {
+        /// The output as the user named it (`-` is standard output).
+        path: PathBuf,
+        /// Why the write failed.
+        #[source]
+        source: io::Error,
+    },
+    /// An output written that was not planned, or planned and not
+    /// written: a bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
 
 /// `-`, standard output.
 pub fn is_stdout(path: &Path) -> bool {
@@ -191,8 +211,8 @@ impl Outputs {
     /// Checks every output of a run against the inputs and each other, and
     /// opens the temporary files of the regular ones (so an unwritable
     /// folder fails now, not after the work).
-    pub fn plan(inputs: &[&Path], outputs: &[&Path]) -> Result<Outputs, Error> {
-        let usage = |message: String| Error::Usage(message);
+    pub fn plan(inputs: &[&Path], outputs: &[&Path]) -> Result<Outputs, OutputError> {
+        let usage = |message: String| OutputError::Conflict(message);
         let stdout = stdout_file();
         // Inputs that exist, by identity (missing ones fail when read).
         let mut input_ids: Vec<(FileId, String)> = Vec::new();
@@ -217,7 +237,7 @@ impl Outputs {
         let mut targets: Vec<Target> = Vec::with_capacity(outputs.len());
         let mut identities: Vec<Identity> = Vec::with_capacity(outputs.len());
         for &given in outputs {
-            let fail = |source: io::Error| Error::Output {
+            let fail = |source: io::Error| OutputError::Io {
                 path: given.to_path_buf(),
                 source,
             };
@@ -300,16 +320,16 @@ impl Outputs {
         &mut self,
         path: &Path,
         write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), OutputError> {
         let target = self
             .targets
             .iter_mut()
             .find(|t| t.given == path && !t.written)
             .ok_or_else(|| {
-                Error::Internal(format!("{} was not planned as an output", path.display()))
+                OutputError::Internal(format!("{} was not planned as an output", path.display()))
             })?;
         target.written = true;
-        let fail = |source| Error::Output {
+        let fail = |source| OutputError::Io {
             path: path.to_path_buf(),
             source,
         };
@@ -325,9 +345,9 @@ impl Outputs {
 
     /// Makes every staged file durable and renames them over their
     /// targets: all of them, or (when one cannot be named) none.
-    pub fn commit(mut self) -> Result<(), Error> {
+    pub fn commit(mut self) -> Result<(), OutputError> {
         if let Some(t) = self.targets.iter().find(|t| !t.written) {
-            return Err(Error::Internal(format!(
+            return Err(OutputError::Internal(format!(
                 "{} was planned as an output but not written",
                 describe(&t.given)
             )));
@@ -337,7 +357,7 @@ impl Outputs {
                 staged, replaces, ..
             } = &t.kind
             {
-                let fail = |source| Error::Output {
+                let fail = |source| OutputError::Io {
                     path: t.given.clone(),
                     source,
                 };
@@ -364,7 +384,7 @@ impl Outputs {
                     named.push((i, name));
                 }
                 Err(source) => {
-                    result = Err(Error::Output {
+                    result = Err(OutputError::Io {
                         path: t.given.clone(),
                         source,
                     });
@@ -379,7 +399,7 @@ impl Outputs {
                     unreachable!("only files are named")
                 };
                 if let Err(source) = std::fs::rename(name, path) {
-                    result = Err(Error::Output {
+                    result = Err(OutputError::Io {
                         path: t.given.clone(),
                         source,
                     });
@@ -602,7 +622,7 @@ fn link_unnamed(file: &File, name: &Path) -> io::Result<()> {
 pub fn write_output(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> Result<(), Error> {
+) -> Result<(), OutputError> {
     let mut outputs = Outputs::plan(&[], &[path])?;
     outputs.write(path, write)?;
     outputs.commit()

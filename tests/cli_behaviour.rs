@@ -1,4 +1,4 @@
-//! Behaviour of the binary on good input (SPEC section 6): deterministic
+//! Behaviour of the binary on good input (README, "Command reference"): deterministic
 //! `generate`, `features` giving the same bytes whatever the input path
 //! (file, standard input, memory map or reads), thread count and chunking,
 //! `-o -`, the JSON summary, and atomic replacement of the output file.

@@ -1,10 +1,10 @@
 //! `segmint sweep`, `fit` and `score` through the real binary: outputs,
-//! the fit/score round trip, and every bad parameter (SPEC sections 4 and
-//! 6: a clear message, the exit code, no output file left behind).
+//! the fit/score round trip, and every bad parameter (README,
+//! "Clustering" and "Bad input and exit codes": a clear message, the exit code, no output file left behind).
 
 use crate::common;
 
-use common::{fails, ok, sample, segmint};
+use common::{fails, ok, sample, segmint, zip_eq};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -147,9 +147,7 @@ fn fit_then_score_reproduces_the_segments() {
         .map(|v| v.parse().unwrap())
         .collect();
     let mean = |s: &str| {
-        let v: Vec<f64> = segments
-            .iter()
-            .zip(&monetary)
+        let v: Vec<f64> = zip_eq(&segments, &monetary)
             .filter(|(g, _)| g.as_str() == s)
             .map(|(_, m)| *m)
             .collect();
@@ -543,7 +541,7 @@ fn quintiles(values: &[f64], higher_is_better: bool) -> Vec<u32> {
         .collect()
 }
 
-/// The R x F grid of SPEC section 5.
+/// The R x F grid of the README's "Segments and insights".
 fn rfm_name(r: u32, f: u32) -> &'static str {
     match (r, f) {
         (5, 4 | 5) => "Champions",
@@ -559,7 +557,7 @@ fn rfm_name(r: u32, f: u32) -> &'static str {
     }
 }
 
-/// The churn rules of SPEC section 5 with the default thresholds.
+/// The churn rules of the README's "Segments and insights" with the default thresholds.
 fn churn_rule(segment: &str, recency: f64, trend: f64, failures: f64) -> &'static str {
     // An empty trend or failure rate (NaN here) fires no rule.
     if segment == "0" && trend <= -0.20 {
@@ -601,7 +599,7 @@ fn scores_carry_rfm_and_churn_by_the_rules() {
     assert_eq!(parse("rfm_r"), r);
     assert_eq!(parse("rfm_f"), f);
     assert_eq!(parse("rfm_m"), m);
-    let names: Vec<&str> = r.iter().zip(&f).map(|(&r, &f)| rfm_name(r, f)).collect();
+    let names: Vec<&str> = zip_eq(&r, &f).map(|(&r, &f)| rfm_name(r, f)).collect();
     assert_eq!(column(&text, "rfm_segment"), names);
 
     let segments = column(&text, "segment");
@@ -617,7 +615,7 @@ fn scores_carry_rfm_and_churn_by_the_rules() {
     assert!(risks.iter().any(|r| r.starts_with("Critical")), "{risks:?}");
     assert!(risks.iter().any(|r| r == "Dormant"), "{risks:?}");
     let reasons = column(&text, "churn_reason");
-    for (risk, reason) in risks.iter().zip(&reasons) {
+    for (risk, reason) in zip_eq(&risks, &reasons) {
         assert_eq!(risk == "Safe", reason.is_empty(), "{risk}: {reason:?}");
     }
     assert_eq!(
@@ -667,7 +665,7 @@ fn fit_takes_segment_names_and_churn_thresholds() {
     // The looser threshold flags users whose trend is -1% .. -15%.
     let risks = column(&text, "churn_risk");
     let trend = numbers(&text, "usage_trend");
-    for (risk, t) in risks.iter().zip(&trend) {
+    for (risk, t) in zip_eq(&risks, &trend) {
         if risk == "Safe" {
             assert!(t.is_nan() || *t > -0.01, "trend {t} left Safe");
         }

@@ -1,4 +1,4 @@
-//! Bad input through the `segmint features` binary (SPEC sections 2 and 6):
+//! Bad input through the `segmint features` binary (README, "Input" and "Bad input and exit codes"):
 //! the exit code, a message naming the file, the line, the column (number
 //! and header name) where one field is to blame and what was expected, and
 //! no output file (nor a stray temporary file) left behind.
@@ -297,7 +297,7 @@ fn invalid_utf8_in_key() {
     expect_failure(&case, &[], 3, &[&at(&case, 3, 1, "user_id"), "UTF-8"]);
 }
 
-/// The input is UTF-8 (SPEC section 2); channel values become column names
+/// The input is UTF-8 (README, "Input"); channel values become column names
 /// (`share_<channel>`), so invalid bytes there are bad input too. Without
 /// the check, two different invalid values both became `share_\u{FFFD}`.
 #[test]

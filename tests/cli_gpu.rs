@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{ok, sample, segmint, text};
+use common::{ok, sample, segmint, text, zip_eq};
 
 use std::path::Path;
 
@@ -133,7 +133,7 @@ fn the_gpu_gives_the_cpus_results() {
         gpu["results"].as_array().unwrap(),
         cpu["results"].as_array().unwrap(),
     );
-    for (g, c) in g.iter().zip(c) {
+    for (g, c) in zip_eq(g, c) {
         for metric in [
             "inertia",
             "silhouette",
@@ -303,7 +303,7 @@ fn silhouettes_past_the_loop_limit_are_the_cpus() {
             (gpu - cpu).abs() <= 1e-6,
             "n = {n}, d = {d}, K = {k}: gpu {gpu} vs cpu {cpu}"
         );
-        for (i, (g, c)) in gpu_values.iter().zip(&cpu_values).enumerate() {
+        for (i, (g, c)) in zip_eq(&gpu_values, &cpu_values).enumerate() {
             assert!((g - c).abs() <= 1e-5, "user {i}: {g} vs {c}");
         }
     }
@@ -411,12 +411,10 @@ fn limits_from_the_environment_reach_the_device() {
     };
     let (gpu, cpu) = (sweep("gpu"), sweep("cpu"));
     assert_eq!(gpu["backend"], "gpu");
-    for (g, c) in gpu["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(cpu["results"].as_array().unwrap())
-    {
+    for (g, c) in zip_eq(
+        gpu["results"].as_array().unwrap(),
+        cpu["results"].as_array().unwrap(),
+    ) {
         for metric in [
             "inertia",
             "silhouette",

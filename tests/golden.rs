@@ -3,7 +3,7 @@
 //! files in `tests/fixtures/golden/` (timings and the like blanked out).
 //!
 //! After a change meant to alter outputs, rewrite them with
-//! `SEGMINT_BLESS=1 cargo test --release golden` and review the diff.
+//! `SEGMINT_BLESS=1 cargo test --profile ci golden` and review the diff.
 
 use crate::common;
 

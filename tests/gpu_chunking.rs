@@ -6,6 +6,7 @@
 //! users are on a real device. Results must equal the CPU backend's.
 
 use crate::common;
+use common::zip_eq;
 
 use segmint::backend::{Backend, CpuBackend, GpuBackend, GpuOptions, Kernels, Labeling};
 use segmint::cluster::{KMeansParams, fit_each_k, kmeans_plus_plus};
@@ -81,7 +82,7 @@ fn chunked_work_matches_the_cpu() {
     let params = KMeansParams::default();
     let got = fit_each_k(&backend, &x, &ks, &params).unwrap();
     let want = fit_each_k(&Backend::Cpu, &x, &ks, &params).unwrap();
-    for (g, w) in got.iter().zip(&want) {
+    for (g, w) in zip_eq(&got, &want) {
         assert_eq!(g.labels, w.labels, "k = {}", w.k());
         let relative = (g.inertia - w.inertia).abs() / w.inertia;
         assert!(
@@ -103,14 +104,14 @@ fn chunked_work_matches_the_cpu() {
         .collect();
     let got = gpu.silhouette(&x, &labelings).unwrap();
     let want = Backend::Cpu.silhouette(&x, &labelings).unwrap();
-    for (g, w) in got.iter().zip(&want) {
+    for (g, w) in zip_eq(&got, &want) {
         assert!(
             (g.mean - w.mean).abs() < 1e-5 * w.mean.abs(),
             "{} vs {}",
             g.mean,
             w.mean
         );
-        for (a, b) in g.values.iter().zip(&w.values) {
+        for (a, b) in zip_eq(&g.values, &w.values) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
     }
@@ -150,7 +151,7 @@ fn loops_cut_to_small_bounds_match_the_cpu() {
         .assign(&cpu_device, &centres, &mut want, &mut want_distances)
         .unwrap();
     assert_eq!(labels, want);
-    for (a, b) in distances.iter().zip(&want_distances) {
+    for (a, b) in zip_eq(&distances, &want_distances) {
         assert!((a - b).abs() <= 1e-6 * b.max(1.0), "{a} vs {b}");
     }
 
@@ -175,9 +176,9 @@ fn loops_cut_to_small_bounds_match_the_cpu() {
         .collect();
     let got = gpu.silhouette(&x, &labelings).unwrap();
     let want = Backend::Cpu.silhouette(&x, &labelings).unwrap();
-    for (g, w) in got.iter().zip(&want) {
+    for (g, w) in zip_eq(&got, &want) {
         assert!((g.mean - w.mean).abs() <= 1e-6, "{} vs {}", g.mean, w.mean);
-        for (a, b) in g.values.iter().zip(&w.values) {
+        for (a, b) in zip_eq(&g.values, &w.values) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
     }

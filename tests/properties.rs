@@ -1,4 +1,4 @@
-//! Properties of the library (SPEC sections 2 and 3):
+//! Properties of the library (README, "Input" and "Features"):
 //! - no input makes `ingest` panic, whatever the delimiter, chunking,
 //!   reading mode or `skip_bad_rows`;
 //! - skipping is consistent: accepted + skipped rows = data rows, and the
@@ -556,6 +556,7 @@ proptest! {
             prop_assert_eq!(u.active_days, r.days.len() as u64);
             prop_assert_eq!(u.active_hours, r.hours.len() as u64);
             prop_assert_eq!(u.success_rate, Some(r.successes as f64 / r.frequency as f64));
+            prop_assert_eq!(shares.len(), table.channels.len());
             for (name, share) in table.channels.iter().zip(shares) {
                 let count = r.channels.get(name).copied().unwrap_or(0);
                 prop_assert_eq!(*share, count as f64 / r.frequency as f64);

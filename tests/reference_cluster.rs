@@ -11,6 +11,7 @@
 //! tests/common).
 
 use crate::common;
+use common::zip_eq;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -135,7 +136,7 @@ fn one_lloyd_step_matches_numpy<K: Kernels>(backend: &K) {
             step["inertia"].as_f64().unwrap(),
             &format!("{name}: one-step inertia"),
         );
-        for (a, b) in centres.iter().zip(matrix(&step["centres"]).iter()) {
+        for (a, b) in zip_eq(centres.iter(), matrix(&step["centres"]).iter()) {
             assert!(
                 (a - b).abs() <= 1e-5 * b.abs().max(1.0),
                 "{name}: one-step centre {a} vs {b}"
@@ -171,7 +172,7 @@ fn lloyd_fit_matches_scikit_learn(backend: &Backend) {
             &format!("{name}: inertia"),
         );
         let centres = matrix(&km["centres"]);
-        for (a, b) in fit.centres.iter().zip(centres.iter()) {
+        for (a, b) in zip_eq(fit.centres.iter(), centres.iter()) {
             assert!(
                 (a - b).abs() <= 1e-5 * b.abs().max(1.0),
                 "{name}: centre {a} vs {b}"
@@ -196,12 +197,7 @@ fn silhouette_matches_scikit_learn(backend: &Backend) {
             e["silhouette"].as_f64().unwrap(),
             &format!("{name}: silhouette"),
         );
-        for (i, (a, b)) in sil
-            .values
-            .iter()
-            .zip(floats(&e["silhouette_samples"]))
-            .enumerate()
-        {
+        for (i, (a, b)) in zip_eq(&sil.values, floats(&e["silhouette_samples"])).enumerate() {
             assert!(
                 (f64::from(*a) - b).abs() <= 1e-5,
                 "{name}: silhouette of point {i}: {a} vs {b}"

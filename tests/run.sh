@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need when it is missing
-# (Debian/Ubuntu packages), then runs every test with one release build.
+# (Debian/Ubuntu packages), then runs every test with one optimised build
+# (the `ci` profile of Cargo.toml: release without link-time optimisation).
 #
 # - Chromium renders the HTML report (tests/browser_report.rs).
 # - A Vulkan loader and Mesa's software Vulkan driver (lavapipe) run the
@@ -44,4 +45,4 @@ if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "${XDG_RUNTIME_DIR}" ]; then
     export XDG_RUNTIME_DIR
 fi
 
-cargo test --release "$@"
+cargo test --profile ci "$@"

@@ -134,6 +134,7 @@ fn check_case(name: &str, device: &str, seed: u64) {
             let g: Vec<Vec<u64>> = serde_json::from_value(l["groups"].clone()).unwrap();
             let c: Vec<Vec<f64>> = serde_json::from_value(l["centres"].clone()).unwrap();
             g == written
+                && c.len() == written_centres.len()
                 && c.iter().zip(&written_centres).all(|(a, b)| {
                     a.iter().zip(b.iter()).all(|(x, y)| {
                         (x - y).abs() <= 1e-6 * x.abs().max(1e-300) + 1e-9 * scale_of(a)

@@ -1,13 +1,16 @@
 //! The compute backend: the few data-parallel kernels that clustering
-//! spends its time in, behind one enum (STYLE.md, "Backend abstraction"):
-//! [`Backend::Cpu`] (rayon; also the reference) and [`Backend::Gpu`]
-//! (WGSL compute shaders on wgpu).
+//! spends its time in, behind one trait, [`Kernels`], which each backend
+//! implements with its own types for what it keeps resident (so one
+//! backend's points or runs cannot reach the other's kernels): the CPU
+//! ([`CpuBackend`]: rayon; also the reference) and the GPU
+//! ([`GpuBackend`]: WGSL compute shaders on wgpu). [`Backend`] only picks
+//! one at run time (README, "GPU and CPU backends").
 //!
 //! Data stays where the kernels run: points are uploaded once per fit
-//! ([`Backend::upload`]); Lloyd runs keep their labels and centres
-//! resident ([`LloydRuns`]) and hand back a few numbers per run and
+//! ([`Kernels::upload`]); Lloyd runs keep their labels and centres
+//! resident ([`Kernels::Runs`]) and hand back a few numbers per run and
 //! iteration ([`StepStats`]); k-means++ keeps its distances resident
-//! ([`Closest`]). The algorithms that drive the kernels (k-means++,
+//! ([`Kernels::Closest`]). The algorithms that drive the kernels (k-means++,
 //! Lloyd, metrics, sweeps) live in [`crate::cluster`] and never touch the
 //! data directly.
 //!
@@ -30,7 +33,7 @@ use crate::features::matrix::FeatureMatrix;
 pub use self::cpu::{CpuBackend, CpuRuns, TiledPoints};
 pub use self::gpu::{AdapterSummary, DeviceChoice, GpuBackend, GpuOptions, Workload};
 
-/// Values per block of [`Backend::closest_update`]'s sums: k-means++ draws
+/// Values per block of [`Kernels::closest_update`]'s sums: k-means++ draws
 /// a block by its sum, then a point within the block.
 pub const SAMPLER_BLOCK: usize = 4096;
 
@@ -38,20 +41,52 @@ pub const SAMPLER_BLOCK: usize = 4096;
 /// work. Only the GPU backend fails.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
+    /// No adapter could be taken: wgpu sees none, `auto` sees only
+    /// software ones, or none matches the adapter asked for by name or
+    /// index. The reason, as [`gpu::pick_adapter`] words it.
     #[error("no GPU adapter: {0}")]
     NoAdapter(String),
+    /// An adapter was taken but wgpu could not open a device on it.
     #[error("the GPU ({adapter}) could not be opened: {message}")]
-    Device { adapter: String, message: String },
-    #[error("the GPU ({adapter}) refused {what}: {message}")]
-    Refused {
+    Device {
+        /// The adapter's name.
         adapter: String,
-        what: String,
+        /// wgpu's error.
         message: String,
     },
+    /// The device reported an error (a validation error, or a wait or
+    /// read-back that failed) while it created a buffer, compiled a
+    /// kernel, wrote data or ran dispatches.
+    #[error("the GPU ({adapter}) refused {what}: {message}")]
+    Refused {
+        /// The adapter's name.
+        adapter: String,
+        /// The work refused, in words: a buffer's label, `the assign
+        /// kernel`, `a Lloyd iteration`...
+        what: String,
+        /// wgpu's error.
+        message: String,
+    },
+    /// The device ran out of memory for a buffer or a submission.
     #[error("the GPU ({adapter}) is out of memory for {what}")]
-    OutOfMemory { adapter: String, what: String },
+    OutOfMemory {
+        /// The adapter's name.
+        adapter: String,
+        /// The buffer or work that did not fit, in words.
+        what: String,
+    },
+    /// Work that the kernels' limits rule out, found before any of it is
+    /// sent: features outside 1 to [`gpu::MAX_FEATURES`], a run or a
+    /// labelling too large for workgroup memory, a binding or the loop
+    /// iterations one invocation may run. [`GpuBackend::check`] finds the
+    /// same ahead of a command.
     #[error("the GPU backend cannot {what}: {reason}")]
-    Unsupported { what: String, reason: String },
+    Unsupported {
+        /// The work, in words (`run K-Means`).
+        what: String,
+        /// The limit it breaks.
+        reason: String,
+    },
 }
 
 /// Where the clustering kernels run, chosen at run time (`--device`).
@@ -91,7 +126,7 @@ pub struct StepStats {
     /// Summed squared shift of the centres (0 when they were not moved).
     pub shift: f64,
     /// Some cluster got no point: the centres were not moved, and the
-    /// driver re-seeds the run from [`Backend::lloyd_sums`].
+    /// driver re-seeds the run from [`Kernels::lloyd_sums`].
     pub empty: bool,
 }
 
@@ -101,14 +136,21 @@ pub type FinishedRun = (Array2<f64>, Vec<u32>);
 /// One labelling of the points, for silhouette.
 #[derive(Debug, Clone, Copy)]
 pub struct Labeling<'a> {
+    /// The cluster of each point (each below `k`), in the points' order.
     pub labels: &'a [u32],
+    /// Clusters of the labelling; some may hold no point.
     pub k: usize,
 }
 
 /// Silhouette of one labelling: the mean and the per-point values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Silhouette {
+    /// The mean of `values` over every point (summed in f64); 0 for no
+    /// points.
     pub mean: f64,
+    /// Each point's silhouette, in [-1, 1], in the points' order: 0 for
+    /// a point alone in its cluster. Empty when the mean is of a sample
+    /// (see [`crate::cluster::metrics::silhouettes`]).
     pub values: Vec<f32>,
 }
 
@@ -238,6 +280,7 @@ macro_rules! with_kernels {
 pub(crate) use with_kernels;
 
 impl Backend {
+    /// The backend's short name, as `--device` spells it: `cpu` or `gpu`.
     pub fn name(&self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",

@@ -1,6 +1,6 @@
 //! K-Means: greedy k-means++ seeding and Lloyd iterations, run for several
 //! (K, restart) pairs at once so that every pass over the points serves
-//! all runs still iterating (SPEC section 4, "a sweep shares work").
+//! all runs still iterating (README, "Clustering", "a sweep shares work").
 //!
 //! The rules follow scikit-learn's `KMeans(algorithm="lloyd")` so that
 //! results can be checked against it: the tolerance is relative to the
@@ -26,6 +26,7 @@ pub struct KMeans {
     /// [`crate::features::matrix::Frame`]; a [`super::Sweep`] gives them
     /// in scaled space).
     pub centres: Array2<f64>,
+    /// The cluster of each point (0 to k - 1), in the points' order.
     pub labels: Vec<u32>,
     /// Sum of squared distances of the points to their centres, in the
     /// same coordinates.
@@ -37,6 +38,7 @@ pub struct KMeans {
 }
 
 impl KMeans {
+    /// Clusters: the rows of `centres`.
     pub fn k(&self) -> usize {
         self.centres.nrows()
     }

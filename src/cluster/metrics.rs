@@ -1,4 +1,4 @@
-//! Quality metrics of a clustering (SPEC section 4): silhouette (exact,
+//! Quality metrics of a clustering (README, "Clustering"): silhouette (exact,
 //! sampled, and the squared-Euclidean variant), Calinski-Harabasz and
 //! Davies-Bouldin, with scikit-learn's definitions.
 //!
@@ -24,7 +24,11 @@ const CHUNK: usize = 8192;
 /// The metrics of one clustering.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
+    /// Clusters of the clustering (some may be empty).
     pub k: usize,
+    /// Sum of squared distances of the points to their centres, as given
+    /// to [`cheap_metrics`]; in a [`super::Sweep`], in the scaled space of
+    /// the features.
     pub inertia: f64,
     /// Mean Euclidean silhouette (exact or on a sample, see `silhouette_on`).
     pub silhouette: Option<f64>,
@@ -34,7 +38,11 @@ pub struct Metrics {
     /// ClusteringEvaluator reports): O(n k d), a different number from the
     /// Euclidean silhouette, never a stand-in for it.
     pub silhouette_sqeuclidean: Option<f64>,
+    /// Calinski-Harabasz (higher is better); `None` unless 2 <= non-empty
+    /// clusters <= n - 1 (scikit-learn's rule).
     pub calinski_harabasz: Option<f64>,
+    /// Davies-Bouldin (lower is better, 0 at best); `None` under the same
+    /// rule.
     pub davies_bouldin: Option<f64>,
 }
 

@@ -1,4 +1,4 @@
-//! Clustering (SPEC section 4): K-Means parameters and their validation,
+//! Clustering (README, "Clustering"): K-Means parameters and their validation,
 //! k-means++ and Lloyd, quality metrics, multi-K sweeps and the model file.
 //! The data-parallel kernels run in [`crate::backend`]; this module holds
 //! the algorithms that drive them.
@@ -17,8 +17,10 @@ pub use self::sweep::{Sweep, sweep};
 /// backend that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    /// A parameter that cannot work, found before any work starts.
     #[error(transparent)]
     Params(#[from] ParamsError),
+    /// The backend failed (only the GPU backend does).
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
     /// A result that does not fit in a double: the data are the cause.

@@ -6,13 +6,19 @@ use serde::{Deserialize, Serialize};
 /// scikit-learn's `KMeans` (`n_init="auto"` is 1 restart for k-means++).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KMeansParams {
+    /// Clusters, 1 to the number of points; [`super::fit_each_k`] ignores
+    /// it and takes its K from a list.
     pub k: usize,
     /// Restarts from different k-means++ seeds; the lowest inertia wins.
     pub n_init: usize,
+    /// Most Lloyd iterations per run (at least 1); a run stopped by it is
+    /// not converged.
     pub max_iter: usize,
     /// Relative tolerance: iterations stop when the summed squared centre
     /// shift is at most `tol` times the mean column variance.
     pub tol: f64,
+    /// Seed of the k-means++ draws, from which each (K, restart) run gets
+    /// its own ([`super::kmeans::run_seed`]), and of a silhouette sample.
     pub seed: u64,
 }
 
@@ -34,22 +40,36 @@ impl Default for KMeansParams {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}", self.describe(self.parameter()))]
 pub enum ParamsError {
+    /// A K below 1, alone or in a list of K.
     KTooSmall(usize),
+    /// A K larger than the number of points to cluster.
     KTooLarge {
+        /// The K asked for.
         k: usize,
+        /// The points (users) to cluster.
         users: usize,
     },
+    /// `n_init` is 0.
     NoRestarts(usize),
+    /// `n_init` is past [`MAX_RESTARTS`].
     TooManyRestarts(usize),
+    /// `max_iter` is 0.
     NoIterations(usize),
+    /// `tol` is negative, NaN or infinite.
     BadTolerance(f64),
     /// A list of K that does not parse (as `k` or `k_range` spell it).
     BadRange(String),
+    /// A range whose start is past its end (`5..2`), or no K at all; the
+    /// text as given (empty when a sweep is handed no K).
     EmptyRange(String),
+    /// A silhouette mode other than `auto`, `exact`, `none` or `sample:N`
+    /// with N >= 2; the text as given.
     BadSilhouette(String),
     /// No K of the range between 2 and the users less one.
     NoKForUsers {
+        /// The points (users) to cluster.
         users: usize,
+        /// The K of the range asked for.
         range: Vec<usize>,
     },
     /// A K to report that is not among the K fitted.
@@ -154,7 +174,7 @@ fn spell_ks(ks: &[usize]) -> String {
 /// past a few dozen they rarely find a lower inertia.
 pub const MAX_RESTARTS: usize = 1000;
 
-/// Parses `--k`: `3`, `2..10` (inclusive, as SPEC writes it), `2..=10`,
+/// Parses `--k`: `3`, `2..10` (inclusive, as the README writes it), `2..=10`,
 /// or `2,4,8`. Values come back sorted and distinct.
 pub fn parse_k_list(text: &str) -> Result<Vec<usize>, ParamsError> {
     let bad = || ParamsError::BadRange(text.to_string());
@@ -182,8 +202,14 @@ pub fn parse_k_list(text: &str) -> Result<Vec<usize>, ParamsError> {
 pub enum SilhouetteMode {
     /// Exact up to [`SilhouetteMode::AUTO_EXACT_LIMIT`] users, else sampled.
     Auto,
+    /// Over all pairs of users, with every user's value.
     Exact,
+    /// The mean over this many users drawn at random (from the fit's
+    /// seed; at least 2), without per-user values; exact when the sample
+    /// holds every user.
     Sample(usize),
+    /// No Euclidean silhouette: a sweep chooses K by the knee of the
+    /// inertia curve.
     None,
 }
 
@@ -194,6 +220,8 @@ impl SilhouetteMode {
     /// The sample size `auto` uses above the limit.
     pub const AUTO_SAMPLE: usize = 20_000;
 
+    /// Parses `--silhouette`: `auto`, `exact`, `none` or `sample:N` with
+    /// N >= 2.
     pub fn parse(text: &str) -> Result<Self, ParamsError> {
         match text {
             "auto" => Ok(SilhouetteMode::Auto),

@@ -17,7 +17,10 @@ use crate::features::matrix::FeatureMatrix;
 /// centres and inertia and on every metric.
 #[derive(Debug, Clone)]
 pub struct Sweep {
+    /// One fit per K, in the order of the K given: the restart with the
+    /// lowest inertia.
     pub fits: Vec<KMeans>,
+    /// The metrics of each fit, in the same order.
     pub metrics: Vec<Metrics>,
     /// Per-user silhouette values of each fit, when computed exactly.
     pub silhouette_values: Vec<Option<Vec<f32>>>,
@@ -106,6 +109,7 @@ pub fn sweep(
 /// fewer distinct points than K, some clusters cannot hold anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmptyClusters {
+    /// The K of the fit.
     pub k: usize,
     /// Clusters without a point.
     pub empty: usize,

@@ -1,4 +1,4 @@
-//! The feature matrix that clustering works on (SPEC section 4): which
+//! The feature matrix that clustering works on (README, "Clustering"): which
 //! columns, their transforms (`log1p:`), and the z-score scaler.
 //!
 //! Values are read and transformed in f64, scaled in f64, placed in a
@@ -13,23 +13,26 @@ use serde::{Deserialize, Serialize};
 
 use super::FeatureTable;
 
-/// The default feature set of SPEC section 4, as in the messaging analysis.
+/// The default feature set of the README's "Clustering", as in the messaging analysis.
 pub const DEFAULT_FEATURES: [&str; 3] = ["log1p:frequency", "log1p:monetary", "active_days"];
 
 /// A transform applied to a column before scaling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transform {
+    /// The values as they are.
     None,
     /// `ln(1 + max(x, 0))`: negative values (refunds exceeding spend) are
-    /// clipped at 0 first, as SPEC section 4 does for monetary.
+    /// clipped at 0 first, as the README's "Clustering" does for monetary.
     Log1p,
 }
 
 /// One clustering feature: a column and its transform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeatureSpec {
+    /// The table column the feature reads.
     pub column: String,
+    /// Applied to each value before scaling.
     pub transform: Transform,
 }
 
@@ -71,6 +74,7 @@ impl FeatureSpec {
         Ok(specs)
     }
 
+    /// The features of [`DEFAULT_FEATURES`].
     pub fn defaults() -> Vec<Self> {
         Self::parse_list(&DEFAULT_FEATURES).expect("valid defaults")
     }
@@ -97,28 +101,34 @@ impl std::fmt::Display for FeatureSpec {
 /// a missing value is NaN.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumericTable {
+    /// The user keys, one per row, in table order.
     pub keys: Vec<String>,
+    /// The column names, in the order of each row's values.
     pub columns: Vec<String>,
+    /// `keys.len() x columns.len()` values, row after row.
     pub values: Vec<f64>,
     /// Where the values came from, for error messages.
     pub source: String,
 }
 
 impl NumericTable {
+    /// Users in the table.
     pub fn rows(&self) -> usize {
         self.keys.len()
     }
 
+    /// The values of user `i`, in `columns` order.
     pub fn row(&self, i: usize) -> &[f64] {
         let d = self.columns.len();
         &self.values[i * d..(i + 1) * d]
     }
 
+    /// The index of column `name` in `columns`; `None` when absent.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)
     }
 
-    /// The numeric columns of a feature table (SPEC section 3), in its CSV
+    /// The numeric columns of a feature table (README, "Features"), in its CSV
     /// order; first_seen and last_seen (times) are left out, is_dormant is
     /// 0 or 1, empty cells are NaN.
     pub fn from_features(table: &FeatureTable) -> Self {
@@ -200,20 +210,29 @@ impl NumericTable {
 /// Why a feature matrix cannot be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FeatureError {
+    /// A feature names a column the table does not have.
     #[error("{table} has no column {column:?} (it has: {available})")]
     UnknownColumn {
+        /// The column asked for.
         column: String,
+        /// Where the table came from ([`NumericTable::source`]).
         table: String,
+        /// The table's columns, comma-separated.
         available: String,
     },
+    /// A feature value is empty, NaN or infinite once transformed.
     #[error(
         "{table}: user {user:?} has {} in feature column {column:?}; clustering needs finite numbers",
         describe_value(*value)
     )]
     NotFinite {
+        /// Where the table came from ([`NumericTable::source`]).
         table: String,
+        /// The user's key.
         user: String,
+        /// The feature's column.
         column: String,
+        /// The value before the transform; NaN for an empty cell.
         value: f64,
     },
 }
@@ -226,9 +245,11 @@ fn describe_value(value: f64) -> String {
     }
 }
 
-/// Column means and population standard deviations (SPEC section 4).
+/// Column means and population standard deviations (README, "Clustering").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scaler {
+    /// Per feature, the mean of its (transformed) values, subtracted
+    /// before dividing by `std`.
     pub mean: Vec<f64>,
     /// Population std; 0 marks a constant column, which scales to 0.
     pub std: Vec<f64>,
@@ -404,6 +425,7 @@ fn scaled_rms(values: impl Iterator<Item = f64> + Clone, n: f64) -> f64 {
 /// frame; centres, inertia and distances are given back in scaled space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
+    /// Per column, the scaled value that working coordinate 0 stands for.
     pub offset: Vec<f64>,
     /// A power of two.
     pub unit: f64,
@@ -460,7 +482,9 @@ impl Frame {
 /// contiguous, and the frame that places them in scaled space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureMatrix {
+    /// The working coordinates: n rows (users) of d features.
     pub values: Array2<f32>,
+    /// Where the working coordinates sit in scaled space.
     pub frame: Frame,
 }
 
@@ -473,10 +497,12 @@ impl FeatureMatrix {
         }
     }
 
+    /// Points (users).
     pub fn n(&self) -> usize {
         self.values.nrows()
     }
 
+    /// Features per point.
     pub fn d(&self) -> usize {
         self.values.ncols()
     }
@@ -488,6 +514,7 @@ impl FeatureMatrix {
             .expect("feature matrices are standard layout")
     }
 
+    /// The working coordinates of point `i`.
     pub fn row(&self, i: usize) -> &[f32] {
         let d = self.d();
         &self.as_slice()[i * d..(i + 1) * d]

@@ -1,4 +1,4 @@
-//! Per-user features (SPEC section 3): the accumulators filled while
+//! Per-user features (README, "Features"): the accumulators filled while
 //! reading, and the finished feature table.
 
 pub mod accumulator;

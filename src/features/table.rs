@@ -1,4 +1,4 @@
-//! The finished per-user feature table (SPEC section 3) and its CSV form.
+//! The finished per-user feature table (README, "Features") and its CSV form.
 
 use std::io::{self, Write};
 
@@ -30,36 +30,66 @@ impl Default for FeatureOptions {
 /// One user's features. `None` is an empty cell.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UserFeatures {
+    /// The user key.
     pub user_id: String,
+    /// Transactions of the user in the window.
     pub frequency: u64,
+    /// Sum of the user's amounts, exact, in nano-units; negative when
+    /// refunds exceed spend.
     pub monetary: Money,
+    /// Time of the user's first transaction, in UTC milliseconds.
     pub first_seen_ms: i64,
+    /// Time of the user's last transaction, in UTC milliseconds.
     pub last_seen_ms: i64,
+    /// Days (fractional) from the last transaction to as_of.
     pub recency_days: f64,
+    /// Days (fractional) from the first transaction to as_of.
     pub tenure_days: f64,
+    /// Distinct UTC dates with a transaction.
     pub active_days: u64,
+    /// Distinct UTC (date, hour) buckets with a transaction.
     pub active_hours: u64,
+    /// Distinct channels the user used; `None` without a channel column.
     pub channel_diversity: Option<u64>,
+    /// Of the user's transactions with a status, the share whose status is
+    /// a success; `None` without a status column, or when none of the
+    /// user's transactions has one.
     pub success_rate: Option<f64>,
+    /// `1 - success_rate`; `None` when `success_rate` is.
     pub failure_rate: Option<f64>,
+    /// `frequency` per day of the window ([`FeatureTable::window_days`]).
     pub avg_daily_volume: f64,
+    /// Transactions on the seven UTC days ending at as_of's date, / 7.
     pub avg_daily_last_7d: f64,
+    /// Transactions per day on the window's days before those seven;
+    /// `None` when the window has no such day.
     pub avg_daily_prev: Option<f64>,
+    /// `avg_daily_last_7d / avg_daily_prev - 1`; `None` when
+    /// `avg_daily_prev` is 0 or `None`.
     pub usage_trend: Option<f64>,
+    /// `recency_days` is above [`FeatureOptions::dormant_days`].
     pub is_dormant: bool,
 }
 
 /// All users' features, sorted by user key (byte order).
 #[derive(Clone, Debug)]
 pub struct FeatureTable {
+    /// The reference time, in UTC milliseconds: `--as-of`, else the latest
+    /// transaction's time.
     pub as_of_ms: i64,
     /// The observation window: the first transaction's UTC day to as_of's.
+    /// Its first day, in days since 1970-01-01.
     pub window_start_day: i64,
+    /// Days in the window, both ends counted.
     pub window_days: i64,
     /// Channel names, sorted; one `share_<name>` column each.
     pub channels: Vec<String>,
+    /// Some input had a channel column (else `channel_diversity` is empty).
     pub has_channel: bool,
+    /// Some input had a status column (else the success and failure rates
+    /// are empty).
     pub has_status: bool,
+    /// One per user, sorted by user key (byte order).
     pub users: Vec<UserFeatures>,
     /// Row-major `users.len() x channels.len()` channel shares.
     shares: Vec<f64>,
@@ -115,13 +145,17 @@ const WARMED: usize = 128;
 /// the first byte is written. Commands that keep working on the features
 /// take [`Self::into_table`].
 pub struct FeatureRows {
+    /// The reference time, in UTC milliseconds (as in [`FeatureTable`]).
     pub as_of_ms: i64,
     /// As in [`FeatureTable`].
     pub window_start_day: i64,
+    /// Days in the window, both ends counted.
     pub window_days: i64,
     /// Channel names, sorted.
     pub channels: Vec<String>,
+    /// Some input had a channel column.
     pub has_channel: bool,
+    /// Some input had a status column.
     pub has_status: bool,
     parts: Vec<FinishedUsers>,
     /// (key prefix, partition, slot) of every user, in key order.
@@ -184,6 +218,8 @@ impl FeatureRows {
         self.sorted.len()
     }
 
+    /// No users: never so of rows [`Self::from_aggregate`] makes (it gives
+    /// `None` instead).
     pub fn is_empty(&self) -> bool {
         self.sorted.is_empty()
     }

@@ -11,24 +11,48 @@ use crate::values::time::{TimeError, TimeFormat};
 /// Anything that stops reading a transaction log.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// A file (or standard input) cannot be opened or read (exit code 4;
+    /// every other variant is bad data, 3).
     #[error("cannot read {}: {source}", display_path(path))]
     Io {
+        /// The file as the user named it (`-` for standard input).
         path: PathBuf,
+        /// What the system reported.
         #[source]
         source: io::Error,
     },
+    /// The file holds no first record to take the header (or, without a
+    /// header, the field count) from.
     #[error("{}: the file is empty, expected a header row", display_path(path))]
-    EmptyFile { path: PathBuf },
+    EmptyFile {
+        /// The file as the user named it (`-` for standard input).
+        path: PathBuf,
+    },
+    /// The file does not have the shape asked for: a column missing, named
+    /// twice or past the last field, a header that is not UTF-8, or CSV
+    /// that the reader of feature tables and scores files refuses.
     #[error("{}: {message}", display_path(path))]
-    Header { path: PathBuf, message: String },
+    Header {
+        /// The file as the user named it (`-` for standard input).
+        path: PathBuf,
+        /// What is wrong, naming the columns concerned.
+        message: String,
+    },
+    /// A bad row, positioned (see [`RowError`]).
     #[error(transparent)]
     Row(#[from] Box<RowError>),
+    /// No row was accepted: the inputs hold only headers, or every row was
+    /// skipped as bad or left out (after `--as-of`, before the period).
     #[error("the input holds no transactions{detail}")]
-    NoRows { detail: String },
+    NoRows {
+        /// What was left out, as ` (2 bad rows skipped, ...)` with a leading
+        /// space, appended to the message; empty when nothing was.
+        detail: String,
+    },
 }
 
 impl IngestError {
-    /// The process exit code of SPEC section 6: 4 for I/O, 3 for bad data.
+    /// The process exit code of the README's "Bad input and exit codes": 4 for I/O, 3 for bad data.
     pub fn exit_code(&self) -> i32 {
         match self {
             IngestError::Io { .. } => 4,
@@ -49,11 +73,13 @@ pub fn display_path(path: &std::path::Path) -> String {
 /// One bad row, positioned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowError {
+    /// The file as the user named it (`-` for standard input).
     pub path: PathBuf,
     /// Physical line (1-based) where the record starts.
     pub line: u64,
     /// 1-based field number and its header name, when one field is to blame.
     pub column: Option<(usize, String)>,
+    /// What was wrong.
     pub kind: RowErrorKind,
 }
 
@@ -76,47 +102,81 @@ impl fmt::Display for RowError {
 /// What was wrong with a row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowErrorKind {
+    /// The record has another number of fields than the header (without a
+    /// header, than the first record).
     FieldCount {
+        /// Fields of the header (or first record).
         expected: usize,
+        /// Fields of this record.
         found: usize,
     },
+    /// The amount is not a decimal number, not finite, or 1e20 or more in
+    /// magnitude.
     Amount {
+        /// Which of these.
         error: AmountError,
+        /// The field as read, shortened for the message.
         value: String,
     },
+    /// The time does not parse in the file's time format, or names no real
+    /// time (2025-02-30) or one outside the years 0000 to 9999.
     Time {
+        /// Which of these.
         error: TimeError,
+        /// The file's format: given with `--time-format`, or detected.
         format: TimeFormat,
+        /// The field as read, shortened for the message.
         value: String,
     },
+    /// Under `--time-format auto`, not one of the file's first rows (up to
+    /// a window's worth) has a time in a format segmint knows; the error is
+    /// at the first of them.
     UndetectableTime {
+        /// That row's time field, shortened for the message.
         value: String,
     },
+    /// The user key is empty (a feature table's: once trimmed).
     EmptyKey,
+    /// A user key, channel or status (or any cell a feature table or scores
+    /// file reads as text) is not UTF-8.
     InvalidUtf8,
+    /// A quoted field starts on this row and its closing quote never comes.
     UnterminatedQuote,
+    /// The channel column has more distinct values than a run accepts.
     TooManyChannels {
+        /// The most accepted:
+        /// [`MAX_CHANNELS`](crate::features::accumulator::MAX_CHANNELS).
         limit: usize,
     },
     /// A feature table cell that is not a number.
     Number {
+        /// The cell as read, trimmed and shortened for the message.
         value: String,
     },
     /// A feature table key seen on an earlier line.
     DuplicateKey {
+        /// The key, trimmed.
         key: String,
+        /// Physical line (1-based) of the key's first row.
         first_line: u64,
     },
     /// A scores file's segment cell that is not a segment number.
     SegmentNumber {
+        /// The cell as read, shortened for the message.
         value: String,
+        /// Segment numbers must be below it:
+        /// [`MAX_SEGMENTS`](super::scores::MAX_SEGMENTS).
         limit: usize,
     },
     /// A scores file's segment named otherwise on an earlier line.
     SegmentName {
+        /// The segment number.
         segment: u32,
+        /// Its name on this line, shortened for the message.
         name: String,
+        /// Its name on the earlier line, shortened for the message.
         earlier: String,
+        /// Physical line (1-based) where the earlier name was first seen.
         earlier_line: u64,
     },
 }

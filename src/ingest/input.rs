@@ -19,6 +19,8 @@ pub struct Input {
 }
 
 impl Input {
+    /// The input the user named `name`: a path, or `-` for standard input.
+    /// Nothing is opened yet.
     pub fn new(name: impl Into<PathBuf>) -> Self {
         Input {
             name: name.into(),
@@ -36,6 +38,8 @@ impl Input {
         display_path(&self.name)
     }
 
+    /// Whether this is standard input (named `-`), which can be read only
+    /// once unless [`Input::rereadable`] copied it.
     pub fn is_stdin(&self) -> bool {
         self.name.as_os_str() == "-"
     }

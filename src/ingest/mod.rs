@@ -1,4 +1,4 @@
-//! Reading transaction logs (SPEC section 2) into per-user accumulators.
+//! Reading transaction logs (README, "Input") into per-user accumulators.
 //!
 //! Files are memory-mapped a window at a time and cut into chunks at record
 //! starts. Reading happens in two parallel phases: the chunks of a block
@@ -39,17 +39,23 @@ pub const BAD_ROW_EXAMPLES: usize = 5;
 /// What reading the inputs produced.
 #[derive(Debug)]
 pub struct Ingested {
+    /// Every user's accumulator, and the channel names.
     pub aggregate: Aggregate,
-    /// Some input had a channel / status column.
+    /// Some input had a channel column.
     pub has_channel: bool,
+    /// Some input had a status column.
     pub has_status: bool,
+    /// Counts about the read.
     pub report: IngestReport,
 }
 
 /// Counts about the read, for summaries.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct IngestReport {
+    /// The inputs in reading order, as named in messages (`<stdin>` for
+    /// standard input).
     pub files: Vec<String>,
+    /// Bytes of all inputs, headers included.
     pub bytes: u64,
     /// Data rows accepted.
     pub rows: u64,

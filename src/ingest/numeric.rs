@@ -26,7 +26,10 @@ pub struct NumericOptions {
     /// Columns to parse; `None` means `prefer` when the header has all of
     /// them, else every column but the key.
     pub columns: Option<Vec<String>>,
+    /// The columns wanted by default (those of the default features), read
+    /// when `columns` is `None` and the header has all of them.
     pub prefer: Option<Vec<String>>,
+    /// The field separator: a single byte, as whitespace is refused.
     pub delimiter: Delimiter,
 }
 

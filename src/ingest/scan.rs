@@ -27,11 +27,16 @@ use crate::values::time::TimeParser;
 /// One accepted transaction.
 #[derive(Clone, Copy, Debug)]
 pub struct Transaction<'a> {
+    /// The user key, as in the file (never empty).
     pub user: &'a str,
+    /// When it happened, in UTC milliseconds since the Unix epoch.
     pub time_ms: i64,
+    /// The amount, exact, in nano-units.
     pub amount: Money,
     /// `None` when the column is absent or the cell empty.
     pub channel: Option<&'a str>,
+    /// The status as written (not yet judged a success or a failure);
+    /// `None` when the column is absent or the cell empty.
     pub status: Option<&'a str>,
 }
 

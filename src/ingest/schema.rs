@@ -1,4 +1,4 @@
-//! Input options (SPEC section 2) and the mapping of column roles onto the
+//! Input options (README, "Input") and the mapping of column roles onto the
 //! fields of one file's header.
 
 use std::path::Path;
@@ -55,14 +55,21 @@ impl std::fmt::Display for Delimiter {
 /// The five column roles of the transaction schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// The user key: any string but an empty one.
     User,
+    /// When the transaction happened, in the file's time format.
     Time,
+    /// The transaction's amount, a decimal; negative for refunds.
     Amount,
+    /// The transaction's channel (optional: off when absent).
     Channel,
+    /// The transaction's status, a success or a failure (optional: off
+    /// when absent).
     Status,
 }
 
 impl Role {
+    /// Every role, the three required ones first.
     pub const ALL: [Role; 5] = [
         Role::User,
         Role::Time,
@@ -104,6 +111,8 @@ impl Role {
         }
     }
 
+    /// Whether every file must have the column (user, time and amount);
+    /// the others are off when absent.
     pub fn required(self) -> bool {
         matches!(self, Role::User | Role::Time | Role::Amount)
     }
@@ -113,14 +122,20 @@ impl Role {
 /// 1-based position. `None` means the default name.
 #[derive(Clone, Debug, Default)]
 pub struct ColumnNames {
+    /// The user key column (`--user-col`).
     pub user: Option<String>,
+    /// The transaction time column (`--time-col`).
     pub time: Option<String>,
+    /// The amount column (`--amount-col`).
     pub amount: Option<String>,
+    /// The channel column (`--channel-col`).
     pub channel: Option<String>,
+    /// The status column (`--status-col`).
     pub status: Option<String>,
 }
 
 impl ColumnNames {
+    /// The column named for `role`; `None` means its default name.
     pub fn get(&self, role: Role) -> Option<&str> {
         match role {
             Role::User => self.user.as_deref(),
@@ -135,9 +150,16 @@ impl ColumnNames {
 /// Everything that says how to read transaction logs.
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
+    /// Columns the user named for the roles.
     pub columns: ColumnNames,
+    /// The first record of each file is a header; without one
+    /// (`--no-header`), columns are given by position and the first record
+    /// is data.
     pub has_header: bool,
+    /// The field separator (`--delimiter`).
     pub delimiter: Delimiter,
+    /// `--time-format`; `Auto` settles each file's format from its first
+    /// rows.
     pub time_format: TimeFormat,
     /// Reference time (UTC ms). Rows after it are left out; `None` means the
     /// latest transaction time of the input.
@@ -146,6 +168,8 @@ pub struct IngestOptions {
     pub since: Option<i64>,
     /// Statuses counted as successes, compared ASCII case-insensitively.
     pub success_statuses: Vec<String>,
+    /// Skip bad rows, counting them and keeping the first few errors,
+    /// instead of stopping at the first (`--skip-bad-rows`).
     pub skip_bad_rows: bool,
     /// Target size of the pieces a file is cut into for parallel work.
     pub chunk_bytes: usize,
@@ -210,10 +234,15 @@ fn parse_position(v: &str) -> Option<usize> {
 /// Role -> field index for one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResolvedColumns {
+    /// 0-based index of the user key field.
     pub user: usize,
+    /// 0-based index of the time field.
     pub time: usize,
+    /// 0-based index of the amount field.
     pub amount: usize,
+    /// 0-based index of the channel field; `None` when the file has none.
     pub channel: Option<usize>,
+    /// 0-based index of the status field; `None` when the file has none.
     pub status: Option<usize>,
     /// Field count every row must have.
     pub field_count: usize,

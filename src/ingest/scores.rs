@@ -16,7 +16,10 @@ pub const MAX_SEGMENTS: usize = 1000;
 /// The users of a scores file, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoresFile {
+    /// The user keys, one per row.
     pub users: Vec<String>,
+    /// Each user's segment number, below [`MAX_SEGMENTS`], at the user's
+    /// index in `users`.
     pub segments: Vec<u32>,
     /// One per segment number up to the highest one used; `None` where
     /// the file has no `segment_name` column or no user of that segment.

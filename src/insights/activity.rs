@@ -1,4 +1,4 @@
-//! Business analytics over the transactions themselves (SPEC section 5):
+//! Business analytics over the transactions themselves (README, "Segments and insights"):
 //! totals, channel mix, the status funnel and the hour x weekday heatmap,
 //! globally and per segment. Per-user numbers live in the feature table;
 //! this module owns what needs every row, folded in one pass by
@@ -34,11 +34,19 @@ pub type HourWeekday = [[u64; 24]; 7];
 /// Everything the transactions say beyond per-user features.
 #[derive(Clone, Debug, Serialize)]
 pub struct Activity {
+    /// Transactions read (rows accepted; rows left out are not counted),
+    /// of every user.
     pub transactions: u64,
+    /// Sum of every amount, net of refunds, in the log's money units
+    /// (summed exactly, then made an f64).
     pub revenue: f64,
-    /// Transactions with a status, and the successful ones.
+    /// Transactions with a non-empty status; 0 without a status column.
     pub with_status: u64,
+    /// Of those, the transactions whose status is a success
+    /// (`--success-status`).
     pub successes: u64,
+    /// `successes / with_status`, in [0, 1]; `None` when no transaction
+    /// has a status.
     pub success_rate: Option<f64>,
     /// Most transactions first.
     pub channels: Vec<ChannelMix>,
@@ -50,24 +58,38 @@ pub struct Activity {
     pub segment_heatmaps: Vec<HourWeekday>,
 }
 
+/// One channel's transactions, revenue, users and success rate.
 #[derive(Clone, Debug, Serialize)]
 pub struct ChannelMix {
+    /// The channel, as the log spells it.
     pub channel: String,
+    /// Transactions on the channel.
     pub transactions: u64,
+    /// Sum of the channel's amounts, net of refunds (negative when refunds
+    /// outweigh purchases), in the log's money units.
     pub revenue: f64,
     /// Users with at least one transaction on the channel.
     pub users: u64,
+    /// The channel's part of all transactions (those without a channel
+    /// included), in [0, 1]; 0 when there are none.
     pub transaction_share: f64,
     /// The channel's part of the revenue, each channel's net revenue
     /// clipped at 0: in [0, 1] even with a channel of refunds.
     pub revenue_share: f64,
+    /// Successes among the channel's transactions with a status, in
+    /// [0, 1]; `None` when none of them has one.
     pub success_rate: Option<f64>,
 }
 
+/// One status of the funnel: how many transactions ended in it.
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusCount {
+    /// The status, as the log spells it (a different case is another
+    /// status).
     pub status: String,
+    /// Transactions with this status.
     pub transactions: u64,
+    /// Their part of the transactions with a status, in [0, 1].
     pub share: f64,
     /// Whether the status counts as a success (`--success-status`).
     pub success: bool,

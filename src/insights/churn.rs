@@ -1,4 +1,4 @@
-//! Churn early warning (SPEC section 5): the thresholds, the ordered rules
+//! Churn early warning (README, "Segments and insights"): the thresholds, the ordered rules
 //! that put one user in one risk class, and the one-line reason that
 //! names the numbers behind it. The per-user inputs (recency, usage trend,
 //! failure rate, top segment) are computed elsewhere; this module only
@@ -38,10 +38,15 @@ impl Default for ChurnThresholds {
 /// message names the field (`dormant_days`), the command line its flag.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ChurnError {
+    /// A threshold is not finite, or outside its range (see
+    /// [`ChurnThresholds::validate`]).
     #[error("{parameter} must be {rule}, got {value}")]
     BadThreshold {
+        /// The field, as the model file names it (`dormant_days`).
         parameter: &'static str,
+        /// What the field must be, such as `a fraction in [-1, 0]`.
         rule: &'static str,
+        /// The value given.
         value: f64,
     },
 }
@@ -104,11 +109,19 @@ fn in_range(value: f64, low: f64, high: f64) -> bool {
 /// One user's churn risk; the first matching rule wins, in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum ChurnRisk {
+    /// Critical (Top Segment): in the top segment, with a usage trend at
+    /// or below `critical_decline`.
     Critical,
+    /// Dormant: no transaction for more than `dormant_days`.
     Dormant,
+    /// High Risk (Quality Issue): a usage trend at or below `decline` and
+    /// a failure rate at or above `quality_failure_rate`.
     HighRiskQuality,
+    /// High Risk (Declining): a usage trend at or below `decline`.
     HighRiskDeclining,
+    /// Moderate Risk: a usage trend at or below `moderate_decline`.
     Moderate,
+    /// Safe: no rule fired.
     Safe,
 }
 
@@ -139,6 +152,8 @@ impl ChurnRisk {
 /// What the rules look at for one user.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ChurnInput {
+    /// Days from the user's last transaction to the reference time
+    /// (`recency_days`, fractional).
     pub recency_days: f64,
     /// Change in usage, as a fraction (-0.30 is -30%); `None` when the
     /// user's history is too short to tell.
@@ -149,7 +164,7 @@ pub struct ChurnInput {
     pub top_segment: bool,
 }
 
-/// Classifies one user by the rules of SPEC section 5, first match wins:
+/// Classifies one user by the rules of the README's "Segments and insights", first match wins:
 ///
 /// 1. Critical (Top Segment): `top_segment` and trend <= `critical_decline`;
 /// 2. Dormant: `recency_days` > `dormant_days`;

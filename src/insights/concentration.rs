@@ -1,4 +1,4 @@
-//! Revenue concentration (SPEC section 5): how much of the revenue the top
+//! Revenue concentration (README, "Segments and insights"): how much of the revenue the top
 //! users carry (top-N and top-percent shares), the Pareto curve, the Gini
 //! coefficient and the users behind 80% of revenue. It takes one revenue
 //! per user; summing transactions into users is the feature table's job.
@@ -17,6 +17,8 @@ use serde::Serialize;
 pub struct TopShare {
     /// `top 3`, `top 10%`.
     pub label: String,
+    /// How many top users: `n` for `top n`, the largest `ceil(p * users)`
+    /// for `top p%` (0 when there are no users).
     pub users: usize,
     /// In [0, 1]; 0 when the total is 0.
     pub share: f64,
@@ -26,13 +28,18 @@ pub struct TopShare {
 /// `revenue_share` of the revenue.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct ParetoPoint {
+    /// Share of the users, largest revenue first, in [0, 1].
     pub user_share: f64,
+    /// Share of the revenue (refunds clipped at 0) those users carry, in
+    /// [0, 1]; 0 when the total is 0.
     pub revenue_share: f64,
 }
 
 /// Revenue concentration over all users.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Concentration {
+    /// Users counted: one per value given, those without revenue
+    /// included.
     pub users: usize,
     /// Total revenue after clipping refunds at 0.
     pub total: f64,

@@ -1,4 +1,4 @@
-//! From segments to insights people act on (SPEC section 5): segment
+//! From segments to insights people act on (README, "Segments and insights"): segment
 //! names, RFM scores, churn early warning, revenue concentration and
 //! segment transitions.
 

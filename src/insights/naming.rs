@@ -69,10 +69,29 @@ pub fn default_names(k: usize) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.describe("segment_names"))]
 pub enum NamingError {
-    WrongCount { given: usize, k: usize },
-    Empty { position: usize },
-    Duplicate { name: String },
-    BadCharacter { name: String },
+    /// The list does not give exactly one name per segment.
+    WrongCount {
+        /// Names given.
+        given: usize,
+        /// Segments to name.
+        k: usize,
+    },
+    /// A name is empty or only whitespace (a trailing comma gives one).
+    Empty {
+        /// Its 1-based position in the list.
+        position: usize,
+    },
+    /// A name is given twice (compared after trimming, case-sensitive).
+    Duplicate {
+        /// The name, trimmed.
+        name: String,
+    },
+    /// A name holds a line break or a double quote, which the scores
+    /// file's unquoted cells cannot hold.
+    BadCharacter {
+        /// The name, trimmed.
+        name: String,
+    },
 }
 
 impl NamingError {
@@ -194,7 +213,7 @@ mod tests {
         assert!(default_names(0).is_empty());
         assert_eq!(default_names(1), ["All Users"]);
         assert_eq!(default_names(2), ["Power User", "Casual User"]);
-        // SPEC section 5 fixes K = 3.
+        // the README's "Segments and insights" fixes K = 3.
         assert_eq!(
             default_names(3),
             ["Power User", "Loyal User", "Casual User"]

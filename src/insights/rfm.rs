@@ -1,4 +1,4 @@
-//! RFM scores (SPEC section 5): recency, frequency and monetary quintile
+//! RFM scores (README, "Segments and insights"): recency, frequency and monetary quintile
 //! scores 1..=5 per user, and the ten named RFM segments of the R x F
 //! grid. It owns the scoring rule and the grid; the per-user feature
 //! values come from the feature table, and writing scores is the report's
@@ -61,23 +61,36 @@ fn worst_first(a: f64, b: f64, higher_is_better: bool) -> Ordering {
     }
 }
 
-/// The named RFM segments of the R x F grid (SPEC section 5).
+/// The named RFM segments of the R x F grid (README, "Segments and insights").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum RfmSegment {
+    /// R 5, F 4 or 5: among the most recent fifth of the users and the
+    /// most frequent two fifths.
     Champions,
+    /// R 3 or 4, F 4 or 5: frequent, and fairly recent.
     Loyal,
+    /// R 4 or 5, F 2 or 3: recent, of middling frequency.
     PotentialLoyalist,
+    /// R 5, F 1: among the most recent, and the least frequent fifth.
     New,
+    /// R 4, F 1: fairly recent, among the least frequent.
     Promising,
+    /// R 3, F 3: the middle fifth on both.
     NeedAttention,
+    /// R 3, F 1 or 2: middling recency, infrequent.
     AboutToSleep,
+    /// R 1 or 2, F 3 or 4: fairly frequent, but among the least recent
+    /// two fifths.
     AtRisk,
+    /// R 1 or 2, F 5: the most frequent fifth, but among the least recent
+    /// two fifths.
     CannotLoseThem,
+    /// R 1 or 2, F 1 or 2: neither recent nor frequent.
     Hibernating,
 }
 
 impl RfmSegment {
-    /// Every segment, best first (the order of SPEC section 5).
+    /// Every segment, best first (the order of the README's "Segments and insights").
     pub const ALL: [RfmSegment; 10] = [
         RfmSegment::Champions,
         RfmSegment::Loyal,
@@ -133,9 +146,14 @@ pub fn rfm_segment(r: u8, f: u8) -> RfmSegment {
 /// Per-user R, F, M scores and the R x F segment, in input order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RfmScores {
+    /// Recency scores 1..=5, one per user; 5: the most recent fifth
+    /// (lowest `recency_days`).
     pub r: Vec<u8>,
+    /// Frequency scores 1..=5; 5: the fifth with the most transactions.
     pub f: Vec<u8>,
+    /// Monetary scores 1..=5; 5: the fifth with the highest net spend.
     pub m: Vec<u8>,
+    /// The named segment of each user's (R, F) cell.
     pub segments: Vec<RfmSegment>,
 }
 
@@ -266,7 +284,7 @@ mod tests {
         }
     }
 
-    /// SPEC section 5, written out cell by cell: rows R 5..1, columns F 1..5.
+    /// the README's "Segments and insights", written out cell by cell: rows R 5..1, columns F 1..5.
     const GRID: [[RfmSegment; 5]; 5] = {
         use RfmSegment::*;
         [

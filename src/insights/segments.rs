@@ -1,7 +1,7 @@
 //! Insights per user (RFM scores, churn risk and its reason) and per
 //! segment (profiles in original units), computed from the feature table
 //! and the users' segments. Needs the columns of a transactions feature
-//! table (SPEC section 3); a numeric table without them gets none.
+//! table (README, "Features"); a numeric table without them gets none.
 
 use serde::Serialize;
 
@@ -28,7 +28,10 @@ pub const PROFILE_COLUMNS: [&str; 9] = [
 /// Per-user insights, in table row order.
 #[derive(Clone, Debug)]
 pub struct UserInsights {
+    /// Each user's R, F and M quintile scores, ranked among the table's
+    /// users, and RFM segment.
     pub rfm: RfmScores,
+    /// Each user's churn risk (see [`classify`]).
     pub churn: Vec<ChurnRisk>,
     /// Why each user got its churn risk (empty for `Safe`).
     pub reasons: Vec<String>,
@@ -76,9 +79,13 @@ pub fn user_insights(
 /// One segment, in original units.
 #[derive(Clone, Debug, Serialize)]
 pub struct SegmentProfile {
+    /// The segment's number (0 = the highest-value segment).
     pub segment: u32,
+    /// The segment's name.
     pub name: String,
+    /// Users in the segment.
     pub users: u64,
+    /// The segment's part of all users, in [0, 1]; 0 when there are none.
     pub user_share: f64,
     /// Sum of `monetary` (0 without the column), net of refunds.
     pub revenue: f64,

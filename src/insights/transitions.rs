@@ -1,4 +1,4 @@
-//! Segment transitions (SPEC section 5): given each user's segment at two
+//! Segment transitions (README, "Segments and insights"): given each user's segment at two
 //! times (two scores files, or two periods of one log), the old x new
 //! movement matrix, how many users stayed, moved up or moved down, who
 //! appeared or disappeared, and the users who moved down. Reading scores
@@ -20,24 +20,35 @@ use serde::Serialize;
 /// One user's segment on one side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Assignment<'a> {
+    /// The user's key.
     pub user: &'a str,
+    /// The user's segment on this side (0 = the highest-value segment).
     pub segment: u32,
 }
 
 /// A user who changed segment.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Move {
+    /// The user's key.
     pub user: String,
+    /// The old segment's number.
     pub from: u32,
+    /// The new segment's number.
     pub to: u32,
+    /// The old segment's name.
     pub from_name: String,
+    /// The new segment's name.
     pub to_name: String,
 }
 
 /// How users moved between the old and the new segments.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Transitions {
+    /// The old side's segment names, segment 0 first: one per row of
+    /// `matrix`.
     pub old_names: Vec<String>,
+    /// The new side's segment names, segment 0 first: one per column of
+    /// `matrix`.
     pub new_names: Vec<String>,
     /// `matrix[old][new]`: users in both sides, by old and new segment.
     pub matrix: Vec<Vec<u64>>,
@@ -45,6 +56,7 @@ pub struct Transitions {
     /// segment number is a move up or down; the three counts below and
     /// the downgrades are given only then.
     pub ranked: bool,
+    /// Users on both sides whose segment number did not change.
     pub stayed: Option<u64>,
     /// To a segment of higher value (smaller number).
     pub moved_up: Option<u64>,
@@ -62,7 +74,10 @@ pub struct Transitions {
 /// Which of the two inputs an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
+    /// The old assignments (the first scores file, or the earlier
+    /// period).
     Old,
+    /// The new assignments (the second scores file, or the later period).
     New,
 }
 
@@ -78,19 +93,31 @@ impl fmt::Display for Side {
 /// Assignments that cannot be compared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
+    /// A user's segment number is not below its side's number of
+    /// segments (names).
     #[error(
         "user {user:?} has segment {segment} in the {side} scores, but the {side} side has {segments} segments (numbered 0 to K - 1)"
     )]
     SegmentOutOfRange {
+        /// The side the assignment is on.
         side: Side,
+        /// The user's key.
         user: String,
+        /// The segment number given.
         segment: u32,
+        /// The side's number of segments.
         segments: usize,
     },
+    /// A user is listed twice on one side.
     #[error(
         "user {user:?} is listed twice in the {side} scores: each user needs exactly one segment"
     )]
-    DuplicateUser { side: Side, user: String },
+    DuplicateUser {
+        /// The side listing it twice.
+        side: Side,
+        /// The user's key.
+        user: String,
+    },
 }
 
 /// Compares the `old` and `new` assignments; `old_names[s]` names old

@@ -32,12 +32,17 @@ const FONT: &str = "sans-serif";
 /// How axis values read.
 #[derive(Clone, Copy, Debug)]
 pub enum Units {
+    /// Fractions, shown as whole percentages: 0.256 reads `26%`.
     Percent,
+    /// Counts, shortened from 10,000 (`25k`) and from a million (`2.5M`).
     Count,
+    /// Any number: at most three decimals, in exponent notation below 0.01
+    /// or from 100,000.
     Plain,
 }
 
 impl Units {
+    /// The axis label of `v`.
     pub fn format(self, v: f64) -> String {
         match self {
             Units::Percent => format!("{:.0}%", 100.0 * v),
@@ -53,8 +58,12 @@ impl Units {
 
 /// One series of a bar chart.
 pub struct Bars<'a> {
+    /// The legend's entry, drawn when the chart has more than one series.
     pub name: &'a str,
+    /// One value per label, in the labels' order; a negative one draws no
+    /// bar.
     pub values: &'a [f64],
+    /// The fill of its bars.
     pub color: RGBColor,
 }
 
@@ -167,18 +176,28 @@ pub fn horizontal_bars(
 /// A curve over points `(x, y)`, with markers; `highlight` rings the
 /// point at that x.
 pub struct Curve<'a> {
+    /// The caption under the x axis.
     pub x_label: &'a str,
+    /// The caption beside the y axis.
     pub y_label: &'a str,
+    /// The points, joined by a line in this order.
     pub points: &'a [(f64, f64)],
+    /// The x of the point to ring (compared exactly); `None` rings none.
     pub highlight: Option<f64>,
+    /// The colour of the line and its markers.
     pub color: RGBColor,
+    /// How x axis values read.
     pub x_units: Units,
+    /// How y axis values read.
     pub y_units: Units,
-    /// Draw the diagonal y = x (for cumulative shares).
+    /// Draw the diagonal y = x (for cumulative shares), with y from 0 to 1.
     pub diagonal: bool,
+    /// Draw a dot on every point.
     pub markers: bool,
 }
 
+/// The curve `c` as an SVG of `width` x `height` pixels; the axes span
+/// its points, with a margin.
 pub fn curve(c: &Curve<'_>, width: u32, height: u32) -> Result<String, ChartError> {
     let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
     let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);

@@ -1,8 +1,8 @@
-//! Writers of results, one per output (README, "Outputs"): the scores
-//! CSV ([`scores`]), the sweep table ([`sweep`]), the report's numbers
-//! ([`summary`], also its JSON), the HTML page ([`html`], drawing with
-//! [`charts`]) and lines for people ([`text`]). `-` as a path is standard
-//! output; files are written atomically by [`crate::output`].
+//! Writers of results, one per output (README, "Command reference"): the
+//! scores CSV ([`scores`]), the sweep table ([`sweep`]), the report's
+//! numbers ([`summary`], also its JSON), the HTML page ([`html`], drawing
+//! with [`charts`]) and lines for people ([`text`]). `-` as a path is
+//! standard output; files are written atomically by [`crate::output`].
 
 pub mod charts;
 pub mod html;
@@ -14,8 +14,7 @@ pub mod transitions;
 
 use std::path::Path;
 
-use crate::error::Error;
-use crate::output::Outputs;
+use crate::output::{OutputError, Outputs};
 
 use self::summary::Summary;
 
@@ -26,8 +25,9 @@ pub fn write_report(
     summary: &Summary,
     page: &Path,
     json: Option<&Path>,
-) -> Result<(), Error> {
-    let html = html::render(summary).map_err(Error::Internal)?;
+) -> Result<(), OutputError> {
+    let html = html::render(summary)
+        .map_err(|e| OutputError::Internal(format!("the report's charts: {e}")))?;
     if let Some(path) = json {
         outputs.write(path, |out| out.write_all(summary.to_json().as_bytes()))?;
     }

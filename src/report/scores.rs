@@ -1,8 +1,8 @@
 //! scores.csv: one row per user with its segment and segment name, its
 //! distance to the segment centre (scaled space), its silhouette when
 //! computed exactly, its RFM scores and RFM segment, its churn risk and
-//! the reason for it, and its feature values in original units (SPEC
-//! section 6).
+//! the reason for it, and its feature values in original units (README,
+//! "Clustering").
 
 use std::io::{self, Write};
 
@@ -12,6 +12,8 @@ use crate::values::csv::{push_distance, push_f32, push_float, push_text};
 
 /// The per-user results of a fit or a score.
 pub struct Scores<'a> {
+    /// The users (one row each, in its key order) and their feature
+    /// values in original units, the CSV's last columns.
     pub table: &'a NumericTable,
     /// Segment of each user (0 = highest mean of the ordering column).
     pub segments: &'a [u32],
@@ -21,6 +23,8 @@ pub struct Scores<'a> {
     /// f32 working coordinates, so good to f32 precision; f64 holds
     /// distances past the f32 range, with `--scale none` on huge values).
     pub distances: &'a [f64],
+    /// Each user's Euclidean silhouette, in [-1, 1]; `None` unless computed
+    /// exactly, which leaves out the `silhouette` column.
     pub silhouettes: Option<&'a [f32]>,
     /// RFM scores and churn risks; `None` when the table lacks the
     /// columns they need, which leaves their cells empty.
@@ -31,6 +35,8 @@ pub struct Scores<'a> {
 const INSIGHT_COLUMNS: &[u8] = b",rfm_r,rfm_f,rfm_m,rfm_segment,churn_risk,churn_reason";
 
 impl Scores<'_> {
+    /// Writes scores.csv: a header, then one row per user in the table's
+    /// order; a missing feature value is an empty cell.
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut buf = Vec::with_capacity(1 << 20);
         buf.extend_from_slice(b"user_id,segment,segment_name,distance");

@@ -1,6 +1,6 @@
-//! The numbers of a report (SPEC section 5), gathered once: the JSON
-//! summary is this struct, and the HTML report draws from it, so the two
-//! always agree.
+//! The numbers of a report (README, "Segments and insights"), gathered
+//! once: the JSON summary is this struct, and the HTML report draws from
+//! it, so the two always agree.
 
 use serde::Serialize;
 
@@ -16,34 +16,59 @@ use crate::values::time::{MS_PER_DAY, format_iso};
 
 /// Summary format identifier and version, for readers of the JSON.
 pub const SUMMARY_FORMAT: &str = "segmint-summary";
+/// The version of the summary's layout that this crate writes.
 pub const SUMMARY_VERSION: u32 = 1;
 
 /// How many users the churn table lists.
 pub const AT_RISK_ROWS: usize = 25;
 
+/// Every number of a report, for the HTML page and as the JSON summary
+/// (`report --json`); each field is a JSON field of the same name.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
+    /// Always [`SUMMARY_FORMAT`], `segmint-summary`.
     pub format: &'static str,
+    /// The layout's version, [`SUMMARY_VERSION`].
     pub version: u32,
+    /// What wrote the summary: `segmint <version>`.
     pub generated_by: String,
+    /// The input logs in the order given, `<stdin>` for standard input.
     pub inputs: Vec<String>,
     /// Rows of the inputs left out, and why.
     pub left_out: LeftOut,
-    /// Reference time and observation window (UTC).
+    /// The reference time (`--as-of`, or the latest transaction), as
+    /// ISO 8601 UTC: `2025-06-30T23:59:12Z`.
     pub as_of: String,
+    /// The first day of the observation window (the first transaction's
+    /// UTC date), as its midnight in ISO 8601 UTC.
     pub window_start: String,
+    /// Days in the observation window, its first and as_of's UTC dates
+    /// included.
     pub window_days: i64,
+    /// The headline figures of all users.
     pub kpis: Kpis,
+    /// One row per channel, most transactions first; empty without a
+    /// channel column.
     pub channels: Vec<ChannelMix>,
+    /// One row per status, in funnel order
+    /// ([`crate::insights::activity::FUNNEL_ORDER`]), then the others by
+    /// count; empty without a status column.
     pub funnel: Vec<StatusCount>,
     /// The heatmaps' rows (UTC weekdays); columns are hours 0-23.
     pub heatmap_rows: [&'static str; 7],
     /// Transactions by weekday (rows) and hour (columns), UTC.
     pub heatmap: HourWeekday,
+    /// How much of the revenue the top users carry (refunds clipped at
+    /// 0): top 1, 3, 5 and 10 users, top 10% and 20%, a Pareto curve of
+    /// 101 points and the Gini coefficient.
     pub concentration: Concentration,
+    /// The metrics of every K swept, for choosing K.
     pub sweep: SweepCurve,
+    /// The segments reported.
     pub segmentation: Segmentation,
+    /// Users and revenue per RFM segment.
     pub rfm: RfmSummary,
+    /// Users and revenue per churn risk, and the users most at risk.
     pub churn: ChurnSummary,
 }
 
@@ -59,6 +84,7 @@ pub struct LeftOut {
 }
 
 impl LeftOut {
+    /// The rows a read left out, as its report counts them.
     pub fn of(report: &IngestReport) -> Self {
         LeftOut {
             skipped_rows: report.skipped_rows,
@@ -68,16 +94,24 @@ impl LeftOut {
     }
 }
 
+/// The headline figures of a report, over all users of the window.
 #[derive(Clone, Debug, Serialize)]
 pub struct Kpis {
+    /// Users with at least one transaction counted.
     pub users: u64,
+    /// Transactions counted (rows left out excluded).
     pub transactions: u64,
+    /// Sum of every amount, net of refunds, in currency units.
     pub revenue: f64,
+    /// Successful transactions over those with a status, in [0, 1];
+    /// `null` when no transaction has a status.
     pub success_rate: Option<f64>,
     /// Average revenue per user.
     pub arpu: f64,
     /// Users with a transaction in the last 7 days.
     pub active_last_7d: u64,
+    /// Users without a transaction for more than `--dormant-days` days
+    /// (`is_dormant`).
     pub dormant_users: u64,
     /// Users whose churn risk is not Safe.
     pub at_risk_users: u64,
@@ -88,13 +122,21 @@ pub struct Kpis {
 /// The sweep's curves, for the elbow and silhouette charts.
 #[derive(Clone, Debug, Serialize)]
 pub struct SweepCurve {
+    /// The K swept, ascending; every other list holds one entry per K, in
+    /// this order.
     pub ks: Vec<usize>,
+    /// Sum of squared distances of the users to their centres, in scaled
+    /// space (lower is tighter).
     pub inertia: Vec<f64>,
     /// Euclidean silhouette, exact or sampled (see `silhouette_on`).
     pub silhouette: Vec<Option<f64>>,
     /// Users the silhouette was computed on.
     pub silhouette_on: Vec<Option<usize>>,
+    /// Calinski-Harabasz index (higher is better); `null` where fewer than
+    /// 2 segments, or as many segments as users, hold users.
     pub calinski_harabasz: Vec<Option<f64>>,
+    /// Davies-Bouldin index (lower is better); `null` where
+    /// `calinski_harabasz` is.
     pub davies_bouldin: Vec<Option<f64>>,
     /// K at the knee of the inertia curve.
     pub knee: Option<usize>,
@@ -104,6 +146,7 @@ pub struct SweepCurve {
 }
 
 impl SweepCurve {
+    /// The curves of `sweep`, and its knee and choice.
     pub fn new(sweep: &Sweep) -> Self {
         let m = &sweep.metrics;
         SweepCurve {
@@ -122,19 +165,29 @@ impl SweepCurve {
     }
 }
 
+/// The fit reported: its segments, their names and profiles.
 #[derive(Clone, Debug, Serialize)]
 pub struct Segmentation {
+    /// Segments (`--k`, or the sweep's choice with `--k auto`).
     pub k: usize,
+    /// The features clustered on, in column order.
     pub features: Vec<String>,
+    /// Sum of squared distances of the users to their segment's centre,
+    /// in scaled space.
     pub inertia: f64,
+    /// Mean Euclidean silhouette, exact or sampled; `null` when not
+    /// computed (`--silhouette none`).
     pub silhouette: Option<f64>,
     /// Segment names, highest value first.
     pub names: Vec<String>,
+    /// One per segment, segment 0 first: size, revenue, feature means in
+    /// original units and churn mix.
     pub profiles: Vec<SegmentProfile>,
     /// Hour x weekday activity per segment, segment 0 first.
     pub heatmaps: Vec<HourWeekday>,
 }
 
+/// The RFM segments of all users (README, "Segments and insights").
 #[derive(Clone, Debug, Serialize)]
 pub struct RfmSummary {
     /// One row per named RFM segment, in [`RfmSegment::ALL`] order.
@@ -143,63 +196,101 @@ pub struct RfmSummary {
     pub grid: [[u64; 5]; 5],
 }
 
+/// One RFM segment's users and revenue.
 #[derive(Clone, Debug, Serialize)]
 pub struct RfmCount {
+    /// The segment's name: `Champions`, `At Risk`.
     pub segment: String,
+    /// Users in the segment (0 for an empty one).
     pub users: u64,
+    /// Their revenue, net of refunds, in currency units.
     pub revenue: f64,
 }
 
+/// Churn risks of all users (README, "Segments and insights").
 #[derive(Clone, Debug, Serialize)]
 pub struct ChurnSummary {
+    /// The thresholds the risks were assigned with.
     pub thresholds: ChurnThresholds,
     /// One row per risk, in [`ChurnRisk::ALL`] order.
     pub risks: Vec<RiskCount>,
     /// The users most worth a call: every risk but Safe, riskiest first,
-    /// then by revenue.
+    /// then by revenue; at most [`AT_RISK_ROWS`].
     pub at_risk: Vec<AtRiskUser>,
 }
 
+/// One churn risk's users and revenue.
 #[derive(Clone, Debug, Serialize)]
 pub struct RiskCount {
+    /// The risk's name: `Dormant`, `High Risk (Declining)`.
     pub risk: String,
+    /// Users with that risk (0 for none).
     pub users: u64,
+    /// Their revenue, net of refunds, in currency units.
     pub revenue: f64,
 }
 
+/// A user at risk of churning, as the churn table lists it.
 #[derive(Clone, Debug, Serialize)]
 pub struct AtRiskUser {
+    /// The user's key.
     pub user_id: String,
+    /// The name of the user's segment.
     pub segment: String,
+    /// The name of its churn risk (never `Safe`).
     pub risk: String,
+    /// Why it got that risk, with the numbers behind it.
     pub reason: String,
+    /// Its revenue, net of refunds, in currency units.
     pub revenue: f64,
+    /// Its transactions (`frequency`).
     pub transactions: u64,
+    /// Days from its last transaction to as_of.
     pub recency_days: f64,
+    /// `avg_daily_last_7d / avg_daily_prev - 1` (-0.3 is a 30% drop);
+    /// `null` when it had no activity on the window's earlier days.
     pub usage_trend: Option<f64>,
+    /// Failed transactions over those with a status, in [0, 1]; `null`
+    /// when none of them has a status.
     pub failure_rate: Option<f64>,
 }
 
 /// Everything a summary is made from.
 pub struct Parts<'a> {
+    /// The input logs' names, for [`Summary::inputs`].
     pub inputs: Vec<String>,
+    /// Rows of the inputs left out, for [`Summary::left_out`].
     pub left_out: LeftOut,
+    /// The users' features; the other per-user parts follow its row order.
     pub table: &'a FeatureTable,
+    /// The activity pass over the logs, its per-segment heatmaps included.
     pub activity: Activity,
+    /// The sweep over K, its reported fit's row computed on the segments
+    /// written.
     pub sweep: &'a Sweep,
     /// The fit reported (one of the sweep's, or a separate one).
     pub k: usize,
+    /// The features clustered on.
     pub features: Vec<String>,
+    /// The reported fit's inertia, in scaled space.
     pub inertia: f64,
+    /// The reported fit's mean silhouette; `None` when not computed.
     pub silhouette: Option<f64>,
+    /// Segment names, segment 0 (the highest value) first.
     pub names: Vec<String>,
+    /// Each user's segment.
     pub segments: &'a [u32],
+    /// One profile per segment, segment 0 first.
     pub profiles: Vec<SegmentProfile>,
+    /// Each user's RFM scores and churn risk.
     pub insights: &'a UserInsights,
+    /// The thresholds the churn risks were assigned with.
     pub thresholds: ChurnThresholds,
 }
 
 impl Summary {
+    /// Gathers the numbers of `parts`: totals, RFM and churn counts, the
+    /// users most at risk, and revenue concentration.
     pub fn new(parts: Parts<'_>) -> Summary {
         let Parts {
             inputs,
@@ -342,6 +433,7 @@ impl Summary {
         }
     }
 
+    /// The summary as pretty-printed JSON, with a final newline.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a summary serialises") + "\n"
     }

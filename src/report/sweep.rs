@@ -11,27 +11,42 @@ use crate::values::csv::push_float;
 /// The JSON form of a sweep.
 #[derive(Serialize)]
 pub struct SweepSummary<'a> {
+    /// Users clustered.
     pub users: usize,
+    /// The features clustered on, in column order.
     pub features: &'a [String],
     /// `cpu` or `gpu`.
     pub backend: &'static str,
     /// The device in words (threads, or the adapter's name).
     pub device: String,
+    /// Wall-clock seconds from the command's start to the sweep's end
+    /// (reading the input included).
     pub seconds: f64,
+    /// The K at the knee of the inertia curve; `null` when it has none.
     pub knee: Option<usize>,
+    /// The K with the highest silhouette (the knee when no silhouette was
+    /// computed, else the smallest K).
     pub chosen: usize,
+    /// One row per K, ascending.
     pub results: Vec<SweepRow<'a>>,
 }
 
+/// One K of a sweep: its metrics, and how the K-Means run kept (the
+/// lowest inertia of the `--n-init` restarts) ended.
 #[derive(Serialize)]
 pub struct SweepRow<'a> {
+    /// The clustering's metrics, as fields of the row itself in JSON.
     #[serde(flatten)]
     pub metrics: &'a crate::cluster::Metrics,
+    /// Lloyd iterations the run kept took.
     pub n_iter: usize,
+    /// Whether the run kept stopped before `--max-iter`.
     pub converged: bool,
 }
 
 impl<'a> SweepSummary<'a> {
+    /// The summary of `sweep` over `users` users, run on `backend` in
+    /// `seconds`.
     pub fn new(
         sweep: &'a Sweep,
         users: usize,

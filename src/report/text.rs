@@ -25,6 +25,7 @@ pub fn money(v: f64) -> String {
     format!("{sign}{}.{:02}", thousands(whole), (cents % 100.0) as u64)
 }
 
+/// A fraction as a percentage with one decimal: 0.256 -> "25.6%".
 pub fn percent(v: f64) -> String {
     format!("{:.1}%", 100.0 * v)
 }

@@ -16,10 +16,16 @@ use super::prepare::Prepared;
 /// Logs read, segmented and ready to report.
 #[derive(Debug)]
 pub struct Analysis {
+    /// The users' features as `features` writes them, one row per user,
+    /// sorted by user key.
     pub table: FeatureTable,
+    /// What reading the logs counted: files, bytes, rows accepted, rows
+    /// skipped and rows left out.
     pub ingest: IngestReport,
     /// How the logs were read (the activity pass reads them again so).
     pub options: IngestOptions,
+    /// The features of `table` picked (`--features`) and scaled: what the
+    /// sweep and the fit ran on.
     pub prepared: Prepared,
     /// The sweep over K and the fit reported: model, segments, names and
     /// per-user insights.

@@ -86,13 +86,20 @@ impl Method {
 /// An owned [`Workload`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Work {
+    /// Users (points) to cluster or place.
     pub n: usize,
+    /// Features per point.
     pub d: usize,
+    /// The K of every fitting run, once per restart (`--n-init`); empty
+    /// when nothing is fitted (`score`).
     pub runs: Vec<usize>,
+    /// The K of every labelling whose silhouette is computed; empty when
+    /// none is.
     pub silhouettes: Vec<usize>,
 }
 
 impl Work {
+    /// The same work, borrowed, as a backend checks it before it starts.
     pub fn as_workload(&self) -> Workload<'_> {
         Workload {
             n: self.n,
@@ -106,7 +113,10 @@ impl Work {
 /// Which K to fit: a number, or the highest silhouette of a range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KChoice {
+    /// This K (`--k N`); it is fitted even when the range leaves it out.
     Fixed(usize),
+    /// The K of the sweep with the highest silhouette (`--k auto`; the
+    /// knee of the inertia curve when no silhouette is computed).
     Auto,
 }
 
@@ -147,6 +157,8 @@ pub struct SegmentOptions {
     /// One name per segment, highest value first; `None`: the default
     /// names for K.
     pub names: Option<Vec<String>>,
+    /// The thresholds each user's churn risk is judged by; the model
+    /// keeps them for `score`.
     pub churn: ChurnThresholds,
 }
 
@@ -196,7 +208,10 @@ impl Placement {
 /// user.
 #[derive(Debug, Clone)]
 pub struct Segmentation {
+    /// What `score` needs to place new users as this fit placed its own.
     pub model: Model,
+    /// The fitted users' segments, distances, silhouettes, RFM and churn
+    /// risk, in table row order.
     pub placement: Placement,
     /// The metrics of the segments written.
     pub metrics: Metrics,

@@ -5,7 +5,7 @@
 //!    per user, or [`prepare::read_feature_table`] reads a numeric table;
 //! 2. [`prepare::prepare`] picks, transforms and scales the features into
 //!    the points a method works on;
-//! 3. [`fit`] runs a [`Method`] over a choice of K ([`sweep`] only the
+//! 3. [`fit`](fn@fit) runs a [`Method`] over a choice of K ([`sweep`] only the
 //!    fits and their metrics) on a backend chosen for what
 //!    [`Method::workload`] says the work is;
 //! 4. [`fit::Segmentation`] makes the chosen fit a [`Model`]: clusters
@@ -17,6 +17,54 @@
 //! transitions between two periods of one log. Commands parse arguments,
 //! call these and write what they return; they hold no pipeline of their
 //! own.
+//!
+//! # Methods
+//!
+//! A method plugs in as a [`Method`] variant: its parameters, what its
+//! fits ask of a backend ([`Method::workload`]), its sweep over K, and a
+//! [`MethodModel`] variant holding what places new users. Loading,
+//! scaling, ranking and naming segments, RFM, churn, the scores file and
+//! the report are written once, for every method.
+//!
+//! # The whole pipeline
+//!
+//! ```
+//! use segmint::backend::Backend;
+//! use segmint::cluster::{KMeansParams, SilhouetteMode};
+//! use segmint::features::FeatureOptions;
+//! use segmint::features::matrix::NumericTable;
+//! use segmint::ingest::{IngestOptions, Input};
+//! use segmint::insights::churn::ChurnThresholds;
+//! use segmint::segment::{self, InputSchema, KChoice, Method, Scaling, SegmentOptions};
+//!
+//! let log = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/messaging_sample.csv");
+//! let (options, features) = (IngestOptions::default(), FeatureOptions::default());
+//! let (table, _read) = segment::load_logs(&[Input::new(log)], &options, &features, &|_bytes| {})?;
+//! let prepared = segment::prepare(
+//!     NumericTable::from_features(&table),
+//!     None, // the default features
+//!     Scaling::Zscore,
+//!     InputSchema::transactions(&options, &features),
+//!     false,
+//! )?;
+//! let method = Method::KMeans(KMeansParams::default());
+//! let k = KChoice::Fixed(3);
+//! let ks = segment::ks_to_sweep(k, &[], prepared.points.n())?;
+//! let segments = SegmentOptions {
+//!     names: None,
+//!     churn: ChurnThresholds::default(),
+//! };
+//! let backend = Backend::Cpu;
+//! let fitted = segment::fit(&backend, &prepared, &method, &ks, k, &segments, SilhouetteMode::Auto)?;
+//! let model = &fitted.segmentation.model;
+//! assert_eq!(model.segment_names, ["Power User", "Loyal User", "Casual User"]);
+//!
+//! // The model places users as the fit did.
+//! let points = model.points(&prepared.table)?;
+//! let scored = segment::score(&backend, model, &prepared.table, &points, SilhouetteMode::None)?;
+//! assert_eq!(scored.segments, fitted.segmentation.placement.segments);
+//! # Ok::<(), segmint::Error>(())
+//! ```
 
 pub mod analysis;
 pub mod fit;
@@ -87,6 +135,8 @@ pub struct Fitted {
     pub sweep: Sweep,
     /// Index in the sweep of the fit made the model.
     pub chosen: usize,
+    /// The chosen fit made a model, with each user's segment, distance,
+    /// silhouette, RFM and churn risk, and the metrics of those segments.
     pub segmentation: Segmentation,
     /// The K whose fits left segments empty.
     pub empty: Vec<EmptyClusters>,

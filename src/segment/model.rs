@@ -1,4 +1,4 @@
-//! The model file (README, "Fit and score"): everything `score` needs to
+//! The model file (README, "The model file"): everything `score` needs to
 //! place new users in the segments of a fit without refitting: how the
 //! users were read, the features and their scaler, the method and what it
 //! learnt, the segments' names and the churn thresholds. Versioned; a
@@ -26,20 +26,41 @@ pub const MODEL_VERSION: u32 = 3;
 pub enum InputSchema {
     /// Transaction logs (README, "Input"), aggregated into features.
     Transactions {
+        /// `--user-col`: a header name or a 1-based position; `None`
+        /// (`null`): the default, `user_id`.
         user_col: Option<String>,
+        /// `--time-col`, as `user_col`; default `created_at`.
         time_col: Option<String>,
+        /// `--amount-col`, as `user_col`; default `total_price`.
         amount_col: Option<String>,
+        /// `--channel-col`, as `user_col`; default `channel`, used when the
+        /// header has it.
         channel_col: Option<String>,
+        /// `--status-col`, as `user_col`; default `status`, used when the
+        /// header has it.
         status_col: Option<String>,
+        /// `--no-header`: the logs have no header row, so columns are
+        /// positions.
         no_header: bool,
+        /// `--delimiter`, spelt as the flag takes it (`,`, `;`, `|`,
+        /// `tab` or `whitespace`).
         delimiter: String,
+        /// `--time-format` (`auto`, `iso`, `ymd`, `unix` or `unix-ms`);
+        /// `auto` detects it again in each new file.
         time_format: String,
+        /// `--success-status`: the statuses that count as successes (any
+        /// case); other non-empty statuses are failures.
         success_statuses: Vec<String>,
+        /// `--dormant-days`: days without a transaction beyond which a
+        /// user's `is_dormant` feature is set.
         dormant_days: f64,
     },
     /// A numeric feature table (`--features-input`).
     FeatureTable {
+        /// `--key-col`: the key column's name; `None` (`null`): `user_id`,
+        /// else the first column.
         key_col: Option<String>,
+        /// `--delimiter`, spelt as the flag takes it.
         delimiter: String,
     },
 }
@@ -128,14 +149,24 @@ pub enum Scaling {
 /// A fitted segmentation model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
+    /// Always [`MODEL_FORMAT`]: what marks the JSON as a segmint model.
     pub format: String,
+    /// The file's format version; [`MODEL_VERSION`] once read (a version 2
+    /// file is converted as it is read).
     pub version: u32,
     /// The program that wrote it.
     pub created_by: String,
+    /// How the fitted users were read (`kind`: `transactions` or
+    /// `feature_table`), so that `score` reads new users alike.
     pub input: InputSchema,
     /// Feature columns and transforms, as `--features` spells them.
     pub features: Vec<String>,
+    /// `zscore` or `none` (`--scale`).
     pub scaling: Scaling,
+    /// Per feature, in `features` order: the mean and population std of
+    /// the fitted users' transformed values (`mean` and `std`), which
+    /// scale new users alike; a std of 0 marks a constant column. Means 0
+    /// and stds 1 under `none`.
     pub scaler: Scaler,
     /// The method and what it learnt: what places new users.
     pub method: MethodModel,
@@ -151,6 +182,10 @@ pub struct Model {
     /// Fit statistics, for the record: users fitted on, and the
     /// silhouette of their segments.
     pub users: usize,
+    /// The mean silhouette of the fitted users' segments (exact, or on a
+    /// sample); `None` (`null`) when it was not computed (`--silhouette
+    /// none`) or is not defined (fewer than 2, or as many non-empty
+    /// segments as users).
     pub silhouette: Option<f64>,
 }
 
@@ -163,9 +198,14 @@ pub enum MethodModel {
     KMeans {
         /// Segment centres in scaled space, segment 0 first.
         centres: Vec<Vec<f64>>,
+        /// `--seed` of the fit; scoring reuses it for silhouette samples.
         seed: u64,
+        /// `--n-init`: restarts, the one of lowest inertia kept.
         n_init: usize,
+        /// `--max-iter`: Lloyd iterations per restart, at most.
         max_iter: usize,
+        /// `--tol`: iterations stopped once the summed squared centre
+        /// shift was at most `tol` times the mean feature variance.
         tol: f64,
         /// The fit's sum of squared distances to the centres.
         inertia: f64,
@@ -242,20 +282,48 @@ impl From<ModelV2> for Model {
 /// Why a model cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// The bytes are not UTF-8, not JSON, have no `format` of
+    /// [`MODEL_FORMAT`] or no `version`, or do not fit a model's fields.
     #[error("{path}: not a segmint model ({reason})")]
-    Unreadable { path: String, reason: String },
+    Unreadable {
+        /// The model file, as given.
+        path: String,
+        /// What could not be read (the parser's message).
+        reason: String,
+    },
+    /// The file is a model of a version this build does not read (other
+    /// than 2 and [`MODEL_VERSION`]).
     #[error(
         "{path}: model version {found}, but this segmint reads versions 2 and {MODEL_VERSION}; refit it with this version"
     )]
-    Version { path: String, found: u32 },
+    Version {
+        /// The model file, as given.
+        path: String,
+        /// The file's `version` (at most `u32::MAX`).
+        found: u32,
+    },
+    /// The file reads, but holds what `fit` never writes (shapes that
+    /// disagree, a non-finite number, a negative scale, duplicate names,
+    /// a threshold out of range...): damaged or edited.
     #[error("{path}: {reason}")]
-    Invalid { path: String, reason: String },
+    Invalid {
+        /// The model file, as given.
+        path: String,
+        /// The first thing found wrong, naming the field.
+        reason: String,
+    },
+    /// `score` was asked for other features (`--features`) than the
+    /// model was fitted on.
     #[error(
         "{path}: the model was fitted on features [{model}], not [{asked}]; score with the model's features or refit"
     )]
     FeatureSet {
+        /// The model file, as given.
         path: String,
+        /// The model's features, comma-separated, as `--features` spells
+        /// them.
         model: String,
+        /// The features asked for, spelt alike.
         asked: String,
     },
 }
@@ -317,6 +385,8 @@ impl Model {
         Ok(model)
     }
 
+    /// The model file's text: the model as pretty-printed JSON, which
+    /// [`Model::from_json`] reads back.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a model serialises")
     }
@@ -442,6 +512,8 @@ impl Model {
         backend.assign(points, &points.frame.to_working(&centres.concat()))
     }
 
+    /// The model's features parsed (they were checked when the model was
+    /// read), to pick them from a table.
     pub fn feature_specs(&self) -> Vec<FeatureSpec> {
         FeatureSpec::parse_list(&self.features).expect("checked on load")
     }

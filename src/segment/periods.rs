@@ -24,12 +24,24 @@ use super::prepare::{Prepared, prepare};
 /// The two periods of a log, read.
 #[derive(Debug)]
 pub struct Periods {
+    /// The old period's users and their features, as of the end of the
+    /// period (1 ms before the split).
     pub old: FeatureTable,
+    /// What reading the old period counted; rows outside it are counted
+    /// as left out.
     pub old_report: IngestReport,
+    /// The new period's users and their features, as of the new period's
+    /// last instant.
     pub new: FeatureTable,
+    /// What reading the new period counted; rows before the split are
+    /// counted as left out.
     pub new_report: IngestReport,
-    /// First and last instant (UTC ms) of each period.
+    /// First and last instant (UTC ms, both included) of the old period:
+    /// as many calendar days as the new one, ending 1 ms before the split.
     pub old_range: (i64, i64),
+    /// First and last instant (UTC ms, both included) of the new period:
+    /// the split, and the reference time of its features (the latest
+    /// transaction, unless the options give `as_of`).
     pub new_range: (i64, i64),
     /// The log starts after the old period's first day: it is shorter.
     pub old_is_short: bool,
@@ -99,9 +111,14 @@ pub fn read(
 /// Each period's users and their segments under one model.
 #[derive(Debug)]
 pub struct PeriodSegments {
+    /// The old period's users (keys), in its table's order.
     pub old_users: Vec<String>,
+    /// The segment of each of `old_users`, in the same order
+    /// (0 = the highest-value segment).
     pub old_segments: Vec<u32>,
+    /// The new period's users (keys), in its table's order.
     pub new_users: Vec<String>,
+    /// The segment of each of `new_users` under the old period's model.
     pub new_segments: Vec<u32>,
     /// The segments' names, segment 0 first.
     pub names: Vec<String>,

@@ -16,10 +16,20 @@ use super::model::{InputSchema, Scaling};
 /// The users to segment, their features and the points.
 #[derive(Debug, Clone)]
 pub struct Prepared {
+    /// Every column read, one row per user, in original units: the
+    /// features are picked from it; RFM, churn and profiles read it too.
     pub table: NumericTable,
+    /// The features clustered, a column and its transform each, in the
+    /// order of the points' columns.
     pub specs: Vec<FeatureSpec>,
+    /// Per feature, the mean and population std of the transformed values
+    /// that scale them into `points` (means 0 and stds 1 under
+    /// [`Scaling::None`]).
     pub scaler: Scaler,
+    /// Whether the features were z-scored (`--scale`).
     pub scaling: Scaling,
+    /// The points a method works on: one row per user of `table` (in its
+    /// order), one column per feature of `specs`, scaled.
     pub points: FeatureMatrix,
     /// How the users were read, for the model.
     pub schema: InputSchema,

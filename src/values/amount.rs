@@ -17,6 +17,7 @@ const SCALE: i128 = 1_000_000_000;
 pub struct Money(pub i128);
 
 impl Money {
+    /// No money: the start of every sum.
     pub const ZERO: Money = Money(0);
 
     /// The amount as a float (for ratios and transforms).
@@ -243,8 +244,12 @@ impl fmt::Display for Money {
 /// Why an amount was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AmountError {
+    /// The text is not a decimal number (empty, letters, a stray sign or
+    /// a bad exponent).
     NotANumber,
+    /// The text is `nan`, `inf` or `infinity`, in any case, signed or not.
     NotFinite,
+    /// The amount is 1e20 or more in magnitude.
     TooLarge,
 }
 

@@ -1,4 +1,4 @@
-//! Timestamp parsing: the formats of SPEC section 2, normalised to UTC
+//! Timestamp parsing: the formats of the README's "Input", normalised to UTC
 //! milliseconds since the Unix epoch, plus the calendar arithmetic the
 //! features need (UTC days and hours).
 //!
@@ -16,6 +16,8 @@ pub const MS_PER_HOUR: i64 = 3_600_000;
 /// from its first data row (see [`TimeFormat::detect`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TimeFormat {
+    /// Detected from the file's first data row ([`TimeFormat::detect`]);
+    /// a value parsed as `Auto` is detected on its own.
     #[default]
     Auto,
     /// `YYYY-MM-DD HH:MM:SS`, ISO 8601 with `T`, fractional seconds and
@@ -53,7 +55,7 @@ impl TimeFormat {
     }
 
     /// Picks the concrete format of one sample value. 8-digit values that are
-    /// valid dates read as `YYYYMMDD` (SPEC section 2); other integers read as
+    /// valid dates read as `YYYYMMDD` (README, "Input"); other integers read as
     /// milliseconds when their magnitude is at least 1e11 (1e11 seconds is the
     /// year 5138, 1e11 milliseconds is 1973), else as seconds.
     pub fn detect(sample: &[u8]) -> Option<TimeFormat> {
@@ -105,6 +107,7 @@ fn date_words(date: &[u8]) -> (u64, u16) {
 }
 
 impl TimeParser {
+    /// A parser of values in `format`, with no date remembered yet.
     pub fn new(format: TimeFormat) -> Self {
         TimeParser {
             format,

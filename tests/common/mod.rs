@@ -8,6 +8,22 @@
 
 use std::sync::OnceLock;
 
+/// `a` zipped with `b`, once both are checked to hold as many items: a
+/// result shorter than its reference must fail the test, not pass on the
+/// items the two have in common.
+#[track_caller]
+pub fn zip_eq<A, B>(a: A, b: B) -> std::iter::Zip<A::IntoIter, B::IntoIter>
+where
+    A: IntoIterator,
+    A::IntoIter: ExactSizeIterator,
+    B: IntoIterator,
+    B::IntoIter: ExactSizeIterator,
+{
+    let (a, b) = (a.into_iter(), b.into_iter());
+    assert_eq!(a.len(), b.len(), "results of different lengths");
+    a.zip(b)
+}
+
 use segmint::backend::{Backend, DeviceChoice, GpuBackend, GpuOptions};
 
 /// A GPU backend with `options`, or `None` (with a message) when there is

@@ -18,6 +18,9 @@ impl CpuBackend {
             .collect()
     }
 
+    /// k-means++: for each candidate centre (t x d, row-major), the
+    /// potential `sum_i min(closest[i], |x_i - candidate|^2)`, summed in
+    /// f64 per chunk of points and the chunks added in order.
     pub fn kmeanspp_potentials(
         &self,
         points: &TiledPoints,
@@ -56,6 +59,8 @@ impl CpuBackend {
         total
     }
 
+    /// k-means++: `closest[i] = min(closest[i], |x_i - centre|^2)` for
+    /// every point (`closest`: one distance per point; `centre`: d values).
     pub fn kmeanspp_update(&self, points: &TiledPoints, closest: &mut [f32], centre: &[f32]) {
         closest
             .par_chunks_mut(CHUNK)
@@ -72,6 +77,10 @@ impl CpuBackend {
             });
     }
 
+    /// The `m` points (at most n) farthest from their own centre
+    /// (`centres`: k x d, row-major; `labels`: one per point), farthest
+    /// first, ties to the lowest index: the points that re-seed empty
+    /// clusters.
     pub fn farthest_points(
         &self,
         points: &FeatureMatrix,

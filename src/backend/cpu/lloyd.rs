@@ -29,6 +29,8 @@ struct CpuRun {
 }
 
 impl CpuRuns {
+    /// One run per set of initial centres (k x d each), every label unset
+    /// (`u32::MAX`), so that the first step changes them all.
     pub fn new(points: &TiledPoints, inits: &[Array2<f64>]) -> Self {
         CpuRuns {
             runs: inits
@@ -43,10 +45,12 @@ impl CpuRuns {
         }
     }
 
+    /// Runs held.
     pub fn len(&self) -> usize {
         self.runs.len()
     }
 
+    /// Whether no run is held.
     pub fn is_empty(&self) -> bool {
         self.runs.is_empty()
     }
@@ -118,12 +122,16 @@ impl CpuRuns {
         )
     }
 
+    /// Replaces the centres of run `run` (k x d) and their f32 copy; its
+    /// labels and last sums stay.
     pub fn set_centres(&mut self, run: usize, centres: Array2<f64>) {
         let r = &mut self.runs[run];
         r.centres_f32 = centres.iter().map(|&v| v as f32).collect();
         r.centres = centres;
     }
 
+    /// The centres (k x d) and labels of every run, in the order of the
+    /// initial centres given to [`CpuRuns::new`].
     pub fn finish(self) -> Vec<FinishedRun> {
         self.runs
             .into_iter()
@@ -133,6 +141,12 @@ impl CpuRuns {
 }
 
 impl CpuBackend {
+    /// One pass over the points for several runs: for run r, with centres
+    /// `centres[r]` (k x d, row-major), every point's nearest centre
+    /// (lowest index on ties) written to `labels[r]` (one per point), and
+    /// the run's per-cluster sums, counts, inertia and changed labels. One
+    /// [`ClusterSums`] per run, in order. Panics unless `labels` holds one
+    /// array per run, each of one label per point.
     pub fn lloyd_pass(
         &self,
         points: &TiledPoints,
@@ -220,6 +234,9 @@ impl CpuBackend {
         total
     }
 
+    /// Nearest centre (k x d, row-major; lowest index on ties) and squared
+    /// distance to it, for every point, into `labels` and `distances`
+    /// (one value per point each).
     pub fn assign_nearest(
         &self,
         points: &TiledPoints,

@@ -23,6 +23,7 @@ pub struct TiledPoints {
 }
 
 impl TiledPoints {
+    /// Transposes the points (n x d, row-major) into tiles.
     pub fn new(points: &FeatureMatrix) -> Self {
         let (n, d) = (points.n(), points.d());
         let mut values = vec![0.0f32; n.div_ceil(TILE) * TILE * d];
@@ -41,10 +42,12 @@ impl TiledPoints {
         TiledPoints { n, d, values }
     }
 
+    /// Points, without the padding of the last tile.
     pub fn n(&self) -> usize {
         self.n
     }
 
+    /// Features per point.
     pub fn d(&self) -> usize {
         self.d
     }

@@ -1,5 +1,5 @@
 //! How long one invocation of each kernel loops, and how work is cut so
-//! that none loops longer than [`super::context::DeviceLimits::max_loop`].
+//! that none loops longer than `DeviceLimits::max_loop` (in `context`).
 //!
 //! Why: Mesa's software Vulkan driver (llvmpipe, lavapipe) stops an
 //! invocation's loops after 65,535 iterations in all, every loop of the

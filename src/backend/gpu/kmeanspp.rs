@@ -25,6 +25,8 @@ pub struct GpuClosest {
 }
 
 impl GpuBackend {
+    /// k-means++: a fresh run's distances, all infinite, a buffer per
+    /// chunk of points, with room for the block sums and one centre.
     pub fn closest_start(&self, points: &GpuPoints) -> Result<GpuClosest, BackendError> {
         let chunks = points
             .chunks
@@ -48,6 +50,9 @@ impl GpuBackend {
         })
     }
 
+    /// k-means++: `closest[i] = min(closest[i], |x_i - centre|^2)` on the
+    /// device, then the sum of each block of [`BLOCK`] distances (f32,
+    /// compensated; all chunks, in order), read in the same round trip.
     pub fn closest_update(
         &self,
         points: &GpuPoints,
@@ -91,6 +96,10 @@ impl GpuBackend {
         Ok(f32s(&read[0]).into_iter().map(f64::from).collect())
     }
 
+    /// k-means++: for each candidate centre (t x d, row-major), the
+    /// potential `sum_i min(closest[i], |x_i - candidate|^2)`: a row of
+    /// partial sums per workgroup, added up per candidate by
+    /// reduce_columns (f32, compensated).
     pub fn closest_potentials(
         &self,
         points: &GpuPoints,
@@ -147,6 +156,9 @@ impl GpuBackend {
         Ok(f32s(&read[0]).into_iter().map(f64::from).collect())
     }
 
+    /// k-means++: the distances of each block of `blocks` (indices of
+    /// blocks of [`BLOCK`] points; the last block may be short), in one
+    /// read.
     pub fn closest_blocks(
         &self,
         closest: &GpuClosest,

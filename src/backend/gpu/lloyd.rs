@@ -40,10 +40,12 @@ pub struct GpuRuns {
 }
 
 impl GpuRuns {
+    /// Runs held, over all groups.
     pub fn len(&self) -> usize {
         self.place.len()
     }
 
+    /// Whether no run is held.
     pub fn is_empty(&self) -> bool {
         self.place.is_empty()
     }
@@ -229,6 +231,10 @@ pub(super) fn plan_groups(
 }
 
 impl GpuBackend {
+    /// Starts one run per set of initial centres (k x d each): the runs
+    /// grouped to fit the device (see `plan_groups`), each group's
+    /// centres uploaded and its labels all unset. `Unsupported` when one
+    /// run alone does not fit.
     pub fn lloyd_start(
         &self,
         points: &GpuPoints,
@@ -324,6 +330,11 @@ impl GpuBackend {
             .write(&group.kinds, 0, bytemuck::cast_slice(&group.kinds(d)))
     }
 
+    /// One Lloyd step of the runs in `active` (distinct indices into
+    /// `runs`; the other runs of their groups are skipped): per group,
+    /// lloyd_partials over every chunk, reduce_columns and lloyd_update
+    /// (which moves the centres with `move_centres`), then one read of
+    /// four numbers per run. One [`StepStats`] per active run, in order.
     pub fn lloyd_step(
         &self,
         points: &GpuPoints,
@@ -507,6 +518,8 @@ impl GpuBackend {
         ))
     }
 
+    /// Replaces the centres of run `run` (k x d) in the buffer that the
+    /// next step starts from.
     pub fn lloyd_set_centres(
         &self,
         runs: &mut GpuRuns,
@@ -524,6 +537,9 @@ impl GpuBackend {
         )
     }
 
+    /// The centres (k x d, from f32) and labels of every run, in the
+    /// order of the initial centres given to `lloyd_start`; one read per
+    /// run.
     pub fn lloyd_finish(&self, runs: GpuRuns) -> Result<Vec<FinishedRun>, BackendError> {
         let d = runs.d;
         let mut out = Vec::with_capacity(runs.len());

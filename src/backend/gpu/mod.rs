@@ -83,15 +83,24 @@ pub struct GpuOptions {
 /// One adapter as `segmint devices` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AdapterSummary {
+    /// Position in wgpu's list of adapters: what `SEGMINT_ADAPTER` (or
+    /// [`GpuOptions::adapter`]) may name instead of the name.
     pub index: usize,
+    /// The adapter's name as its driver reports it (`llvmpipe (LLVM 15)`).
     pub name: String,
+    /// The graphics API wgpu reaches it through, in wgpu's spelling
+    /// (`Vulkan`, `Metal`, `Dx12`).
     pub backend: String,
+    /// The kind of device in words: `discrete GPU`, `integrated GPU`,
+    /// `virtual GPU`, `software (CPU)` or `other`.
     pub device_type: String,
     /// A software rasteriser on the CPU (e.g. llvmpipe).
     pub software: bool,
     /// Preference: discrete 0, integrated 1, virtual 2, other 3, software 4.
     #[serde(skip)]
     pub rank: u8,
+    /// The driver's name and version as it reports them, joined by a
+    /// space; empty when it reports neither.
     pub driver: String,
 }
 
@@ -149,8 +158,9 @@ pub fn adapters() -> Vec<AdapterSummary> {
 /// Everything a command will ask of the GPU, for [`GpuBackend::check`].
 #[derive(Debug, Clone, Default)]
 pub struct Workload<'a> {
-    /// Points and features.
+    /// Points (users) to cluster.
     pub n: usize,
+    /// Features per point.
     pub d: usize,
     /// The k of every K-Means run (each K once per restart).
     pub runs: &'a [usize],
@@ -177,10 +187,12 @@ impl GpuBackend {
         Ok(GpuBackend { ctx: Arc::new(ctx) })
     }
 
+    /// The name of the adapter opened (as [`AdapterSummary::name`]).
     pub fn adapter_name(&self) -> &str {
         &self.ctx.summary.name
     }
 
+    /// The adapter opened, as `segmint devices` lists it.
     pub fn adapter(&self) -> &AdapterSummary {
         &self.ctx.summary
     }
@@ -485,10 +497,12 @@ struct PointChunk {
 }
 
 impl GpuPoints {
+    /// Points uploaded, over all chunks.
     pub fn n(&self) -> usize {
         self.n
     }
 
+    /// Features per point (1 to [`MAX_FEATURES`]).
     pub fn d(&self) -> usize {
         self.d
     }

@@ -7,17 +7,35 @@
 /// The kernels, one per shader file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
+    /// assign.wgsl: every point's nearest centre and squared distance to
+    /// it, over a range of the centres.
     Assign,
+    /// kmeanspp_update.wgsl: for every point,
+    /// `closest[i] = min(closest[i], |x_i - centre|^2)`.
     KmeansppUpdate,
+    /// kmeanspp_potentials.wgsl: per workgroup, each of `T` candidates'
+    /// potential over its points, one row of partials.
     KmeansppPotentials,
+    /// block_sums.wgsl: the sum of each block of [`BLOCK`] distances, for
+    /// k-means++ draws.
     BlockSums,
+    /// reduce_columns.wgsl: the rows of a partials matrix added up per
+    /// column (compensated floats, exact counts, skipped columns).
     ReduceColumns,
+    /// lloyd_partials.wgsl: one Lloyd pass over a chunk for the `R` runs
+    /// of a group: labels, and a row of per-cluster partial sums per
+    /// workgroup.
     LloydPartials,
+    /// lloyd_update.wgsl: per run, the centres moved to their means and
+    /// the four numbers the host reads (inertia, shift, changed, empty).
     LloydUpdate,
+    /// silhouette.wgsl: tiled all-pairs distance sums per cluster of `R`
+    /// labellings, and each anchor's silhouettes after the last part.
     Silhouette,
 }
 
 impl Kernel {
+    /// Every kernel, in the order of the variants.
     pub const ALL: [Kernel; 8] = [
         Kernel::Assign,
         Kernel::KmeansppUpdate,
@@ -29,6 +47,8 @@ impl Kernel {
         Kernel::Silhouette,
     ];
 
+    /// The stem of the kernel's shader file (`assign` for
+    /// shaders/assign.wgsl), also the label of its pipeline.
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Assign => "assign",
@@ -84,6 +104,8 @@ pub struct Specialisation {
 }
 
 impl Specialisation {
+    /// `d` features per point, every other constant 1: what a kernel
+    /// that uses only `D` is compiled with.
     pub fn new(d: u32) -> Self {
         Specialisation {
             d,

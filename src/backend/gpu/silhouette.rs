@@ -53,6 +53,12 @@ pub(super) fn silhouette_fits(d: usize, k: usize, max_loop: u64) -> Result<(), S
 }
 
 impl GpuBackend {
+    /// Exact Euclidean silhouette of several labellings of the same points
+    /// (see [`crate::backend::Kernels::silhouette`]): labellings grouped,
+    /// most clusters first, as workgroup memory, the accumulators and the
+    /// loop limit allow, one all-pairs pass per group. `Unsupported` when
+    /// the features are not 1 to [`super::MAX_FEATURES`] or a labelling
+    /// alone exceeds the kernel's limits.
     pub fn silhouette(
         &self,
         points: &FeatureMatrix,

@@ -34,7 +34,11 @@ pub const NO_CHANNEL: u16 = u16::MAX;
 /// channel ids refer to.
 #[derive(Debug)]
 pub struct Aggregate {
+    /// The users, [`PARTITIONS`] tables of them: a user lives in the one
+    /// [`partition_of`] the hash of its key.
     pub partitions: Vec<Partition>,
+    /// Channel names (UTF-8), by channel id: the id a [`Row`] carries is
+    /// an index here.
     pub channels: Vec<Box<[u8]>>,
 }
 
@@ -48,6 +52,7 @@ impl Default for Aggregate {
 }
 
 impl Aggregate {
+    /// No users yet: [`PARTITIONS`] empty partitions, no channels.
     pub fn new() -> Self {
         Self::default()
     }
@@ -62,10 +67,14 @@ impl Aggregate {
         self.partitions.iter().map(Partition::users).sum()
     }
 
+    /// The earliest transaction time added, in UTC milliseconds; `None`
+    /// before the first row.
     pub fn min_ms(&self) -> Option<i64> {
         self.partitions.iter().filter_map(|p| p.min_ms).min()
     }
 
+    /// The latest transaction time added, in UTC milliseconds; `None`
+    /// before the first row.
     pub fn max_ms(&self) -> Option<i64> {
         self.partitions.iter().filter_map(|p| p.max_ms).max()
     }

@@ -13,8 +13,11 @@ use super::user::{Activity, DayLists, UserAccumulator, UserKey};
 /// finishing).
 #[derive(Debug, Default)]
 pub struct FinishedUsers {
+    /// Each user's key.
     pub keys: Vec<UserKey>,
+    /// Each user's accumulator.
     pub users: Vec<UserAccumulator>,
+    /// Each user's distinct active hours and days.
     pub activity: Vec<Activity>,
 }
 
@@ -46,7 +49,11 @@ pub struct Partition {
     day_lists: DayLists,
     /// Transactions added.
     pub rows: u64,
+    /// The earliest transaction time added, in UTC milliseconds; `None`
+    /// before the first row.
     pub min_ms: Option<i64>,
+    /// The latest transaction time added, in UTC milliseconds; `None`
+    /// before the first row.
     pub max_ms: Option<i64>,
 }
 

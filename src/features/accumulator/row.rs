@@ -55,6 +55,8 @@ pub const INLINE_KEY: usize = 8;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C, align(32))]
 pub struct Row {
+    /// When the transaction happened, in UTC milliseconds since the Unix
+    /// epoch.
     pub time_ms: i64,
     /// In nano-units (see [`Money`]).
     pub amount: i64,
@@ -68,7 +70,7 @@ pub struct Row {
     key_len: u8,
     /// -1 without a status, 0 failure, 1 success.
     pub success: i8,
-    /// Channel id in the run's channel list, or [`NO_CHANNEL`].
+    /// Channel id in the run's channel list, or [`NO_CHANNEL`](super::NO_CHANNEL).
     pub channel: u16,
 }
 
@@ -173,8 +175,10 @@ pub fn pack_key(key: &[u8]) -> u64 {
 /// partition: rare enough to be kept in one list per chunk.
 #[derive(Clone, Copy, Debug)]
 pub struct WideRow {
+    /// The partition of the row's user (see [`partition_of`]).
     pub partition: usize,
     /// The row, with `amount` 0.
     pub row: Row,
+    /// The amount, exact, in nano-units.
     pub amount: Money,
 }

@@ -11,7 +11,7 @@ use crate::values::time::hour_of;
 /// Transaction counts on the seven UTC days ending at the latest day seen.
 /// Enough to count a user's transactions in the 7 days ending at any
 /// reference day not before that day, without knowing it while reading
-/// (SPEC section 3, `avg_daily_last_7d`).
+/// (README, "Features", `avg_daily_last_7d`).
 ///
 /// A ring of seven slots, one per day modulo 7, each holding the latest
 /// day of its class seen and that day's count: a row of a later day takes
@@ -224,9 +224,13 @@ fn compact(days: &mut [(i32, u32)]) -> u32 {
 /// Everything kept about one user while reading.
 #[derive(Clone, Debug)]
 pub struct UserAccumulator {
+    /// Transactions of the user.
     pub frequency: u64,
+    /// Sum of the user's amounts, exact, in nano-units.
     pub monetary: Money,
+    /// Time of the user's earliest transaction, in UTC milliseconds.
     pub first_ms: i64,
+    /// Time of the user's latest transaction, in UTC milliseconds.
     pub last_ms: i64,
     pub(super) hours: ActiveHours,
     /// Transactions by channel id, for the first few ids (counted without
@@ -234,9 +238,13 @@ pub struct UserAccumulator {
     channels: [u64; INLINE_CHANNELS],
     /// ... and (channel id, transactions) for the others.
     more_channels: Vec<(u32, u64)>,
-    /// Transactions with a non-empty status, and the successful ones.
+    /// Transactions with a non-empty status...
     pub with_status: u64,
+    /// ... and those of them whose status is a success
+    /// (`--success-status`).
     pub successes: u64,
+    /// Transactions on the user's latest seven UTC days, for
+    /// `avg_daily_last_7d`.
     pub recent: RecentDays,
 }
 
@@ -343,7 +351,10 @@ pub type UserKey = SmallVec<[u8; 24]>;
 /// Distinct UTC hours and days with a transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Activity {
+    /// Distinct UTC (date, hour) buckets with a transaction
+    /// (`active_hours`).
     pub hours: u64,
+    /// Distinct UTC dates with a transaction (`active_days`).
     pub days: u64,
 }
 

@@ -1,40 +1,17 @@
-//! Command-line arguments (clap derive), turned into the library's types
-//! once, here: ingest and feature options, feature specs, the method and
-//! its parameters, the choice of K, churn thresholds, segment names. No
-//! I/O. The library's errors name its parameters (`n_init`); [`flag`] and
-//! [`describe`] give the flags instead.
+//! Command-line arguments (clap derive): what each command takes, with
+//! its help text. [`convert`] turns them into the library's types, once.
+//! No I/O here.
+
+mod convert;
+
+pub use self::convert::{describe, feature_specs, k_choice, k_list, log_options, segment_names};
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use segmint::Error;
 use segmint::backend::DeviceChoice;
-use segmint::cluster::params::parse_k_list;
-use segmint::cluster::{KMeansParams, ParamsError, SilhouetteMode};
-use segmint::features::FeatureOptions;
-use segmint::features::matrix::FeatureSpec;
-use segmint::generate::GenerateParams;
-use segmint::ingest::{ColumnNames, Delimiter, IngestOptions, TimeFormat};
-use segmint::insights::churn::{ChurnError, ChurnThresholds};
-use segmint::insights::naming::parse_names;
-use segmint::segment::{KChoice, Method, Scaling};
-use segmint::values::time::{MS_PER_DAY, day_of};
-
-/// The flag of a library parameter: `n_init` is `--n-init`.
-pub fn flag(parameter: &str) -> String {
-    format!("--{}", parameter.replace('_', "-"))
-}
-
-/// An error as the command line says it: parameters named by their
-/// flags.
-pub fn describe(error: &Error) -> String {
-    match error {
-        Error::Params(e) => e.describe(&flag(e.parameter())),
-        Error::Naming(e) => e.describe("--segment-names"),
-        other => other.to_string(),
-    }
-}
+use segmint::ingest::{Delimiter, TimeFormat};
 
 #[derive(Parser, Debug)]
 #[command(name = "segmint", version, about = "Customer segmentation from transaction logs", long_about = None)]
@@ -126,25 +103,6 @@ pub struct GenerateArgs {
     pub output: PathBuf,
 }
 
-impl GenerateArgs {
-    pub fn params(&self) -> Result<GenerateParams, String> {
-        let start_ms = TimeFormat::Iso
-            .parse(self.start.as_bytes())
-            .ok()
-            .filter(|ms| ms % MS_PER_DAY == 0)
-            .ok_or_else(|| format!("--start {:?}: expected a date as YYYY-MM-DD", self.start))?;
-        let params = GenerateParams {
-            users: self.users,
-            rows: self.rows,
-            days: self.days,
-            seed: self.seed,
-            start_day: day_of(start_ms),
-        };
-        params.validate()?;
-        Ok(params)
-    }
-}
-
 /// Output style of summaries.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Format {
@@ -172,7 +130,7 @@ pub struct FeaturesArgs {
     pub feature: FeatureArgs,
 }
 
-/// How to read transaction logs (SPEC section 2).
+/// How to read transaction logs (README, "Input").
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     /// User key column: header name, or 1-based position [default: user_id].
@@ -224,7 +182,7 @@ pub struct InputArgs {
     pub chunk_bytes: Option<usize>,
 }
 
-/// Feature definitions (SPEC section 3).
+/// Feature definitions (README, "Features").
 #[derive(Args, Debug, Clone)]
 pub struct FeatureArgs {
     /// Reference time (same formats as the time column) [default: latest
@@ -241,7 +199,7 @@ pub struct FeatureArgs {
     pub dormant_days: f64,
 }
 
-/// What to cluster (SPEC section 4): transaction logs, or a numeric table.
+/// What to cluster (README, "Clustering"): transaction logs, or a numeric table.
 #[derive(Args, Debug, Clone)]
 pub struct ClusterInputArgs {
     /// Transaction logs (CSV), read as one log; - is standard input.
@@ -278,33 +236,11 @@ pub struct ClusterInputArgs {
     pub feature: FeatureArgs,
 }
 
-impl ClusterInputArgs {
-    /// The features asked for with `--features`.
-    pub fn feature_specs(&self) -> Result<Option<Vec<FeatureSpec>>, Error> {
-        feature_specs(self.features.as_deref())
-    }
-}
-
-/// A `--features` list as feature specs.
-pub fn feature_specs(list: Option<&[String]>) -> Result<Option<Vec<FeatureSpec>>, Error> {
-    list.map(|list| FeatureSpec::parse_list(list).map_err(Error::Usage))
-        .transpose()
-}
-
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Scale {
     #[default]
     Zscore,
     None,
-}
-
-impl From<Scale> for Scaling {
-    fn from(scale: Scale) -> Scaling {
-        match scale {
-            Scale::Zscore => Scaling::Zscore,
-            Scale::None => Scaling::None,
-        }
-    }
 }
 
 /// K-Means settings shared by sweep, fit and bench.
@@ -342,62 +278,6 @@ pub struct KMeansArgs {
         help_heading = "K-Means"
     )]
     pub silhouette: String,
-}
-
-impl KMeansArgs {
-    /// The K-Means parameters (`k` is 1: a sweep sets each K).
-    pub fn params(&self) -> KMeansParams {
-        KMeansParams {
-            k: 1,
-            n_init: self.n_init,
-            max_iter: self.max_iter,
-            tol: self.tol,
-            seed: self.seed,
-        }
-    }
-
-    /// The method, its parameters checked (restarts, iterations,
-    /// tolerance) before any data is read, and the silhouette mode.
-    pub fn method(&self) -> Result<(Method, SilhouetteMode), Error> {
-        let method = Method::KMeans(self.params());
-        method.validate()?;
-        Ok((method, SilhouetteMode::parse(&self.silhouette)?))
-    }
-}
-
-/// A list of K (`3`, `2..10`, `2,4,8`) given with `flag`.
-pub fn k_list(text: &str, flag: &str) -> Result<Vec<usize>, Error> {
-    let ks = parse_k_list(text).map_err(|e| Error::Usage(e.describe(flag)))?;
-    if ks.is_empty() {
-        return Err(Error::Usage(
-            ParamsError::EmptyRange(text.into()).describe(flag),
-        ));
-    }
-    Ok(ks)
-}
-
-/// `--k`: a number, or `auto` (the highest silhouette of `--k-range`).
-pub fn k_choice(k: &str) -> Result<KChoice, Error> {
-    Ok(match k.trim() {
-        "auto" => KChoice::Auto,
-        text => KChoice::Fixed(
-            text.parse::<usize>()
-                .map_err(|_| ParamsError::BadRange(k.to_string()))?,
-        ),
-    })
-}
-
-/// `--segment-names`: checked for a fixed K now, for `auto` once K is
-/// chosen (here only each name is checked).
-pub fn segment_names(list: Option<&str>, k: KChoice) -> Result<Option<Vec<String>>, Error> {
-    let Some(list) = list else {
-        return Ok(None);
-    };
-    let count = match k {
-        KChoice::Fixed(k) => k,
-        KChoice::Auto => list.split(',').count(),
-    };
-    Ok(Some(parse_names(list, count)?))
 }
 
 #[derive(Args, Debug)]
@@ -476,7 +356,7 @@ pub struct ScoreArgs {
     pub format: Format,
 }
 
-/// Churn early-warning thresholds (SPEC section 5); the dormant
+/// Churn early-warning thresholds (README, "Segments and insights"); the dormant
 /// threshold is `--dormant-days`.
 #[derive(Args, Debug, Clone)]
 pub struct ChurnArgs {
@@ -515,28 +395,6 @@ pub struct ChurnArgs {
         help_heading = "Churn"
     )]
     pub moderate_decline: f64,
-}
-
-impl ChurnArgs {
-    /// The thresholds, checked; errors name the flag.
-    pub fn thresholds(&self, feature: &FeatureArgs) -> Result<ChurnThresholds, Error> {
-        let thresholds = ChurnThresholds {
-            dormant_days: feature.dormant_days,
-            decline: self.decline,
-            quality_failure_rate: self.quality_failure_rate,
-            critical_decline: self.critical_decline,
-            moderate_decline: self.moderate_decline,
-        };
-        thresholds.validate().map_err(|e| {
-            let ChurnError::BadThreshold {
-                parameter,
-                rule,
-                value,
-            } = e;
-            Error::Usage(format!("{} must be {rule}, got {value}", flag(parameter)))
-        })?;
-        Ok(thresholds)
-    }
 }
 
 #[derive(Args, Debug)]
@@ -657,71 +515,4 @@ pub struct BenchArgs {
     pub format: Format,
     #[command(flatten)]
     pub kmeans: KMeansArgs,
-}
-
-/// How to read logs and aggregate them: `--as-of` is read in the time
-/// format of `input`.
-pub fn log_options(
-    input: &InputArgs,
-    feature: &FeatureArgs,
-) -> Result<(IngestOptions, FeatureOptions), Error> {
-    let options = input.options(feature).map_err(Error::Usage)?;
-    let features = feature.options(options.as_of).map_err(Error::Usage)?;
-    Ok((options, features))
-}
-
-impl InputArgs {
-    pub fn options(&self, feature: &FeatureArgs) -> Result<IngestOptions, String> {
-        let defaults = IngestOptions::default();
-        let as_of = match &feature.as_of {
-            None => None,
-            Some(text) => Some(self.time_format.parse(text.as_bytes()).map_err(|e| {
-                format!(
-                    "--as-of {text:?}: expected {} ({e})",
-                    self.time_format.expected()
-                )
-            })?),
-        };
-        let success_statuses: Vec<String> = self
-            .success_status
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        let options = IngestOptions {
-            columns: ColumnNames {
-                user: self.user_col.clone(),
-                time: self.time_col.clone(),
-                amount: self.amount_col.clone(),
-                channel: self.channel_col.clone(),
-                status: self.status_col.clone(),
-            },
-            has_header: !self.no_header,
-            delimiter: self.delimiter,
-            time_format: self.time_format,
-            as_of,
-            since: None,
-            success_statuses,
-            skip_bad_rows: self.skip_bad_rows,
-            chunk_bytes: self.chunk_bytes.unwrap_or(defaults.chunk_bytes),
-            use_mmap: !self.no_mmap,
-        };
-        options.validate()?;
-        Ok(options)
-    }
-}
-
-impl FeatureArgs {
-    pub fn options(&self, as_of: Option<i64>) -> Result<FeatureOptions, String> {
-        if !self.dormant_days.is_finite() || self.dormant_days < 0.0 {
-            return Err(format!(
-                "--dormant-days {}: expected a non-negative number",
-                self.dormant_days
-            ));
-        }
-        Ok(FeatureOptions {
-            as_of,
-            dormant_days: self.dormant_days,
-        })
-    }
 }
