@@ -21,6 +21,7 @@ pub(super) struct Name<'r> {
 }
 
 impl<'r> Name<'r> {
+    #[inline]
     pub(super) fn new(bytes: &'r [u8]) -> Self {
         Name {
             bytes,
@@ -68,6 +69,7 @@ impl<V> Default for ShortNames<V> {
 const SHORT_NAMES: usize = 64;
 
 impl<V> ShortNames<V> {
+    #[inline]
     pub(super) fn slot(word: u64, len: usize) -> usize {
         let mixed = (word ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         (mixed >> (64 - SHORT_NAMES.trailing_zeros())) as usize
@@ -122,6 +124,7 @@ pub(super) enum Amount {
 }
 
 impl Amount {
+    #[inline]
     pub(super) fn money(self) -> Money {
         match self {
             Amount::Nanos(nanos) => Money(i128::from(nanos)),

@@ -437,6 +437,7 @@ impl<'a> ChunkParser<'a> {
         scanned
     }
 
+    #[inline]
     fn row(&mut self, record: &Record<'_>) -> Result<(), FieldError> {
         let RowFields {
             key,
@@ -497,6 +498,7 @@ impl<'a> ChunkParser<'a> {
         Ok(())
     }
 
+    #[inline]
     fn channel_id(&mut self, name: Name<'_>) -> Result<u16, FieldError> {
         if let Some(&id) = self.known_channels.get(name) {
             return Ok(id);
@@ -524,6 +526,7 @@ impl<'a> ChunkParser<'a> {
         Ok(id as u16)
     }
 
+    #[inline]
     fn is_success(&mut self, status: Name<'_>) -> Result<bool, FieldError> {
         if let Some(&success) = self.statuses.get(status) {
             return Ok(success);

@@ -246,6 +246,7 @@ impl AddScratch {
 }
 
 /// The key of an index entry.
+#[inline]
 fn stored_key<'a>(entry: &IndexEntry, long_keys: &'a [u8]) -> KeyBytes<'a> {
     let len = entry.len as usize;
     if len <= INLINE_KEY {

@@ -7,6 +7,7 @@ use super::PARTITIONS;
 use crate::values::amount::Money;
 
 /// The hash of a user key: fixed, so partitions are the same on every run.
+#[inline]
 pub fn hash_key(key: &[u8]) -> u64 {
     if key.len() <= INLINE_KEY {
         hash_packed(pack_key(key), key.len())
@@ -27,6 +28,7 @@ const KEY_HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_se
 
 /// The partition of a key hash. Bits 32..40: rows keep only the low 32
 /// bits (see `Row::hash`), and a partition's keys must still differ there.
+#[inline]
 pub fn partition_of(hash: u64) -> usize {
     ((hash >> 32) as usize) % PARTITIONS
 }
@@ -35,6 +37,7 @@ pub fn partition_of(hash: u64) -> usize {
 /// of [`hash_key`]: the tables take bucket bits from the bottom and tag
 /// bits from the top, and the multiply by an odd constant spreads the 32
 /// bits over both.
+#[inline]
 pub(super) fn table_hash(low: u32) -> u64 {
     u64::from(low).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
@@ -113,6 +116,7 @@ impl Row {
     }
 
     /// The key of a row whose key is in `arena`.
+    #[inline]
     fn long_key<'a>(&self, arena: &'a [u8]) -> &'a [u8] {
         let at = self.key as usize;
         let mut len = [0u8; 8];
@@ -134,6 +138,7 @@ impl Row {
     }
 
     /// The key's bytes, read from `arena` when long.
+    #[inline]
     pub(super) fn key_bytes<'a>(&'a self, arena: &'a [u8]) -> KeyBytes<'a> {
         if self.key_len == LONG_KEY {
             KeyBytes::Long(self.long_key(arena))
@@ -150,6 +155,7 @@ pub(super) enum KeyBytes<'a> {
 }
 
 impl KeyBytes<'_> {
+    #[inline]
     pub(super) fn as_slice(&self) -> &[u8] {
         match self {
             KeyBytes::Inline(bytes, len) => &bytes[..usize::from(*len)],
@@ -160,6 +166,7 @@ impl KeyBytes<'_> {
 
 /// The first eight bytes of `key`, little-endian and zero-padded: with the
 /// length, the whole of a short key in one word.
+#[inline]
 pub fn pack_key(key: &[u8]) -> u64 {
     // A byte loop, not a slice copy: a copy of variable length becomes a
     // call to memcpy, which costs more than the whole loop. (Parsing reads
