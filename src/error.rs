@@ -111,7 +111,9 @@ impl From<ClusterError> for Error {
         match e {
             ClusterError::Params(e) => Error::Params(e),
             ClusterError::Backend(e) => Error::Backend(e),
-            ClusterError::Overflow(message) => Error::Data(message),
+            ClusterError::Overflow(message) | ClusterError::Degenerate(message) => {
+                Error::Data(message)
+            }
         }
     }
 }

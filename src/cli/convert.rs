@@ -6,7 +6,7 @@
 
 use segmint::Error;
 use segmint::cluster::params::parse_k_list;
-use segmint::cluster::{KMeansParams, ParamsError, SilhouetteMode};
+use segmint::cluster::{GmmParams, KMeansParams, ParamsError, SilhouetteMode};
 use segmint::features::FeatureOptions;
 use segmint::features::matrix::FeatureSpec;
 use segmint::generate::GenerateParams;
@@ -16,7 +16,10 @@ use segmint::insights::naming::parse_names;
 use segmint::segment::{KChoice, Method, Scaling};
 use segmint::values::time::{MS_PER_DAY, day_of};
 
-use super::{ChurnArgs, ClusterInputArgs, FeatureArgs, GenerateArgs, InputArgs, KMeansArgs, Scale};
+use super::{
+    ChurnArgs, ClusterInputArgs, FeatureArgs, GenerateArgs, InputArgs, KMeansArgs, MethodName,
+    Scale,
+};
 
 /// The flag of a library parameter: `n_init` is `--n-init`.
 pub fn flag(parameter: &str) -> String {
@@ -75,24 +78,66 @@ impl From<Scale> for Scaling {
 }
 
 impl KMeansArgs {
-    /// The K-Means parameters (`k` is 1: a sweep sets each K).
+    /// The K-Means parameters (`k` is 1: a sweep sets each K), the
+    /// K-Means defaults where a flag is not given.
     pub fn params(&self) -> KMeansParams {
+        let defaults = KMeansParams::default();
         KMeansParams {
             k: 1,
             n_init: self.n_init,
-            max_iter: self.max_iter,
-            tol: self.tol,
+            max_iter: self.max_iter.unwrap_or(defaults.max_iter),
+            tol: self.tol.unwrap_or(defaults.tol),
             seed: self.seed,
         }
     }
 
     /// The method, its parameters checked (restarts, iterations,
-    /// tolerance) before any data is read, and the silhouette mode.
+    /// tolerance, regularisation) before any data is read, and the
+    /// silhouette mode.
     pub fn method(&self) -> Result<(Method, SilhouetteMode), Error> {
-        let method = Method::KMeans(self.params());
+        let method = match self.method {
+            MethodName::Kmeans => {
+                let gmm_only = [
+                    ("--covariance", self.covariance.is_some()),
+                    ("--reg-covar", self.reg_covar.is_some()),
+                    ("--gmm-init", self.gmm_init.is_some()),
+                ];
+                if let Some((flag, _)) = gmm_only.iter().find(|(_, given)| *given) {
+                    return Err(Error::Usage(format!(
+                        "{flag} applies to Gaussian mixtures: add --method gmm"
+                    )));
+                }
+                Method::KMeans(self.params())
+            }
+            MethodName::Gmm => {
+                let defaults = GmmParams::default();
+                Method::Gmm(GmmParams {
+                    k: 1,
+                    covariance: parse("--covariance", &self.covariance)?
+                        .unwrap_or(defaults.covariance),
+                    n_init: self.n_init,
+                    max_iter: self.max_iter.unwrap_or(defaults.max_iter),
+                    tol: self.tol.unwrap_or(defaults.tol),
+                    reg_covar: self.reg_covar.unwrap_or(defaults.reg_covar),
+                    init: parse("--gmm-init", &self.gmm_init)?.unwrap_or(defaults.init),
+                    seed: self.seed,
+                })
+            }
+        };
         method.validate()?;
         Ok((method, SilhouetteMode::parse(&self.silhouette)?))
     }
+}
+
+/// An optional flag's value parsed, the error naming the flag.
+fn parse<T: std::str::FromStr<Err = String>>(
+    flag: &str,
+    text: &Option<String>,
+) -> Result<Option<T>, Error> {
+    text.as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("{flag}: {e}")))
 }
 
 /// A list of K (`3`, `2..10`, `2,4,8`) given with `flag`.

@@ -243,31 +243,41 @@ pub enum Scale {
     None,
 }
 
-/// K-Means settings shared by sweep, fit and bench.
+/// The segmentation method and its settings, shared by sweep, fit, report
+/// and bench.
 #[derive(Args, Debug, Clone)]
 pub struct KMeansArgs {
-    /// k-means++ restarts per K; the lowest inertia is kept.
-    #[arg(long, default_value_t = 1, value_name = "N", help_heading = "K-Means")]
+    /// kmeans (hard segments) or gmm (a Gaussian mixture: each user a
+    /// probability of every segment).
+    #[arg(long, value_enum, default_value_t, help_heading = "Method")]
+    pub method: MethodName,
+    /// Restarts per K; the lowest inertia (kmeans) or highest likelihood
+    /// (gmm) is kept.
+    #[arg(long, default_value_t = 1, value_name = "N", help_heading = "Method")]
     pub n_init: usize,
-    /// Most Lloyd iterations per run.
-    #[arg(
-        long,
-        default_value_t = 300,
-        value_name = "N",
-        help_heading = "K-Means"
-    )]
-    pub max_iter: usize,
-    /// Stop when the summed squared centre shift is within TOL times the
-    /// mean feature variance.
-    #[arg(
-        long,
-        default_value_t = 1e-4,
-        value_name = "TOL",
-        help_heading = "K-Means"
-    )]
-    pub tol: f64,
+    /// Most iterations per run [default: 300 Lloyd iterations for kmeans,
+    /// 100 EM iterations for gmm].
+    #[arg(long, value_name = "N", help_heading = "Method")]
+    pub max_iter: Option<usize>,
+    /// kmeans: stop when the summed squared centre shift is within TOL
+    /// times the mean feature variance [default: 1e-4]; gmm: when the mean
+    /// log-likelihood per user changes by less than TOL [default: 1e-3;
+    /// 0 runs exactly --max-iter iterations].
+    #[arg(long, value_name = "TOL", help_heading = "Method")]
+    pub tol: Option<f64>,
+    /// gmm: full, tied, diag or spherical covariances [default: full].
+    #[arg(long, value_name = "TYPE", help_heading = "Method")]
+    pub covariance: Option<String>,
+    /// gmm: added to the diagonal of every covariance, scaled space
+    /// [default: 1e-6].
+    #[arg(long, value_name = "REG", help_heading = "Method")]
+    pub reg_covar: Option<f64>,
+    /// gmm: where each run starts: kmeans (a K-Means fit's segments) or
+    /// k-means++ (one centre per component) [default: kmeans].
+    #[arg(long, value_name = "INIT", help_heading = "Method")]
+    pub gmm_init: Option<String>,
     /// Random seed: the same seed and input give the same labels.
-    #[arg(long, default_value_t = 0, help_heading = "K-Means")]
+    #[arg(long, default_value_t = 0, help_heading = "Method")]
     pub seed: u64,
     /// auto (exact up to 50,000 users, else a sample of 20,000), exact,
     /// sample:N or none.
@@ -275,9 +285,19 @@ pub struct KMeansArgs {
         long,
         default_value = "auto",
         value_name = "MODE",
-        help_heading = "K-Means"
+        help_heading = "Method"
     )]
     pub silhouette: String,
+}
+
+/// `--method`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MethodName {
+    /// K-Means.
+    #[default]
+    Kmeans,
+    /// A Gaussian mixture.
+    Gmm,
 }
 
 #[derive(Args, Debug)]

@@ -44,6 +44,14 @@ pub struct Metrics {
     /// Davies-Bouldin (lower is better, 0 at best); `None` under the same
     /// rule.
     pub davies_bouldin: Option<f64>,
+    /// Bayesian information criterion of a Gaussian mixture on the fitted
+    /// users (lower is better); `None` for other methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bic: Option<f64>,
+    /// Akaike information criterion of a Gaussian mixture; `None` for
+    /// other methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aic: Option<f64>,
 }
 
 /// Per-cluster means (k x d), sizes and within-cluster structure.
@@ -385,6 +393,8 @@ pub fn cheap_metrics(points: &FeatureMatrix, labels: &[u32], k: usize, inertia: 
         silhouette_sqeuclidean: silhouette_sqeuclidean_from(points, labels, &stats),
         calinski_harabasz: calinski_harabasz_from(points, labels, &stats),
         davies_bouldin: davies_bouldin_from(points, labels, &stats),
+        bic: None,
+        aic: None,
     }
 }
 

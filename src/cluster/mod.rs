@@ -1,13 +1,15 @@
 //! Clustering (README, "Clustering"): K-Means parameters and their validation,
-//! k-means++ and Lloyd, quality metrics, multi-K sweeps and the model file.
+//! k-means++ and Lloyd, Gaussian mixtures ([`gmm`]), quality metrics, multi-K sweeps and the model file.
 //! The data-parallel kernels run in [`crate::backend`]; this module holds
 //! the algorithms that drive them.
 
+pub mod gmm;
 pub mod kmeans;
 pub mod metrics;
 pub mod params;
 pub mod sweep;
 
+pub use self::gmm::{CovarianceType, GaussianMixture, GmmInit, GmmParams, Mixture};
 pub use self::kmeans::{KMeans, fit, fit_each_k, kmeans_plus_plus, lloyd};
 pub use self::metrics::Metrics;
 pub use self::params::{KMeansParams, ParamsError, SilhouetteMode};
@@ -26,4 +28,8 @@ pub enum ClusterError {
     /// A result that does not fit in a double: the data are the cause.
     #[error("{0}")]
     Overflow(String),
+    /// Data a method cannot fit however it is regularised (a mixture
+    /// whose covariance stays singular): the data are the cause.
+    #[error("{0}")]
+    Degenerate(String),
 }

@@ -57,6 +57,8 @@ pub enum ParamsError {
     NoIterations(usize),
     /// `tol` is negative, NaN or infinite.
     BadTolerance(f64),
+    /// `reg_covar` (Gaussian mixtures) is negative, NaN or infinite.
+    BadRegularisation(f64),
     /// A list of K that does not parse (as `k` or `k_range` spell it).
     BadRange(String),
     /// A range whose start is past its end (`5..2`), or no K at all; the
@@ -88,6 +90,7 @@ impl ParamsError {
             ParamsError::NoRestarts(_) | ParamsError::TooManyRestarts(_) => "n_init",
             ParamsError::NoIterations(_) => "max_iter",
             ParamsError::BadTolerance(_) => "tol",
+            ParamsError::BadRegularisation(_) => "reg_covar",
             ParamsError::BadSilhouette(_) => "silhouette",
             ParamsError::NoKForUsers { .. } => "k_range",
         }
@@ -105,7 +108,7 @@ impl ParamsError {
                 format!("{name} must be at most {MAX_RESTARTS}, got {n}")
             }
             ParamsError::NoIterations(n) => format!("{name} must be at least 1, got {n}"),
-            ParamsError::BadTolerance(t) => {
+            ParamsError::BadTolerance(t) | ParamsError::BadRegularisation(t) => {
                 format!("{name} must be a finite number >= 0, got {t}")
             }
             ParamsError::BadRange(text) => format!(

@@ -6,13 +6,15 @@
 //! one all-pairs silhouette pass serves every K.
 
 use super::ClusterError;
+use super::gmm::GaussianMixture;
 use super::kmeans::{KMeans, fit_each_k};
 use super::metrics::{Metrics, cheap_metrics, silhouettes};
 use super::params::{KMeansParams, ParamsError, SilhouetteMode};
 use crate::backend::{Backend, Labeling};
 use crate::features::matrix::FeatureMatrix;
 
-/// The result of a sweep, in the scaled space of the features: the
+/// The result of a sweep (K-Means, or Gaussian mixtures: see
+/// [`super::gmm::sweep`]), in the scaled space of the features: the
 /// points' [`crate::features::matrix::Frame`] is undone on the fits'
 /// centres and inertia and on every metric.
 #[derive(Debug, Clone)]
@@ -27,8 +29,13 @@ pub struct Sweep {
     /// The knee of the inertia curve (kneedle), when it has one.
     pub knee: Option<usize>,
     /// The K with the highest silhouette (the knee when no silhouette was
-    /// computed, else the smallest K).
+    /// computed, else the smallest K); for Gaussian mixtures, the lowest
+    /// BIC.
     pub chosen: usize,
+    /// For Gaussian mixtures, each fit's mixture in scaled space, in the
+    /// order of `fits` (whose centres are the means and labels each
+    /// user's most probable component); empty for K-Means.
+    pub mixtures: Vec<GaussianMixture>,
 }
 
 impl Sweep {
@@ -52,7 +59,21 @@ pub fn sweep(
     if ks.is_empty() {
         return Err(ParamsError::EmptyRange(String::new()).into());
     }
-    let mut fits = fit_each_k(backend, points, ks, params)?;
+    let fits = fit_each_k(backend, points, ks, params)?;
+    finish(backend, points, ks, fits, mode, params.seed)
+}
+
+/// The sweep of fits already made (one per K of `ks`, in the points'
+/// working coordinates): every metric, the knee, the K of the highest
+/// silhouette, all in scaled space.
+pub(crate) fn finish(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    ks: &[usize],
+    mut fits: Vec<KMeans>,
+    mode: SilhouetteMode,
+    seed: u64,
+) -> Result<Sweep, ClusterError> {
     let labelings: Vec<Labeling> = fits
         .iter()
         .map(|f| Labeling {
@@ -60,7 +81,7 @@ pub fn sweep(
             k: f.k(),
         })
         .collect();
-    let sil = silhouettes(backend, points, &labelings, mode, params.seed)?;
+    let sil = silhouettes(backend, points, &labelings, mode, seed)?;
     let mut metrics = Vec::with_capacity(fits.len());
     let mut silhouette_values = Vec::with_capacity(fits.len());
     for (fit, s) in fits.iter().zip(sil) {
@@ -102,6 +123,7 @@ pub fn sweep(
         silhouette_values,
         knee,
         chosen,
+        mixtures: Vec::new(),
     })
 }
 

@@ -14,6 +14,7 @@ use segmint::cluster::Metrics;
 use segmint::ingest::IngestReport;
 use segmint::output::{Outputs, is_stdout, summary_name};
 use segmint::report::text::sizes_by_name;
+use segmint::segment::fit::MixtureSummary;
 use segmint::segment::{self, KChoice, SegmentOptions};
 
 /// The JSON summary of a fit.
@@ -33,6 +34,9 @@ struct FitSummary {
     segment_sizes: Vec<u64>,
     #[serde(flatten)]
     metrics: Metrics,
+    /// A Gaussian mixture's record; absent for K-Means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mixture: Option<MixtureSummary>,
     /// How the transaction logs were read (rows, skipped bad rows); none
     /// for a feature table.
     #[serde(flatten)]
@@ -95,6 +99,7 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
         segment_names: model.segment_names.clone(),
         segment_sizes: segmentation.placement.sizes(model.k),
         metrics: segmentation.metrics.clone(),
+        mixture: segmentation.mixture_summary(),
         input: prepared.ingest.clone(),
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -109,7 +114,7 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
 
 fn describe(s: &FitSummary) -> String {
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
-    format!(
+    let mut text = format!(
         "{} users in {} segments ({} iterations{}, {:.2} s) -> {}{}\n\
          segments (by mean {}, highest first): {}\n\
          inertia {:.4}, silhouette {}{}, calinski-harabasz {}, davies-bouldin {}",
@@ -134,5 +139,33 @@ fn describe(s: &FitSummary) -> String {
             .calinski_harabasz
             .map_or("-".into(), |v| format!("{v:.1}")),
         opt(s.metrics.davies_bouldin),
-    )
+    );
+    if let Some(m) = &s.mixture {
+        text.push_str(&mixture_lines(m, s.users));
+    }
+    text
+}
+
+/// The lines a Gaussian mixture adds to the summary.
+fn mixture_lines(m: &MixtureSummary, users: usize) -> String {
+    let c = &m.certainty;
+    let mut text = format!(
+        "\nmixture ({} covariances): log-likelihood {:.4} per user, BIC {:.1}, AIC {:.1}\n\
+         {} users ({:.1}%) below {} membership probability; mean probability {:.3}",
+        m.covariance_type,
+        m.log_likelihood,
+        m.bic,
+        m.aic,
+        c.uncertain,
+        100.0 * c.uncertain as f64 / users.max(1) as f64,
+        c.threshold,
+        c.mean_probability,
+    );
+    for r in &m.regularisation_raised {
+        text.push_str(&format!(
+            "\nnote: segment {} ({}) had a singular covariance: its regularisation was raised to {:e} (--reg-covar)",
+            r.segment, r.name, r.reg_covar
+        ));
+    }
+    text
 }

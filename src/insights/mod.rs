@@ -1,8 +1,10 @@
 //! From segments to insights people act on (README, "Segments and insights"): segment
-//! names, RFM scores, churn early warning, revenue concentration and
+//! names, RFM scores, churn early warning, the certainty of soft
+//! memberships, revenue concentration and
 //! segment transitions.
 
 pub mod activity;
+pub mod certainty;
 pub mod churn;
 pub mod concentration;
 pub mod naming;

@@ -1,5 +1,6 @@
 //! scores.csv: one row per user with its segment and segment name, its
-//! distance to the segment centre (scaled space), its silhouette when
+//! distance to the segment centre (scaled space), for a Gaussian mixture
+//! its membership probabilities, its silhouette when
 //! computed exactly, its RFM scores and RFM segment, its churn risk and
 //! the reason for it, and its feature values in original units (README,
 //! "Clustering").
@@ -23,6 +24,10 @@ pub struct Scores<'a> {
     /// f32 working coordinates, so good to f32 precision; f64 holds
     /// distances past the f32 range, with `--scale none` on huge values).
     pub distances: &'a [f64],
+    /// For a Gaussian mixture, each user's membership probability of every
+    /// segment (n x K, segment 0 first): the `probability` column (of the
+    /// user's segment) and `p_0` ... `p_{K-1}`; `None` for other methods.
+    pub probabilities: Option<&'a [f32]>,
     /// Each user's Euclidean silhouette, in [-1, 1]; `None` unless computed
     /// exactly, which leaves out the `silhouette` column.
     pub silhouettes: Option<&'a [f32]>,
@@ -40,6 +45,13 @@ impl Scores<'_> {
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut buf = Vec::with_capacity(1 << 20);
         buf.extend_from_slice(b"user_id,segment,segment_name,distance");
+        let k = self.names.len();
+        if self.probabilities.is_some() {
+            buf.extend_from_slice(b",probability");
+            for c in 0..k {
+                buf.extend_from_slice(format!(",p_{c}").as_bytes());
+            }
+        }
         if self.silhouettes.is_some() {
             buf.extend_from_slice(b",silhouette");
         }
@@ -59,6 +71,15 @@ impl Scores<'_> {
             push_text(&mut buf, &self.names[segment as usize]);
             buf.push(b',');
             push_distance(&mut buf, self.distances[i]);
+            if let Some(p) = self.probabilities {
+                let row = &p[i * k..(i + 1) * k];
+                buf.push(b',');
+                push_f32(&mut buf, row[segment as usize]);
+                for &v in row {
+                    buf.push(b',');
+                    push_f32(&mut buf, v);
+                }
+            }
             if let Some(s) = self.silhouettes {
                 buf.push(b',');
                 push_f32(&mut buf, s[i]);

@@ -25,7 +25,7 @@ pub struct SweepSummary<'a> {
     /// The K at the knee of the inertia curve; `null` when it has none.
     pub knee: Option<usize>,
     /// The K with the highest silhouette (the knee when no silhouette was
-    /// computed, else the smallest K).
+    /// computed, else the smallest K); a mixture's: the lowest BIC.
     pub chosen: usize,
     /// One row per K, ascending.
     pub results: Vec<SweepRow<'a>>,
@@ -38,7 +38,7 @@ pub struct SweepRow<'a> {
     /// The clustering's metrics, as fields of the row itself in JSON.
     #[serde(flatten)]
     pub metrics: &'a crate::cluster::Metrics,
-    /// Lloyd iterations the run kept took.
+    /// Iterations (Lloyd, or EM) the run kept took.
     pub n_iter: usize,
     /// Whether the run kept stopped before `--max-iter`.
     pub converged: bool,
@@ -78,9 +78,14 @@ impl<'a> SweepSummary<'a> {
     /// One row per K.
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut buf = Vec::new();
+        let mixture = self.results.iter().any(|r| r.metrics.bic.is_some());
         buf.extend_from_slice(
-            b"k,inertia,silhouette,silhouette_on,silhouette_sqeuclidean,calinski_harabasz,davies_bouldin,n_iter,converged,knee,chosen\n",
+            b"k,inertia,silhouette,silhouette_on,silhouette_sqeuclidean,calinski_harabasz,davies_bouldin",
         );
+        if mixture {
+            buf.extend_from_slice(b",bic,aic");
+        }
+        buf.extend_from_slice(b",n_iter,converged,knee,chosen\n");
         let opt = |buf: &mut Vec<u8>, v: Option<f64>| {
             buf.push(b',');
             if let Some(v) = v {
@@ -96,6 +101,10 @@ impl<'a> SweepSummary<'a> {
             opt(&mut buf, m.silhouette_sqeuclidean);
             opt(&mut buf, m.calinski_harabasz);
             opt(&mut buf, m.davies_bouldin);
+            if mixture {
+                opt(&mut buf, m.bic);
+                opt(&mut buf, m.aic);
+            }
             buf.extend_from_slice(
                 format!(
                     ",{},{},{},{}\n",
@@ -123,9 +132,21 @@ impl<'a> SweepSummary<'a> {
             self.device,
             self.seconds
         );
+        let mixture = self.results.iter().any(|r| r.metrics.bic.is_some());
         s.push_str(&format!(
-            "{:>4} {:>14} {:>10} {:>12} {:>14} {:>10} {:>6}\n",
-            "k", "inertia", "silhouette", "sil (sq.)", "calinski", "davies", "iter"
+            "{:>4} {:>14} {:>10} {:>12} {:>14} {:>10} {:>6}{}\n",
+            "k",
+            "inertia",
+            "silhouette",
+            "sil (sq.)",
+            "calinski",
+            "davies",
+            "iter",
+            if mixture {
+                format!(" {:>14} {:>14}", "bic", "aic")
+            } else {
+                String::new()
+            }
         ));
         for row in &self.results {
             let m = row.metrics;
@@ -136,7 +157,7 @@ impl<'a> SweepSummary<'a> {
                 _ => "",
             };
             s.push_str(&format!(
-                "{:>4} {:>14.4} {:>10} {:>12} {:>14} {:>10} {:>6}{}\n",
+                "{:>4} {:>14.4} {:>10} {:>12} {:>14} {:>10} {:>6}{}{}\n",
                 m.k,
                 m.inertia,
                 cell(m.silhouette, 4),
@@ -144,6 +165,11 @@ impl<'a> SweepSummary<'a> {
                 cell(m.calinski_harabasz, 1),
                 cell(m.davies_bouldin, 4),
                 row.n_iter,
+                if mixture {
+                    format!(" {:>14} {:>14}", cell(m.bic, 1), cell(m.aic, 1))
+                } else {
+                    String::new()
+                },
                 mark
             ));
         }
@@ -154,7 +180,9 @@ impl<'a> SweepSummary<'a> {
                 "silhouette on a sample of {on} users (--silhouette exact for all)\n"
             ));
         }
-        let reason = if self.results.iter().any(|r| r.metrics.silhouette.is_some()) {
+        let reason = if mixture {
+            "lowest BIC"
+        } else if self.results.iter().any(|r| r.metrics.silhouette.is_some()) {
             "highest silhouette"
         } else if self.knee == Some(self.chosen) {
             "the knee; no silhouette computed"

@@ -5,15 +5,17 @@
 //! method's own fit is the same for every method.
 
 use crate::backend::{Backend, Labeling, Workload};
+use crate::cluster::gmm::{GaussianMixture, GmmInit, GmmParams};
 use crate::cluster::metrics::{cheap_metrics, silhouettes};
 use crate::cluster::{ClusterError, KMeansParams, Metrics, ParamsError, SilhouetteMode, Sweep};
 use crate::error::Error;
+use crate::insights::certainty::{Certainty, certainty};
 use crate::insights::churn::ChurnThresholds;
 use crate::insights::naming::{default_names, segment_ranks};
 use crate::insights::segments::{UserInsights, user_insights};
 use crate::report::scores::Scores;
 
-use super::model::{MODEL_FORMAT, MODEL_VERSION, MethodModel, Model};
+use super::model::{CovarianceValues, MODEL_FORMAT, MODEL_VERSION, MethodModel, Model};
 use super::prepare::Prepared;
 
 /// A segmentation method and its parameters (`--method`).
@@ -21,6 +23,9 @@ use super::prepare::Prepared;
 pub enum Method {
     /// K-Means: k-means++ and Lloyd, as scikit-learn's `KMeans`.
     KMeans(KMeansParams),
+    /// A Gaussian mixture fitted by EM, as scikit-learn's
+    /// `GaussianMixture`.
+    Gmm(GmmParams),
 }
 
 impl Method {
@@ -28,6 +33,7 @@ impl Method {
     pub fn name(&self) -> &'static str {
         match self {
             Method::KMeans(_) => "kmeans",
+            Method::Gmm(_) => "gmm",
         }
     }
 
@@ -35,6 +41,7 @@ impl Method {
     pub fn validate(&self) -> Result<(), ParamsError> {
         match self {
             Method::KMeans(params) => params.validate(usize::MAX),
+            Method::Gmm(params) => params.validate(usize::MAX),
         }
     }
 
@@ -42,17 +49,26 @@ impl Method {
     pub fn seed(&self) -> u64 {
         match self {
             Method::KMeans(params) => params.seed,
+            Method::Gmm(params) => params.seed,
         }
     }
 
     /// What fitting `ks` (and the silhouettes `silhouette` asks for) on
     /// `points` asks of a backend, to check before choosing one.
     pub fn workload(&self, n: usize, d: usize, ks: &[usize], silhouette: SilhouetteMode) -> Work {
+        // A mixture's backend work is the K-Means fit of each start (its
+        // EM runs on the CPU); k-means++ starts run no Lloyd.
         let runs = match self {
-            Method::KMeans(params) => ks
+            Method::KMeans(KMeansParams { n_init, .. })
+            | Method::Gmm(GmmParams {
+                n_init,
+                init: GmmInit::KMeans,
+                ..
+            }) => ks
                 .iter()
-                .flat_map(|&k| std::iter::repeat_n(k, params.n_init))
+                .flat_map(|&k| std::iter::repeat_n(k, *n_init))
                 .collect(),
+            Method::Gmm(_) => Vec::new(),
         };
         let silhouettes = if silhouette.resolve(n) == SilhouetteMode::None {
             Vec::new()
@@ -78,6 +94,9 @@ impl Method {
         match self {
             Method::KMeans(params) => {
                 crate::cluster::sweep(backend, &prepared.points, ks, params, silhouette)
+            }
+            Method::Gmm(params) => {
+                crate::cluster::gmm::sweep(backend, &prepared.points, ks, params, silhouette)
             }
         }
     }
@@ -169,6 +188,9 @@ pub struct Placement {
     pub segments: Vec<u32>,
     /// Distance to the segment's centre, in scaled space.
     pub distances: Vec<f64>,
+    /// A mixture's membership probabilities (n x K, segment 0 first);
+    /// `None` for other methods.
+    pub probabilities: Option<Vec<f32>>,
     /// Each user's silhouette, when computed exactly.
     pub silhouettes: Option<Vec<f32>>,
     /// The mean silhouette and the users it was computed on.
@@ -198,6 +220,7 @@ impl Placement {
             segments: &self.segments,
             names,
             distances: &self.distances,
+            probabilities: self.probabilities.as_deref(),
             silhouettes: self.silhouettes.as_deref(),
             insights: self.insights.as_ref(),
         }
@@ -245,7 +268,22 @@ impl Segmentation {
         for (c, row) in fit.centres.rows().into_iter().enumerate() {
             centres[rank[c] as usize] = row.to_vec();
         }
-        let Method::KMeans(params) = method;
+        // order[segment] = the fit's cluster that became it.
+        let mut order = vec![0; k];
+        for (c, &r) in rank.iter().enumerate() {
+            order[r as usize] = c;
+        }
+        let method_model = match method {
+            Method::KMeans(params) => MethodModel::KMeans {
+                centres,
+                seed: params.seed,
+                n_init: params.n_init,
+                max_iter: params.max_iter,
+                tol: params.tol,
+                inertia: 0.0,
+            },
+            Method::Gmm(params) => gmm_model(params, &sweep.mixtures[chosen], &order, points.n()),
+        };
         let mut model = Model {
             format: MODEL_FORMAT.into(),
             version: MODEL_VERSION,
@@ -254,14 +292,7 @@ impl Segmentation {
             features: prepared.feature_names(),
             scaling: prepared.scaling,
             scaler: prepared.scaler.clone(),
-            method: MethodModel::KMeans {
-                centres,
-                seed: params.seed,
-                n_init: params.n_init,
-                max_iter: params.max_iter,
-                tol: params.tol,
-                inertia: 0.0,
-            },
+            method: method_model,
             k,
             segment_order_by: order_by,
             segment_names: match &options.names {
@@ -272,7 +303,8 @@ impl Segmentation {
             users: points.n(),
             silhouette: None,
         };
-        let (segments, squared) = model.place(backend, points)?;
+        let placed = model.place(backend, points)?;
+        let (segments, squared) = (placed.segments, placed.squared);
         // A user tied between two centres (exactly, or within rounding)
         // may sit in another segment than the fit's label said: then the
         // metrics are computed again, on the labels written.
@@ -286,6 +318,9 @@ impl Segmentation {
                 .frame
                 .squared(squared.iter().map(|&v| f64::from(v)).sum());
             let mut metrics = cheap_metrics(points, &segments, k, inertia);
+            // A mixture's criteria are of its parameters, not its labels.
+            metrics.bic = sweep.metrics[chosen].bic;
+            metrics.aic = sweep.metrics[chosen].aic;
             let labelling = [Labeling {
                 labels: &segments,
                 k,
@@ -308,12 +343,14 @@ impl Segmentation {
                 sweep.silhouette_values[chosen].clone(),
             )
         };
-        let MethodModel::KMeans { inertia, .. } = &mut model.method;
-        *inertia = metrics.inertia;
+        if let MethodModel::KMeans { inertia, .. } = &mut model.method {
+            *inertia = metrics.inertia;
+        }
         model.silhouette = metrics.silhouette;
         let insights = user_insights(&prepared.table, &segments, &model.churn);
         let placement = Placement {
             distances: roots(&squared, points),
+            probabilities: placed.probabilities,
             segments,
             silhouettes: values,
             silhouette: metrics.silhouette.zip(metrics.silhouette_on),
@@ -324,6 +361,110 @@ impl Segmentation {
             placement,
             metrics,
         })
+    }
+}
+
+/// What a Gaussian mixture's fit adds to its summary.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MixtureSummary {
+    /// `full`, `tied`, `diag` or `spherical`.
+    pub covariance_type: &'static str,
+    /// The mean log-likelihood per fitted user.
+    pub log_likelihood: f64,
+    /// Bayesian information criterion (lower is better).
+    pub bic: f64,
+    /// Akaike information criterion (lower is better).
+    pub aic: f64,
+    /// The segments whose covariance needed more regularisation than
+    /// `--reg-covar` to stay positive definite, and how much they got.
+    pub regularisation_raised: Vec<RaisedSegment>,
+    /// How certain the users' memberships are.
+    pub certainty: Certainty,
+}
+
+/// A segment whose regularisation was raised.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RaisedSegment {
+    /// The segment (0 = the highest value).
+    pub segment: usize,
+    /// Its name.
+    pub name: String,
+    /// The regularisation its covariance got.
+    pub reg_covar: f64,
+}
+
+impl Segmentation {
+    /// A mixture's record (likelihood, criteria, regularisation raised,
+    /// certainty of memberships); `None` for other methods.
+    pub fn mixture_summary(&self) -> Option<MixtureSummary> {
+        let model = &self.model;
+        let MethodModel::Gmm {
+            covariance_type,
+            reg_covar,
+            regularisation,
+            log_likelihood,
+            bic,
+            aic,
+            ..
+        } = &model.method
+        else {
+            return None;
+        };
+        let probabilities = self.placement.probabilities.as_ref()?;
+        Some(MixtureSummary {
+            covariance_type: covariance_type.name(),
+            log_likelihood: *log_likelihood,
+            bic: *bic,
+            aic: *aic,
+            regularisation_raised: regularisation
+                .iter()
+                .enumerate()
+                .filter(|&(_, r)| r > reg_covar)
+                .map(|(segment, &r)| RaisedSegment {
+                    segment,
+                    name: model.segment_names[segment].clone(),
+                    reg_covar: r,
+                })
+                .collect(),
+            certainty: certainty(probabilities, &self.placement.segments, model.k),
+        })
+    }
+}
+
+/// A mixture fit's part of the model, its components in segment order
+/// (`order[segment]` is the fit's component).
+fn gmm_model(params: &GmmParams, fit: &GaussianMixture, order: &[usize], n: usize) -> MethodModel {
+    let mixture = fit.mixture.reordered(order);
+    let mut regularisation = vec![params.reg_covar; order.len()];
+    let tied = fit.mixture.covariance_type() == crate::cluster::CovarianceType::Tied;
+    for raised in &fit.raised {
+        for (segment, &c) in order.iter().enumerate() {
+            if tied || c == raised.component {
+                regularisation[segment] = raised.reg_covar;
+            }
+        }
+    }
+    MethodModel::Gmm {
+        covariance_type: mixture.covariance_type(),
+        weights: mixture.weights.clone(),
+        means: mixture
+            .means
+            .rows()
+            .into_iter()
+            .map(|r| r.to_vec())
+            .collect(),
+        covariances: CovarianceValues::of(&mixture.covariances),
+        seed: params.seed,
+        n_init: params.n_init,
+        max_iter: params.max_iter,
+        tol: params.tol,
+        reg_covar: params.reg_covar,
+        init: params.init,
+        regularisation,
+        converged: fit.converged,
+        log_likelihood: fit.log_likelihood,
+        bic: fit.bic(n),
+        aic: fit.aic(n),
     }
 }
 

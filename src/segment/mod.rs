@@ -235,7 +235,8 @@ pub fn score(
     points: &FeatureMatrix,
     silhouette: SilhouetteMode,
 ) -> Result<Placement, Error> {
-    let (segments, squared) = model.place(backend, points)?;
+    let placed = model.place(backend, points)?;
+    let (segments, squared) = (placed.segments, placed.squared);
     let sil = silhouettes(
         backend,
         points,
@@ -251,6 +252,7 @@ pub fn score(
     let insights = user_insights(table, &segments, &model.churn);
     Ok(Placement {
         distances: fit::roots(&squared, points),
+        probabilities: placed.probabilities,
         silhouettes: sil
             .as_ref()
             .filter(|(s, _)| !s.values.is_empty())

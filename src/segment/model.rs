@@ -4,13 +4,47 @@
 //! learnt, the segments' names and the churn thresholds. Versioned; a
 //! model of another version or feature set, or one damaged, is refused.
 
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
+
+use crate::cluster::gmm::estep::posteriors;
+use crate::cluster::gmm::{CovarianceType, Covariances, GmmInit, Mixture};
 
 use crate::backend::{Backend, BackendError};
 use crate::features::FeatureOptions;
 use crate::features::matrix::{FeatureError, FeatureMatrix, FeatureSpec, NumericTable, Scaler};
 use crate::ingest::{ColumnNames, Delimiter, IngestOptions, TimeFormat};
 use crate::insights::churn::ChurnThresholds;
+
+/// Users placed by a model: see [`Model::place`].
+#[derive(Debug, Clone)]
+pub struct Placed {
+    /// Each user's segment.
+    pub segments: Vec<u32>,
+    /// Squared distance to the segment's centre, working coordinates.
+    pub squared: Vec<f32>,
+    /// A mixture's membership probabilities, n x K.
+    pub probabilities: Option<Vec<f32>>,
+}
+
+/// Each point's squared distance to the centre (row of `centres`, working
+/// coordinates) of its label.
+fn squared_distances(points: &FeatureMatrix, centres: &Array2<f64>, labels: &[u32]) -> Vec<f32> {
+    use rayon::prelude::*;
+    let d = points.d().max(1);
+    points
+        .as_slice()
+        .par_chunks(d)
+        .zip(labels.par_iter())
+        .map(|(x, &l)| {
+            let c = centres.row(l as usize);
+            x.iter()
+                .zip(c)
+                .map(|(&v, &m)| (f64::from(v) - m).powi(2))
+                .sum::<f64>() as f32
+        })
+        .collect()
+}
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "segmint-model";
@@ -210,6 +244,119 @@ pub enum MethodModel {
         /// The fit's sum of squared distances to the centres.
         inertia: f64,
     },
+    /// A Gaussian mixture: users go to the most probable component, and
+    /// each has a probability of belonging to every segment.
+    #[serde(rename = "gmm")]
+    Gmm {
+        /// `--covariance`: `full`, `tied`, `diag` or `spherical`.
+        covariance_type: CovarianceType,
+        /// Per segment, its weight (they sum to 1), segment 0 first.
+        weights: Vec<f64>,
+        /// K x d means in scaled space, segment 0 first.
+        means: Vec<Vec<f64>>,
+        /// The covariances in scaled space, regularisation included, in
+        /// segment order: K x d x d (`full`), K x d (`diag`), K
+        /// (`spherical`) or d x d (`tied`).
+        covariances: CovarianceValues,
+        /// `--seed` of the fit.
+        seed: u64,
+        /// `--n-init`: restarts, the highest lower bound kept.
+        n_init: usize,
+        /// `--max-iter`: EM iterations per restart, at most.
+        max_iter: usize,
+        /// `--tol`: EM stopped once the mean log-likelihood per user
+        /// changed by less.
+        tol: f64,
+        /// `--reg-covar`: added to every covariance's diagonal.
+        reg_covar: f64,
+        /// `--gmm-init`: `kmeans` or `k-means++`.
+        init: GmmInit,
+        /// The regularisation each segment's covariance got (`reg_covar`,
+        /// or more where it was raised to keep the covariance positive
+        /// definite), segment 0 first.
+        regularisation: Vec<f64>,
+        /// Whether EM stopped on `tol` before `max_iter`.
+        converged: bool,
+        /// The mean log-likelihood per fitted user.
+        log_likelihood: f64,
+        /// The fit's Bayesian information criterion.
+        bic: f64,
+        /// The fit's Akaike information criterion.
+        aic: f64,
+    },
+}
+
+/// A mixture's covariances as the model file holds them (their shape
+/// follows `covariance_type`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CovarianceValues {
+    /// K x d x d (`full`).
+    Matrices(Vec<Vec<Vec<f64>>>),
+    /// K x d (`diag`) or d x d (`tied`).
+    Rows(Vec<Vec<f64>>),
+    /// K (`spherical`).
+    Values(Vec<f64>),
+}
+
+impl CovarianceValues {
+    /// The covariances of a mixture, as the file holds them.
+    pub fn of(covariances: &Covariances) -> Self {
+        let rows = |a: &Array2<f64>| a.rows().into_iter().map(|r| r.to_vec()).collect();
+        match covariances {
+            Covariances::Full(c) => {
+                CovarianceValues::Matrices(c.outer_iter().map(|m| rows(&m.to_owned())).collect())
+            }
+            Covariances::Tied(c) | Covariances::Diag(c) => CovarianceValues::Rows(rows(c)),
+            Covariances::Spherical(c) => CovarianceValues::Values(c.to_vec()),
+        }
+    }
+
+    /// The covariances of `kind` for `k` components of `d` features; an
+    /// error when the shape is not theirs.
+    fn to_covariances(
+        &self,
+        kind: CovarianceType,
+        k: usize,
+        d: usize,
+    ) -> Result<Covariances, String> {
+        let matrix = |rows: &[Vec<f64>], r: usize, c: usize| {
+            (rows.len() == r && rows.iter().all(|row| row.len() == c))
+                .then(|| Array2::from_shape_vec((r, c), rows.concat()).expect("r x c"))
+        };
+        let wrong = || {
+            let shape = match kind {
+                CovarianceType::Full => format!("{k} x {d} x {d}"),
+                CovarianceType::Tied => format!("{d} x {d}"),
+                CovarianceType::Diag => format!("{k} x {d}"),
+                CovarianceType::Spherical => format!("{k}"),
+            };
+            format!(
+                "the covariances of a {} mixture must be {shape} numbers",
+                kind.name()
+            )
+        };
+        match (kind, self) {
+            (CovarianceType::Full, CovarianceValues::Matrices(m)) if m.len() == k => {
+                let mut out = ndarray::Array3::zeros((k, d, d));
+                for (c, rows) in m.iter().enumerate() {
+                    out.index_axis_mut(ndarray::Axis(0), c)
+                        .assign(&matrix(rows, d, d).ok_or_else(wrong)?);
+                }
+                Ok(Covariances::Full(out))
+            }
+            (CovarianceType::Tied, CovarianceValues::Rows(r)) => {
+                Ok(Covariances::Tied(matrix(r, d, d).ok_or_else(wrong)?))
+            }
+            (CovarianceType::Diag, CovarianceValues::Rows(r)) => {
+                Ok(Covariances::Diag(matrix(r, k, d).ok_or_else(wrong)?))
+            }
+            (CovarianceType::Spherical, CovarianceValues::Values(v)) if v.len() == k => {
+                Ok(Covariances::Spherical(ndarray::Array1::from(v.clone())))
+            }
+            _ => Err(wrong()),
+        }
+    }
 }
 
 impl MethodModel {
@@ -217,14 +364,70 @@ impl MethodModel {
     pub fn name(&self) -> &'static str {
         match self {
             MethodModel::KMeans { .. } => "kmeans",
+            MethodModel::Gmm { .. } => "gmm",
         }
     }
 
     /// The seed of the fit (silhouette samples of scoring reuse it).
     pub fn seed(&self) -> u64 {
         match self {
-            MethodModel::KMeans { seed, .. } => *seed,
+            MethodModel::KMeans { seed, .. } | MethodModel::Gmm { seed, .. } => *seed,
         }
+    }
+
+    /// Each segment's centre in scaled space: K-Means' centres, a
+    /// mixture's means.
+    pub fn centres(&self) -> &[Vec<f64>] {
+        match self {
+            MethodModel::KMeans { centres, .. } => centres,
+            MethodModel::Gmm { means, .. } => means,
+        }
+    }
+
+    /// A mixture model's mixture (in scaled space); `None` for K-Means.
+    /// An error when its parameters do not make one (wrong shapes, or a
+    /// covariance that is not positive definite).
+    pub fn mixture(&self) -> Result<Option<Mixture>, String> {
+        let MethodModel::Gmm {
+            covariance_type,
+            weights,
+            means,
+            covariances,
+            ..
+        } = self
+        else {
+            return Ok(None);
+        };
+        let (k, d) = (means.len(), means.first().map_or(0, Vec::len));
+        if weights.len() != k {
+            return Err(format!(
+                "expected {k} weights (one per mean), found {}",
+                weights.len()
+            ));
+        }
+        if means.iter().any(|m| m.len() != d) {
+            return Err("every mean must hold as many numbers".into());
+        }
+        let covariances = covariances.to_covariances(*covariance_type, k, d)?;
+        let means = Array2::from_shape_vec((k, d), means.concat()).expect("k x d");
+        let finite = |c: &Covariances| match c {
+            Covariances::Full(a) => a.iter().all(|v| v.is_finite()),
+            Covariances::Tied(a) | Covariances::Diag(a) => a.iter().all(|v| v.is_finite()),
+            Covariances::Spherical(a) => a.iter().all(|v| v.is_finite()),
+        };
+        if !finite(&covariances) {
+            return Err("a covariance holds a non-finite number".into());
+        }
+        if weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
+            return Err("every weight must be a finite number above 0".into());
+        }
+        let total: f64 = weights.iter().sum();
+        if (total - 1.0).abs() > 1e-6 {
+            return Err(format!("the weights must sum to 1, found {total}"));
+        }
+        Mixture::new(weights.clone(), means, covariances)
+            .map(Some)
+            .ok_or_else(|| "a covariance is not positive definite".into())
     }
 }
 
@@ -407,7 +610,8 @@ impl Model {
         if self.k == 0 {
             return Err("k must be at least 1, found 0".into());
         }
-        let MethodModel::KMeans { centres, .. } = &self.method;
+        let centres = self.method.centres();
+        self.method.mixture()?;
         if centres.len() != self.k {
             return Err(format!(
                 "k is {} but there are {} centres",
@@ -496,20 +700,47 @@ impl Model {
     /// users may all sit far from them).
     pub fn points(&self, table: &NumericTable) -> Result<FeatureMatrix, FeatureError> {
         let raw = table.select(&self.feature_specs())?;
-        let MethodModel::KMeans { centres, .. } = &self.method;
-        Ok(self.scaler.transform_with(&raw, centres))
+        Ok(self.scaler.transform_with(&raw, self.method.centres()))
     }
 
     /// Each user's segment under the model (K-Means: the nearest centre,
-    /// an exact tie to the lower segment) and its squared distance to the
-    /// segment's centre, in the points' working coordinates.
-    pub fn place(
-        &self,
-        backend: &Backend,
-        points: &FeatureMatrix,
-    ) -> Result<(Vec<u32>, Vec<f32>), BackendError> {
-        let MethodModel::KMeans { centres, .. } = &self.method;
-        backend.assign(points, &points.frame.to_working(&centres.concat()))
+    /// an exact tie to the lower segment; a mixture: the most probable
+    /// component, the lower on a tie), its squared distance to the
+    /// segment's centre, in the points' working coordinates, and for a
+    /// mixture its membership probabilities (n x K).
+    pub fn place(&self, backend: &Backend, points: &FeatureMatrix) -> Result<Placed, BackendError> {
+        match self.method.mixture().expect("checked on load") {
+            None => {
+                let centres = self.method.centres().concat();
+                let (segments, squared) =
+                    backend.assign(points, &points.frame.to_working(&centres))?;
+                Ok(Placed {
+                    segments,
+                    squared,
+                    probabilities: None,
+                })
+            }
+            Some(mixture) => {
+                let working = mixture.in_frame(&points.frame);
+                let n = points.n();
+                let mut segments = vec![0u32; n];
+                let mut lls = vec![0.0; n];
+                let mut probabilities = vec![0.0f32; n * self.k];
+                posteriors(
+                    points,
+                    &working,
+                    &mut segments,
+                    &mut lls,
+                    Some(&mut probabilities),
+                );
+                let squared = squared_distances(points, &working.means, &segments);
+                Ok(Placed {
+                    segments,
+                    squared,
+                    probabilities: Some(probabilities),
+                })
+            }
+        }
     }
 
     /// The model's features parsed (they were checked when the model was
@@ -570,7 +801,9 @@ mod tests {
 
     /// The model's centres, to edit.
     fn centres(m: &mut Model) -> &mut Vec<Vec<f64>> {
-        let MethodModel::KMeans { centres, .. } = &mut m.method;
+        let MethodModel::KMeans { centres, .. } = &mut m.method else {
+            panic!("a K-Means model")
+        };
         centres
     }
 

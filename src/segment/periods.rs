@@ -164,7 +164,7 @@ impl Periods {
         )?;
         let model = fitted.segmentation.model;
         let new = NumericTable::from_features(&self.new);
-        let (new_segments, _) = model.place(backend, &model.points(&new)?)?;
+        let new_segments = model.place(backend, &model.points(&new)?)?.segments;
         Ok(PeriodSegments {
             old_users: prepared.table.keys.clone(),
             old_segments: fitted.segmentation.placement.segments,
