@@ -501,6 +501,10 @@ pub enum BenchStage {
     Sweep,
     /// The exact Euclidean silhouette of --labels.
     Silhouette,
+    /// One EM iteration of a Gaussian mixture (E-step and M-step) from
+    /// the means of --init, equal weights and unit covariances
+    /// (--covariance, --reg-covar).
+    Gmm,
 }
 
 #[derive(Args, Debug)]
@@ -517,9 +521,9 @@ pub struct BenchArgs {
     /// zscore or none.
     #[arg(long, value_enum, default_value_t)]
     pub scale: Scale,
-    /// lloyd, assign: initial centres, a CSV with a header and one row per
-    /// centre.
-    #[arg(long, value_name = "FILE", required_if_eq_any([("stage", "lloyd"), ("stage", "assign")]))]
+    /// lloyd, assign, gmm: initial centres (means), a CSV with a header
+    /// and one row per centre.
+    #[arg(long, value_name = "FILE", required_if_eq_any([("stage", "lloyd"), ("stage", "assign"), ("stage", "gmm")]))]
     pub init: Option<PathBuf>,
     /// silhouette: labels, a CSV with a header and one label per point.
     #[arg(long, value_name = "FILE", required_if_eq("stage", "silhouette"))]

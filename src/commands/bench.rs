@@ -11,9 +11,11 @@ use super::emit::say;
 use super::{Session, warn_constant};
 use crate::cli::{BenchArgs, BenchStage, Format, k_list};
 use ndarray::Array2;
+use ndarray::{Array1, Array3};
 use segmint::Error;
 use segmint::backend::{Backend, CpuBackend, Kernels, Labeling, Workload};
 use segmint::cluster::fit_each_k;
+use segmint::cluster::gmm::{self, CovarianceType, Covariances, GmmParams, Mixture};
 use segmint::features::matrix::FeatureMatrix;
 use segmint::ingest::{Delimiter, IngestError};
 use segmint::segment::{self, InputSchema};
@@ -54,7 +56,7 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     let (n, d) = (points.n(), points.d());
     // What the stage needs, read before the backend is chosen for it.
     let centres = match args.stage {
-        BenchStage::Lloyd | BenchStage::Assign => {
+        BenchStage::Lloyd | BenchStage::Assign | BenchStage::Gmm => {
             let path = args.init.as_deref().expect("clap requires --init");
             // Centres in scaled space, as the points' frame places them.
             points.frame.to_working(&read_rows(path, d)?)
@@ -125,6 +127,10 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
                 std::hint::black_box(fits);
             }
         }
+        BenchStage::Gmm => {
+            k_label = init_k.to_string();
+            times = time_em(args, points, &centres, args.repeat)?;
+        }
         BenchStage::Silhouette => {
             let k = labels_k;
             k_label = k.to_string();
@@ -154,6 +160,7 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
             BenchStage::Assign => "assign",
             BenchStage::Sweep => "sweep",
             BenchStage::Silhouette => "silhouette",
+            BenchStage::Gmm => "gmm",
         },
         backend: backend.describe(),
         threads: rayon::current_num_threads(),
@@ -215,6 +222,65 @@ fn time_kernel<K: Kernels>(
             kernels.lloyd_step(&device, &mut runs, &[0], true)?;
             times.push(t.elapsed().as_secs_f64());
         }
+    }
+    Ok(times)
+}
+
+/// Times `repeat` EM iterations of a Gaussian mixture (on the CPU) from
+/// the means `centres` (working coordinates), equal weights and unit
+/// covariances, each iteration timed alone.
+fn time_em(
+    args: &BenchArgs,
+    points: &FeatureMatrix,
+    centres: &[f32],
+    repeat: usize,
+) -> Result<Vec<f64>, Error> {
+    let d = points.d();
+    let k = centres.len() / d;
+    let covariance: CovarianceType = match &args.kmeans.covariance {
+        Some(text) => text
+            .parse()
+            .map_err(|e| Error::Usage(format!("--covariance: {e}")))?,
+        None => CovarianceType::Full,
+    };
+    let reg = args
+        .kmeans
+        .reg_covar
+        .unwrap_or(GmmParams::default().reg_covar);
+    let params = GmmParams {
+        k,
+        covariance,
+        reg_covar: reg,
+        ..GmmParams::default()
+    };
+    params.validate(points.n())?;
+    let reg = reg / (points.frame.unit * points.frame.unit);
+    let unit = 1.0 / (points.frame.unit * points.frame.unit);
+    let covariances = match covariance {
+        CovarianceType::Full => Covariances::Full(Array3::from_shape_fn((k, d, d), |(_, a, b)| {
+            if a == b { unit } else { 0.0 }
+        })),
+        CovarianceType::Tied => Covariances::Tied(Array2::eye(d) * unit),
+        CovarianceType::Diag => Covariances::Diag(Array2::from_elem((k, d), unit)),
+        CovarianceType::Spherical => Covariances::Spherical(Array1::from_elem(k, unit)),
+    };
+    let means = Array2::from_shape_vec((k, d), centres.iter().map(|&v| f64::from(v)).collect())
+        .expect("k x d centres");
+    let start = Mixture::new(vec![1.0 / k as f64; k], means, covariances)
+        .expect("unit covariances are positive definite");
+    let step = |m: Mixture| -> Result<Mixture, Error> {
+        let run = gmm::em(points, vec![m], 1, 0.0, reg)?;
+        Ok(run.into_iter().next().expect("one run").mixture)
+    };
+    warm_up(|| {
+        std::hint::black_box(step(start.clone()).ok());
+    });
+    let mut mixture = start;
+    let mut times = Vec::with_capacity(repeat);
+    for _ in 0..repeat {
+        let t = Instant::now();
+        mixture = step(mixture)?;
+        times.push(t.elapsed().as_secs_f64());
     }
     Ok(times)
 }

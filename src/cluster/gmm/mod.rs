@@ -292,9 +292,9 @@ pub struct Mixture {
     pub means: Array2<f64>,
     /// The covariances, regularisation included.
     pub covariances: Covariances,
-    /// (d + 1) x K d: each component's precision factor `U_c` side by
-    /// side, over a last row of `-mu_c U_c`: a point with a 1 appended
-    /// times this gives every component's whitened `(x - mu_c) U_c`.
+    /// (d + 1) x K d: each component's precision factor `U_c` over a last
+    /// row of `-mu_c U_c`, side by side: a point with a 1 appended times
+    /// this gives every component's whitened `(x - mu_c) U_c`.
     pub(crate) whitening: Array2<f64>,
     /// Per component, `ln w_c + ln det U_c - d ln(2 pi) / 2`: its weighted
     /// log density at its mean.
