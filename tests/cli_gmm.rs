@@ -310,3 +310,50 @@ fn mixture_flags_and_damaged_models_are_refused() {
     );
     assert!(!scored.exists());
 }
+
+#[test]
+fn a_mixture_report_shows_how_certain_memberships_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, json) = (dir.path().join("r.html"), dir.path().join("r.json"));
+    ok(&run(&[
+        "report",
+        sample().to_str().unwrap(),
+        "--method",
+        "gmm",
+        "--k",
+        "3",
+        "-o",
+        html.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]));
+    let page = fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<section id=\"certainty\">"));
+    assert!(page.contains("A Gaussian mixture (full covariances)"));
+    let summary: Value = serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    let mixture = &summary["segmentation"]["mixture"];
+    let histogram = mixture["certainty"]["histogram"].as_array().unwrap();
+    let users: u64 = histogram.iter().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(users, 20, "every user in one bin");
+    let below: u64 = mixture["certainty"]["uncertain_by_segment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(below, mixture["certainty"]["uncertain"].as_u64().unwrap());
+    // A K-Means report has neither.
+    ok(&run(&[
+        "report",
+        sample().to_str().unwrap(),
+        "--k",
+        "3",
+        "-o",
+        html.to_str().unwrap(),
+    ]));
+    assert!(
+        !fs::read_to_string(&html)
+            .unwrap()
+            .contains("id=\"certainty\"")
+    );
+}

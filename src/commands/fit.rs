@@ -12,9 +12,9 @@ use crate::cli::{FitArgs, Format, k_choice, k_list, segment_names};
 use segmint::Error;
 use segmint::cluster::Metrics;
 use segmint::ingest::IngestReport;
+use segmint::insights::certainty::MixtureSummary;
 use segmint::output::{Outputs, is_stdout, summary_name};
 use segmint::report::text::sizes_by_name;
-use segmint::segment::fit::MixtureSummary;
 use segmint::segment::{self, KChoice, SegmentOptions};
 
 /// The JSON summary of a fit.

@@ -12,6 +12,35 @@ pub const UNCERTAIN_BELOW: f64 = 0.8;
 /// Bins of the probability histogram, each 0.1 wide.
 pub const BINS: usize = 10;
 
+/// What a Gaussian mixture's fit adds to its summary.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MixtureSummary {
+    /// `full`, `tied`, `diag` or `spherical`.
+    pub covariance_type: &'static str,
+    /// The mean log-likelihood per fitted user.
+    pub log_likelihood: f64,
+    /// Bayesian information criterion (lower is better).
+    pub bic: f64,
+    /// Akaike information criterion (lower is better).
+    pub aic: f64,
+    /// The segments whose covariance needed more regularisation than
+    /// `--reg-covar` to stay positive definite, and how much they got.
+    pub regularisation_raised: Vec<RaisedSegment>,
+    /// How certain the users' memberships are.
+    pub certainty: Certainty,
+}
+
+/// A segment whose regularisation was raised.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RaisedSegment {
+    /// The segment (0 = the highest value).
+    pub segment: usize,
+    /// Its name.
+    pub name: String,
+    /// The regularisation its covariance got.
+    pub reg_covar: f64,
+}
+
 /// How certain the memberships of one segmentation are.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Certainty {

@@ -8,6 +8,7 @@ use crate::cluster::sweep::Sweep;
 use crate::features::table::FeatureTable;
 use crate::ingest::IngestReport;
 use crate::insights::activity::{Activity, ChannelMix, HourWeekday, StatusCount, WEEKDAYS};
+use crate::insights::certainty::MixtureSummary;
 use crate::insights::churn::{ChurnRisk, ChurnThresholds};
 use crate::insights::concentration::{Concentration, concentration};
 use crate::insights::rfm::RfmSegment;
@@ -185,6 +186,10 @@ pub struct Segmentation {
     pub profiles: Vec<SegmentProfile>,
     /// Hour x weekday activity per segment, segment 0 first.
     pub heatmaps: Vec<HourWeekday>,
+    /// For a Gaussian mixture (`--method gmm`): its likelihood, criteria
+    /// and how certain the memberships are; absent for K-Means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mixture: Option<MixtureSummary>,
 }
 
 /// The RFM segments of all users (README, "Segments and insights").
@@ -286,6 +291,8 @@ pub struct Parts<'a> {
     pub insights: &'a UserInsights,
     /// The thresholds the churn risks were assigned with.
     pub thresholds: ChurnThresholds,
+    /// A Gaussian mixture's record; `None` for K-Means.
+    pub mixture: Option<MixtureSummary>,
 }
 
 impl Summary {
@@ -307,6 +314,7 @@ impl Summary {
             profiles,
             insights,
             thresholds,
+            mixture,
         } = parts;
         let users = &table.users;
         let revenue: Vec<f64> = users.iter().map(|u| u.monetary.to_f64()).collect();
@@ -404,6 +412,7 @@ impl Summary {
                 names,
                 profiles,
                 heatmaps,
+                mixture,
             },
             rfm: RfmSummary {
                 segments: RfmSegment::ALL

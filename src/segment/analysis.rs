@@ -76,6 +76,7 @@ impl Analysis {
             profiles,
             insights,
             thresholds: seg.model.churn,
+            mixture: seg.mixture_summary(),
         }))
     }
 }

@@ -9,7 +9,7 @@ use crate::cluster::gmm::{GaussianMixture, GmmInit, GmmParams};
 use crate::cluster::metrics::{cheap_metrics, silhouettes};
 use crate::cluster::{ClusterError, KMeansParams, Metrics, ParamsError, SilhouetteMode, Sweep};
 use crate::error::Error;
-use crate::insights::certainty::{Certainty, certainty};
+use crate::insights::certainty::{MixtureSummary, RaisedSegment, certainty};
 use crate::insights::churn::ChurnThresholds;
 use crate::insights::naming::{default_names, segment_ranks};
 use crate::insights::segments::{UserInsights, user_insights};
@@ -362,35 +362,6 @@ impl Segmentation {
             metrics,
         })
     }
-}
-
-/// What a Gaussian mixture's fit adds to its summary.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct MixtureSummary {
-    /// `full`, `tied`, `diag` or `spherical`.
-    pub covariance_type: &'static str,
-    /// The mean log-likelihood per fitted user.
-    pub log_likelihood: f64,
-    /// Bayesian information criterion (lower is better).
-    pub bic: f64,
-    /// Akaike information criterion (lower is better).
-    pub aic: f64,
-    /// The segments whose covariance needed more regularisation than
-    /// `--reg-covar` to stay positive definite, and how much they got.
-    pub regularisation_raised: Vec<RaisedSegment>,
-    /// How certain the users' memberships are.
-    pub certainty: Certainty,
-}
-
-/// A segment whose regularisation was raised.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RaisedSegment {
-    /// The segment (0 = the highest value).
-    pub segment: usize,
-    /// Its name.
-    pub name: String,
-    /// The regularisation its covariance got.
-    pub reg_covar: f64,
 }
 
 impl Segmentation {

@@ -137,12 +137,12 @@ pub struct Scratch {
     sums: Vec<f64>,
 }
 
-/// The E-step of one chunk (`x`: points transposed over a row of ones,
-/// see [`transposed`]): into `scratch`, each point's responsibilities (K x
-/// n, each point's summing to 1), its most probable component (the lowest
-/// on a tie, compared in log space) and its log-likelihood (the log of its
-/// summed weighted densities, through log-sum-exp); returns the summed
-/// log-likelihood.
+/// The E-step of one chunk (`x`: its points transposed, d rows of n,
+/// over a row of ones): into `scratch`, each point's responsibilities (K
+/// x n, each point's summing to 1), its most probable component (the
+/// lowest on a tie, compared in log space) and its log-likelihood (the log
+/// of its summed weighted densities, through log-sum-exp); returns the
+/// summed log-likelihood.
 pub fn responsibilities(x: &Array2<f64>, mixture: &Mixture, scratch: &mut Scratch) -> f64 {
     let n = x.ncols();
     let (k, d) = (mixture.k(), mixture.d());

@@ -30,6 +30,9 @@ pub const SECTIONS: [(&str, &str); 9] = [
     ("churn", "Churn early warning"),
 ];
 
+/// The section a Gaussian mixture's report adds, after "segments".
+pub const MIXTURE_SECTION: (&str, &str) = ("certainty", "How certain memberships are");
+
 /// Chart ids, for tests: every one is on every page (per-segment
 /// heatmaps come in addition).
 pub const CHARTS: [&str; 8] = [
@@ -128,6 +131,7 @@ impl Page {
     pub(super) fn section(&mut self, id: &str, body: impl FnOnce(&mut String)) {
         let heading = SECTIONS
             .iter()
+            .chain([&MIXTURE_SECTION])
             .find(|(s, _)| *s == id)
             .map_or(id, |(_, h)| h);
         let _ = write!(self.html, "<section id=\"{id}\">\n<h2>{heading}</h2>\n");
@@ -211,6 +215,7 @@ pub fn render(s: &Summary) -> Result<String, ChartError> {
         sections::concentration,
         segments::choosing_k,
         segments::segments,
+        segments::certainty,
         segments::rfm,
         segments::churn,
     ] {

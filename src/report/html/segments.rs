@@ -131,9 +131,13 @@ pub(super) fn segments(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
         560,
     )?;
     page.section("segments", |out| {
+        let method = match &seg.mixture {
+            Some(m) => format!("A Gaussian mixture ({} covariances)", m.covariance_type),
+            None => "K-Means".to_string(),
+        };
         let _ = writeln!(
             out,
-            "<p class=\"note\">K-Means on {} (z-scored), K = {}{}; segments ranked by mean revenue, highest first.</p>",
+            "<p class=\"note\">{method} on {} (z-scored), K = {}{}; segments ranked by mean revenue, highest first.</p>",
             escape(&seg.features.join(", ")),
             seg.k,
             opt(seg.silhouette, |v| format!(", silhouette {v:.3}")),
@@ -354,6 +358,93 @@ pub(super) fn churn(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
             }),
         );
         out.push_str("</div>\n");
+    });
+    Ok(())
+}
+
+/// For a Gaussian mixture: how certain memberships are (the distribution
+/// of each user's probability of their own segment, the users below the
+/// threshold per segment, and the pairs of segments they sit between).
+pub(super) fn certainty(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
+    let seg = &s.segmentation;
+    let Some(mixture) = &seg.mixture else {
+        return Ok(());
+    };
+    let c = &mixture.certainty;
+    let users: u64 = c.histogram.iter().sum();
+    let bins: Vec<String> = (0..c.histogram.len())
+        .map(|b| format!("{:.1}-{:.1}", b as f64 / 10.0, (b + 1) as f64 / 10.0))
+        .collect();
+    let shares: Vec<f64> = c
+        .histogram
+        .iter()
+        .map(|&n| n as f64 / users.max(1) as f64)
+        .collect();
+    let svg = charts::horizontal_bars(
+        &bins,
+        &[Bars {
+            name: "share of users",
+            values: &shares,
+            color: PALETTE[0],
+        }],
+        Units::Percent,
+        560,
+    )?;
+    page.section("certainty", |out| {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Each user belongs to every segment with some probability; \
+             the segment shown is the most probable one. <strong>{}</strong> users ({}) \
+             are below {:.0}% for their own segment: they behave partly like another. \
+             Mean probability {:.3}; log-likelihood {:.3} per user, BIC {}, AIC {}.</p>",
+            thousands(c.uncertain),
+            percent(c.uncertain as f64 / users.max(1) as f64),
+            100.0 * c.threshold,
+            c.mean_probability,
+            mixture.log_likelihood,
+            plain(mixture.bic),
+            plain(mixture.aic),
+        );
+        figure(
+            out,
+            "chart-certainty",
+            &svg,
+            "Users by the probability of their own segment.",
+        );
+        table(
+            out,
+            &["segment", "users below the threshold", "share of the segment"],
+            seg.profiles.iter().enumerate().map(|(i, p)| {
+                let below = c.uncertain_by_segment.get(i).copied().unwrap_or(0);
+                vec![
+                    escape(&seg.names[i]),
+                    thousands(below),
+                    percent(below as f64 / p.users.max(1) as f64),
+                ]
+            }),
+        );
+        if !c.pairs.is_empty() {
+            out.push_str("<p>Where the uncertain users sit: their segment and the next most probable one.</p>\n");
+            table(
+                out,
+                &["segment", "next most probable", "users"],
+                c.pairs.iter().take(10).map(|p| {
+                    vec![
+                        escape(&seg.names[p.segment]),
+                        escape(&seg.names[p.runner_up]),
+                        thousands(p.users),
+                    ]
+                }),
+            );
+        }
+        for r in &mixture.regularisation_raised {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\">{}: its covariance was singular (users with identical features); its regularisation was raised to {:e}.</p>",
+                escape(&r.name),
+                r.reg_covar
+            );
+        }
     });
     Ok(())
 }
