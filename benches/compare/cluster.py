@@ -46,6 +46,10 @@ SIL_LABEL_K = 4
 SIL_SKLEARN_MAX_N = 100_000
 # Lloyd: per iteration = (t(LLOYD_ITERS + 1) - t(1)) / LLOYD_ITERS.
 LLOYD_ITERS = 20
+# Gaussian mixture (full covariances) on the Lloyd data: per EM iteration =
+# (t(GMM_ITERS + 1) - t(1)) / GMM_ITERS for scikit-learn, from the same start
+# (the Lloyd centres as means, equal weights, identity covariances).
+GMM_ITERS = 5
 FAISS_SWEEP_NITER = 25  # faiss' default; it has no tolerance-based stop
 # Decimals written to the CSV; the .npy holds float32 of exactly these decimals.
 CSV_DECIMALS = 6
@@ -332,6 +336,40 @@ def worker_lloyd(engine: str, x, init, repeat: int) -> dict:
     }
 
 
+def worker_gmm(x, init, repeat: int) -> dict:
+    """Per EM iteration of scikit-learn's GaussianMixture (full covariances),
+    from means `init`, equal weights and identity precisions."""
+    import warnings
+
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    x = x.astype(np.float64)
+    k, d = init.shape
+
+    def timed(m: int):
+        g = GaussianMixture(n_components=k, covariance_type="full", tol=0.0, max_iter=m,
+                            weights_init=np.full(k, 1.0 / k), means_init=init.astype(np.float64),
+                            precisions_init=np.array([np.eye(d)] * k),
+                            init_params="random_from_data", random_state=0)
+        t0 = time.perf_counter()
+        g.fit(x)
+        return time.perf_counter() - t0, g
+
+    timed(1)  # warm-up
+    per_iter = []
+    bound = None
+    for _ in range(repeat):
+        t1a, _ = timed(1)
+        tm, g = timed(GMM_ITERS + 1)
+        t1b, _ = timed(1)
+        per_iter.append((tm - min(t1a, t1b)) / GMM_ITERS)
+        bound = float(g.lower_bound_)
+    return {"times_s": per_iter, "lower_bound": bound}
+
+
 def worker_sweep(engine: str, x, repeat: int) -> dict:
     n, d = x.shape
     ks = range(SWEEP_KS[0], SWEEP_KS[1] + 1)
@@ -421,6 +459,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         if args.measure == "lloyd":
             init = np.ascontiguousarray(np.load(args.init), dtype=np.float32)
             report = worker_lloyd(args.engine, x, init, args.repeat)
+        elif args.measure == "gmm":
+            init = np.ascontiguousarray(np.load(args.init), dtype=np.float32)
+            report = worker_gmm(x, init, args.repeat)
         elif args.measure == "sweep":
             report = worker_sweep(args.engine, x, args.repeat)
         else:
@@ -503,7 +544,7 @@ def plan(args, sz: dict) -> list[dict]:
 
     def add(group: str, engine: str, **kw) -> None:
         measure = group.split(" ", 1)[0].lower()
-        wanted = {"lloyd": "lloyd", "k": "sweep", "exact": "silhouette"}[measure]
+        wanted = {"lloyd": "lloyd", "k": "sweep", "exact": "silhouette", "gaussian": "gmm"}[measure]
         if engine in args.engines and wanted in args.measures:
             jobs.append({"group": group, "engine": engine, **kw})
 
@@ -521,6 +562,22 @@ def plan(args, sz: dict) -> list[dict]:
                 "--scale", "none", "--repeat", str(LLOYD_ITERS), "--format", "json"])
         else:
             add(group, e, measure="lloyd", points=pts.with_suffix(".npy"), init=init.with_suffix(".npy"))
+
+    n = sz["lloyd_n"]
+    pts = data / f"{points_name(n, LLOYD_D)}"
+    group = f"Gaussian mixture EM iteration, full covariances, n={n:,} d={LLOYD_D} k={LLOYD_K} (per iteration)"
+    expect = {"stage": "gmm", "n": n, "d": LLOYD_D, "k": LLOYD_K}
+    for e in args.engines:
+        if e == "segmint":
+            add(group, e, expect=expect, argv=[
+                seg, "--device", "cpu", "--threads", th, "bench", "gmm",
+                "--features-input", rel(pts.with_suffix(".csv"), root),
+                "--init", rel(init.with_suffix(".csv"), root),
+                "--scale", "none", "--repeat", str(LLOYD_ITERS), "--format", "json"])
+        elif e == "sklearn":
+            add(group, e, measure="gmm", points=pts.with_suffix(".npy"), init=init.with_suffix(".npy"))
+        else:
+            add(group, e, skip=f"n/a: {ENGINE_LABELS[e]} has no Gaussian mixture")
 
     n = sz["sweep_n"]
     pts = data / f"{points_name(n, SWEEP_D)}"
@@ -707,7 +764,7 @@ def notes_for(job: dict, res: dict) -> str:
     e = job["engine"]
     if e == "segmint":
         rep = res.get("json", {}).get("repeat", "?")
-        if job["expect"]["stage"] == "lloyd":
+        if job["expect"]["stage"] in ("lloyd", "gmm"):
             return f"{rep} single iterations in one process"
         return f"{rep} repeats in one process"
     rep = res["report"]
@@ -736,6 +793,9 @@ def notes_for(job: dict, res: dict) -> str:
             bits.append("k-means++, default tol/max_iter")
     elif kind == "silhouette":
         bits.append(f"score {rep['score']:.6f}")
+    elif kind == "gmm":
+        bits.append(f"(t(max_iter={GMM_ITERS + 1}) − t(max_iter=1)) / {GMM_ITERS}, float64, "
+                    f"lower bound {rep['lower_bound']:.6f}")
     if "backend" in rep:
         bits.append(rep["backend"])
     bits.append(f"{args_repeat(rep)} repeats in one process")
@@ -1029,8 +1089,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--quick", action="store_true", help="the data was made with --scale 100")
     b.add_argument("--engines", nargs="+", default=["segmint", *PEERS], choices=list(ENGINE_LABELS))
     b.add_argument("--repeat", type=int, default=3)
-    b.add_argument("--measures", nargs="+", default=["lloyd", "sweep", "silhouette"],
-                   choices=["lloyd", "sweep", "silhouette"])
+    b.add_argument("--measures", nargs="+", default=["lloyd", "gmm", "sweep", "silhouette"],
+                   choices=["lloyd", "gmm", "sweep", "silhouette"])
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--out-dir", required=True, help="scratch folder for reports and logs")
     b.add_argument("--rss-method", choices=["time", "rusage"], default="time")
@@ -1040,7 +1100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     w = sub.add_parser("worker", help="run one peer measurement")
     w.add_argument("engine", choices=list(PEERS))
-    w.add_argument("measure", choices=["lloyd", "sweep", "silhouette"])
+    w.add_argument("measure", choices=["lloyd", "gmm", "sweep", "silhouette"])
     w.add_argument("--points", required=True, help=".npy file, float32 n x d")
     w.add_argument("--init", help="lloyd: .npy file with the initial centres")
     w.add_argument("--labels", help="silhouette: .npy file with one label per point")
@@ -1060,8 +1120,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--repeat and --threads must be at least 1")
         return cmd_bench(args)
     if args.cmd_name == "worker":
-        if args.measure == "lloyd" and not args.init:
-            ap.error("lloyd needs --init")
+        if args.measure in ("lloyd", "gmm") and not args.init:
+            ap.error(f"{args.measure} needs --init")
         if args.measure == "silhouette" and not args.labels:
             ap.error("silhouette needs --labels")
         return cmd_worker(args)

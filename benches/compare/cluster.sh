@@ -13,7 +13,7 @@ SEED=42
 
 REPEAT=3
 ENGINES="segmint sklearn sklearnex faiss"
-MEASURES="lloyd sweep silhouette"
+MEASURES="lloyd gmm sweep silhouette"
 BUILD=1
 QUICK=0
 THREADS=2
@@ -35,7 +35,7 @@ Options:
                          reported (default: $REPEAT; Lloyd times 20 iterations)
   --engines "E ..."      subset of: segmint sklearn sklearnex faiss
                          (default: "$ENGINES")
-  --measures "M ..."     subset of: lloyd sweep silhouette
+  --measures "M ..."     subset of: lloyd gmm sweep silhouette
                          (default: "$MEASURES")
   --no-build             use the existing target/release/segmint as is
   -h, --help             this text
@@ -76,8 +76,8 @@ read -r -a MEASURE_LIST <<<"$MEASURES"
 [[ ${#MEASURE_LIST[@]} -gt 0 ]] || die "--measures is empty"
 for m in "${MEASURE_LIST[@]}"; do
     case "$m" in
-        lloyd|sweep|silhouette) ;;
-        *) die "unknown measurement '$m' (choose from: lloyd sweep silhouette)" ;;
+        lloyd|gmm|sweep|silhouette) ;;
+        *) die "unknown measurement '$m' (choose from: lloyd gmm sweep silhouette)" ;;
     esac
 done
 
@@ -158,7 +158,7 @@ CMDLINE="bash benches/compare/cluster.sh"
 [[ "$QUICK" == 0 ]] || CMDLINE+=" --quick"
 CMDLINE+=" --repeat $REPEAT"
 [[ "$ENGINES" == "segmint sklearn sklearnex faiss" ]] || CMDLINE+=" --engines \"$ENGINES\""
-[[ "$MEASURES" == "lloyd sweep silhouette" ]] || CMDLINE+=" --measures \"$MEASURES\""
+[[ "$MEASURES" == "lloyd gmm sweep silhouette" ]] || CMDLINE+=" --measures \"$MEASURES\""
 
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 exec "$VENV/bin/python" "$HERE/cluster.py" bench \

@@ -865,3 +865,101 @@ pub fn sweep(
     sweep.mixtures = scaled;
     Ok(sweep)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn blobs(n: usize, d: usize, seed: u64) -> FeatureMatrix {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let data = (0..n * d)
+            .map(|i| {
+                let group = (i / d) % 3;
+                group as f32 * 3.0 + rng.random_range(-1.0f32..1.0)
+            })
+            .collect();
+        FeatureMatrix::from_rows(n, d, data)
+    }
+
+    #[test]
+    fn the_same_fit_on_every_thread_count() {
+        let points = blobs(3000, 3, 1);
+        let fit = |threads: usize, params: &GmmParams| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| fit_each_k(&Backend::Cpu, &points, &[2, 3], params).unwrap())
+        };
+        for covariance in [
+            CovarianceType::Full,
+            CovarianceType::Tied,
+            CovarianceType::Diag,
+            CovarianceType::Spherical,
+        ] {
+            for init in [GmmInit::KMeans, GmmInit::KMeansPlusPlus] {
+                let params = GmmParams {
+                    covariance,
+                    init,
+                    n_init: 2,
+                    seed: 9,
+                    ..GmmParams::default()
+                };
+                let one = fit(1, &params);
+                assert_eq!(one, fit(3, &params), "{covariance:?} {init:?}");
+                for g in &one {
+                    let bounds = &g.lower_bounds;
+                    assert!(
+                        bounds.windows(2).all(|w| w[1] >= w[0] - 1e-9),
+                        "EM never lowers the bound: {bounds:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn k_of_all_users_but_one_fits_without_a_nan() {
+        let points = FeatureMatrix::from_rows(
+            6,
+            2,
+            vec![0.0, 0.0, 1.0, 0.5, 2.0, 2.0, 2.0, 2.0, 5.0, 1.0, 6.0, 3.0],
+        );
+        for covariance in [CovarianceType::Full, CovarianceType::Spherical] {
+            let params = GmmParams {
+                covariance,
+                init: GmmInit::KMeansPlusPlus,
+                ..GmmParams::default()
+            };
+            let fit = fit_each_k(&Backend::Cpu, &points, &[5], &params)
+                .unwrap()
+                .pop()
+                .unwrap();
+            assert!(fit.log_likelihood.is_finite());
+            assert!(fit.mixture.means.iter().all(|v| v.is_finite()));
+            assert!(fit.labels.iter().all(|&l| l < 5));
+            let total: f64 = fit.mixture.weights.iter().sum();
+            assert!((total - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn identical_users_raise_the_regularisation_instead_of_failing() {
+        // Every user the same: each covariance is 0 and, without
+        // regularisation, singular.
+        let points = FeatureMatrix::from_rows(10, 2, vec![1.5; 20]);
+        let params = GmmParams {
+            reg_covar: 0.0,
+            ..GmmParams::default()
+        };
+        let fit = fit_each_k(&Backend::Cpu, &points, &[2], &params)
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert!(!fit.raised.is_empty());
+        assert!(fit.raised.iter().all(|r| r.reg_covar > 0.0));
+        assert!(fit.log_likelihood.is_finite());
+    }
+}
