@@ -102,9 +102,14 @@ pub fn chunks(points: &FeatureMatrix) -> impl IndexedParallelIterator<Item = Arr
 /// ((d + 1) x n).
 fn transposed(rows: &ArrayView2<f32>) -> Array2<f64> {
     let (n, d) = rows.dim();
-    let mut x = Array2::ones((d + 1, n));
-    x.slice_mut(s![..d, ..]).assign(&rows.t().mapv(f64::from));
-    x
+    let mut x = vec![1.0; (d + 1) * n];
+    let flat = rows.as_slice().expect("rows of a standard layout");
+    for (i, row) in flat.chunks_exact(d).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            x[j * n + i] = f64::from(v);
+        }
+    }
+    Array2::from_shape_vec((d + 1, n), x).expect("(d + 1) x n")
 }
 
 /// The products of coordinates (see [`Stats::second`]) of a chunk's
@@ -266,10 +271,11 @@ fn log_density(
 /// keeps them 0.
 #[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
 fn scaled_densities(log: &mut [f64], max: &[f64], sums: &mut [f64]) {
+    let fma = multiversion::target::target_cfg_f!(target_feature = "fma");
     for ((v, &m), s) in log.iter_mut().zip(max).zip(sums) {
         let t = *v - m;
         // exp of the clamped value, so that no lane computes a subnormal.
-        let e = exp(t.max(FLUSH));
+        let e = exp_with(t.max(FLUSH), fma);
         *v = if t > FLUSH { e } else { 0.0 };
         *s += *v;
     }
@@ -283,6 +289,13 @@ fn scaled_densities(log: &mut [f64], max: &[f64], sums: &mut [f64]) {
 /// that subnormal results come out right.
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
+    exp_with(x, false)
+}
+
+/// [`exp`], its polynomial in fused multiply-adds when `fma` (a constant
+/// where it is inlined, true only where the target has them).
+#[inline(always)]
+fn exp_with(x: f64, fma: bool) -> f64 {
     const LN2_HI: f64 = 0.693_147_180_369_123_8;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     const TWO_TO_MINUS_60: f64 = 8.673_617_379_884_035e-19;
@@ -309,8 +322,8 @@ pub fn exp(x: f64) -> f64 {
     let k = (clamped * std::f64::consts::LOG2_E + SHIFTER) - SHIFTER;
     let r = (clamped - k * LN2_HI) - k * LN2_LO;
     let mut p = INV_FACT[13];
-    for c in INV_FACT[..13].iter().rev() {
-        p = p * r + c;
+    for &c in INV_FACT[..13].iter().rev() {
+        p = if fma { p.mul_add(r, c) } else { p * r + c };
     }
     // 2^k from its exponent bits; below 2^-1000 in two steps, so that a
     // subnormal result is rounded once.
