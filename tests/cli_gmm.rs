@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{fails, ok, sample, segmint};
+use common::{fails, ok, sample, segmint, zip_eq};
 
 use std::fs;
 use std::path::Path;
@@ -81,14 +81,38 @@ fn scores_carry_membership_probabilities_and_score_reproduces_them() {
         again.to_str().unwrap(),
     ]));
     let (_, scored) = rows(&again);
-    for (a, b) in fitted.iter().zip(&scored) {
+    for (a, b) in zip_eq(&fitted, &scored) {
         assert_eq!(a[..8], b[..8], "score places users as the fit did");
     }
+}
+
+/// A table of `n` users in three overlapping groups, each value `shift +
+/// scale * v` for a v near 0, written with every digit.
+fn groups(dir: &Path, name: &str, n: usize, shift: f64, scale: f64) -> std::path::PathBuf {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let mut body = String::from("user_id,a,b,c\n");
+    for i in 0..n {
+        let g = (i % 3) as f64;
+        let v = [g * 1.5 + next(), next() - g, next() * (1.0 + g)];
+        let v: Vec<String> = v.iter().map(|x| format!("{}", shift + scale * x)).collect();
+        body.push_str(&format!("u{i},{}\n", v.join(",")));
+    }
+    let path = dir.join(name);
+    fs::write(&path, body).unwrap();
+    path
 }
 
 #[test]
 fn the_same_seed_gives_the_same_bytes_on_every_thread_count() {
     let dir = tempfile::tempdir().unwrap();
+    // Several chunks of users, so that threads share the work.
+    let table = groups(dir.path(), "t.csv", 5000, 0.0, 1.0);
     let mut outputs = Vec::new();
     for (threads, covariance) in [("1", "full"), ("2", "full"), ("1", "tied"), ("2", "tied")] {
         let out = dir.path().join(format!("{threads}{covariance}.csv"));
@@ -96,7 +120,8 @@ fn the_same_seed_gives_the_same_bytes_on_every_thread_count() {
             "--threads",
             threads,
             "fit",
-            sample().to_str().unwrap(),
+            "--features-input",
+            table.to_str().unwrap(),
             "--method",
             "gmm",
             "--covariance",
@@ -109,6 +134,8 @@ fn the_same_seed_gives_the_same_bytes_on_every_thread_count() {
             "5",
             "--gmm-init",
             "k-means++",
+            "--silhouette",
+            "none",
             "-o",
             out.to_str().unwrap(),
         ]));
@@ -309,6 +336,36 @@ fn mixture_flags_and_damaged_models_are_refused() {
         &["positive definite"],
     );
     assert!(!scored.exists());
+    // A full covariance that is not symmetric is refused too.
+    ok(&run(&[
+        "fit",
+        input,
+        "--method",
+        "gmm",
+        "-o",
+        o,
+        "--model",
+        model.to_str().unwrap(),
+    ]));
+    let text = fs::read_to_string(&model).unwrap();
+    let mut asymmetric: Value = serde_json::from_str(&text).unwrap();
+    let v = asymmetric["method"]["covariances"][0][0][1]
+        .as_f64()
+        .unwrap();
+    asymmetric["method"]["covariances"][0][0][1] = Value::from(v * 1.5 + 0.1);
+    fs::write(&damaged, asymmetric.to_string()).unwrap();
+    fails(
+        &run(&[
+            "score",
+            input,
+            "--model",
+            damaged.to_str().unwrap(),
+            "-o",
+            scored.to_str().unwrap(),
+        ]),
+        3,
+        &["not symmetric"],
+    );
 }
 
 #[test]
@@ -356,4 +413,108 @@ fn a_mixture_report_shows_how_certain_memberships_are() {
             .unwrap()
             .contains("id=\"certainty\"")
     );
+}
+
+#[test]
+fn users_shifted_or_scaled_by_a_power_of_two_get_the_same_probabilities() {
+    // Under --scale none, segmint centres the values and brings a wide
+    // spread near 1 by a power of two: the mixture must come back in the
+    // users' own units, and place them alike.
+    let dir = tempfile::tempdir().unwrap();
+    let fit = |table: &Path, reg: &str, name: &str| {
+        let (scores, model) = (
+            dir.path().join(format!("{name}.csv")),
+            dir.path().join(format!("{name}.json")),
+        );
+        let summary = ok(&run(&[
+            "fit",
+            "--features-input",
+            table.to_str().unwrap(),
+            "--scale",
+            "none",
+            "--method",
+            "gmm",
+            "--k",
+            "3",
+            "--reg-covar",
+            reg,
+            "--format",
+            "json",
+            "--silhouette",
+            "none",
+            "-o",
+            scores.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+        ]));
+        let s: Value = serde_json::from_str(&summary).unwrap();
+        let m: Value = serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
+        (
+            rows(&scores).1,
+            s["mixture"]["log_likelihood"].as_f64().unwrap(),
+            m,
+        )
+    };
+    let scale = 2f64.powi(40);
+    let plain = groups(dir.path(), "plain.csv", 3000, 0.0, 1.0);
+    let shifted = groups(dir.path(), "shifted.csv", 3000, 1000.0, 1.0);
+    let scaled = groups(dir.path(), "scaled.csv", 3000, 0.0, scale);
+    let (a, ll_a, model_a) = fit(&plain, "1e-6", "a");
+    let (b, ll_b, model_b) = fit(&shifted, "1e-6", "b");
+    let (c, ll_c, model_c) = fit(&scaled, &format!("{}", 1e-6 * scale * scale), "c");
+    let probabilities = |rows: &[Vec<String>]| -> Vec<f64> {
+        rows.iter()
+            .flat_map(|r| r[4..8].iter().map(|v| v.parse::<f64>().unwrap()))
+            .collect()
+    };
+    for (name, other) in [("shifted", &b), ("scaled", &c)] {
+        for (x, y) in zip_eq(probabilities(&a), probabilities(other)) {
+            assert!((x - y).abs() < 1e-4, "{name}: {x} vs {y}");
+        }
+    }
+    assert!((ll_a - ll_b).abs() < 1e-6 * ll_a.abs(), "{ll_a} vs {ll_b}");
+    // Densities per unit of the scaled values: 3 features, 2^40 each.
+    let expected = ll_a - 3.0 * 40.0 * 2f64.ln();
+    assert!(
+        (ll_c - expected).abs() < 1e-6 * expected.abs(),
+        "{ll_c} vs {expected}"
+    );
+    let means = |m: &Value| -> Vec<f64> {
+        m["method"]["means"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+            .collect()
+    };
+    for (x, y) in zip_eq(means(&model_a), means(&model_b)) {
+        assert!(
+            (x + 1000.0 - y).abs() < 1e-6 * 1000.0,
+            "shifted mean {x} vs {y}"
+        );
+    }
+    for (x, y) in zip_eq(means(&model_a), means(&model_c)) {
+        assert!(
+            (x * scale - y).abs() < 1e-6 * scale,
+            "scaled mean {x} vs {y}"
+        );
+    }
+    let cov = |m: &Value| m["method"]["covariances"][0][0][0].as_f64().unwrap();
+    assert!((cov(&model_a) * scale * scale - cov(&model_c)).abs() < 1e-6 * cov(&model_c));
+    // The scaled model scores the scaled users as the fit placed them.
+    let again = dir.path().join("again.csv");
+    ok(&run(&[
+        "score",
+        "--features-input",
+        scaled.to_str().unwrap(),
+        "--model",
+        dir.path().join("c.json").to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+        "--silhouette",
+        "none",
+    ]));
+    for (x, y) in zip_eq(&c, &rows(&again).1) {
+        assert_eq!(x[..4], y[..4]);
+    }
 }

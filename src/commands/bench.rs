@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::emit::say;
 use super::{Session, warn_constant};
-use crate::cli::{BenchArgs, BenchStage, Format, k_list};
+use crate::cli::{BenchArgs, BenchStage, Format, MethodName, k_list};
 use ndarray::Array2;
 use ndarray::{Array1, Array3};
 use segmint::Error;
@@ -82,6 +82,11 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         BenchStage::Sweep => k_list(&args.k, "--k")?,
         _ => Vec::new(),
     };
+    if args.kmeans.method == MethodName::Gmm && args.stage != BenchStage::Gmm {
+        return Err(Error::Usage(
+            "--method gmm: bench times a mixture's EM iteration as `bench gmm`; the other stages are K-Means'".into(),
+        ));
+    }
     let params = args.kmeans.params();
     params.validate(usize::MAX)?;
     let init_k = centres.len() / d;

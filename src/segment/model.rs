@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::gmm::estep::posteriors;
 use crate::cluster::gmm::{CovarianceType, Covariances, GmmInit, Mixture};
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::Backend;
+use crate::error::Error;
 use crate::features::FeatureOptions;
 use crate::features::matrix::{FeatureError, FeatureMatrix, FeatureSpec, NumericTable, Scaler};
 use crate::ingest::{ColumnNames, Delimiter, IngestOptions, TimeFormat};
@@ -409,6 +410,16 @@ impl MethodModel {
             return Err("every mean must hold as many numbers".into());
         }
         let covariances = covariances.to_covariances(*covariance_type, k, d)?;
+        let symmetric =
+            |m: ndarray::ArrayView2<f64>| (0..d).all(|a| (0..a).all(|b| m[[a, b]] == m[[b, a]]));
+        let asymmetric = match &covariances {
+            Covariances::Full(c) => c.outer_iter().any(|m| !symmetric(m)),
+            Covariances::Tied(c) => !symmetric(c.view()),
+            _ => false,
+        };
+        if asymmetric {
+            return Err("a covariance matrix is not symmetric".into());
+        }
         let means = Array2::from_shape_vec((k, d), means.concat()).expect("k x d");
         let finite = |c: &Covariances| match c {
             Covariances::Full(a) => a.iter().all(|v| v.is_finite()),
@@ -708,7 +719,7 @@ impl Model {
     /// component, the lower on a tie), its squared distance to the
     /// segment's centre, in the points' working coordinates, and for a
     /// mixture its membership probabilities (n x K).
-    pub fn place(&self, backend: &Backend, points: &FeatureMatrix) -> Result<Placed, BackendError> {
+    pub fn place(&self, backend: &Backend, points: &FeatureMatrix) -> Result<Placed, Error> {
         match self.method.mixture().expect("checked on load") {
             None => {
                 let centres = self.method.centres().concat();
@@ -721,7 +732,11 @@ impl Model {
                 })
             }
             Some(mixture) => {
-                let working = mixture.in_frame(&points.frame);
+                let working = mixture.in_frame(&points.frame).ok_or_else(|| {
+                    Error::Data(
+                        "the model's mixture cannot place these users: their values are so far from its means that its covariances leave the range of a double".into(),
+                    )
+                })?;
                 let n = points.n();
                 let mut segments = vec![0u32; n];
                 let mut lls = vec![0.0; n];

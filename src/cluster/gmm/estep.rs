@@ -39,6 +39,10 @@ const EXP_UNDERFLOW: f64 = -746.0;
 /// separated.
 const FLUSH: f64 = -700.0;
 
+/// Chunks whose sums are held at once before they are added up: bounds
+/// the memory of a pass for many runs at once (a sweep's).
+const BLOCK_CHUNKS: usize = 64;
+
 /// `ln(2 pi)`.
 pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
@@ -51,39 +55,45 @@ pub fn pass(points: &FeatureMatrix, mixtures: &[&Mixture]) -> Vec<Stats> {
     let covariance = first.covariance_type();
     let d = points.d();
     let m = products(covariance, d);
-    let chunks: Vec<Vec<Stats>> = chunks(points)
-        .map(|rows| {
-            let x = transposed(&rows);
-            let z = (m > 0).then(|| coordinate_products(&x, m));
-            let mut scratch = Scratch::default();
-            mixtures
-                .iter()
-                .map(|mixture| {
-                    let k = mixture.k();
-                    let log_likelihood = responsibilities(&x, mixture, &mut scratch);
-                    let resp =
-                        ArrayView2::from_shape((k, x.ncols()), &scratch.resp).expect("k x n");
-                    // The row of ones sums the responsibilities.
-                    let first = resp.dot(&x.t());
-                    let mut stats = Stats::zero(k, d, covariance);
-                    stats.resp = first.column(d).to_vec();
-                    stats.first.assign(&first.slice(s![.., ..d]));
-                    if let Some(z) = &z {
-                        stats.second = resp.dot(&z.t());
-                    }
-                    stats.log_likelihood = log_likelihood;
-                    stats
-                })
-                .collect()
-        })
-        .collect();
     let mut total: Vec<Stats> = mixtures
         .iter()
         .map(|m| Stats::zero(m.k(), d, covariance))
         .collect();
-    for chunk in &chunks {
-        for (t, s) in total.iter_mut().zip(chunk) {
-            t.add(s);
+    // Chunks in blocks: each block's chunks run in parallel, then their sums
+    // are added in chunk order, so memory stays that of one block's sums.
+    let all: Vec<ArrayView2<f32>> = chunks(points).collect();
+    for block in all.chunks(BLOCK_CHUNKS) {
+        let sums: Vec<Vec<Stats>> = block
+            .par_iter()
+            .map(|rows| {
+                let x = transposed(rows);
+                let z = (m > 0).then(|| coordinate_products(&x, m));
+                let mut scratch = Scratch::default();
+                mixtures
+                    .iter()
+                    .map(|mixture| {
+                        let k = mixture.k();
+                        let log_likelihood = responsibilities(&x, mixture, &mut scratch);
+                        let resp =
+                            ArrayView2::from_shape((k, x.ncols()), &scratch.resp).expect("k x n");
+                        // The row of ones sums the responsibilities.
+                        let first = resp.dot(&x.t());
+                        let mut stats = Stats::zero(k, d, covariance);
+                        stats.resp = first.column(d).to_vec();
+                        stats.first.assign(&first.slice(s![.., ..d]));
+                        if let Some(z) = &z {
+                            stats.second = resp.dot(&z.t());
+                        }
+                        stats.log_likelihood = log_likelihood;
+                        stats
+                    })
+                    .collect()
+            })
+            .collect();
+        for chunk in &sums {
+            for (t, s) in total.iter_mut().zip(chunk) {
+                t.add(s);
+            }
         }
     }
     total
@@ -257,7 +267,10 @@ fn log_density(
             let mut y = bias[j];
             let (from, to) = rows[j];
             for a in from..to {
-                y += factor[j * d + a] * x[a * n + i];
+                let (u, xa) = (factor[j * d + a], x[a * n + i]);
+                // As in the blocks above, so a user's numbers do not
+                // depend on where it sits in the chunk.
+                y = if fma { u.mul_add(xa, y) } else { u * xa + y };
             }
             sq += y * y;
         }

@@ -106,7 +106,8 @@ pub enum GmmInit {
     #[serde(rename = "kmeans")]
     KMeans,
     /// Each component on one k-means++ centre, with covariance
-    /// `reg_covar` (`init_params="k-means++"`).
+    /// `reg_covar` (`init_params="k-means++"`; `tied`: scikit-learn's
+    /// start from all the points' `x x^T`, in the points' working frame).
     #[serde(rename = "k-means++")]
     KMeansPlusPlus,
 }
@@ -459,8 +460,10 @@ impl Mixture {
     }
 
     /// The same mixture for points `offset + unit x` (the working frame of
-    /// points to scaled space; the inverse maps back).
-    pub fn transformed(&self, offset: &[f64], unit: f64) -> Mixture {
+    /// points to scaled space; the inverse maps back); `None` when a number
+    /// leaves the range of a double or a covariance stops being positive
+    /// definite (values far past any a fit writes).
+    pub fn transformed(&self, offset: &[f64], unit: f64) -> Option<Mixture> {
         let mut means = &self.means * unit;
         for mut row in means.rows_mut() {
             for (v, o) in row.iter_mut().zip(offset) {
@@ -468,12 +471,12 @@ impl Mixture {
             }
         }
         Mixture::new(self.weights.clone(), means, self.covariances.scaled(unit))
-            .expect("a positive definite covariance stays so when scaled")
     }
 
     /// The mixture in the working frame of points whose scaled values are
-    /// `offset + unit x`: what places them.
-    pub fn in_frame(&self, frame: &Frame) -> Mixture {
+    /// `offset + unit x`: what places them (`None`: see
+    /// [`Mixture::transformed`]).
+    pub fn in_frame(&self, frame: &Frame) -> Option<Mixture> {
         let inv: Vec<f64> = frame.offset.iter().map(|o| -o / frame.unit).collect();
         self.transformed(&inv, 1.0 / frame.unit)
     }
@@ -508,8 +511,8 @@ pub struct GaussianMixture {
     pub lower_bounds: Vec<f64>,
     /// Whether EM stopped on `tol` before `max_iter`.
     pub converged: bool,
-    /// The components whose regularisation was raised in the kept
-    /// restart, each with the most it needed.
+    /// The components whose covariance, after the last M-step, needed
+    /// more regularisation than asked for, and how much.
     pub raised: Vec<Raised>,
     /// The sum of squared distances of the points to their component's
     /// mean.
@@ -529,12 +532,12 @@ impl GaussianMixture {
     }
 
     /// The same fit in scaled space, for points whose working coordinates
-    /// sit in `frame`.
-    pub fn to_scaled(&self, frame: &Frame) -> GaussianMixture {
+    /// sit in `frame` (`None`: see [`Mixture::transformed`]).
+    pub fn to_scaled(&self, frame: &Frame) -> Option<GaussianMixture> {
         let d = self.mixture.d() as f64;
         let shift = d * frame.unit.ln();
-        GaussianMixture {
-            mixture: self.mixture.transformed(&frame.offset, frame.unit),
+        Some(GaussianMixture {
+            mixture: self.mixture.transformed(&frame.offset, frame.unit)?,
             log_likelihood: self.log_likelihood - shift,
             lower_bounds: self.lower_bounds.iter().map(|l| l - shift).collect(),
             raised: self
@@ -548,7 +551,7 @@ impl GaussianMixture {
             inertia: frame.squared(self.inertia),
             labels: self.labels.clone(),
             converged: self.converged,
-        }
+        })
     }
 }
 
@@ -561,8 +564,8 @@ pub struct EmRun {
     pub lower_bounds: Vec<f64>,
     /// Whether it stopped on `tol` before `max_iter`.
     pub converged: bool,
-    /// The components whose regularisation was raised, each with the
-    /// most it needed.
+    /// The components whose covariance, after the last M-step, needed more
+    /// regularisation than asked for, and how much.
     pub raised: Vec<Raised>,
 }
 
@@ -608,12 +611,9 @@ pub fn em(
             }
             let (mixture, raised) = mstep::m_step(&stats, moments.as_ref(), covariance, reg_covar)
                 .ok_or_else(|| not_positive_definite(k, reg_covar))?;
-            for r in raised {
-                match run.raised.iter_mut().find(|s| s.component == r.component) {
-                    Some(s) => s.reg_covar = s.reg_covar.max(r.reg_covar),
-                    None => run.raised.push(r),
-                }
-            }
+            // What the covariances now hold: an earlier raise no longer
+            // applies.
+            run.raised = raised;
             run.mixture = mixture;
             let change = bound
                 - run
@@ -654,21 +654,19 @@ fn second_moments(points: &FeatureMatrix) -> Moments {
     Moments { all }
 }
 
-/// The mixture scikit-learn's M-step makes of hard responsibilities: each
-/// point of `labels` wholly in its component (`None`: in none).
-fn from_labels(
+/// The mixture scikit-learn's M-step makes of hard responsibilities:
+/// each of `members` (a point's coordinates and its component) wholly in
+/// its component, every other point in none.
+fn from_members<'a>(
     points: &FeatureMatrix,
-    labels: &[Option<usize>],
+    members: impl Iterator<Item = (&'a [f32], usize)>,
     k: usize,
     params: &GmmParams,
     reg_covar: f64,
 ) -> Result<(Mixture, Vec<Raised>), ClusterError> {
     let d = points.d();
     let mut stats = Stats::zero(k, d, params.covariance);
-    let full = params.covariance == CovarianceType::Full;
-    for (i, label) in labels.iter().enumerate() {
-        let Some(c) = *label else { continue };
-        let x = points.row(i);
+    for (x, c) in members {
         stats.resp[c] += 1.0;
         let mut p = 0;
         for a in 0..d {
@@ -676,8 +674,10 @@ fn from_labels(
             stats.first[[c, a]] += xa;
             match params.covariance {
                 CovarianceType::Tied => {}
-                _ if !full => stats.second[[c, a]] += xa * xa,
-                _ => {
+                CovarianceType::Diag | CovarianceType::Spherical => {
+                    stats.second[[c, a]] += xa * xa;
+                }
+                CovarianceType::Full => {
                     for &xb in &x[a..] {
                         stats.second[[c, p]] += xa * f64::from(xb);
                         p += 1;
@@ -701,7 +701,7 @@ fn start(
     reg_covar: f64,
 ) -> Result<Mixture, ClusterError> {
     let seed = run_seed(params.seed, k, restart);
-    let labels: Vec<Option<usize>> = match params.init {
+    let mixture = match params.init {
         GmmInit::KMeans => {
             let fit = kmeans_each_k(
                 backend,
@@ -716,29 +716,20 @@ fn start(
             )?
             .pop()
             .expect("one K");
-            fit.labels.iter().map(|&l| Some(l as usize)).collect()
+            let members = (0..points.n()).map(|i| (points.row(i), fit.labels[i] as usize));
+            from_members(points, members, k, params, reg_covar)?.0
         }
         GmmInit::KMeansPlusPlus => {
-            // Each centre is one of the points: its component holds it alone.
+            // Each centre is one of the points (the same point twice when
+            // there are fewer distinct points than K): its component holds
+            // it alone.
             let centres = kmeans_plus_plus(backend, points, k, seed)?;
-            let mut labels = vec![None; points.n()];
-            for (c, centre) in centres.rows().into_iter().enumerate() {
-                let i = (0..points.n())
-                    .find(|&i| {
-                        labels[i].is_none()
-                            && points
-                                .row(i)
-                                .iter()
-                                .zip(centre)
-                                .all(|(&x, &m)| f64::from(x) == m)
-                    })
-                    .expect("a k-means++ centre is a point");
-                labels[i] = Some(c);
-            }
-            labels
+            let centres: Vec<f32> = centres.iter().map(|&v| v as f32).collect();
+            let members = centres.chunks_exact(points.d()).zip(0..k);
+            from_members(points, members, k, params, reg_covar)?.0
         }
     };
-    Ok(from_labels(points, &labels, k, params, reg_covar)?.0)
+    Ok(mixture)
 }
 
 /// Fits one mixture per K of `ks` (`params.k` is ignored), `n_init`
@@ -844,8 +835,15 @@ pub fn sweep(
     let n = points.n();
     let scaled: Vec<GaussianMixture> = mixtures
         .iter()
-        .map(|g| g.to_scaled(&points.frame))
-        .collect();
+        .map(|g| {
+            g.to_scaled(&points.frame).ok_or_else(|| {
+                ClusterError::Degenerate(format!(
+                    "the K = {} mixture's covariances are past the range of a double in the features' units; scale them (--scale zscore)",
+                    g.mixture.k()
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
     for (m, g) in sweep.metrics.iter_mut().zip(&scaled) {
         m.bic = Some(g.bic(n));
         m.aic = Some(g.aic(n));
@@ -942,6 +940,24 @@ mod tests {
             assert!(fit.labels.iter().all(|&l| l < 5));
             let total: f64 = fit.mixture.weights.iter().sum();
             assert!((total - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn fewer_distinct_users_than_k_start_from_k_means_plus_plus() {
+        // k-means++ draws the same user twice: two components start on it.
+        let points = FeatureMatrix::from_rows(3, 1, vec![0.0, 1.0, 1.0]);
+        for covariance in [CovarianceType::Full, CovarianceType::Tied] {
+            let params = GmmParams {
+                covariance,
+                init: GmmInit::KMeansPlusPlus,
+                ..GmmParams::default()
+            };
+            let fit = fit_each_k(&Backend::Cpu, &points, &[3], &params)
+                .unwrap()
+                .pop()
+                .unwrap();
+            assert!(fit.log_likelihood.is_finite(), "{covariance:?}");
         }
     }
 
