@@ -1,4 +1,4 @@
-//! Properties of the clustering engine (STYLE.md, "Tests"): inertia never
+//! Properties of the clustering engine (README, "Development"): inertia never
 //! rises between Lloyd steps, labels are below k, silhouettes lie in
 //! [-1, 1], z-scored columns have mean 0 and std 1, and results are the
 //! same for every thread count.
