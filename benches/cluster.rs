@@ -17,6 +17,7 @@ use ndarray::Array2;
 use segmint::backend::{
     Backend, CpuBackend, DeviceChoice, GpuBackend, GpuOptions, Kernels, Labeling,
 };
+use segmint::cluster::gmm::{self, GmmParams, Mixture};
 use segmint::cluster::{KMeansParams, fit_each_k, kmeans_plus_plus};
 use segmint::features::matrix::FeatureMatrix;
 
@@ -191,5 +192,58 @@ fn silhouette(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, assign, lloyd_step, kmeanspp, sweep, silhouette);
+/// One Gaussian mixture E-step pass (responsibilities and the M-step's
+/// sums), full covariances, from a mixture fitted once on the CPU.
+fn mixture_pass(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mixture_pass");
+    group.sample_size(10);
+    let (n, d, k) = (200_000, 8, 8);
+    let points = blobs(n, d, 4);
+    let params = GmmParams {
+        max_iter: 5,
+        ..GmmParams::default()
+    };
+    let fit = gmm::fit_each_k(&Backend::Cpu, &points, &[k], &params).unwrap();
+    let mixture = &fit[0].mixture;
+    for (name, backend) in backends() {
+        let id = BenchmarkId::new(&name, format!("n={n},d={d},k={k},full"));
+        group.throughput(Throughput::Elements(n as u64));
+        match &backend {
+            Backend::Cpu => mixture_pass_on(&mut group, id, &CpuBackend, &points, mixture),
+            Backend::Gpu(gpu) => mixture_pass_on(&mut group, id, gpu, &points, mixture),
+        }
+    }
+    group.finish();
+}
+
+fn mixture_pass_on<K: Kernels>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    kernels: &K,
+    points: &FeatureMatrix,
+    mixture: &Mixture,
+) {
+    let device = kernels.upload(points).unwrap();
+    let products = mixture.covariance_type().products();
+    let mut state = kernels
+        .mixture_start(&device, &[mixture.k()], products)
+        .unwrap();
+    group.bench_function(id, |b| {
+        b.iter(|| {
+            kernels
+                .mixture_pass(&device, &mut state, &[(0, mixture.components())])
+                .unwrap()
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    assign,
+    lloyd_step,
+    kmeanspp,
+    sweep,
+    silhouette,
+    mixture_pass
+);
 criterion_main!(benches);

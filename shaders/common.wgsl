@@ -4,7 +4,7 @@
 //
 // Each kernel is compiled with constants prepended by
 // src/backend/gpu/shaders.rs: D (features per point) always, and the
-// kernel's own (R, PT, T, NACC) where it uses them.
+// kernel's own (R, PT, T, NACC, K) where it uses them.
 
 struct Params {
     // Rows of the bound points chunk.

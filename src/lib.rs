@@ -16,10 +16,11 @@
 //!   them, and the scaled feature matrix clustering works on;
 //! - [`ingest`]: reading transaction logs (memory-mapped, parallel) into
 //!   those accumulators, and reading feature tables and scores files;
-//! - [`backend`]: the clustering kernels, on the CPU and on a GPU (WGSL
-//!   through wgpu), behind one trait;
-//! - [`cluster`]: K-Means (k-means++, Lloyd), sweeps over K and their
-//!   quality metrics;
+//! - [`backend`]: the clustering kernels (K-Means, silhouette, a Gaussian
+//!   mixture's E-step), on the CPU and on a GPU (WGSL through wgpu),
+//!   behind one trait;
+//! - [`cluster`]: K-Means (k-means++, Lloyd), Gaussian mixtures (EM),
+//!   sweeps over K and their quality metrics;
 //! - [`insights`]: segments ranked and named, RFM, churn risk, activity,
 //!   revenue concentration, transitions between periods;
 //! - [`report`]: the scores CSV, the sweep table, the report's numbers and

@@ -8,8 +8,9 @@
 
 use crate::common;
 
-use ndarray::Array2;
-use segmint::backend::{Backend, Kernels, Labeling};
+use ndarray::{Array1, Array2, Array3};
+use segmint::backend::{Backend, Components, Kernels, Labeling, MixtureSums};
+use segmint::cluster::gmm::{self, CovarianceType, Covariances, GmmParams, Mixture};
 use segmint::cluster::{KMeansParams, SilhouetteMode, fit_each_k, kmeans_plus_plus, lloyd, sweep};
 use segmint::features::matrix::FeatureMatrix;
 
@@ -350,6 +351,247 @@ fn sweep_matches_the_cpu(backend: &Backend) {
     }
 }
 
+/// A mixture of four components on 3 features, of each covariance type:
+/// means at four of the points, covariances that differ per component.
+fn test_mixture(x: &FeatureMatrix, covariance: CovarianceType) -> Mixture {
+    let (k, d) = (4, 3);
+    let means = Array2::from_shape_fn((k, d), |(c, j)| f64::from(x.row(c * 7)[j]));
+    let weights = vec![0.1, 0.2, 0.3, 0.4];
+    let full = |c: usize| {
+        Array2::from_shape_fn((d, d), |(a, b)| {
+            let base = if a == b { 1.0 + 0.5 * c as f64 } else { 0.0 };
+            base + 0.3 * ((a + b + c) % 3) as f64 * if a == b { 1.0 } else { 0.5 }
+        })
+    };
+    let covariances = match covariance {
+        CovarianceType::Full => Covariances::Full(Array3::from_shape_fn((k, d, d), |(c, a, b)| {
+            full(c)[[a, b]]
+        })),
+        CovarianceType::Tied => Covariances::Tied(full(1)),
+        CovarianceType::Diag => {
+            Covariances::Diag(Array2::from_shape_fn((k, d), |(c, j)| 0.5 + (c + j) as f64))
+        }
+        CovarianceType::Spherical => {
+            Covariances::Spherical(Array1::from_shape_fn(k, |c| 1.0 + c as f64))
+        }
+    };
+    Mixture::new(weights, means, covariances).expect("positive definite")
+}
+
+/// The inverse and log-determinant of a small symmetric positive
+/// definite matrix, by Gauss-Jordan elimination in f64.
+fn inverse_and_log_det(a: &Array2<f64>) -> (Array2<f64>, f64) {
+    let d = a.nrows();
+    let mut m = a.clone();
+    let mut inv = Array2::<f64>::eye(d);
+    let mut log_det = 0.0;
+    for p in 0..d {
+        let pivot = m[[p, p]];
+        log_det += pivot.ln();
+        for j in 0..d {
+            m[[p, j]] /= pivot;
+            inv[[p, j]] /= pivot;
+        }
+        for i in 0..d {
+            if i != p {
+                let f = m[[i, p]];
+                for j in 0..d {
+                    m[[i, j]] -= f * m[[p, j]];
+                    inv[[i, j]] -= f * inv[[p, j]];
+                }
+            }
+        }
+    }
+    (inv, log_det)
+}
+
+/// What one E-step pass should give, from the mixture's parameters in a
+/// plain f64 loop: the sums, each sum's magnitude (the sum of its terms'
+/// absolute values, what rounding is relative to), each point's label, and
+/// the gap between its two largest log densities.
+struct Expected {
+    sums: MixtureSums,
+    magnitude: MixtureSums,
+    labels: Vec<u32>,
+    gaps: Vec<f64>,
+}
+
+fn plain_e_step(x: &FeatureMatrix, mixture: &Mixture) -> Expected {
+    let (k, d) = (mixture.k(), mixture.d());
+    let products = mixture.covariance_type().products();
+    let pairs = products.pairs(d);
+    let covariance = |c: usize| -> Array2<f64> {
+        match &mixture.covariances {
+            Covariances::Full(v) => v.index_axis(ndarray::Axis(0), c).to_owned(),
+            Covariances::Tied(v) => v.clone(),
+            Covariances::Diag(v) => Array2::from_diag(&v.row(c)),
+            Covariances::Spherical(v) => Array2::eye(d) * v[c],
+        }
+    };
+    let terms: Vec<(Array2<f64>, f64)> = (0..k)
+        .map(|c| {
+            let (inv, log_det) = inverse_and_log_det(&covariance(c));
+            let constant = mixture.weights[c].ln()
+                - 0.5 * log_det
+                - 0.5 * d as f64 * (2.0 * std::f64::consts::PI).ln();
+            (inv, constant)
+        })
+        .collect();
+    let mut sums = MixtureSums::zero(k, d, products);
+    let mut magnitude = MixtureSums::zero(k, d, products);
+    let (mut labels, mut gaps) = (Vec::new(), Vec::new());
+    for i in 0..x.n() {
+        let p: Vec<f64> = x.row(i).iter().map(|&v| f64::from(v)).collect();
+        let logs: Vec<f64> = (0..k)
+            .map(|c| {
+                let (inv, constant) = &terms[c];
+                let diff: Vec<f64> = (0..d).map(|a| p[a] - mixture.means[[c, a]]).collect();
+                let mut q = 0.0;
+                for a in 0..d {
+                    for b in 0..d {
+                        q += diff[a] * inv[[a, b]] * diff[b];
+                    }
+                }
+                constant - 0.5 * q
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| logs[b].total_cmp(&logs[a]).then(a.cmp(&b)));
+        labels.push(order[0] as u32);
+        gaps.push(logs[order[0]] - logs[order[1]]);
+        let max = logs[order[0]];
+        let total: f64 = logs.iter().map(|l| (l - max).exp()).sum();
+        let ll = max + total.ln();
+        sums.log_likelihood += ll;
+        magnitude.log_likelihood += ll.abs();
+        for (c, log) in logs.iter().enumerate() {
+            let r = (log - ll).exp();
+            sums.resp[c] += r;
+            magnitude.resp[c] += r;
+            for (a, v) in p.iter().enumerate() {
+                sums.first[[c, a]] += r * v;
+                magnitude.first[[c, a]] += (r * v).abs();
+            }
+            for (q, &(a, b)) in pairs.iter().enumerate() {
+                sums.second[[c, q]] += r * p[a] * p[b];
+                magnitude.second[[c, q]] += (r * p[a] * p[b]).abs();
+            }
+        }
+    }
+    Expected {
+        sums,
+        magnitude,
+        labels,
+        gaps,
+    }
+}
+
+/// Each sum within `relative` of its magnitude.
+#[track_caller]
+fn sums_close(got: &MixtureSums, want: &Expected, relative: f64) {
+    let pairs = [
+        (&got.resp[..], &want.sums.resp[..], &want.magnitude.resp[..]),
+        (
+            got.first.as_slice().unwrap(),
+            want.sums.first.as_slice().unwrap(),
+            want.magnitude.first.as_slice().unwrap(),
+        ),
+        (
+            got.second.as_slice().unwrap(),
+            want.sums.second.as_slice().unwrap(),
+            want.magnitude.second.as_slice().unwrap(),
+        ),
+    ];
+    for (g, w, m) in pairs {
+        same_len(g, w);
+        for ((a, b), scale) in g.iter().zip(w).zip(m) {
+            assert!((a - b).abs() <= relative * scale.max(1e-12), "{a} vs {b}");
+        }
+    }
+    let (a, b) = (got.log_likelihood, want.sums.log_likelihood);
+    assert!(
+        (a - b).abs() <= relative * want.magnitude.log_likelihood,
+        "log-likelihood {a} vs {b}"
+    );
+}
+
+/// One E-step pass of two mixtures at once, of each covariance type,
+/// against a plain f64 loop; each point's most probable component too.
+/// The CPU works in f64, the GPU in f32 (with its moments centred).
+fn mixture_pass_matches_a_plain_loop<K: Kernels>(backend: &K, relative: f64) {
+    let x = blobs(3001, 3, 4, 9);
+    let device = backend.upload(&x).unwrap();
+    for covariance in [
+        CovarianceType::Full,
+        CovarianceType::Tied,
+        CovarianceType::Diag,
+        CovarianceType::Spherical,
+    ] {
+        let mixture = test_mixture(&x, covariance);
+        // A second run: the same components in reverse order.
+        let reversed = mixture.reordered(&[3, 2, 1, 0]);
+        let mut state = backend
+            .mixture_start(&device, &[4, 4], covariance.products())
+            .unwrap();
+        let active: Vec<(usize, Components)> =
+            vec![(1, reversed.components()), (0, mixture.components())];
+        let got = backend.mixture_pass(&device, &mut state, &active).unwrap();
+        same_len(&got, &active);
+        sums_close(&got[1], &plain_e_step(&x, &mixture), relative);
+        sums_close(&got[0], &plain_e_step(&x, &reversed), relative);
+        let want = plain_e_step(&x, &mixture);
+        let (labels, ll) = backend
+            .mixture_labels(&device, mixture.components())
+            .unwrap();
+        same_len(&labels, &want.labels);
+        for (i, (&a, &b)) in labels.iter().zip(&want.labels).enumerate() {
+            // Within rounding of a tie either component may win.
+            assert!(a == b || want.gaps[i] < 1e-4, "{covariance:?}, point {i}");
+        }
+        let scale = want.magnitude.log_likelihood;
+        assert!((ll - want.sums.log_likelihood).abs() <= relative * scale);
+    }
+}
+
+fn mixture_pass_matches_in_f64(backend: &segmint::backend::CpuBackend) {
+    mixture_pass_matches_a_plain_loop(backend, 1e-10);
+}
+
+fn mixture_pass_matches_in_f32(backend: &segmint::backend::GpuBackend) {
+    mixture_pass_matches_a_plain_loop(backend, 2e-6);
+}
+
+/// Whole mixture fits, every covariance type, on the GPU against the CPU:
+/// the same log-likelihood within 1e-5 relative, the same labels but for
+/// users within rounding of a tie.
+fn mixture_fit_matches_the_cpu(backend: &Backend) {
+    let x = blobs(4000, 3, 4, 10);
+    for covariance in [
+        CovarianceType::Full,
+        CovarianceType::Tied,
+        CovarianceType::Diag,
+        CovarianceType::Spherical,
+    ] {
+        let params = GmmParams {
+            covariance,
+            n_init: 2,
+            ..GmmParams::default()
+        };
+        let ks = [3, 4];
+        let got = gmm::fit_each_k(backend, &x, &ks, &params).unwrap();
+        let want = gmm::fit_each_k(&Backend::Cpu, &x, &ks, &params).unwrap();
+        same_len(&got, &want);
+        for (g, w) in got.iter().zip(&want) {
+            let what = format!("{covariance:?}, K = {}", w.mixture.k());
+            close(g.log_likelihood, w.log_likelihood, 1e-5, &what);
+            let gaps = plain_e_step(&x, &w.mixture).gaps;
+            for (i, (a, b)) in g.labels.iter().zip(&w.labels).enumerate() {
+                assert!(a == b || gaps[i] < 1e-3, "{what}: point {i}");
+            }
+        }
+    }
+}
+
 /// Lengths first: a zip stops at the shorter side.
 #[track_caller]
 fn same_len<A, B>(a: &[A], b: &[B]) {
@@ -387,7 +629,7 @@ mod cpu {
         kernels: assignment_matches_a_plain_loop, ties_go_to_the_lowest_index,
             lloyd_step_matches_a_plain_loop, lloyd_steps_track_changes,
             an_empty_step_moves_nothing, steps_report_in_the_order_asked,
-            silhouette_matches_an_f64_reference;
+            silhouette_matches_an_f64_reference, mixture_pass_matches_in_f64;
         algorithms: empty_cluster_is_reseeded);
 }
 
@@ -399,7 +641,7 @@ mod gpu {
         kernels: assignment_matches_a_plain_loop, ties_go_to_the_lowest_index,
             lloyd_step_matches_a_plain_loop, lloyd_steps_track_changes,
             an_empty_step_moves_nothing, steps_report_in_the_order_asked,
-            silhouette_matches_an_f64_reference;
+            silhouette_matches_an_f64_reference, mixture_pass_matches_in_f32;
         algorithms: empty_cluster_is_reseeded, kmeanspp_matches_the_cpu,
-            fit_matches_the_cpu, sweep_matches_the_cpu);
+            fit_matches_the_cpu, sweep_matches_the_cpu, mixture_fit_matches_the_cpu);
 }

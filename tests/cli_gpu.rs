@@ -430,3 +430,81 @@ fn limits_from_the_environment_reach_the_device() {
         }
     }
 }
+
+/// A Gaussian mixture sweep and fit through the binary on the GPU: the
+/// E-step in WGSL, the rest on the host. The same K, each BIC within 1e-5
+/// of the log-likelihood term, the same segments, probabilities within
+/// f32 rounding.
+#[test]
+fn mixtures_fit_on_the_gpu_as_on_the_cpu() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (3_000, 3);
+    let features = table(dir.path(), "mixture.csv", n, d, 4);
+    let sweep = |device: &str| -> Value {
+        let out = segmint()
+            .args([
+                "--device", device, "sweep", "--method", "gmm", "--k", "2..6",
+            ])
+            .arg("--features-input")
+            .arg(&features)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_str(&ok(&out)).unwrap()
+    };
+    let (gpu, cpu) = (sweep("gpu"), sweep("cpu"));
+    assert_eq!(gpu["backend"], "gpu");
+    assert_eq!(gpu["chosen"], cpu["chosen"]);
+    for (g, c) in zip_eq(
+        gpu["results"].as_array().unwrap(),
+        cpu["results"].as_array().unwrap(),
+    ) {
+        let k = c["k"].as_u64().unwrap() as f64;
+        let parameters = k * (d * (d + 1) / 2) as f64 + k * d as f64 + k - 1.0;
+        let (a, b) = (g["bic"].as_f64().unwrap(), c["bic"].as_f64().unwrap());
+        // -2 n (mean log-likelihood) = BIC - p ln n.
+        let likelihood = (b - parameters * (n as f64).ln()).abs();
+        assert!(
+            (a - b).abs() <= 1e-5 * likelihood,
+            "k = {k}: BIC {a} vs {b}"
+        );
+    }
+    let fit = |device: &str| -> Vec<csv::StringRecord> {
+        let out = dir.path().join(format!("{device}.csv"));
+        ok(&segmint()
+            .args([
+                "--device", device, "fit", "-q", "--method", "gmm", "--k", "4",
+            ])
+            .arg("--features-input")
+            .arg(&features)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap());
+        csv::Reader::from_path(&out)
+            .unwrap()
+            .records()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let (gpu, cpu) = (fit("gpu"), fit("cpu"));
+    let header = csv::Reader::from_path(dir.path().join("cpu.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for (g, c) in zip_eq(&gpu, &cpu) {
+        assert_eq!(g[at("segment")], c[at("segment")], "{c:?}");
+        for column in ["probability", "p_0", "p_1", "p_2", "p_3"] {
+            let (a, b): (f64, f64) = (
+                g[at(column)].parse().unwrap(),
+                c[at(column)].parse().unwrap(),
+            );
+            assert!((a - b).abs() < 1e-4, "{column}: {a} vs {b}");
+        }
+    }
+}

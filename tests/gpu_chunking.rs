@@ -8,7 +8,9 @@
 use crate::common;
 use common::zip_eq;
 
+use segmint::backend::cpu::mixture::{Source, posteriors};
 use segmint::backend::{Backend, CpuBackend, GpuBackend, GpuOptions, Kernels, Labeling};
+use segmint::cluster::gmm::{self, CovarianceType, GmmParams};
 use segmint::cluster::{KMeansParams, fit_each_k, kmeans_plus_plus};
 use segmint::features::matrix::FeatureMatrix;
 
@@ -24,6 +26,11 @@ fn shrunk() -> Option<GpuBackend> {
 
 /// 10,000 points in 2D around four centres (plain LCG noise).
 fn points() -> FeatureMatrix {
+    points_n(10_000)
+}
+
+/// `n` points in 2D around four centres (plain LCG noise).
+fn points_n(n: usize) -> FeatureMatrix {
     let mut state = 12345u64;
     let mut next = move || {
         state = state
@@ -32,7 +39,6 @@ fn points() -> FeatureMatrix {
         (state >> 40) as f32 / (1u64 << 24) as f32
     };
     let centres = [(-6.0, -6.0), (6.0, -5.0), (-5.0, 6.0), (6.0, 6.0)];
-    let n = 10_000;
     let mut data = Vec::with_capacity(2 * n);
     for i in 0..n {
         let (x, y) = centres[i % 4];
@@ -227,4 +233,73 @@ fn lloyd_tiles_cut_by_the_loop_bound_match_the_cpu() {
     assert_eq!(got[0].labels, want[0].labels);
     let relative = (got[0].inertia - want[0].inertia).abs() / want[0].inertia;
     assert!(relative < 1e-6, "{} vs {}", got[0].inertia, want[0].inertia);
+}
+
+/// A Gaussian mixture's E-step across chunks, 2D grids and read-backs cut
+/// into buffers (shrunk limits, 10,000 points), and with fewer tiles per
+/// workgroup than wanted (300,000 points want two; a bound of 200
+/// iterations leaves one at d = 2, K = 4): the same sums as the CPU's to
+/// f32 rounding, the same labels but within rounding of a tie.
+#[test]
+fn mixture_passes_past_the_limits_match_the_cpu() {
+    let fit = gmm::fit_each_k(&Backend::Cpu, &points(), &[4], &GmmParams::default()).unwrap();
+    let mixture = &fit[0].mixture;
+    let products = CovarianceType::Full.products();
+    for (gpu, x) in [(shrunk(), points()), (bounded(200), points_n(300_000))] {
+        let Some(gpu) = gpu else { return };
+        let cpu_device = CpuBackend.upload(&x).unwrap();
+        let mut cpu_state = CpuBackend
+            .mixture_start(&cpu_device, &[4], products)
+            .unwrap();
+        let want = CpuBackend
+            .mixture_pass(&cpu_device, &mut cpu_state, &[(0, mixture.components())])
+            .unwrap();
+        let (want_labels, want_ll) = CpuBackend
+            .mixture_labels(&cpu_device, mixture.components())
+            .unwrap();
+        // Each point's membership probabilities, to tell a tie.
+        let mut probabilities = vec![0.0f32; 4 * x.n()];
+        let (mut labels, mut lls) = (vec![0u32; x.n()], vec![0.0; x.n()]);
+        posteriors(
+            Source::Rows(&x),
+            &mixture.components(),
+            &mut labels,
+            &mut lls,
+            Some(&mut probabilities),
+        );
+        let device = gpu.upload(&x).unwrap();
+        let state = gpu.mixture_start(&device, &[4], products).unwrap();
+        let got = gpu
+            .mixture_pass(&device, &state, &[(0, mixture.components())])
+            .unwrap();
+        let (g, w, n) = (&got[0], &want[0], x.n() as f64);
+        // Sums within 1e-5 of their largest possible magnitude (every
+        // coordinate is within 8 of 0).
+        for (a, b) in zip_eq(&g.resp, &w.resp) {
+            assert!((a - b).abs() <= 1e-5 * n, "{a} vs {b}");
+        }
+        for (a, b) in zip_eq(g.first.iter(), w.first.iter()) {
+            assert!((a - b).abs() <= 1e-5 * 8.0 * n, "{a} vs {b}");
+        }
+        for (a, b) in zip_eq(g.second.iter(), w.second.iter()) {
+            assert!((a - b).abs() <= 1e-5 * 64.0 * n, "{a} vs {b}");
+        }
+        let relative = (g.log_likelihood - w.log_likelihood).abs() / w.log_likelihood.abs();
+        assert!(
+            relative < 1e-5,
+            "{} vs {}",
+            g.log_likelihood,
+            w.log_likelihood
+        );
+        let (got_labels, ll) = gpu.mixture_labels(&device, mixture.components()).unwrap();
+        assert!(
+            (ll - want_ll).abs() / want_ll.abs() < 1e-5,
+            "{ll} vs {want_ll}"
+        );
+        for (i, (a, b)) in zip_eq(&got_labels, &want_labels).enumerate() {
+            let mut p = probabilities[4 * i..4 * i + 4].to_vec();
+            p.sort_by(|a, b| b.total_cmp(a));
+            assert!(a == b || p[0] - p[1] < 1e-4, "point {i}");
+        }
+    }
 }

@@ -16,6 +16,8 @@ use std::path::Path;
 use ndarray::{Array1, Array2, Array3};
 use serde_json::Value;
 
+use segmint::backend::Backend;
+use segmint::backend::cpu::mixture::{Source, posteriors};
 use segmint::cluster::gmm::{self, CovarianceType, Covariances, GaussianMixture, Mixture};
 use segmint::features::matrix::FeatureMatrix;
 
@@ -91,7 +93,15 @@ fn em_follows_scikit_learn_iteration_by_iteration() {
             )
             .expect("a positive definite start");
             let expected_bounds = floats(&f["lower_bounds"]);
-            let runs = gmm::em(&x, vec![start], expected_bounds.len(), 0.0, reg).unwrap();
+            let runs = gmm::em(
+                &Backend::Cpu,
+                &x,
+                vec![start],
+                expected_bounds.len(),
+                0.0,
+                reg,
+            )
+            .unwrap();
             let run = runs.into_iter().next().unwrap();
             assert!(!run.converged, "{name}: tol 0 runs every iteration");
             assert!(run.raised.is_empty(), "{name}: {:?}", run.raised);
@@ -125,7 +135,7 @@ fn em_follows_scikit_learn_iteration_by_iteration() {
                 1e-6,
                 scale,
             );
-            let fit: GaussianMixture = gmm::finish_fit(&x, run.clone());
+            let fit: GaussianMixture = gmm::finish_fit(&Backend::Cpu, &x, run.clone()).unwrap();
             let n = x.n();
             close(
                 &format!("{name} score, bic, aic"),
@@ -153,7 +163,13 @@ fn em_follows_scikit_learn_iteration_by_iteration() {
             let mut labels = vec![0u32; held.n()];
             let mut lls = vec![0.0; held.n()];
             let mut probs = vec![0.0f32; held.n() * k];
-            gmm::estep::posteriors(&held, &fit.mixture, &mut labels, &mut lls, Some(&mut probs));
+            posteriors(
+                Source::Rows(&held),
+                &fit.mixture.components(),
+                &mut labels,
+                &mut lls,
+                Some(&mut probs),
+            );
             let probs: Vec<f64> = probs.iter().map(|&p| f64::from(p)).collect();
             close(
                 &format!("{name} predict_proba"),

@@ -43,6 +43,7 @@ fn every_kernel_validates_for_the_specialisations_used() {
             pt: 2,
             t: 4,
             nacc: 54,
+            k: 8,
         },
         Specialisation {
             d: 8,
@@ -50,6 +51,7 @@ fn every_kernel_validates_for_the_specialisations_used() {
             pt: 32,
             t: 15,
             nacc: 256,
+            k: 40,
         },
         Specialisation {
             d: 60,
@@ -57,6 +59,7 @@ fn every_kernel_validates_for_the_specialisations_used() {
             pt: 1,
             t: 2,
             nacc: 3,
+            k: 2,
         },
     ];
     for kernel in Kernel::ALL {
@@ -68,13 +71,16 @@ fn every_kernel_validates_for_the_specialisations_used() {
 
 #[test]
 fn workgroup_memory_fits_the_default_limit() {
-    // 16 KiB: tiles of 64 points x D plus labels (and distances) per run.
+    // 16 KiB: tiles of 64 points x D plus labels (and distances) per run;
+    // for a mixture, plus K responsibilities and a log-likelihood per
+    // point (the most components its plan allows: D + K + 1 = 64).
     let limit = 16 * 1024;
     for kernel in Kernel::ALL {
         for (d, r) in [(8, 28), (60, 1), (30, 17), (1, 31)] {
             let spec = Specialisation {
                 d,
                 r,
+                k: 63 - d,
                 ..Specialisation::new(d)
             };
             let code = source(kernel, spec);

@@ -10,9 +10,11 @@
 //! ([`Kernels::upload`]); Lloyd runs keep their labels and centres
 //! resident ([`Kernels::Runs`]) and hand back a few numbers per run and
 //! iteration ([`StepStats`]); k-means++ keeps its distances resident
-//! ([`Kernels::Closest`]). The algorithms that drive the kernels (k-means++,
-//! Lloyd, metrics, sweeps) live in [`crate::cluster`] and never touch the
-//! data directly.
+//! ([`Kernels::Closest`]); a Gaussian mixture's E-step reads one
+//! mixture's terms ([`Components`]) and hands back the sums its M-step
+//! needs ([`MixtureSums`]). The algorithms that drive the kernels
+//! (k-means++, Lloyd, EM, metrics, sweeps) live in [`crate::cluster`] and
+//! never touch the data directly.
 //!
 //! Every kernel is deterministic: the same inputs give bit-identical
 //! outputs whatever the thread count, because points are cut into
@@ -21,7 +23,13 @@
 //! then combines the workgroups' sums compensated; the CPU sums in f64):
 //! same labels from the same centres up to points within rounding of a
 //! tie, metrics of the same labels within about 1e-7 relative. A fit that
-//! meets such a tie may end in another local optimum on each backend.
+//! meets such a tie may end in another local optimum on each backend. A
+//! mixture's E-step from the same parameters gives the same labels but
+//! within rounding of a tie and log-likelihoods within about 1e-6
+//! relative; a component collapsed onto fewer users than features (its
+//! covariance at the regularisation floor) magnifies the rounding of its
+//! sums by about `1 / reg_covar`, and whole fits then part by up to about
+//! `tol` (README, "Gaussian mixtures").
 
 pub mod cpu;
 pub mod gpu;
@@ -154,6 +162,102 @@ pub struct Silhouette {
     pub values: Vec<f32>,
 }
 
+/// Which products of coordinates a mixture's M-step needs of each point,
+/// weighted by its responsibility: what the covariance type asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Products {
+    /// None (`tied` covariances, which read `X^T X` of all the points).
+    #[default]
+    None,
+    /// The squares `x_a^2` (`diag` and `spherical`).
+    Squares,
+    /// Every pair `x_a x_b`, `a <= b`, row by row (`full`).
+    Pairs,
+}
+
+impl Products {
+    /// Products per point on `d` features.
+    pub fn count(self, d: usize) -> usize {
+        match self {
+            Products::None => 0,
+            Products::Squares => d,
+            Products::Pairs => d * (d + 1) / 2,
+        }
+    }
+
+    /// The coordinates `(a, b)` of each product, in order.
+    pub fn pairs(self, d: usize) -> Vec<(usize, usize)> {
+        match self {
+            Products::None => Vec::new(),
+            Products::Squares => (0..d).map(|a| (a, a)).collect(),
+            Products::Pairs => (0..d).flat_map(|a| (a..d).map(move |b| (a, b))).collect(),
+        }
+    }
+}
+
+/// One Gaussian mixture as its E-step reads it: each component's
+/// weighted log density at a point `x` is `constants[c] - |(x - mu_c)
+/// U_c|^2 / 2`, with `U_c` the Cholesky factor of its precision.
+#[derive(Debug, Clone, Copy)]
+pub struct Components<'a> {
+    /// K x d means `mu_c`.
+    pub means: &'a Array2<f64>,
+    /// (d + 1) x K d: each component's factor `U_c` (d x d, in columns
+    /// `c d .. (c + 1) d`) over a last row `-mu_c U_c`.
+    pub whitening: &'a Array2<f64>,
+    /// Per component, `ln w_c + ln det U_c - d ln(2 pi) / 2`.
+    pub constants: &'a [f64],
+}
+
+impl Components<'_> {
+    /// Components.
+    pub fn k(&self) -> usize {
+        self.constants.len()
+    }
+
+    /// Features.
+    pub fn d(&self) -> usize {
+        self.means.ncols()
+    }
+}
+
+/// The sums one E-step pass gives for one mixture: what its M-step needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixtureSums {
+    /// Per component, the summed responsibility.
+    pub resp: Vec<f64>,
+    /// K x d: per component, the responsibility-weighted sum of the points.
+    pub first: Array2<f64>,
+    /// K x [`Products::count`]: per component, the weighted sums of the
+    /// products of coordinates, in the order of [`Products::pairs`].
+    pub second: Array2<f64>,
+    /// The sum over the points of each one's log-likelihood (the log of
+    /// its summed weighted densities).
+    pub log_likelihood: f64,
+}
+
+impl MixtureSums {
+    /// Zero sums for `k` components of `d` features.
+    pub fn zero(k: usize, d: usize, products: Products) -> Self {
+        MixtureSums {
+            resp: vec![0.0; k],
+            first: Array2::zeros((k, d)),
+            second: Array2::zeros((k, products.count(d))),
+            log_likelihood: 0.0,
+        }
+    }
+
+    /// Adds another part's sums.
+    pub fn add(&mut self, other: &MixtureSums) {
+        for (a, b) in self.resp.iter_mut().zip(&other.resp) {
+            *a += b;
+        }
+        self.first += &other.first;
+        self.second += &other.second;
+        self.log_likelihood += other.log_likelihood;
+    }
+}
+
 /// The data-parallel kernels that clustering spends its time in, as each
 /// backend implements them (the CPU's and the GPU's read side by side,
 /// method for method). What a backend keeps resident between calls (the
@@ -166,6 +270,8 @@ pub trait Kernels {
     type Runs;
     /// One k-means++ run's squared distances to the nearest chosen centre.
     type Closest;
+    /// What the E-step of several mixtures keeps between passes.
+    type Mixtures;
 
     /// Puts the points where the kernels read them (once per fit).
     fn upload(&self, points: &FeatureMatrix) -> Result<Self::Points, BackendError>;
@@ -251,6 +357,34 @@ pub trait Kernels {
         closest: &Self::Closest,
         blocks: &[usize],
     ) -> Result<Vec<Vec<f32>>, BackendError>;
+
+    /// Prepares E-step passes for mixtures of `ks` components each (one
+    /// per run), whose M-steps need `products`.
+    fn mixture_start(
+        &self,
+        points: &Self::Points,
+        ks: &[usize],
+        products: Products,
+    ) -> Result<Self::Mixtures, BackendError>;
+
+    /// One E-step pass over the points for the runs of `active` (distinct
+    /// run indices, each with its current mixture of the run's K): each
+    /// point's responsibilities under each mixture, summed into what the
+    /// run's M-step needs. One [`MixtureSums`] per active run, in order.
+    fn mixture_pass(
+        &self,
+        points: &Self::Points,
+        mixtures: &mut Self::Mixtures,
+        active: &[(usize, Components)],
+    ) -> Result<Vec<MixtureSums>, BackendError>;
+
+    /// Each point's most probable component under `mixture` (the lowest on
+    /// a tie), and the summed log-likelihood of the points.
+    fn mixture_labels(
+        &self,
+        points: &Self::Points,
+        mixture: Components,
+    ) -> Result<(Vec<u32>, f64), BackendError>;
 
     /// Exact Euclidean silhouette of several labellings of the same points;
     /// every pairwise distance is computed once and serves all of them.

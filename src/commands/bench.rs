@@ -15,7 +15,8 @@ use ndarray::{Array1, Array3};
 use segmint::Error;
 use segmint::backend::{Backend, CpuBackend, Kernels, Labeling, Workload};
 use segmint::cluster::fit_each_k;
-use segmint::cluster::gmm::{self, CovarianceType, Covariances, GmmParams, Mixture};
+use segmint::cluster::gmm::mstep::Moments;
+use segmint::cluster::gmm::{CovarianceType, Covariances, EmRun, GmmParams, Iteration, Mixture};
 use segmint::features::matrix::FeatureMatrix;
 use segmint::ingest::{Delimiter, IngestError};
 use segmint::segment::{self, InputSchema};
@@ -103,11 +104,18 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         BenchStage::Silhouette => vec![labels_k],
         _ => Vec::new(),
     };
+    let covariance = covariance_of(args)?;
+    let mixtures: Vec<usize> = match args.stage {
+        BenchStage::Gmm => vec![init_k],
+        _ => Vec::new(),
+    };
     let backend = session.backend(&Workload {
         n,
         d,
         runs: &runs,
         silhouettes: &silhouettes,
+        mixtures: &mixtures,
+        products: covariance.products(),
     })?;
     let mut times = Vec::with_capacity(args.repeat);
     let k_label;
@@ -134,7 +142,10 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         }
         BenchStage::Gmm => {
             k_label = init_k.to_string();
-            times = time_em(args, points, &centres, args.repeat)?;
+            times = match &backend {
+                Backend::Cpu => time_em(&CpuBackend, args, points, &centres)?,
+                Backend::Gpu(gpu) => time_em(gpu, args, points, &centres)?,
+            };
         }
         BenchStage::Silhouette => {
             let k = labels_k;
@@ -231,23 +242,19 @@ fn time_kernel<K: Kernels>(
     Ok(times)
 }
 
-/// Times `repeat` EM iterations of a Gaussian mixture (on the CPU) from
-/// the means `centres` (working coordinates), equal weights and unit
-/// covariances, each iteration timed alone.
-fn time_em(
+/// Times `args.repeat` EM iterations of a Gaussian mixture on `kernels`
+/// from the means `centres` (working coordinates), equal weights and unit
+/// covariances, each iteration (the E-step pass and the M-step) timed
+/// alone, the points uploaded once.
+fn time_em<K: Kernels>(
+    kernels: &K,
     args: &BenchArgs,
     points: &FeatureMatrix,
     centres: &[f32],
-    repeat: usize,
 ) -> Result<Vec<f64>, Error> {
     let d = points.d();
     let k = centres.len() / d;
-    let covariance: CovarianceType = match &args.kmeans.covariance {
-        Some(text) => text
-            .parse()
-            .map_err(|e| Error::Usage(format!("--covariance: {e}")))?,
-        None => CovarianceType::Full,
-    };
+    let covariance = covariance_of(args)?;
     let reg = args
         .kmeans
         .reg_covar
@@ -273,21 +280,41 @@ fn time_em(
         .expect("k x d centres");
     let start = Mixture::new(vec![1.0 / k as f64; k], means, covariances)
         .expect("unit covariances are positive definite");
-    let step = |m: Mixture| -> Result<Mixture, Error> {
-        let run = gmm::em(points, vec![m], 1, 0.0, reg)?;
-        Ok(run.into_iter().next().expect("one run").mixture)
+    let device = kernels.upload(points)?;
+    let moments = (covariance == CovarianceType::Tied).then(|| Moments::of(points));
+    let mut state = kernels.mixture_start(&device, &[k], covariance.products())?;
+    let iteration = Iteration {
+        n: points.n(),
+        moments: moments.as_ref(),
+        tol: 0.0,
+        reg_covar: reg,
     };
+    let mut runs = vec![EmRun::new(start.clone())];
     warm_up(|| {
-        std::hint::black_box(step(start.clone()).ok());
+        if runs[0].lower_bounds.len() >= 5 {
+            runs = vec![EmRun::new(start.clone())];
+        }
+        let step = iteration.run(kernels, &device, &mut state, &mut runs, &[0]);
+        std::hint::black_box(step.ok());
     });
-    let mut mixture = start;
-    let mut times = Vec::with_capacity(repeat);
-    for _ in 0..repeat {
+    let mut runs = vec![EmRun::new(start)];
+    let mut times = Vec::with_capacity(args.repeat);
+    for _ in 0..args.repeat {
         let t = Instant::now();
-        mixture = step(mixture)?;
+        iteration.run(kernels, &device, &mut state, &mut runs, &[0])?;
         times.push(t.elapsed().as_secs_f64());
     }
     Ok(times)
+}
+
+/// `--covariance`, `full` when not given.
+fn covariance_of(args: &BenchArgs) -> Result<CovarianceType, Error> {
+    match &args.kmeans.covariance {
+        Some(text) => text
+            .parse()
+            .map_err(|e| Error::Usage(format!("--covariance: {e}"))),
+        None => Ok(CovarianceType::Full),
+    }
 }
 
 /// Runs `f` untimed for about a second: freshly loaded memory and idle

@@ -4,7 +4,7 @@
 //! centre), the silhouette, RFM and churn risk. Everything after the
 //! method's own fit is the same for every method.
 
-use crate::backend::{Backend, Labeling, Workload};
+use crate::backend::{Backend, Labeling, Products, Workload};
 use crate::cluster::gmm::{GaussianMixture, GmmInit, GmmParams};
 use crate::cluster::metrics::{cheap_metrics, silhouettes};
 use crate::cluster::{ClusterError, KMeansParams, Metrics, ParamsError, SilhouetteMode, Sweep};
@@ -56,8 +56,8 @@ impl Method {
     /// What fitting `ks` (and the silhouettes `silhouette` asks for) on
     /// `points` asks of a backend, to check before choosing one.
     pub fn workload(&self, n: usize, d: usize, ks: &[usize], silhouette: SilhouetteMode) -> Work {
-        // A mixture's backend work is the K-Means fit of each start (its
-        // EM runs on the CPU); k-means++ starts run no Lloyd.
+        // A mixture's backend work is the K-Means fit of each start
+        // (k-means++ starts run no Lloyd), then its EM runs.
         let runs = match self {
             Method::KMeans(KMeansParams { n_init, .. })
             | Method::Gmm(GmmParams {
@@ -75,11 +75,22 @@ impl Method {
         } else {
             ks.to_vec()
         };
+        let (mixtures, products) = match self {
+            Method::KMeans(_) => (Vec::new(), Products::None),
+            Method::Gmm(params) => (
+                ks.iter()
+                    .flat_map(|&k| std::iter::repeat_n(k, params.n_init))
+                    .collect(),
+                params.covariance.products(),
+            ),
+        };
         Work {
             n,
             d,
             runs,
             silhouettes,
+            mixtures,
+            products,
         }
     }
 
@@ -115,6 +126,11 @@ pub struct Work {
     /// The K of every labelling whose silhouette is computed; empty when
     /// none is.
     pub silhouettes: Vec<usize>,
+    /// The K of every Gaussian mixture run, once per restart; empty for
+    /// other methods.
+    pub mixtures: Vec<usize>,
+    /// The products of coordinates the mixtures' M-steps need.
+    pub products: Products,
 }
 
 impl Work {
@@ -125,6 +141,8 @@ impl Work {
             d: self.d,
             runs: &self.runs,
             silhouettes: &self.silhouettes,
+            mixtures: &self.mixtures,
+            products: self.products,
         }
     }
 }

@@ -219,8 +219,8 @@ pub fn score_work(model: &Model, points: &FeatureMatrix, silhouette: SilhouetteM
     Work {
         n: points.n(),
         d: points.d(),
-        runs: Vec::new(),
         silhouettes,
+        ..Work::default()
     }
 }
 

@@ -7,7 +7,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::gmm::estep::posteriors;
+use crate::backend::cpu::mixture::{Source, posteriors};
 use crate::cluster::gmm::{CovarianceType, Covariances, GmmInit, Mixture};
 
 use crate::backend::Backend;
@@ -742,8 +742,8 @@ impl Model {
                 let mut lls = vec![0.0; n];
                 let mut probabilities = vec![0.0f32; n * self.k];
                 posteriors(
-                    points,
-                    &working,
+                    Source::Rows(points),
+                    &working.components(),
                     &mut segments,
                     &mut lls,
                     Some(&mut probabilities),

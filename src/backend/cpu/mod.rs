@@ -9,6 +9,7 @@
 
 mod kmeanspp;
 mod lloyd;
+pub mod mixture;
 mod silhouette;
 mod tiles;
 
@@ -17,7 +18,10 @@ use ndarray::Array2;
 pub use self::lloyd::CpuRuns;
 pub(crate) use self::silhouette::point_silhouette;
 pub use self::tiles::TiledPoints;
-use super::{BackendError, ClusterSums, FinishedRun, Kernels, Labeling, Silhouette, StepStats};
+use super::{
+    BackendError, ClusterSums, Components, FinishedRun, Kernels, Labeling, MixtureSums, Products,
+    Silhouette, StepStats,
+};
 use crate::features::matrix::FeatureMatrix;
 
 /// Points per tile: the unit the inner loops vectorise over.
@@ -35,6 +39,7 @@ impl Kernels for CpuBackend {
     type Points = TiledPoints;
     type Runs = CpuRuns;
     type Closest = Vec<f32>;
+    type Mixtures = Products;
 
     fn upload(&self, points: &FeatureMatrix) -> Result<TiledPoints, BackendError> {
         Ok(TiledPoints::new(points))
@@ -126,6 +131,47 @@ impl Kernels for CpuBackend {
                 closest[start..(start + super::SAMPLER_BLOCK).min(closest.len())].to_vec()
             })
             .collect())
+    }
+
+    fn mixture_start(
+        &self,
+        _points: &TiledPoints,
+        _ks: &[usize],
+        products: Products,
+    ) -> Result<Products, BackendError> {
+        Ok(products)
+    }
+
+    fn mixture_pass(
+        &self,
+        points: &TiledPoints,
+        products: &mut Products,
+        active: &[(usize, Components)],
+    ) -> Result<Vec<MixtureSums>, BackendError> {
+        let mixtures: Vec<Components> = active.iter().map(|&(_, c)| c).collect();
+        Ok(mixture::pass(
+            mixture::Source::Tiles(points),
+            &mixtures,
+            *products,
+        ))
+    }
+
+    fn mixture_labels(
+        &self,
+        points: &TiledPoints,
+        components: Components,
+    ) -> Result<(Vec<u32>, f64), BackendError> {
+        let n = points.n();
+        let mut labels = vec![0u32; n];
+        let mut lls = vec![0.0f64; n];
+        mixture::posteriors(
+            mixture::Source::Tiles(points),
+            &components,
+            &mut labels,
+            &mut lls,
+            None,
+        );
+        Ok((labels, lls.iter().sum()))
     }
 
     fn silhouette(

@@ -62,6 +62,11 @@ impl TiledPoints {
         c * per_chunk..((c + 1) * per_chunk).min(self.tiles())
     }
 
+    /// The tiles of the `rows` points from `first`, a multiple of `TILE`.
+    pub(super) fn chunk_of(&self, first: usize, rows: usize) -> impl Iterator<Item = Tile<'_>> {
+        (first / TILE..(first + rows).div_ceil(TILE)).map(|t| self.tile(t))
+    }
+
     pub(super) fn tile(&self, t: usize) -> Tile<'_> {
         Tile {
             d: self.d,

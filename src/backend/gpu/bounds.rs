@@ -95,6 +95,35 @@ pub fn lloyd_tiles(
     (most >= 1).then(|| wanted.min(most as usize))
 }
 
+/// `mixture_partials`: per tile of WG points, the features, then per
+/// component the differences, the factor's columns and their rows (every
+/// row counted), then the exponentials and the responsibilities, then per
+/// column of the thread the tile's points; before and after, the thread's
+/// columns.
+pub fn mixture_partials(d: usize, k: usize, columns: usize, tiles: usize) -> u64 {
+    let pt = columns.div_ceil(WG as usize) as u64;
+    2 * pt + tiles as u64 * mixture_tile(d, k, pt)
+}
+
+fn mixture_tile(d: usize, k: usize, pt: u64) -> u64 {
+    let (d, k) = (d as u64, k as u64);
+    1 + d + k * (1 + 2 * d + d * d) + 2 * k + pt * (u64::from(WG) + 1)
+}
+
+/// Tiles per `mixture_partials` workgroup: `wanted`, or fewer to stay
+/// within `max_loop`; `None` when not even one tile does.
+pub fn mixture_tiles(
+    d: usize,
+    k: usize,
+    columns: usize,
+    wanted: usize,
+    max_loop: u64,
+) -> Option<usize> {
+    let pt = columns.div_ceil(WG as usize) as u64;
+    let most = max_loop.saturating_sub(2 * pt) / mixture_tile(d, k, pt);
+    (most >= 1).then(|| wanted.min(most as usize))
+}
+
 /// `lloyd_update`: per run, its clusters, its k x d centre values over WG
 /// threads, then the tree.
 pub fn lloyd_update(d: usize, k: usize) -> u64 {
@@ -157,6 +186,10 @@ mod tests {
                 let pairs = 8 * (d + 1) + 2;
                 if let Some(tiles) = lloyd_tiles(d, 1, 8, pairs, 1000, max_loop) {
                     assert!(lloyd_partials(d, 1, 8, pairs, tiles) <= max_loop);
+                }
+                let columns = 8 * (1 + d + d * (d + 1) / 2) + 1;
+                if let Some(tiles) = mixture_tiles(d, 8, columns, 1000, max_loop) {
+                    assert!(mixture_partials(d, 8, columns, tiles) <= max_loop);
                 }
             }
         }

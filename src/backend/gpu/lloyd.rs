@@ -22,9 +22,9 @@ use super::{GpuBackend, GpuPoints, bounds, f32s, u32s};
 use crate::backend::{BackendError, ClusterSums, FinishedRun, StepStats};
 
 /// Workgroup memory the kernels may use (the WebGPU default limit).
-const WORKGROUP_BYTES: usize = 16 * 1024;
+pub(super) const WORKGROUP_BYTES: usize = 16 * 1024;
 /// Most accumulator pairs per thread (a per-thread array).
-const MAX_PAIRS_PER_THREAD: usize = 32;
+pub(super) const MAX_PAIRS_PER_THREAD: usize = 32;
 /// Aim for at most this many partial rows (workgroups) per pass.
 const TARGET_ROWS: usize = 4096;
 
@@ -126,7 +126,7 @@ fn pairs_of(k: usize, d: usize) -> usize {
 
 /// Tiles of WG points per workgroup: enough that a pass has at most
 /// about [`TARGET_ROWS`] workgroups.
-fn tiles_for(n: usize) -> usize {
+pub(super) fn tiles_for(n: usize) -> usize {
     n.div_ceil(WG as usize * TARGET_ROWS).max(1)
 }
 
@@ -567,7 +567,7 @@ impl GpuBackend {
 }
 
 /// Partial-sum rows (workgroups) of one pass over all chunks.
-fn partial_rows(chunk_rows: &[usize], tiles: usize) -> usize {
+pub(super) fn partial_rows(chunk_rows: &[usize], tiles: usize) -> usize {
     chunk_rows
         .iter()
         .map(|rows| rows.div_ceil(WG as usize * tiles))

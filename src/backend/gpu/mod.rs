@@ -14,6 +14,7 @@ pub mod bounds;
 mod context;
 mod kmeanspp;
 mod lloyd;
+mod mixture;
 pub mod params;
 pub mod shaders;
 mod silhouette;
@@ -28,11 +29,15 @@ use self::params::{FIRST_PART, Params};
 use self::shaders::{BLOCK, Kernel, Specialisation, WG};
 use ndarray::Array2;
 
-use super::{BackendError, ClusterSums, FinishedRun, Kernels, Labeling, Silhouette, StepStats};
+use super::{
+    BackendError, ClusterSums, Components, FinishedRun, Kernels, Labeling, MixtureSums, Products,
+    Silhouette, StepStats,
+};
 use crate::features::matrix::FeatureMatrix;
 
 pub use self::kmeanspp::GpuClosest;
 pub use self::lloyd::GpuRuns;
+pub use self::mixture::GpuMixtures;
 
 /// `--device`: where clustering runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -166,6 +171,10 @@ pub struct Workload<'a> {
     pub runs: &'a [usize],
     /// The k of every labelling whose silhouette the GPU computes.
     pub silhouettes: &'a [usize],
+    /// The K of every Gaussian mixture run (each K once per restart).
+    pub mixtures: &'a [usize],
+    /// The products of coordinates the mixtures' M-steps need.
+    pub products: Products,
 }
 
 /// An open GPU.
@@ -247,6 +256,19 @@ impl GpuBackend {
         for k in ks {
             lloyd::plan_groups(&chunk_rows, d, &[k], &self.ctx.limits)
                 .map_err(|reason| unsupported("run K-Means".into(), reason))?;
+        }
+        let mut ks = work.mixtures.to_vec();
+        ks.sort_unstable();
+        ks.dedup();
+        for k in ks {
+            mixture::plan(&chunk_rows, d, k, work.products, &self.ctx.limits).map_err(
+                |reason| {
+                    unsupported(
+                        format!("fit a mixture of {k} components on {d} features"),
+                        reason,
+                    )
+                },
+            )?;
         }
         for &k in work.silhouettes {
             silhouette::silhouette_fits(d, k, self.ctx.limits.max_loop).map_err(|reason| {
@@ -383,6 +405,7 @@ impl Kernels for GpuBackend {
     type Points = GpuPoints;
     type Runs = GpuRuns;
     type Closest = GpuClosest;
+    type Mixtures = GpuMixtures;
 
     fn upload(&self, points: &FeatureMatrix) -> Result<GpuPoints, BackendError> {
         GpuBackend::upload(self, points)
@@ -465,6 +488,32 @@ impl Kernels for GpuBackend {
         blocks: &[usize],
     ) -> Result<Vec<Vec<f32>>, BackendError> {
         GpuBackend::closest_blocks(self, closest, blocks)
+    }
+
+    fn mixture_start(
+        &self,
+        points: &GpuPoints,
+        ks: &[usize],
+        products: Products,
+    ) -> Result<GpuMixtures, BackendError> {
+        GpuBackend::mixture_start(self, points, ks, products)
+    }
+
+    fn mixture_pass(
+        &self,
+        points: &GpuPoints,
+        mixtures: &mut GpuMixtures,
+        active: &[(usize, Components)],
+    ) -> Result<Vec<MixtureSums>, BackendError> {
+        GpuBackend::mixture_pass(self, points, mixtures, active)
+    }
+
+    fn mixture_labels(
+        &self,
+        points: &GpuPoints,
+        mixture: Components,
+    ) -> Result<(Vec<u32>, f64), BackendError> {
+        GpuBackend::mixture_labels(self, points, mixture)
     }
 
     fn silhouette(

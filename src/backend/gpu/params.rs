@@ -26,20 +26,23 @@ pub struct Params {
     /// Workgroups with work: those of the grid past it return at once.
     /// Set by `GpuBackend::dispatch`.
     pub workgroups: u32,
-    /// Centres (assign) or candidates (kmeanspp_potentials, where the
-    /// constant `T` is what the kernel loops to); no kernel reads it.
+    /// Centres (assign), candidates (kmeanspp_potentials, where the
+    /// constant `T` is what the kernel loops to) or components
+    /// (mixture_partials, the constant `K`); no kernel reads it.
     pub k: u32,
     /// Runs (lloyd_partials, lloyd_update) or labellings (silhouette) of
     /// the group, equal to the constant `R`; no kernel reads it.
     pub runs: u32,
     /// Accumulator columns of a partials row: the Lloyd pairs of a group
-    /// (lloyd_partials), the columns to add up (reduce_columns).
+    /// (lloyd_partials), a mixture's statistics (mixture_partials), the
+    /// columns to add up (reduce_columns).
     pub pairs: u32,
     /// Tiles of `WG` (64) points per workgroup (lloyd_partials,
-    /// kmeanspp_potentials).
+    /// kmeanspp_potentials, mixture_partials).
     pub tiles: u32,
     /// First partials row this dispatch writes (lloyd_partials,
-    /// kmeanspp_potentials: the workgroups of the chunks before);
+    /// kmeanspp_potentials, mixture_partials: the workgroups of the
+    /// chunks before);
     /// block_sums: the index of the chunk's first block in the sums.
     pub partial_offset: u32,
     /// Partials rows reduce_columns adds up.
@@ -51,7 +54,8 @@ pub struct Params {
     pub end: u32,
     /// Rows of the anchor chunk (silhouette).
     pub anchors: u32,
-    /// Bits [`MOVE_CENTRES`], [`FIRST_PART`] and [`LAST_PART`].
+    /// Bits [`MOVE_CENTRES`], [`FIRST_PART`], [`LAST_PART`] and
+    /// [`WRITE_LABELS`].
     pub flags: u32,
     /// Silhouette accumulators per anchor (the sum of the labellings' k),
     /// equal to the constant `NACC`; no kernel reads it.
@@ -72,6 +76,9 @@ pub const FIRST_PART: u32 = 2;
 /// [`Params::flags`] bit 2, silhouette: the last part of the other rows
 /// (write each anchor's silhouettes to `out`, not its sums to `state`).
 pub const LAST_PART: u32 = 4;
+/// [`Params::flags`] bit 0, mixture_partials: write each point's most
+/// probable component to `labels`.
+pub const WRITE_LABELS: u32 = 1;
 
 #[cfg(test)]
 mod tests {

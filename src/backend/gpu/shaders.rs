@@ -32,11 +32,15 @@ pub enum Kernel {
     /// silhouette.wgsl: tiled all-pairs distance sums per cluster of `R`
     /// labellings, and each anchor's silhouettes after the last part.
     Silhouette,
+    /// mixture_partials.wgsl: one E-step pass of a mixture of `K`
+    /// components over a chunk: responsibilities, optionally labels, and a
+    /// row of partial sums (centred moments, log-likelihood) per workgroup.
+    MixturePartials,
 }
 
 impl Kernel {
     /// Every kernel, in the order of the variants.
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 9] = [
         Kernel::Assign,
         Kernel::KmeansppUpdate,
         Kernel::KmeansppPotentials,
@@ -45,6 +49,7 @@ impl Kernel {
         Kernel::LloydPartials,
         Kernel::LloydUpdate,
         Kernel::Silhouette,
+        Kernel::MixturePartials,
     ];
 
     /// The stem of the kernel's shader file (`assign` for
@@ -59,6 +64,7 @@ impl Kernel {
             Kernel::LloydPartials => "lloyd_partials",
             Kernel::LloydUpdate => "lloyd_update",
             Kernel::Silhouette => "silhouette",
+            Kernel::MixturePartials => "mixture_partials",
         }
     }
 
@@ -74,6 +80,7 @@ impl Kernel {
             Kernel::LloydPartials => include_str!("../../../shaders/lloyd_partials.wgsl"),
             Kernel::LloydUpdate => include_str!("../../../shaders/lloyd_update.wgsl"),
             Kernel::Silhouette => include_str!("../../../shaders/silhouette.wgsl"),
+            Kernel::MixturePartials => include_str!("../../../shaders/mixture_partials.wgsl"),
         }
     }
 }
@@ -95,12 +102,14 @@ pub struct Specialisation {
     pub d: u32,
     /// Runs (Lloyd) or labellings (silhouette) in the group.
     pub r: u32,
-    /// Lloyd pairs per thread.
+    /// Accumulator columns per thread (Lloyd pairs, mixture statistics).
     pub pt: u32,
     /// k-means++ candidates.
     pub t: u32,
     /// Silhouette accumulators per anchor.
     pub nacc: u32,
+    /// Mixture components.
+    pub k: u32,
 }
 
 impl Specialisation {
@@ -113,6 +122,7 @@ impl Specialisation {
             pt: 1,
             t: 1,
             nacc: 1,
+            k: 1,
         }
     }
 
@@ -132,6 +142,11 @@ impl Specialisation {
                 nacc: self.nacc,
                 ..base
             },
+            Kernel::MixturePartials => Specialisation {
+                k: self.k,
+                pt: self.pt,
+                ..base
+            },
             Kernel::ReduceColumns | Kernel::BlockSums => Specialisation::new(1),
             _ => base,
         }
@@ -144,13 +159,14 @@ pub fn source(kernel: Kernel, spec: Specialisation) -> String {
     format!(
         "// {} (segmint), specialised\n\
          const D: u32 = {}u;\nconst R: u32 = {}u;\nconst PT: u32 = {}u;\n\
-         const T: u32 = {}u;\nconst NACC: u32 = {}u;\n\n{COMMON}\n{}",
+         const T: u32 = {}u;\nconst NACC: u32 = {}u;\nconst K: u32 = {}u;\n\n{COMMON}\n{}",
         kernel.name(),
         spec.d.max(1),
         spec.r.max(1),
         spec.pt.max(1),
         spec.t.max(1),
         spec.nacc.max(1),
+        spec.k.max(1),
         kernel.body()
     )
 }

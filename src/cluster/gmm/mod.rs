@@ -25,22 +25,23 @@
 //! ([`Raised`]); it fails only when [`mstep::MAX_RAISES`] raises do not
 //! suffice.
 //!
-//! The E-step runs on the CPU ([`estep`]); the M-step's few numbers on the
-//! host ([`mstep`]). The same seed and input give the same result on
-//! every run and thread count.
+//! The E-step runs on the backend ([`Kernels::mixture_pass`]: the CPU's
+//! in f64, the GPU's in f32 with the sums centred on each component's
+//! current mean); the M-step's few numbers on the host ([`mstep`]), in
+//! f64. The same seed and input give the same result on every run and
+//! thread count.
 
-pub mod estep;
 pub mod mstep;
 
 use ndarray::{Array1, Array2, Array3};
 use serde::{Deserialize, Serialize};
 
-use self::mstep::{Moments, Raised, Stats};
+use self::mstep::{LN_2PI, Moments, Raised};
 use super::kmeans::{KMeans, kmeans_plus_plus, run_seed};
 use super::params::{KMeansParams, MAX_RESTARTS, ParamsError, SilhouetteMode};
 use super::sweep::{Sweep, finish};
 use super::{ClusterError, fit_each_k as kmeans_each_k};
-use crate::backend::Backend;
+use crate::backend::{Backend, Components, Kernels, MixtureSums, Products, with_kernels};
 use crate::features::matrix::{FeatureMatrix, Frame};
 
 /// The shape of each component's covariance (`--covariance`).
@@ -66,6 +67,15 @@ impl CovarianceType {
             CovarianceType::Tied => "tied",
             CovarianceType::Diag => "diag",
             CovarianceType::Spherical => "spherical",
+        }
+    }
+
+    /// The products of coordinates its M-step needs of each point.
+    pub fn products(self) -> Products {
+        match self {
+            CovarianceType::Full => Products::Pairs,
+            CovarianceType::Diag | CovarianceType::Spherical => Products::Squares,
+            CovarianceType::Tied => Products::None,
         }
     }
 
@@ -335,7 +345,7 @@ impl Mixture {
                 .slice_mut(cols)
                 .row_mut(d)
                 .assign(&(-&means.row(c).dot(u)));
-            constants.push(weights[c].ln() + log_det - 0.5 * d as f64 * estep::LN_2PI);
+            constants.push(weights[c].ln() + log_det - 0.5 * d as f64 * LN_2PI);
         }
         Mixture {
             weights,
@@ -450,6 +460,15 @@ impl Mixture {
     /// The covariance type.
     pub fn covariance_type(&self) -> CovarianceType {
         self.covariances.kind()
+    }
+
+    /// What the E-step reads of it.
+    pub fn components(&self) -> Components<'_> {
+        Components {
+            means: &self.means,
+            whitening: &self.whitening,
+            constants: &self.constants,
+        }
     }
 
     /// Free parameters (scikit-learn's `_n_parameters`): covariances,
@@ -569,9 +588,22 @@ pub struct EmRun {
     pub raised: Vec<Raised>,
 }
 
-/// Runs EM from each start, all runs served by one pass over the points
-/// per iteration; the runs in the order of the starts.
+impl EmRun {
+    /// A run that starts from `mixture`.
+    pub fn new(mixture: Mixture) -> Self {
+        EmRun {
+            mixture,
+            lower_bounds: Vec::new(),
+            converged: false,
+            raised: Vec::new(),
+        }
+    }
+}
+
+/// Runs EM from each start on `backend`, all runs served by one pass over
+/// the points per iteration; the runs in the order of the starts.
 pub fn em(
+    backend: &Backend,
     points: &FeatureMatrix,
     starts: Vec<Mixture>,
     max_iter: usize,
@@ -582,35 +614,76 @@ pub fn em(
         return Ok(Vec::new());
     };
     let covariance = first.covariance_type();
-    let moments = (covariance == CovarianceType::Tied).then(|| second_moments(points));
-    let n = points.n() as f64;
-    let mut runs: Vec<EmRun> = starts
-        .into_iter()
-        .map(|mixture| EmRun {
-            mixture,
-            lower_bounds: Vec::new(),
-            converged: false,
-            raised: Vec::new(),
-        })
-        .collect();
-    for _ in 0..max_iter {
-        let active: Vec<usize> = (0..runs.len()).filter(|&r| !runs[r].converged).collect();
-        if active.is_empty() {
-            break;
+    let moments = (covariance == CovarianceType::Tied).then(|| Moments::of(points));
+    let ks: Vec<usize> = starts.iter().map(Mixture::k).collect();
+    let mut runs: Vec<EmRun> = starts.into_iter().map(EmRun::new).collect();
+    with_kernels!(backend, kernels => {
+        let device = kernels.upload(points)?;
+        let mut state = kernels.mixture_start(&device, &ks, covariance.products())?;
+        for _ in 0..max_iter {
+            let active: Vec<usize> = (0..runs.len()).filter(|&r| !runs[r].converged).collect();
+            if active.is_empty() {
+                break;
+            }
+            let step = Iteration {
+                n: points.n(),
+                moments: moments.as_ref(),
+                tol,
+                reg_covar,
+            };
+            step.run(kernels, &device, &mut state, &mut runs, &active)?;
         }
-        let mixtures: Vec<&Mixture> = active.iter().map(|&r| &runs[r].mixture).collect();
-        let stats = estep::pass(points, &mixtures);
-        for (&r, stats) in active.iter().zip(stats) {
+    });
+    Ok(runs)
+}
+
+/// What every EM iteration of a fit shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Iteration<'a> {
+    /// Points.
+    pub n: usize,
+    /// `X^T X` of the points, for `tied` covariances.
+    pub moments: Option<&'a Moments>,
+    /// Stop a run once its lower bound changes by less.
+    pub tol: f64,
+    /// Added to every covariance's diagonal (working coordinates).
+    pub reg_covar: f64,
+}
+
+impl Iteration<'_> {
+    /// One EM iteration (an E-step pass on `kernels`, then each run's
+    /// M-step on the host) of the runs in `active`, all of one covariance
+    /// type, whose pass state `state` is.
+    pub fn run<K: Kernels>(
+        &self,
+        kernels: &K,
+        points: &K::Points,
+        state: &mut K::Mixtures,
+        runs: &mut [EmRun],
+        active: &[usize],
+    ) -> Result<(), ClusterError> {
+        let Some(&first) = active.first() else {
+            return Ok(());
+        };
+        let covariance = runs[first].mixture.covariance_type();
+        let terms: Vec<(usize, Components)> = active
+            .iter()
+            .map(|&r| (r, runs[r].mixture.components()))
+            .collect();
+        let sums = kernels.mixture_pass(points, state, &terms)?;
+        drop(terms);
+        let n = self.n as f64;
+        for (&r, sums) in active.iter().zip(sums) {
             let run = &mut runs[r];
             let k = run.mixture.k();
-            let bound = stats.log_likelihood / n;
+            let bound = sums.log_likelihood / n;
             if !bound.is_finite() {
                 return Err(ClusterError::Degenerate(format!(
                     "the K = {k} mixture's log-likelihood is not finite: the features' values are too far apart to fit as given; scale them (--scale zscore)"
                 )));
             }
-            let (mixture, raised) = mstep::m_step(&stats, moments.as_ref(), covariance, reg_covar)
-                .ok_or_else(|| not_positive_definite(k, reg_covar))?;
+            let (mixture, raised) = mstep::m_step(&sums, self.moments, covariance, self.reg_covar)
+                .ok_or_else(|| not_positive_definite(k, self.reg_covar))?;
             // What the covariances now hold: an earlier raise no longer
             // applies.
             run.raised = raised;
@@ -622,12 +695,12 @@ pub fn em(
                     .copied()
                     .unwrap_or(f64::NEG_INFINITY);
             run.lower_bounds.push(bound);
-            if change.abs() < tol {
+            if change.abs() < self.tol {
                 run.converged = true;
             }
         }
+        Ok(())
     }
-    Ok(runs)
 }
 
 fn not_positive_definite(k: usize, reg_covar: f64) -> ClusterError {
@@ -635,23 +708,6 @@ fn not_positive_definite(k: usize, reg_covar: f64) -> ClusterError {
         "a covariance of the K = {k} mixture stayed not positive definite with the regularisation raised {} times from {reg_covar:e}; fewer segments (--k), a larger --reg-covar or scaled features (--scale zscore) may fit",
         mstep::MAX_RAISES
     ))
-}
-
-/// `X^T X` over all points.
-fn second_moments(points: &FeatureMatrix) -> Moments {
-    use rayon::prelude::*;
-    let d = points.d();
-    let parts: Vec<Array2<f64>> = estep::chunks(points)
-        .map(|rows| {
-            let x = rows.mapv(f64::from);
-            x.t().dot(&x)
-        })
-        .collect();
-    let mut all = Array2::zeros((d, d));
-    for p in &parts {
-        all += p;
-    }
-    Moments { all }
 }
 
 /// The mixture scikit-learn's M-step makes of hard responsibilities:
@@ -665,7 +721,7 @@ fn from_members<'a>(
     reg_covar: f64,
 ) -> Result<(Mixture, Vec<Raised>), ClusterError> {
     let d = points.d();
-    let mut stats = Stats::zero(k, d, params.covariance);
+    let mut stats = MixtureSums::zero(k, d, params.covariance.products());
     for (x, c) in members {
         stats.resp[c] += 1.0;
         let mut p = 0;
@@ -686,7 +742,7 @@ fn from_members<'a>(
             }
         }
     }
-    let moments = (params.covariance == CovarianceType::Tied).then(|| second_moments(points));
+    let moments = (params.covariance == CovarianceType::Tied).then(|| Moments::of(points));
     mstep::m_step(&stats, moments.as_ref(), params.covariance, reg_covar)
         .ok_or_else(|| not_positive_definite(k, reg_covar))
 }
@@ -756,7 +812,15 @@ pub fn fit_each_k(
             starts.push(start(backend, points, k, r, params, reg_covar)?);
         }
     }
-    let mut runs = em(points, starts, params.max_iter, params.tol, reg_covar)?.into_iter();
+    let mut runs = em(
+        backend,
+        points,
+        starts,
+        params.max_iter,
+        params.tol,
+        reg_covar,
+    )?
+    .into_iter();
     let mut fits = Vec::with_capacity(ks.len());
     for _ in ks {
         let mut best: Option<EmRun> = None;
@@ -766,14 +830,18 @@ pub fn fit_each_k(
                 best = Some(run);
             }
         }
-        fits.push(finish_fit(points, best.expect("n_init >= 1")));
+        fits.push(finish_fit(backend, points, best.expect("n_init >= 1"))?);
     }
     Ok(fits)
 }
 
-/// One more E-step with the kept run's parameters: labels, the mean
-/// log-likelihood and the inertia of the labels.
-pub fn finish_fit(points: &FeatureMatrix, run: EmRun) -> GaussianMixture {
+/// One more E-step with the kept run's parameters, on `backend`: labels,
+/// the mean log-likelihood and the inertia of the labels.
+pub fn finish_fit(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    run: EmRun,
+) -> Result<GaussianMixture, ClusterError> {
     let EmRun {
         mixture,
         lower_bounds,
@@ -781,9 +849,10 @@ pub fn finish_fit(points: &FeatureMatrix, run: EmRun) -> GaussianMixture {
         raised,
     } = run;
     let n = points.n();
-    let mut labels = vec![0u32; n];
-    let mut lls = vec![0.0f64; n];
-    estep::posteriors(points, &mixture, &mut labels, &mut lls, None);
+    let (labels, log_likelihood) = with_kernels!(backend, kernels => {
+        let device = kernels.upload(points)?;
+        kernels.mixture_labels(&device, mixture.components())?
+    });
     let inertia = (0..n)
         .map(|i| {
             let mean = mixture.means.row(labels[i] as usize);
@@ -795,15 +864,15 @@ pub fn finish_fit(points: &FeatureMatrix, run: EmRun) -> GaussianMixture {
                 .sum::<f64>()
         })
         .sum();
-    GaussianMixture {
-        log_likelihood: lls.iter().sum::<f64>() / n as f64,
+    Ok(GaussianMixture {
+        log_likelihood: log_likelihood / n as f64,
         mixture,
         labels,
         lower_bounds,
         converged,
         raised,
         inertia,
-    }
+    })
 }
 
 /// Fits every K of `ks` and computes every metric, with the BIC and AIC

@@ -5,9 +5,12 @@
 //! define them (the same `10 * eps` added to every component's weight,
 //! the same regularisation on the diagonal).
 
-use ndarray::{Array1, Array2, Array3};
+use ndarray::{Array1, Array2, Array3, ArrayView2};
+use rayon::prelude::*;
 
 use super::{CovarianceType, Covariances, Mixture};
+use crate::backend::MixtureSums;
+use crate::features::matrix::FeatureMatrix;
 
 /// Added to every component's summed responsibility, as scikit-learn does,
 /// so that an empty component divides by a tiny number rather than 0.
@@ -17,53 +20,8 @@ pub const WEIGHT_FLOOR: f64 = 10.0 * f64::EPSILON;
 /// covariance is not positive definite before the fit gives up.
 pub const MAX_RAISES: u32 = 12;
 
-/// The sums one pass over the points gives for one mixture.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stats {
-    /// Per component, the summed responsibility.
-    pub resp: Vec<f64>,
-    /// K x d: per component, the responsibility-weighted sum of the points.
-    pub first: Array2<f64>,
-    /// Per component, the weighted sums of products of coordinates: the
-    /// d (d + 1) / 2 products `x_a x_b` (a <= b, row by row) for `full`,
-    /// the d squares for `diag` and `spherical`, nothing for `tied` (which
-    /// uses [`Moments::all`]).
-    pub second: Array2<f64>,
-    /// The sum over the points of each one's log-likelihood (the log of
-    /// its summed weighted densities) under the mixture the pass read.
-    pub log_likelihood: f64,
-}
-
-impl Stats {
-    /// Zero sums for `k` components of `d` features.
-    pub fn zero(k: usize, d: usize, covariance: CovarianceType) -> Self {
-        Stats {
-            resp: vec![0.0; k],
-            first: Array2::zeros((k, d)),
-            second: Array2::zeros((k, products(covariance, d))),
-            log_likelihood: 0.0,
-        }
-    }
-
-    /// Adds another chunk's sums.
-    pub fn add(&mut self, other: &Stats) {
-        for (a, b) in self.resp.iter_mut().zip(&other.resp) {
-            *a += b;
-        }
-        self.first += &other.first;
-        self.second += &other.second;
-        self.log_likelihood += other.log_likelihood;
-    }
-}
-
-/// The products of coordinates a covariance type needs per point.
-pub fn products(covariance: CovarianceType, d: usize) -> usize {
-    match covariance {
-        CovarianceType::Full => d * (d + 1) / 2,
-        CovarianceType::Diag | CovarianceType::Spherical => d,
-        CovarianceType::Tied => 0,
-    }
-}
+/// `ln(2 pi)`.
+pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// What tied covariances need of all the points, whatever their
 /// responsibilities: `X^T X` (d x d), as scikit-learn computes it.
@@ -72,6 +30,32 @@ pub struct Moments {
     /// The sum over the points of `x x^T`.
     pub all: Array2<f64>,
 }
+
+impl Moments {
+    /// `X^T X` of the points, in f64, summed in fixed chunks in order (the
+    /// same on every thread count).
+    pub fn of(points: &FeatureMatrix) -> Self {
+        let d = points.d();
+        let parts: Vec<Array2<f64>> = points
+            .as_slice()
+            .par_chunks(MOMENT_ROWS * d.max(1))
+            .map(|rows| {
+                let x = ArrayView2::from_shape((rows.len() / d, d), rows)
+                    .expect("whole rows")
+                    .mapv(f64::from);
+                x.t().dot(&x)
+            })
+            .collect();
+        let mut all = Array2::zeros((d, d));
+        for p in &parts {
+            all += p;
+        }
+        Moments { all }
+    }
+}
+
+/// Rows per part of [`Moments::of`].
+const MOMENT_ROWS: usize = 1024;
 
 /// A component whose covariance was not positive definite at the
 /// regularisation asked for, and the regularisation that made it so.
@@ -88,7 +72,7 @@ pub struct Raised {
 /// whose covariance needed more (see [`Raised`]) are listed. `None` when
 /// even [`MAX_RAISES`] tenfold raises could not make one positive definite.
 pub fn m_step(
-    stats: &Stats,
+    stats: &MixtureSums,
     moments: Option<&Moments>,
     covariance: CovarianceType,
     reg_covar: f64,

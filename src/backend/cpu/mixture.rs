@@ -1,7 +1,8 @@
-//! The E-step on the CPU: each point's log density under every component
-//! (through the Cholesky factors of the precisions, in log space), the
-//! log-sum-exp over components, the responsibilities, and the sums the
-//! M-step needs, in one pass over the points that serves several mixtures.
+//! A Gaussian mixture's E-step on the CPU: each point's log density under
+//! every component (through the Cholesky factors of the precisions, in
+//! log space), the log-sum-exp over components, the responsibilities, and
+//! the sums the M-step needs, in one pass over the points that serves
+//! several mixtures.
 //!
 //! Points are read in fixed chunks of [`CHUNK`], widened to f64 and laid
 //! out transposed (a row per coordinate), so that every per-point loop
@@ -18,8 +19,8 @@
 use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
 
-use super::Mixture;
-use super::mstep::{Stats, products};
+use super::TiledPoints;
+use crate::backend::{Components, MixtureSums, Products};
 use crate::features::matrix::FeatureMatrix;
 
 /// Points per chunk: small enough that a chunk's coordinates and
@@ -43,30 +44,85 @@ const FLUSH: f64 = -700.0;
 /// the memory of a pass for many runs at once (a sweep's).
 const BLOCK_CHUNKS: usize = 64;
 
-/// `ln(2 pi)`.
-pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
+/// Where a pass reads the points: the backend's tiles (a fit), or rows
+/// (scoring).
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// The CPU backend's transposed tiles.
+    Tiles(&'a TiledPoints),
+    /// Row-major points.
+    Rows(&'a FeatureMatrix),
+}
 
-/// One pass over the points: for each mixture (all of one covariance
-/// type), the sums its M-step needs and the summed log-likelihood.
-pub fn pass(points: &FeatureMatrix, mixtures: &[&Mixture]) -> Vec<Stats> {
-    let Some(first) = mixtures.first() else {
-        return Vec::new();
-    };
-    let covariance = first.covariance_type();
-    let d = points.d();
-    let m = products(covariance, d);
-    let mut total: Vec<Stats> = mixtures
+impl Source<'_> {
+    fn n(&self) -> usize {
+        match self {
+            Source::Tiles(t) => t.n(),
+            Source::Rows(m) => m.n(),
+        }
+    }
+
+    fn d(&self) -> usize {
+        match self {
+            Source::Tiles(t) => t.d(),
+            Source::Rows(m) => m.d(),
+        }
+    }
+
+    fn chunks(&self) -> usize {
+        self.n().div_ceil(CHUNK)
+    }
+
+    /// Chunk `c`'s points in f64, transposed, over a row of ones ((d + 1)
+    /// x rows).
+    fn transposed(&self, c: usize) -> Array2<f64> {
+        let (n, d) = (self.n(), self.d());
+        let first = c * CHUNK;
+        let rows = CHUNK.min(n - first);
+        let mut x = vec![1.0; (d + 1) * rows];
+        match self {
+            Source::Rows(m) => {
+                let flat = &m.as_slice()[first * d..(first + rows) * d];
+                for (i, row) in flat.chunks_exact(d).enumerate() {
+                    for (j, &v) in row.iter().enumerate() {
+                        x[j * rows + i] = f64::from(v);
+                    }
+                }
+            }
+            Source::Tiles(t) => {
+                // CHUNK is a whole number of tiles.
+                for (at, tile) in t.chunk_of(first, rows).enumerate() {
+                    let base = at * super::TILE;
+                    for j in 0..d {
+                        let values = &tile.values[j * super::TILE..j * super::TILE + tile.len];
+                        for (p, &v) in values.iter().enumerate() {
+                            x[j * rows + base + p] = f64::from(v);
+                        }
+                    }
+                }
+            }
+        }
+        Array2::from_shape_vec((d + 1, rows), x).expect("(d + 1) x rows")
+    }
+}
+
+/// One pass over the points: for each mixture, the sums its M-step needs
+/// (the `products` of coordinates) and the summed log-likelihood.
+pub fn pass(source: Source, mixtures: &[Components], products: Products) -> Vec<MixtureSums> {
+    let d = source.d();
+    let m = products.count(d);
+    let mut total: Vec<MixtureSums> = mixtures
         .iter()
-        .map(|m| Stats::zero(m.k(), d, covariance))
+        .map(|c| MixtureSums::zero(c.k(), d, products))
         .collect();
     // Chunks in blocks: each block's chunks run in parallel, then their sums
     // are added in chunk order, so memory stays that of one block's sums.
-    let all: Vec<ArrayView2<f32>> = chunks(points).collect();
-    for block in all.chunks(BLOCK_CHUNKS) {
-        let sums: Vec<Vec<Stats>> = block
-            .par_iter()
-            .map(|rows| {
-                let x = transposed(rows);
+    let chunks = source.chunks();
+    for block in (0..chunks).step_by(BLOCK_CHUNKS) {
+        let sums: Vec<Vec<MixtureSums>> = (block..chunks.min(block + BLOCK_CHUNKS))
+            .into_par_iter()
+            .map(|c| {
+                let x = source.transposed(c);
                 let z = (m > 0).then(|| coordinate_products(&x, m));
                 let mut scratch = Scratch::default();
                 mixtures
@@ -78,14 +134,14 @@ pub fn pass(points: &FeatureMatrix, mixtures: &[&Mixture]) -> Vec<Stats> {
                             ArrayView2::from_shape((k, x.ncols()), &scratch.resp).expect("k x n");
                         // The row of ones sums the responsibilities.
                         let first = resp.dot(&x.t());
-                        let mut stats = Stats::zero(k, d, covariance);
-                        stats.resp = first.column(d).to_vec();
-                        stats.first.assign(&first.slice(s![.., ..d]));
+                        let mut sums = MixtureSums::zero(k, d, products);
+                        sums.resp = first.column(d).to_vec();
+                        sums.first.assign(&first.slice(s![.., ..d]));
                         if let Some(z) = &z {
-                            stats.second = resp.dot(&z.t());
+                            sums.second = resp.dot(&z.t());
                         }
-                        stats.log_likelihood = log_likelihood;
-                        stats
+                        sums.log_likelihood = log_likelihood;
+                        sums
                     })
                     .collect()
             })
@@ -99,30 +155,7 @@ pub fn pass(points: &FeatureMatrix, mixtures: &[&Mixture]) -> Vec<Stats> {
     total
 }
 
-/// The points in chunks of [`CHUNK`] rows (the last may be short).
-pub fn chunks(points: &FeatureMatrix) -> impl IndexedParallelIterator<Item = ArrayView2<'_, f32>> {
-    let d = points.d();
-    points
-        .as_slice()
-        .par_chunks(CHUNK * d)
-        .map(move |rows| ArrayView2::from_shape((rows.len() / d, d), rows).expect("whole rows"))
-}
-
-/// A chunk's points (n x d) in f64, transposed, over a row of ones
-/// ((d + 1) x n).
-fn transposed(rows: &ArrayView2<f32>) -> Array2<f64> {
-    let (n, d) = rows.dim();
-    let mut x = vec![1.0; (d + 1) * n];
-    let flat = rows.as_slice().expect("rows of a standard layout");
-    for (i, row) in flat.chunks_exact(d).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            x[j * n + i] = f64::from(v);
-        }
-    }
-    Array2::from_shape_vec((d + 1, n), x).expect("(d + 1) x n")
-}
-
-/// The products of coordinates (see [`Stats::second`]) of a chunk's
+/// The products of coordinates (see [`MixtureSums::second`]) of a chunk's
 /// points (`x`, transposed), `m` of them: the squares (`m == d`) or every
 /// pair `a <= b`; transposed too (m x n).
 fn coordinate_products(x: &Array2<f64>, m: usize) -> Array2<f64> {
@@ -167,7 +200,7 @@ pub struct Scratch {
 /// lowest on a tie, compared in log space) and its log-likelihood (the log
 /// of its summed weighted densities, through log-sum-exp); returns the
 /// summed log-likelihood.
-pub fn responsibilities(x: &Array2<f64>, mixture: &Mixture, scratch: &mut Scratch) -> f64 {
+pub fn responsibilities(x: &Array2<f64>, mixture: &Components, scratch: &mut Scratch) -> f64 {
     let n = x.ncols();
     let (k, d) = (mixture.k(), mixture.d());
     let xs = x.as_slice().expect("a standard layout");
@@ -178,7 +211,7 @@ pub fn responsibilities(x: &Array2<f64>, mixture: &Mixture, scratch: &mut Scratc
     scratch.best.resize(n, 0);
     scratch.sums.clear();
     scratch.sums.resize(n, 0.0);
-    let w = &mixture.whitening;
+    let w = mixture.whitening;
     let mut factor = vec![0.0; d * d];
     let mut bias = vec![0.0; d];
     let mut rows = vec![(0, 0); d];
@@ -369,31 +402,29 @@ fn divide(values: &mut [f64], by: &[f64]) {
     }
 }
 
-/// One chunk's points and the outputs of [`posteriors`] for them.
-type PosteriorChunk<'a, 'b> = (
-    ((ArrayView2<'a, f32>, &'b mut [u32]), &'b mut [f64]),
-    Option<&'b mut [f32]>,
-);
+/// The outputs of [`posteriors`] for one chunk: labels, log-likelihoods
+/// and, when asked for, probabilities.
+type PosteriorChunk<'a> = ((&'a mut [u32], &'a mut [f64]), Option<&'a mut [f32]>);
 
 /// Places points with a mixture, chunk by chunk: each point's most
 /// probable component (the lowest on a tie) and its log-likelihood, and,
 /// when `probabilities` is given (n x K), every membership probability.
 /// Memory beyond the outputs is one chunk's.
 pub fn posteriors(
-    points: &FeatureMatrix,
-    mixture: &Mixture,
+    source: Source,
+    mixture: &Components,
     labels: &mut [u32],
     log_likelihoods: &mut [f64],
     probabilities: Option<&mut [f32]>,
 ) {
     let k = mixture.k();
-    let rows = chunks(points);
     let labels = labels.par_chunks_mut(CHUNK);
     let lls = log_likelihoods.par_chunks_mut(CHUNK);
-    let work = |(((x, labels), lls), probs): PosteriorChunk| {
+    let work = |(c, ((labels, lls), probs)): (usize, PosteriorChunk)| {
         let mut scratch = Scratch::default();
-        let n = x.nrows();
-        responsibilities(&transposed(&x), mixture, &mut scratch);
+        let x = source.transposed(c);
+        let n = x.ncols();
+        responsibilities(&x, mixture, &mut scratch);
         labels.copy_from_slice(&scratch.best);
         lls.copy_from_slice(&scratch.norms);
         if let Some(probs) = probs {
@@ -405,12 +436,16 @@ pub fn posteriors(
         }
     };
     match probabilities {
-        Some(p) => rows
-            .zip(labels)
+        Some(p) => labels
             .zip(lls)
             .zip(p.par_chunks_mut(CHUNK * k).map(Some))
+            .enumerate()
             .for_each(work),
-        None => rows.zip(labels).zip(lls).map(|t| (t, None)).for_each(work),
+        None => labels
+            .zip(lls)
+            .map(|t| (t, None))
+            .enumerate()
+            .for_each(work),
     }
 }
 
