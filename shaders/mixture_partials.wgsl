@@ -36,6 +36,10 @@
 const STRIDE: u32 = 2u * D + D * D + 1u;
 const FACTOR: u32 = 2u * D;
 const WRITE_LABELS: u32 = 1u;
+// Bounds that keep every log density finite: a squared norm of HUGE
+// (far past any real point's) and the lowest log density.
+const HUGE: f32 = 1e37;
+const LOWEST: f32 = -1e37;
 
 var<workgroup> tile_x: array<f32, WG * D>;
 // Responsibilities, component by component (tile_r[c * WG + u]).
@@ -48,9 +52,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (g >= params.workgroups) {
         return;
     }
+    // Each column's sum over the tiles, compensated (Kahan): at 10M users
+    // a workgroup adds some 40 tiles.
     var acc: array<f32, PT>;
+    var comp: array<f32, PT>;
     for (var m = 0u; m < PT; m++) {
         acc[m] = 0.0;
+        comp[m] = 0.0;
     }
     let base = g * params.tiles * WG;
     for (var t = 0u; t < params.tiles; t++) {
@@ -61,8 +69,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             x[j] = select(0.0, points[min(i, params.n - 1u) * D + j], valid);
             tile_x[lid * D + j] = x[j];
         }
+        // Everything stays finite (WGSL may assume no infinities): a
+        // squared norm past f32's range is clamped, so every component
+        // has a log density and the largest is at least LOWEST.
         var logs: array<f32, K>;
-        var best = -infinity();
+        var best = LOWEST;
         var at = 0u;
         for (var c = 0u; c < K; c++) {
             let m = c * STRIDE;
@@ -82,26 +93,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 }
                 sq += y * y;
             }
-            let l = model[m + FACTOR + D * D] - 0.5 * sq;
+            let l = max(model[m + FACTOR + D * D] - 0.5 * min(sq, HUGE), LOWEST);
             logs[c] = l;
             if (l > best) {
                 best = l;
                 at = c;
             }
         }
-        // A point no component reaches (every density 0) has no
-        // responsibilities and a log-likelihood of -inf, as on the CPU.
-        let reached = best > -infinity();
+        // The largest term is e^0 = 1, so 1 <= sum <= K.
         var sum = 0.0;
         for (var c = 0u; c < K; c++) {
-            let e = select(0.0, exp(logs[c] - best), reached);
+            let e = exp(logs[c] - best);
             logs[c] = e;
             sum += e;
         }
         for (var c = 0u; c < K; c++) {
-            tile_r[c * WG + lid] = select(0.0, logs[c] / sum, valid && reached);
+            tile_r[c * WG + lid] = select(0.0, logs[c] / sum, valid);
         }
-        tile_ll[lid] = select(0.0, select(best, best + log(sum), reached), valid);
+        tile_ll[lid] = select(0.0, best + log(sum), valid);
         if (valid && (params.flags & WRITE_LABELS) != 0u) {
             labels[i] = at;
         }
@@ -136,7 +145,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                         s += tile_ll[u];
                     }
                 }
-                acc[m] += s;
+                let y = s - comp[m];
+                let t = acc[m] + y;
+                comp[m] = (t - acc[m]) - y;
+                acc[m] = t;
             }
         }
         workgroupBarrier();

@@ -553,12 +553,73 @@ fn mixture_pass_matches_a_plain_loop<K: Kernels>(backend: &K, relative: f64) {
     }
 }
 
+/// Users far from the origin (every coordinate near 1,000, so f32 keeps
+/// about 1e-4 of them) with a spread of about 1: raw moments in f32 would
+/// lose the covariances (1e6 against 0.3), and a mean rounded to f32
+/// would shift every whitened coordinate. Each component's covariance from
+/// the pass's sums, and the log-likelihood, against the plain f64 loop.
+fn mixture_sums_keep_their_digits_far_from_the_origin<K: Kernels>(
+    backend: &K,
+    relative: f64,
+    covariance_relative: f64,
+) {
+    let near = blobs(3001, 3, 4, 12);
+    let x = FeatureMatrix::from_rows(
+        near.n(),
+        3,
+        near.as_slice().iter().map(|v| v + 1000.0).collect(),
+    );
+    let device = backend.upload(&x).unwrap();
+    let k = 4;
+    // Means at four users, unit-ish covariances.
+    let means = Array2::from_shape_fn((k, 3), |(c, j)| f64::from(x.row(c * 5)[j]) + 0.1);
+    let covariances = Covariances::Full(Array3::from_shape_fn((k, 3, 3), |(c, a, b)| {
+        if a == b { 0.3 + 0.1 * c as f64 } else { 0.05 }
+    }));
+    let mixture = Mixture::new(vec![0.25; k], means, covariances).unwrap();
+    let mut state = backend
+        .mixture_start(&device, &[k], CovarianceType::Full.products())
+        .unwrap();
+    let got = backend
+        .mixture_pass(&device, &mut state, &[(0, mixture.components())])
+        .unwrap()
+        .remove(0);
+    let want = plain_e_step(&x, &mixture);
+    let (a, b) = (got.log_likelihood, want.sums.log_likelihood);
+    assert!(
+        (a - b).abs() <= relative * want.magnitude.log_likelihood,
+        "log-likelihood {a} vs {b}"
+    );
+    // Covariance entry (a, b) of component c from raw sums, in f64.
+    let covariance = |sums: &MixtureSums, c: usize, p: usize, (a, b): (usize, usize)| {
+        let r = sums.resp[c];
+        sums.second[[c, p]] / r - sums.first[[c, a]] * sums.first[[c, b]] / (r * r)
+    };
+    let pairs = CovarianceType::Full.products().pairs(3);
+    for c in 0..k {
+        for (p, &pair) in pairs.iter().enumerate() {
+            let (g, w) = (
+                covariance(&got, c, p, pair),
+                covariance(&want.sums, c, p, pair),
+            );
+            // Relative to the component's spread, not to the raw moments.
+            assert!(
+                (g - w).abs() <= covariance_relative * w.abs().max(0.3),
+                "component {c}, {pair:?}: {g} vs {w}"
+            );
+        }
+    }
+}
+
 fn mixture_pass_matches_in_f64(backend: &segmint::backend::CpuBackend) {
     mixture_pass_matches_a_plain_loop(backend, 1e-10);
+    // f64 raw moments near 1e6 keep about 8 digits of a covariance of 0.3.
+    mixture_sums_keep_their_digits_far_from_the_origin(backend, 1e-10, 1e-7);
 }
 
 fn mixture_pass_matches_in_f32(backend: &segmint::backend::GpuBackend) {
     mixture_pass_matches_a_plain_loop(backend, 2e-6);
+    mixture_sums_keep_their_digits_far_from_the_origin(backend, 2e-6, 1e-4);
 }
 
 /// Whole mixture fits, every covariance type, on the GPU against the CPU:

@@ -498,7 +498,13 @@ fn mixtures_fit_on_the_gpu_as_on_the_cpu() {
         .clone();
     let at = |name: &str| header.iter().position(|h| h == name).unwrap();
     for (g, c) in zip_eq(&gpu, &cpu) {
-        assert_eq!(g[at("segment")], c[at("segment")], "{c:?}");
+        // The same segment, unless the user sits within rounding of a tie
+        // between the two.
+        let (a, b) = (&g[at("segment")], &c[at("segment")]);
+        if a != b {
+            let p = |s: &str| -> f64 { c[at(&format!("p_{s}"))].parse().unwrap() };
+            assert!((p(a) - p(b)).abs() < 1e-5, "{c:?}");
+        }
         for column in ["probability", "p_0", "p_1", "p_2", "p_3"] {
             let (a, b): (f64, f64) = (
                 g[at(column)].parse().unwrap(),

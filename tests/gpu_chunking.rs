@@ -236,16 +236,20 @@ fn lloyd_tiles_cut_by_the_loop_bound_match_the_cpu() {
 }
 
 /// A Gaussian mixture's E-step across chunks, 2D grids and read-backs cut
-/// into buffers (shrunk limits, 10,000 points), and with fewer tiles per
-/// workgroup than wanted (300,000 points want two; a bound of 200
-/// iterations leaves one at d = 2, K = 4): the same sums as the CPU's to
-/// f32 rounding, the same labels but within rounding of a tie.
+/// into buffers (shrunk limits, 10,000 points), with two tiles per
+/// workgroup (300,000 points), and with fewer tiles than wanted (a bound
+/// of 200 iterations leaves one at d = 2, K = 4): the same sums as the
+/// CPU's to f32 rounding, the same labels but within rounding of a tie.
 #[test]
 fn mixture_passes_past_the_limits_match_the_cpu() {
     let fit = gmm::fit_each_k(&Backend::Cpu, &points(), &[4], &GmmParams::default()).unwrap();
     let mixture = &fit[0].mixture;
     let products = CovarianceType::Full.products();
-    for (gpu, x) in [(shrunk(), points()), (bounded(200), points_n(300_000))] {
+    for (gpu, x) in [
+        (shrunk(), points()),
+        (bounded(1 << 20), points_n(300_000)),
+        (bounded(200), points_n(300_000)),
+    ] {
         let Some(gpu) = gpu else { return };
         let cpu_device = CpuBackend.upload(&x).unwrap();
         let mut cpu_state = CpuBackend

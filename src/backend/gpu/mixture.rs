@@ -31,6 +31,9 @@ const KIND_LL: u32 = 3;
 pub struct GpuMixtures {
     products: Products,
     runs: Vec<MixtureRun>,
+    /// The partial sums of a pass, shared by the runs (their dispatches
+    /// run one after another): as large as the largest run's.
+    partials: Buffer,
 }
 
 #[derive(Debug)]
@@ -44,7 +47,6 @@ struct MixtureRun {
     ranges: Buffer,
     columns: Buffer,
     kinds: Buffer,
-    partials: Buffer,
     totals: Buffer,
 }
 
@@ -224,11 +226,20 @@ impl GpuBackend {
                 ranges: ctx.zeroed("factor ranges", 4 * (k * d) as u64)?,
                 columns: ctx.buffer("mixture columns", bytemuck::cast_slice(&words))?,
                 kinds: ctx.zeroed("kinds", 4 * plan.columns as u64)?,
-                partials: ctx.zeroed("partials", 4 * (plan.rows * plan.columns) as u64)?,
                 totals: ctx.zeroed("totals", 4 * plan.columns as u64)?,
             });
         }
-        Ok(GpuMixtures { products, runs })
+        let largest = runs
+            .iter()
+            .map(|r| r.plan.rows * r.plan.columns)
+            .max()
+            .unwrap_or(1);
+        let partials = ctx.zeroed("partials", 4 * largest.max(1) as u64)?;
+        Ok(GpuMixtures {
+            products,
+            runs,
+            partials,
+        })
     }
 
     /// One E-step pass of the runs of `active`, each with its mixture:
@@ -240,17 +251,13 @@ impl GpuBackend {
         active: &[(usize, Components)],
     ) -> Result<Vec<MixtureSums>, BackendError> {
         let models = self.write_terms(state, active)?;
-        let no_labels = self.ctx.zeroed("no labels", 4)?;
-        let labels: Vec<&Buffer> = points.chunks.iter().map(|_| &no_labels).collect();
         let runs: Vec<&MixtureRun> = active.iter().map(|&(r, _)| &state.runs[r]).collect();
-        let read = self.mixture_dispatches(points, &runs, &labels, 0, "an EM iteration", &[])?;
+        let (totals, _) = self.mixture_dispatches(points, state, &runs, false)?;
         Ok(runs
             .iter()
-            .zip(&read)
+            .zip(&totals)
             .zip(&models)
-            .map(|((run, totals), model)| {
-                sums_from(&u32s(totals), model, run.k, points.d, state.products)
-            })
+            .map(|((run, totals), model)| sums_from(totals, model, run.k, points.d, state.products))
             .collect())
     }
 
@@ -263,25 +270,9 @@ impl GpuBackend {
     ) -> Result<(Vec<u32>, f64), BackendError> {
         let state = self.mixture_start(points, &[mixture.k()], Products::None)?;
         self.write_terms(&state, &[(0, mixture)])?;
-        let labels = points
-            .chunks
-            .iter()
-            .map(|c| self.ctx.zeroed("labels", 4 * c.rows as u64))
-            .collect::<Result<Vec<_>, _>>()?;
-        let label_refs: Vec<&Buffer> = labels.iter().collect();
-        let reads: Vec<_> = labels.iter().map(|b| (b, 0, b.size())).collect();
         let run = &state.runs[0];
-        let read = self.mixture_dispatches(
-            points,
-            &[run],
-            &label_refs,
-            WRITE_LABELS,
-            "a mixture's labels",
-            &reads,
-        )?;
-        let totals = u32s(&read[0]);
-        let log_likelihood = f64::from(f32::from_bits(totals[run.plan.columns - 1]));
-        let labels = read[1..].iter().flat_map(|bytes| u32s(bytes)).collect();
+        let (totals, labels) = self.mixture_dispatches(points, &state, &[run], true)?;
+        let log_likelihood = f64::from(f32::from_bits(totals[0][run.plan.columns - 1]));
         Ok((labels, log_likelihood))
     }
 
@@ -306,18 +297,26 @@ impl GpuBackend {
     }
 
     /// Runs mixture_partials over every chunk and reduce_columns for each
-    /// of `runs`, in one submission; reads each run's totals, then
-    /// `extra`.
+    /// of `runs` (one after another, through the state's one partials
+    /// buffer), in one submission; reads each run's column totals (f32
+    /// bits) and, with `labels`, each point's label.
     fn mixture_dispatches(
         &self,
         points: &GpuPoints,
+        state: &GpuMixtures,
         runs: &[&MixtureRun],
-        labels: &[&Buffer],
-        flags: u32,
-        what: &str,
-        extra: &[(&Buffer, u64, u64)],
-    ) -> Result<Vec<Vec<u8>>, BackendError> {
+        labels: bool,
+    ) -> Result<(Vec<Vec<u32>>, Vec<u32>), BackendError> {
         let d = points.d;
+        let label_buffers = if labels {
+            points
+                .chunks
+                .iter()
+                .map(|c| self.ctx.zeroed("labels", 4 * c.rows as u64))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            vec![self.ctx.zeroed("no labels", 4)?]
+        };
         let mut pipelines = Vec::with_capacity(runs.len());
         for run in runs {
             let spec = Specialisation {
@@ -331,11 +330,11 @@ impl GpuBackend {
             ));
         }
         let mut dispatches = Vec::new();
-        let mut reads = Vec::with_capacity(runs.len() + extra.len());
+        let mut reads = Vec::new();
         for (run, (partials, reduce)) in runs.iter().zip(&pipelines) {
             let plan = run.plan;
             let mut offset = 0;
-            for (chunk, labels) in points.chunks.iter().zip(labels) {
+            for (c, chunk) in points.chunks.iter().enumerate() {
                 let workgroups = chunk.rows.div_ceil(WG as usize * plan.tiles);
                 let params = Params {
                     n: chunk.rows as u32,
@@ -344,7 +343,7 @@ impl GpuBackend {
                     pairs: plan.columns as u32,
                     tiles: plan.tiles as u32,
                     partial_offset: offset as u32,
-                    flags,
+                    flags: if labels { WRITE_LABELS } else { 0 },
                     ..Params::default()
                 };
                 dispatches.push(self.dispatch(
@@ -356,15 +355,15 @@ impl GpuBackend {
                         &run.model,
                         &run.ranges,
                         &run.columns,
-                        labels,
-                        &run.partials,
+                        &label_buffers[if labels { c } else { 0 }],
+                        &state.partials,
                     ],
                 ));
                 offset += workgroups;
             }
             dispatches.push(self.reduce_columns(
                 reduce,
-                &run.partials,
+                &state.partials,
                 &run.kinds,
                 &run.totals,
                 plan.rows,
@@ -372,8 +371,21 @@ impl GpuBackend {
             ));
             reads.push((&run.totals, 0, 4 * plan.columns as u64));
         }
-        reads.extend_from_slice(extra);
-        self.ctx.run(what, &dispatches, &reads)
+        if labels {
+            reads.extend(label_buffers.iter().map(|b| (b, 0, b.size())));
+        }
+        let what = if labels {
+            "a mixture's labels"
+        } else {
+            "an EM iteration"
+        };
+        let read = self.ctx.run(what, &dispatches, &reads)?;
+        let totals = read[..runs.len()].iter().map(|b| u32s(b)).collect();
+        let labels = read[runs.len()..]
+            .iter()
+            .flat_map(|bytes| u32s(bytes))
+            .collect();
+        Ok((totals, labels))
     }
 }
 
