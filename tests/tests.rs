@@ -21,5 +21,6 @@ mod properties;
 mod reference_cluster;
 mod reference_features;
 mod reference_gmm;
+mod reference_hierarchical;
 mod scale_reference;
 mod shaders;

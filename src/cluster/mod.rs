@@ -4,6 +4,7 @@
 //! the algorithms that drive them.
 
 pub mod gmm;
+pub mod hierarchical;
 pub mod kmeans;
 pub mod metrics;
 pub mod params;
