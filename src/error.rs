@@ -114,6 +114,7 @@ impl From<ClusterError> for Error {
             ClusterError::Overflow(message) | ClusterError::Degenerate(message) => {
                 Error::Data(message)
             }
+            ClusterError::TooLarge(message) => Error::Usage(message),
         }
     }
 }

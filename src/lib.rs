@@ -20,7 +20,8 @@
 //!   mixture's E-step), on the CPU and on a GPU (WGSL through wgpu),
 //!   behind one trait;
 //! - [`cluster`]: K-Means (k-means++, Lloyd), Gaussian mixtures (EM),
-//!   sweeps over K and their quality metrics;
+//!   hierarchical trees (exact linkages, micro-clusters), sweeps over K
+//!   and their quality metrics;
 //! - [`insights`]: segments ranked and named, RFM, churn risk, activity,
 //!   revenue concentration, transitions between periods;
 //! - [`report`]: the scores CSV, the sweep table, the report's numbers and

@@ -11,6 +11,7 @@ mod cli_cluster;
 mod cli_errors;
 mod cli_gmm;
 mod cli_gpu;
+mod cli_hierarchical;
 mod cli_report;
 mod cluster_properties;
 mod golden;

@@ -5,6 +5,7 @@
 //! instead.
 
 use segmint::Error;
+use segmint::cluster::hierarchical::HierarchicalParams;
 use segmint::cluster::params::parse_k_list;
 use segmint::cluster::{GmmParams, KMeansParams, ParamsError, SilhouetteMode};
 use segmint::features::FeatureOptions;
@@ -95,21 +96,36 @@ impl KMeansArgs {
     /// tolerance, regularisation) before any data is read, and the
     /// silhouette mode.
     pub fn method(&self) -> Result<(Method, SilhouetteMode), Error> {
+        let only = |method: &str, flags: &[(&str, bool)]| -> Result<(), Error> {
+            match flags.iter().find(|(_, given)| *given) {
+                Some((flag, _)) => Err(Error::Usage(format!(
+                    "{flag} applies to {method}: add --method {}",
+                    if method == "Gaussian mixtures" {
+                        "gmm"
+                    } else {
+                        "hierarchical"
+                    }
+                ))),
+                None => Ok(()),
+            }
+        };
+        let gmm_only = [
+            ("--covariance", self.covariance.is_some()),
+            ("--reg-covar", self.reg_covar.is_some()),
+            ("--gmm-init", self.gmm_init.is_some()),
+        ];
+        let tree_only = [
+            ("--linkage", self.linkage.is_some()),
+            ("--micro-clusters", self.micro_clusters.is_some()),
+        ];
         let method = match self.method {
             MethodName::Kmeans => {
-                let gmm_only = [
-                    ("--covariance", self.covariance.is_some()),
-                    ("--reg-covar", self.reg_covar.is_some()),
-                    ("--gmm-init", self.gmm_init.is_some()),
-                ];
-                if let Some((flag, _)) = gmm_only.iter().find(|(_, given)| *given) {
-                    return Err(Error::Usage(format!(
-                        "{flag} applies to Gaussian mixtures: add --method gmm"
-                    )));
-                }
+                only("Gaussian mixtures", &gmm_only)?;
+                only("hierarchical clustering", &tree_only)?;
                 Method::KMeans(self.params())
             }
             MethodName::Gmm => {
+                only("hierarchical clustering", &tree_only)?;
                 let defaults = GmmParams::default();
                 Method::Gmm(GmmParams {
                     k: 1,
@@ -120,6 +136,24 @@ impl KMeansArgs {
                     tol: self.tol.unwrap_or(defaults.tol),
                     reg_covar: self.reg_covar.unwrap_or(defaults.reg_covar),
                     init: parse("--gmm-init", &self.gmm_init)?.unwrap_or(defaults.init),
+                    seed: self.seed,
+                })
+            }
+            MethodName::Hierarchical => {
+                only("Gaussian mixtures", &gmm_only)?;
+                let iterative = [
+                    ("--n-init", self.n_init != 1),
+                    ("--max-iter", self.max_iter.is_some()),
+                    ("--tol", self.tol.is_some()),
+                ];
+                if let Some((flag, _)) = iterative.iter().find(|(_, given)| *given) {
+                    return Err(Error::Usage(format!(
+                        "{flag} does not apply to --method hierarchical: its tree is exact, and its micro-clusters' K-Means runs a fixed 10 iterations"
+                    )));
+                }
+                Method::Hierarchical(HierarchicalParams {
+                    linkage: parse("--linkage", &self.linkage)?.unwrap_or_default(),
+                    micro_clusters: self.micro_clusters,
                     seed: self.seed,
                 })
             }

@@ -247,8 +247,9 @@ pub enum Scale {
 /// and bench.
 #[derive(Args, Debug, Clone)]
 pub struct KMeansArgs {
-    /// kmeans (hard segments) or gmm (a Gaussian mixture: each user a
-    /// probability of every segment).
+    /// kmeans (hard segments), gmm (a Gaussian mixture: each user a
+    /// probability of every segment) or hierarchical (a tree of segments,
+    /// cut at K).
     #[arg(long, value_enum, default_value_t, help_heading = "Method")]
     pub method: MethodName,
     /// Restarts per K; the lowest inertia (kmeans) or highest likelihood
@@ -276,6 +277,14 @@ pub struct KMeansArgs {
     /// k-means++ (one centre per component) [default: kmeans].
     #[arg(long, value_name = "INIT", help_heading = "Method")]
     pub gmm_init: Option<String>,
+    /// hierarchical: ward, average, complete or single [default: ward].
+    #[arg(long, value_name = "LINKAGE", help_heading = "Method")]
+    pub linkage: Option<String>,
+    /// hierarchical: build the tree over M micro-clusters (K-Means) rather
+    /// than the users; 0: the exact tree [default: exact up to 20,000
+    /// users, else 1000].
+    #[arg(long, value_name = "M", help_heading = "Method")]
+    pub micro_clusters: Option<usize>,
     /// Random seed: the same seed and input give the same labels.
     #[arg(long, default_value_t = 0, help_heading = "Method")]
     pub seed: u64,
@@ -298,6 +307,8 @@ pub enum MethodName {
     Kmeans,
     /// A Gaussian mixture.
     Gmm,
+    /// Agglomerative clustering.
+    Hierarchical,
 }
 
 #[derive(Args, Debug)]

@@ -1,5 +1,6 @@
 //! Clustering (README, "Clustering"): K-Means parameters and their validation,
-//! k-means++ and Lloyd, Gaussian mixtures ([`gmm`]), quality metrics, multi-K sweeps and the model file.
+//! k-means++ and Lloyd, Gaussian mixtures ([`gmm`]), hierarchical trees
+//! ([`hierarchical`]), quality metrics, multi-K sweeps and the model file.
 //! The data-parallel kernels run in [`crate::backend`]; this module holds
 //! the algorithms that drive them.
 
@@ -33,4 +34,8 @@ pub enum ClusterError {
     /// whose covariance stays singular): the data are the cause.
     #[error("{0}")]
     Degenerate(String),
+    /// Work past what a method takes (a distance matrix of too many
+    /// users), refused before it starts, with what to do instead.
+    #[error("{0}")]
+    TooLarge(String),
 }

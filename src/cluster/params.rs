@@ -76,6 +76,9 @@ pub enum ParamsError {
     },
     /// A K to report that is not among the K fitted.
     NotSwept(usize),
+    /// `micro_clusters` (hierarchical) is 1: a tree needs 2 or more (0
+    /// asks for the exact tree).
+    BadMicroClusters(usize),
 }
 
 impl ParamsError {
@@ -93,6 +96,7 @@ impl ParamsError {
             ParamsError::BadRegularisation(_) => "reg_covar",
             ParamsError::BadSilhouette(_) => "silhouette",
             ParamsError::NoKForUsers { .. } => "k_range",
+            ParamsError::BadMicroClusters(_) => "micro_clusters",
         }
     }
 
@@ -124,6 +128,9 @@ impl ParamsError {
                 users.saturating_sub(1)
             ),
             ParamsError::NotSwept(k) => format!("{name} = {k} is not among the K fitted"),
+            ParamsError::BadMicroClusters(m) => {
+                format!("{name} must be 0 (the exact tree) or at least 2, got {m}")
+            }
         }
     }
 }

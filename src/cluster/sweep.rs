@@ -36,6 +36,8 @@ pub struct Sweep {
     /// order of `fits` (whose centres are the means and labels each
     /// user's most probable component); empty for K-Means.
     pub mixtures: Vec<GaussianMixture>,
+    /// For hierarchical clustering, the tree every K was cut from.
+    pub tree: Option<super::hierarchical::Tree>,
 }
 
 impl Sweep {
@@ -124,6 +126,7 @@ pub(crate) fn finish(
         knee,
         chosen,
         mixtures: Vec::new(),
+        tree: None,
     })
 }
 

@@ -6,6 +6,7 @@
 
 use crate::backend::{Backend, Labeling, Products, Workload};
 use crate::cluster::gmm::{GaussianMixture, GmmInit, GmmParams};
+use crate::cluster::hierarchical::{Dendrogram, HierarchicalParams, Merge};
 use crate::cluster::metrics::{cheap_metrics, silhouettes};
 use crate::cluster::{ClusterError, KMeansParams, Metrics, ParamsError, SilhouetteMode, Sweep};
 use crate::error::Error;
@@ -26,6 +27,9 @@ pub enum Method {
     /// A Gaussian mixture fitted by EM, as scikit-learn's
     /// `GaussianMixture`.
     Gmm(GmmParams),
+    /// Agglomerative clustering, one tree cut at each K, as SciPy's
+    /// `linkage` (exact) or over micro-clusters.
+    Hierarchical(HierarchicalParams),
 }
 
 impl Method {
@@ -34,6 +38,7 @@ impl Method {
         match self {
             Method::KMeans(_) => "kmeans",
             Method::Gmm(_) => "gmm",
+            Method::Hierarchical(_) => "hierarchical",
         }
     }
 
@@ -42,6 +47,7 @@ impl Method {
         match self {
             Method::KMeans(params) => params.validate(usize::MAX),
             Method::Gmm(params) => params.validate(usize::MAX),
+            Method::Hierarchical(params) => params.validate(),
         }
     }
 
@@ -50,6 +56,7 @@ impl Method {
         match self {
             Method::KMeans(params) => params.seed,
             Method::Gmm(params) => params.seed,
+            Method::Hierarchical(params) => params.seed,
         }
     }
 
@@ -69,6 +76,8 @@ impl Method {
                 .flat_map(|&k| std::iter::repeat_n(k, *n_init))
                 .collect(),
             Method::Gmm(_) => Vec::new(),
+            // The micro-clusters' Lloyd run, if any.
+            Method::Hierarchical(params) => params.micro_clusters_for(n).into_iter().collect(),
         };
         let silhouettes = if silhouette.resolve(n) == SilhouetteMode::None {
             Vec::new()
@@ -76,7 +85,7 @@ impl Method {
             ks.to_vec()
         };
         let (mixtures, products) = match self {
-            Method::KMeans(_) => (Vec::new(), Products::None),
+            Method::KMeans(_) | Method::Hierarchical(_) => (Vec::new(), Products::None),
             Method::Gmm(params) => (
                 ks.iter()
                     .flat_map(|&k| std::iter::repeat_n(k, params.n_init))
@@ -109,6 +118,13 @@ impl Method {
             Method::Gmm(params) => {
                 crate::cluster::gmm::sweep(backend, &prepared.points, ks, params, silhouette)
             }
+            Method::Hierarchical(params) => crate::cluster::hierarchical::sweep(
+                backend,
+                &prepared.points,
+                ks,
+                params,
+                silhouette,
+            ),
         }
     }
 }
@@ -301,6 +317,16 @@ impl Segmentation {
                 inertia: 0.0,
             },
             Method::Gmm(params) => gmm_model(params, &sweep.mixtures[chosen], &order, points.n()),
+            Method::Hierarchical(params) => {
+                let tree = sweep.tree.as_ref().expect("a hierarchical sweep's tree");
+                MethodModel::Hierarchical {
+                    linkage: params.linkage,
+                    centres,
+                    micro_clusters: tree.micro.as_ref().map(|_| tree.dendrogram.n),
+                    top: top_of(&tree.dendrogram),
+                    seed: params.seed,
+                }
+            }
         };
         let mut model = Model {
             format: MODEL_FORMAT.into(),
@@ -321,7 +347,35 @@ impl Segmentation {
             users: points.n(),
             silhouette: None,
         };
-        let placed = model.place(backend, points)?;
+        let placed = match method {
+            // The tree's segments: a cut is not the nearest centroid's
+            // (only `score` places new users so).
+            Method::Hierarchical(_) => {
+                let segments: Vec<u32> = fit.labels.iter().map(|&l| rank[l as usize]).collect();
+                let centres = model.method.centres().concat();
+                let working = points.frame.to_working(&centres);
+                let d = points.d();
+                let squared = segments
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &s)| {
+                        let c = &working[s as usize * d..(s as usize + 1) * d];
+                        points
+                            .row(i)
+                            .iter()
+                            .zip(c)
+                            .map(|(&x, &m)| (x - m) * (x - m))
+                            .sum::<f32>()
+                    })
+                    .collect();
+                super::model::Placed {
+                    segments,
+                    squared,
+                    probabilities: None,
+                }
+            }
+            _ => model.place(backend, points)?,
+        };
         let (segments, squared) = (placed.segments, placed.squared);
         // A user tied between two centres (exactly, or within rounding)
         // may sit in another segment than the fit's label said: then the
@@ -418,6 +472,16 @@ impl Segmentation {
             certainty: certainty(probabilities, &self.placement.segments, model.k),
         })
     }
+}
+
+/// Merges at the top of a tree that a model keeps (the report draws them).
+pub const TOP_MERGES: usize = 30;
+
+/// The last [`TOP_MERGES`] merges of a tree, numbered as in the whole
+/// tree.
+fn top_of(tree: &Dendrogram) -> Vec<Merge> {
+    let from = tree.merges.len().saturating_sub(TOP_MERGES);
+    tree.merges[from..].to_vec()
 }
 
 /// A mixture fit's part of the model, its components in segment order

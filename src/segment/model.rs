@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::cpu::mixture::{Source, posteriors};
 use crate::cluster::gmm::{CovarianceType, Covariances, GmmInit, Mixture};
+use crate::cluster::hierarchical::{Linkage, Merge};
 
 use crate::backend::Backend;
 use crate::error::Error;
@@ -285,6 +286,24 @@ pub enum MethodModel {
         /// The fit's Akaike information criterion.
         aic: f64,
     },
+    /// Agglomerative clustering: the fit's users are in the tree's
+    /// segments; new users go to the nearest segment centroid.
+    #[serde(rename = "hierarchical")]
+    Hierarchical {
+        /// `--linkage`: `ward`, `average`, `complete` or `single`.
+        linkage: Linkage,
+        /// Segment centroids (the mean of each segment's users) in scaled
+        /// space, segment 0 first.
+        centres: Vec<Vec<f64>>,
+        /// Micro-clusters the tree was built over; `None`: exact, over
+        /// the users.
+        micro_clusters: Option<usize>,
+        /// The last merges of the tree (at most 30), as SciPy's linkage
+        /// matrix numbers them, heights in scaled units.
+        top: Vec<Merge>,
+        /// `--seed` of the fit.
+        seed: u64,
+    },
 }
 
 /// A mixture's covariances as the model file holds them (their shape
@@ -366,13 +385,16 @@ impl MethodModel {
         match self {
             MethodModel::KMeans { .. } => "kmeans",
             MethodModel::Gmm { .. } => "gmm",
+            MethodModel::Hierarchical { .. } => "hierarchical",
         }
     }
 
     /// The seed of the fit (silhouette samples of scoring reuse it).
     pub fn seed(&self) -> u64 {
         match self {
-            MethodModel::KMeans { seed, .. } | MethodModel::Gmm { seed, .. } => *seed,
+            MethodModel::KMeans { seed, .. }
+            | MethodModel::Gmm { seed, .. }
+            | MethodModel::Hierarchical { seed, .. } => *seed,
         }
     }
 
@@ -382,6 +404,7 @@ impl MethodModel {
         match self {
             MethodModel::KMeans { centres, .. } => centres,
             MethodModel::Gmm { means, .. } => means,
+            MethodModel::Hierarchical { centres, .. } => centres,
         }
     }
 

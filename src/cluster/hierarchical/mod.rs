@@ -21,13 +21,101 @@ pub mod linkage;
 
 use std::str::FromStr;
 
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use self::linkage::{MatrixLinkage, RawMerge};
+use super::ClusterError;
+use super::kmeans::{KMeans, kmeans_plus_plus, lloyd, run_seed};
+use super::params::{ParamsError, SilhouetteMode};
+use super::sweep::{Sweep, finish};
+use crate::backend::Backend;
+use crate::features::matrix::FeatureMatrix;
 
 /// Users up to which average and complete linkage hold their condensed
 /// distance matrix (8 bytes a pair: 1.6 GB at 20,000 users).
 pub const MAX_MATRIX_USERS: usize = 20_000;
+
+/// Users up to which the tree is exact by default; past them it is built
+/// over [`DEFAULT_MICRO_CLUSTERS`] micro-clusters.
+pub const EXACT_USERS: usize = 20_000;
+
+/// Micro-clusters of the micro-cluster mode unless asked otherwise.
+pub const DEFAULT_MICRO_CLUSTERS: usize = 1_000;
+
+/// Lloyd iterations of the micro-clusters' K-Means: they summarise the
+/// users, they need not converge.
+const MICRO_ITERATIONS: usize = 10;
+
+/// Users per micro-cluster sampled for their k-means++ start.
+const MICRO_SAMPLE_PER_CLUSTER: usize = 40;
+
+/// How a tree is built (`--linkage`, `--micro-clusters`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HierarchicalParams {
+    /// The linkage.
+    pub linkage: Linkage,
+    /// `None`: exact up to [`EXACT_USERS`] users, else
+    /// [`DEFAULT_MICRO_CLUSTERS`]; `Some(0)`: exact; `Some(m)`: m
+    /// micro-clusters (exact when there are no more users than that).
+    pub micro_clusters: Option<usize>,
+    /// Seed of the micro-clusters' sample and k-means++ start, and of
+    /// silhouette samples.
+    pub seed: u64,
+}
+
+impl Default for HierarchicalParams {
+    fn default() -> Self {
+        HierarchicalParams {
+            linkage: Linkage::Ward,
+            micro_clusters: None,
+            seed: 0,
+        }
+    }
+}
+
+impl HierarchicalParams {
+    /// Checks what does not depend on the data.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        match self.micro_clusters {
+            Some(1) => Err(ParamsError::BadMicroClusters(1)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The micro-clusters a tree over `n` users is built on; `None`: exact.
+    pub fn micro_clusters_for(&self, n: usize) -> Option<usize> {
+        let m = match self.micro_clusters {
+            None if n > EXACT_USERS => DEFAULT_MICRO_CLUSTERS,
+            None | Some(0) => return None,
+            Some(m) => m,
+        };
+        (m < n).then_some(m)
+    }
+
+    /// Whether a tree over `n` users can be built, and if not, why.
+    pub fn check(&self, n: usize) -> Result<(), ClusterError> {
+        self.validate()?;
+        let starting = self.micro_clusters_for(n).unwrap_or(n);
+        let matrix = matches!(self.linkage, Linkage::Average | Linkage::Complete);
+        if matrix && starting > MAX_MATRIX_USERS {
+            return Err(ClusterError::TooLarge(format!(
+                "{} linkage holds a distance matrix of every pair, {} GB for {starting} {}: it takes at most {MAX_MATRIX_USERS}; use --linkage ward (exact in O(n) memory) or --micro-clusters M",
+                self.linkage.name(),
+                (linkage::matrix_len(starting) * 8).div_ceil(1 << 30),
+                if self.micro_clusters_for(n).is_some() {
+                    "micro-clusters"
+                } else {
+                    "users"
+                },
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// How the distance between two clusters is measured (`--linkage`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +296,163 @@ impl Dendrogram {
         }
         c
     }
+}
+
+/// The tree a hierarchical fit built, in scaled space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tree {
+    /// The merges; heights in scaled units. Over the users, or over the
+    /// micro-clusters.
+    pub dendrogram: Dendrogram,
+    /// In micro-cluster mode, each user's micro-cluster (the tree's
+    /// starting clusters); `None` when the tree is over the users.
+    pub micro: Option<Vec<u32>>,
+    /// Users under each starting cluster (all 1 when exact).
+    pub members: Vec<u64>,
+    /// Seconds spent on the micro-clusters and on the tree.
+    pub seconds: (f64, f64),
+}
+
+impl Tree {
+    /// Each user's cluster at the cut of `k` clusters.
+    pub fn labels(&self, k: usize) -> Vec<u32> {
+        let cut = self.dendrogram.cut(k);
+        match &self.micro {
+            Some(micro) => micro.iter().map(|&m| cut[m as usize]).collect(),
+            None => cut,
+        }
+    }
+}
+
+/// Builds the tree of `points` as `params` say: exact, or over
+/// micro-clusters (k-means++ on a sample, then a few Lloyd iterations over
+/// every user on `backend`).
+pub fn build(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    params: &HierarchicalParams,
+) -> Result<Tree, ClusterError> {
+    params.check(points.n())?;
+    let d = points.d();
+    let started = std::time::Instant::now();
+    let (starting, sizes, micro) = match params.micro_clusters_for(points.n()) {
+        None => (
+            points.as_slice().iter().map(|&v| f64::from(v)).collect(),
+            vec![1.0; points.n()],
+            None,
+        ),
+        Some(m) => {
+            let fit = micro_clusters(backend, points, m, params.seed)?;
+            // Empty micro-clusters are dropped; the rest renumbered.
+            let mut counts = vec![0u64; m];
+            for &l in &fit.labels {
+                counts[l as usize] += 1;
+            }
+            let mut number = vec![u32::MAX; m];
+            let mut centroids = Vec::new();
+            let mut sizes = Vec::new();
+            for c in 0..m {
+                if counts[c] > 0 {
+                    number[c] = sizes.len() as u32;
+                    centroids.extend(fit.centres.row(c).iter());
+                    sizes.push(counts[c] as f64);
+                }
+            }
+            let labels = fit.labels.iter().map(|&l| number[l as usize]).collect();
+            (centroids, sizes, Some(labels))
+        }
+    };
+    let micro_seconds = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let count = sizes.len();
+    let merges = params.linkage.merges(&starting, &sizes, d);
+    let mut dendrogram = Dendrogram::from_merges(count, merges);
+    for m in &mut dendrogram.merges {
+        m.height = points.frame.distance(m.height);
+    }
+    Ok(Tree {
+        dendrogram,
+        members: sizes.iter().map(|&s| s as u64).collect(),
+        micro,
+        seconds: (micro_seconds, started.elapsed().as_secs_f64()),
+    })
+}
+
+/// K-Means with `m` micro-clusters: k-means++ on a seeded sample of the
+/// users (k-means++ over all of them would take m passes), then
+/// [`MICRO_ITERATIONS`] Lloyd iterations over every user.
+fn micro_clusters(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    m: usize,
+    seed: u64,
+) -> Result<KMeans, ClusterError> {
+    let n = points.n();
+    let wanted = (m * MICRO_SAMPLE_PER_CLUSTER).min(n);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(run_seed(seed, m, 0));
+    let mut rows = sample(&mut rng, n, wanted).into_vec();
+    rows.sort_unstable();
+    let sampled = points.subset(&rows);
+    let start: Array2<f64> = kmeans_plus_plus(backend, &sampled, m, run_seed(seed, m, 1))?;
+    let mut fits = lloyd(backend, points, vec![start], MICRO_ITERATIONS, 0.0)?;
+    Ok(fits.pop().expect("one run"))
+}
+
+/// Fits every K of `ks` from one tree: each K a cut of it, with every
+/// metric; the chosen K is the highest silhouette (as for K-Means). The
+/// sweep's fits hold each cut's labels and its clusters' means.
+pub fn sweep(
+    backend: &Backend,
+    points: &FeatureMatrix,
+    ks: &[usize],
+    params: &HierarchicalParams,
+    mode: SilhouetteMode,
+) -> Result<Sweep, ClusterError> {
+    if ks.is_empty() {
+        return Err(ParamsError::EmptyRange(String::new()).into());
+    }
+    let tree = build(backend, points, params)?;
+    let d = points.d();
+    let fits: Vec<KMeans> = ks
+        .iter()
+        .map(|&k| {
+            let labels = tree.labels(k);
+            let k = k.min(tree.dendrogram.n);
+            let mut sums = Array2::<f64>::zeros((k, d));
+            let mut counts = vec![0.0f64; k];
+            for (i, &l) in labels.iter().enumerate() {
+                let l = l as usize;
+                counts[l] += 1.0;
+                for (s, &v) in sums.row_mut(l).iter_mut().zip(points.row(i)) {
+                    *s += f64::from(v);
+                }
+            }
+            for (mut row, &c) in sums.rows_mut().into_iter().zip(&counts) {
+                row /= c.max(1.0);
+            }
+            let inertia = (0..points.n())
+                .map(|i| {
+                    let c = sums.row(labels[i] as usize);
+                    points
+                        .row(i)
+                        .iter()
+                        .zip(c)
+                        .map(|(&x, &m)| (f64::from(x) - m).powi(2))
+                        .sum::<f64>()
+                })
+                .sum();
+            KMeans {
+                centres: sums,
+                labels,
+                inertia,
+                n_iter: 0,
+                converged: true,
+            }
+        })
+        .collect();
+    let mut sweep = finish(backend, points, ks, fits, mode, params.seed)?;
+    sweep.tree = Some(tree);
+    Ok(sweep)
 }
 
 #[cfg(test)]

@@ -1,0 +1,239 @@
+//! Hierarchical segments through the real binary (README, "Hierarchical
+//! segments"): a fit's segments are the tree's cut (SciPy's, checked in
+//! reference_hierarchical), the model places new users at the nearest
+//! segment centroid, every K of a sweep comes from one tree, and bad flags
+//! or sizes are refused before any work.
+
+use crate::common;
+
+use common::{fails, ok, sample, segmint};
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+fn run(args: &[&str]) -> Output {
+    segmint().args(args).output().expect("run segmint")
+}
+
+fn column(path: &Path, name: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let c = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == name)
+        .unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap()[c].to_string())
+        .collect()
+}
+
+/// A feature table: `groups` well-separated groups of users on 2 features
+/// (a plain LCG, the same file everywhere).
+fn table(dir: &Path, n: usize, groups: usize) -> std::path::PathBuf {
+    let mut state = 5u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut body = String::from("user_id,f0,f1\n");
+    for i in 0..n {
+        let g = (i % groups) as f64;
+        body.push_str(&format!(
+            "u{i:05},{},{}\n",
+            g * 10.0 + next(),
+            (g * 7.0) % 13.0 + next()
+        ));
+    }
+    let path = dir.join("table.csv");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn a_tree_cut_at_k_is_the_segments_and_score_places_new_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = table(dir.path(), 600, 4);
+    let (scores, model) = (dir.path().join("s.csv"), dir.path().join("m.json"));
+    for linkage in ["ward", "average", "complete", "single"] {
+        let out = run(&[
+            "fit",
+            "-q",
+            "--method",
+            "hierarchical",
+            "--linkage",
+            linkage,
+            "--k",
+            "4",
+            "--features-input",
+            input.to_str().unwrap(),
+            "-o",
+            scores.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
+        // Four separated groups: each a segment of 150.
+        assert_eq!(
+            summary["segment_sizes"],
+            serde_json::json!([150, 150, 150, 150])
+        );
+        let m: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+        assert_eq!(m["method"]["name"], "hierarchical");
+        assert_eq!(m["method"]["linkage"], linkage);
+        assert_eq!(m["method"]["micro_clusters"], Value::Null);
+        let top = m["method"]["top"].as_array().unwrap();
+        assert_eq!(top.len(), 30);
+        assert_eq!(top.last().unwrap()["size"], 600);
+        // Scoring the same users at the nearest centroid: these groups are
+        // far apart, so every user stays in its segment.
+        let rescored = dir.path().join("r.csv");
+        ok(&run(&[
+            "score",
+            "-q",
+            "--features-input",
+            input.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "-o",
+            rescored.to_str().unwrap(),
+        ]));
+        assert_eq!(
+            column(&scores, "segment"),
+            column(&rescored, "segment"),
+            "{linkage}"
+        );
+    }
+}
+
+#[test]
+fn a_sweep_cuts_one_tree_and_micro_clusters_stand_in_for_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = table(dir.path(), 3000, 5);
+    let sweep = |micro: &str| -> Value {
+        serde_json::from_str(&ok(&run(&[
+            "sweep",
+            "--method",
+            "hierarchical",
+            "--micro-clusters",
+            micro,
+            "--k",
+            "2..8",
+            "--features-input",
+            input.to_str().unwrap(),
+            "--format",
+            "json",
+        ])))
+        .unwrap()
+    };
+    let (exact, micro) = (sweep("0"), sweep("100"));
+    assert_eq!(exact["chosen"], 5);
+    assert_eq!(micro["chosen"], 5);
+    // Cuts of one tree: each K's inertia at most the one before.
+    let inertias: Vec<f64> = exact["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["inertia"].as_f64().unwrap())
+        .collect();
+    assert!(inertias.windows(2).all(|w| w[1] <= w[0]), "{inertias:?}");
+}
+
+#[test]
+fn tree_flags_and_sizes_past_the_limits_are_refused() {
+    let input = sample();
+    let input = input.to_str().unwrap();
+    fails(
+        &run(&["fit", input, "--linkage", "ward", "-o", "-"]),
+        2,
+        &["--linkage applies to hierarchical clustering: add --method hierarchical"],
+    );
+    fails(
+        &run(&[
+            "fit",
+            input,
+            "--method",
+            "hierarchical",
+            "--linkage",
+            "median",
+            "-o",
+            "-",
+        ]),
+        2,
+        &["--linkage", "expected ward, average, complete or single"],
+    );
+    fails(
+        &run(&[
+            "fit",
+            input,
+            "--method",
+            "hierarchical",
+            "--micro-clusters",
+            "1",
+            "-o",
+            "-",
+        ]),
+        2,
+        &["--micro-clusters must be 0 (the exact tree) or at least 2, got 1"],
+    );
+    fails(
+        &run(&[
+            "fit",
+            input,
+            "--method",
+            "hierarchical",
+            "--n-init",
+            "3",
+            "-o",
+            "-",
+        ]),
+        2,
+        &["--n-init does not apply to --method hierarchical"],
+    );
+    fails(
+        &run(&[
+            "fit",
+            input,
+            "--method",
+            "gmm",
+            "--micro-clusters",
+            "5",
+            "-o",
+            "-",
+        ]),
+        2,
+        &["--micro-clusters applies to hierarchical clustering"],
+    );
+    // Average linkage over more users than its matrix takes.
+    let dir = tempfile::tempdir().unwrap();
+    let big = table(dir.path(), 20_001, 3);
+    fails(
+        &run(&[
+            "fit",
+            "--method",
+            "hierarchical",
+            "--linkage",
+            "average",
+            "--micro-clusters",
+            "0",
+            "--features-input",
+            big.to_str().unwrap(),
+            "-o",
+            dir.path().join("o.csv").to_str().unwrap(),
+        ]),
+        2,
+        &[
+            "average linkage holds a distance matrix",
+            "--linkage ward",
+            "--micro-clusters M",
+        ],
+    );
+    assert!(!dir.path().join("o.csv").exists());
+}
