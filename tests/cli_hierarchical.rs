@@ -237,3 +237,118 @@ fn tree_flags_and_sizes_past_the_limits_are_refused() {
     );
     assert!(!dir.path().join("o.csv").exists());
 }
+
+/// `--linkage-out` of an exact fit with `--scale none` is SciPy's linkage
+/// matrix of the same points (tests/fixtures/hierarchical), and
+/// `segment_path` names each segment's parent at the coarser cut.
+#[test]
+fn the_linkage_out_file_is_scipys_matrix_and_paths_nest() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hierarchical");
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("overlap_average.json")).unwrap(),
+    )
+    .unwrap();
+    let mut body = String::from("user_id,a,b\n");
+    for (i, p) in fixture["points"].as_array().unwrap().iter().enumerate() {
+        let p = p.as_array().unwrap();
+        body.push_str(&format!("u{i:04},{},{}\n", p[0], p[1]));
+    }
+    let input = dir.path().join("points.csv");
+    std::fs::write(&input, body).unwrap();
+    let (scores, z) = (dir.path().join("s.csv"), dir.path().join("z.csv"));
+    ok(&run(&[
+        "fit",
+        "-q",
+        "--method",
+        "hierarchical",
+        "--linkage",
+        "average",
+        "--micro-clusters",
+        "0",
+        "--scale",
+        "none",
+        "--k",
+        "6",
+        "--parent-k",
+        "2",
+        "--features-input",
+        input.to_str().unwrap(),
+        "-o",
+        scores.to_str().unwrap(),
+        "--linkage-out",
+        z.to_str().unwrap(),
+    ]));
+    let mut reader = csv::Reader::from_path(&z).unwrap();
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["left", "right", "height", "size"]
+    );
+    let rows: Vec<Vec<f64>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let want = fixture["merges"].as_array().unwrap();
+    assert_eq!(rows.len(), want.len());
+    for (got, want) in rows.iter().zip(want) {
+        let want: Vec<f64> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!((got[0], got[1], got[3]), (want[0], want[1], want[3]));
+        // The commands hold features in f32 after centring them (README,
+        // "How it works"): heights to f32 rounding, not the library's 1e-9.
+        assert!(
+            (got[2] - want[2]).abs() <= 2e-6 * want[2],
+            "{} vs {}",
+            got[2],
+            want[2]
+        );
+    }
+    // Paths: parent/segment, the parent in 0..2, one parent per segment.
+    let segments = column(&scores, "segment");
+    let paths = column(&scores, "segment_path");
+    let mut parent_of = std::collections::HashMap::new();
+    for (s, p) in segments.iter().zip(&paths) {
+        let (parent, own) = p.split_once('/').unwrap();
+        assert_eq!(own, s);
+        assert!(parent == "0" || parent == "1", "{p}");
+        assert_eq!(
+            parent_of.entry(s.clone()).or_insert(parent.to_string()),
+            parent
+        );
+    }
+    assert_eq!(parent_of.len(), 6);
+    // The flags of other methods, and a parent cut not coarser, refused.
+    fails(
+        &run(&[
+            "fit",
+            sample().to_str().unwrap(),
+            "--linkage-out",
+            "z.csv",
+            "-o",
+            "-",
+        ]),
+        2,
+        &["--linkage-out writes a hierarchical tree: add --method hierarchical"],
+    );
+    fails(
+        &run(&[
+            "fit",
+            sample().to_str().unwrap(),
+            "--method",
+            "hierarchical",
+            "--k",
+            "3",
+            "--parent-k",
+            "3",
+            "-o",
+            dir.path().join("x.csv").to_str().unwrap(),
+        ]),
+        2,
+        &["--parent-k must be at least 1 and below the K of the segments, got 3"],
+    );
+    assert!(!dir.path().join("x.csv").exists());
+}

@@ -117,6 +117,7 @@ impl KMeansArgs {
         let tree_only = [
             ("--linkage", self.linkage.is_some()),
             ("--micro-clusters", self.micro_clusters.is_some()),
+            ("--parent-k", self.parent_k.is_some()),
         ];
         let method = match self.method {
             MethodName::Kmeans => {
@@ -155,6 +156,7 @@ impl KMeansArgs {
                     linkage: parse("--linkage", &self.linkage)?.unwrap_or_default(),
                     micro_clusters: self.micro_clusters,
                     seed: self.seed,
+                    parent_k: self.parent_k,
                 })
             }
         };

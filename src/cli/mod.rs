@@ -285,6 +285,10 @@ pub struct KMeansArgs {
     /// users, else 1000].
     #[arg(long, value_name = "M", help_heading = "Method")]
     pub micro_clusters: Option<usize>,
+    /// hierarchical: the coarser cut of scores.csv's segment_path, each
+    /// segment's parent [default: half of K, rounded up].
+    #[arg(long, value_name = "K", help_heading = "Method")]
+    pub parent_k: Option<usize>,
     /// Random seed: the same seed and input give the same labels.
     #[arg(long, default_value_t = 0, help_heading = "Method")]
     pub seed: u64,
@@ -345,6 +349,11 @@ pub struct FitArgs {
     /// Also write the model (JSON), for `segmint score`.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// hierarchical: also write the whole merge tree, SciPy's linkage
+    /// matrix as CSV (left,right,height,size; over the micro-clusters in
+    /// micro-cluster mode).
+    #[arg(long, value_name = "FILE")]
+    pub linkage_out: Option<PathBuf>,
     /// Segment names, highest value first, comma separated [default: see
     /// README, e.g. Power User,Loyal User,Casual User for K = 3].
     #[arg(long, value_name = "LIST")]

@@ -79,6 +79,8 @@ pub enum ParamsError {
     /// `micro_clusters` (hierarchical) is 1: a tree needs 2 or more (0
     /// asks for the exact tree).
     BadMicroClusters(usize),
+    /// `parent_k` (hierarchical) is not below the K of the cut (or is 0).
+    BadParentK(usize),
 }
 
 impl ParamsError {
@@ -97,6 +99,7 @@ impl ParamsError {
             ParamsError::BadSilhouette(_) => "silhouette",
             ParamsError::NoKForUsers { .. } => "k_range",
             ParamsError::BadMicroClusters(_) => "micro_clusters",
+            ParamsError::BadParentK(_) => "parent_k",
         }
     }
 
@@ -130,6 +133,9 @@ impl ParamsError {
             ParamsError::NotSwept(k) => format!("{name} = {k} is not among the K fitted"),
             ParamsError::BadMicroClusters(m) => {
                 format!("{name} must be 0 (the exact tree) or at least 2, got {m}")
+            }
+            ParamsError::BadParentK(p) => {
+                format!("{name} must be at least 1 and below the K of the segments, got {p}")
             }
         }
     }

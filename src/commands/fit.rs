@@ -15,7 +15,7 @@ use segmint::ingest::IngestReport;
 use segmint::insights::certainty::MixtureSummary;
 use segmint::output::{Outputs, is_stdout, summary_name};
 use segmint::report::text::sizes_by_name;
-use segmint::segment::{self, KChoice, SegmentOptions};
+use segmint::segment::{self, KChoice, Method, SegmentOptions};
 
 /// The JSON summary of a fit.
 #[derive(Serialize)]
@@ -64,8 +64,14 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
                 .into(),
         ));
     }
+    if args.linkage_out.is_some() && !matches!(method, Method::Hierarchical(_)) {
+        return Err(Error::Usage(
+            "--linkage-out writes a hierarchical tree: add --method hierarchical".into(),
+        ));
+    }
     let outputs: Vec<&Path> = std::iter::once(args.output.as_path())
         .chain(args.model.as_deref())
+        .chain(args.linkage_out.as_deref())
         .collect();
     let mut outputs = Outputs::plan(
         &input_paths(&args.data.inputs, args.data.features_input.as_deref()),
@@ -79,6 +85,9 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
     let model = &segmentation.model;
     if let Some(path) = &args.model {
         outputs.write(path, |out| out.write_all(model.to_json().as_bytes()))?;
+    }
+    if let (Some(path), Some(tree)) = (&args.linkage_out, &fitted.sweep.tree) {
+        outputs.write(path, |out| tree.dendrogram.write_csv(out))?;
     }
     let scores = segmentation
         .placement

@@ -20,6 +20,9 @@ pub struct Scores<'a> {
     pub segments: &'a [u32],
     /// One name per segment.
     pub names: &'a [String],
+    /// For a hierarchical model, each segment's parent at a coarser cut:
+    /// the `segment_path` column (`parent/segment`); `None` otherwise.
+    pub parents: Option<&'a [u32]>,
     /// Euclidean distance to the segment centre, scaled space (computed in
     /// f32 working coordinates, so good to f32 precision; f64 holds
     /// distances past the f32 range, with `--scale none` on huge values).
@@ -44,7 +47,11 @@ impl Scores<'_> {
     /// order; a missing feature value is an empty cell.
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut buf = Vec::with_capacity(1 << 20);
-        buf.extend_from_slice(b"user_id,segment,segment_name,distance");
+        buf.extend_from_slice(b"user_id,segment,segment_name");
+        if self.parents.is_some() {
+            buf.extend_from_slice(b",segment_path");
+        }
+        buf.extend_from_slice(b",distance");
         let k = self.names.len();
         if self.probabilities.is_some() {
             buf.extend_from_slice(b",probability");
@@ -69,6 +76,12 @@ impl Scores<'_> {
             buf.extend_from_slice(ints.format(segment).as_bytes());
             buf.push(b',');
             push_text(&mut buf, &self.names[segment as usize]);
+            if let Some(parents) = self.parents {
+                buf.push(b',');
+                buf.extend_from_slice(ints.format(parents[segment as usize]).as_bytes());
+                buf.push(b'/');
+                buf.extend_from_slice(ints.format(segment).as_bytes());
+            }
             buf.push(b',');
             push_distance(&mut buf, self.distances[i]);
             if let Some(p) = self.probabilities {

@@ -6,7 +6,7 @@
 
 use crate::backend::{Backend, Labeling, Products, Workload};
 use crate::cluster::gmm::{GaussianMixture, GmmInit, GmmParams};
-use crate::cluster::hierarchical::{Dendrogram, HierarchicalParams, Merge};
+use crate::cluster::hierarchical::{Dendrogram, HierarchicalParams, Merge, Tree};
 use crate::cluster::metrics::{cheap_metrics, silhouettes};
 use crate::cluster::{ClusterError, KMeansParams, Metrics, ParamsError, SilhouetteMode, Sweep};
 use crate::error::Error;
@@ -225,6 +225,9 @@ pub struct Placement {
     /// A mixture's membership probabilities (n x K, segment 0 first);
     /// `None` for other methods.
     pub probabilities: Option<Vec<f32>>,
+    /// A tree's parent of each segment at a coarser cut; `None` for
+    /// other methods.
+    pub parents: Option<Vec<u32>>,
     /// Each user's silhouette, when computed exactly.
     pub silhouettes: Option<Vec<f32>>,
     /// The mean silhouette and the users it was computed on.
@@ -253,6 +256,7 @@ impl Placement {
             table: prepared_table,
             segments: &self.segments,
             names,
+            parents: self.parents.as_deref(),
             distances: &self.distances,
             probabilities: self.probabilities.as_deref(),
             silhouettes: self.silhouettes.as_deref(),
@@ -319,10 +323,13 @@ impl Segmentation {
             Method::Gmm(params) => gmm_model(params, &sweep.mixtures[chosen], &order, points.n()),
             Method::Hierarchical(params) => {
                 let tree = sweep.tree.as_ref().expect("a hierarchical sweep's tree");
+                let parent_k = params.parent_k_for(k)?;
                 MethodModel::Hierarchical {
                     linkage: params.linkage,
                     centres,
                     micro_clusters: tree.micro.as_ref().map(|_| tree.dendrogram.n),
+                    parent_k,
+                    parents: parents_of(tree, parent_k, &fit.labels, &rank, prepared, &order_by),
                     top: top_of(&tree.dendrogram),
                     seed: params.seed,
                 }
@@ -423,6 +430,7 @@ impl Segmentation {
         let placement = Placement {
             distances: roots(&squared, points),
             probabilities: placed.probabilities,
+            parents: model.method.parents().map(<[u32]>::to_vec),
             segments,
             silhouettes: values,
             silhouette: metrics.silhouette.zip(metrics.silhouette_on),
@@ -472,6 +480,45 @@ impl Segmentation {
             certainty: certainty(probabilities, &self.placement.segments, model.k),
         })
     }
+}
+
+/// Each segment's parent in the tree's cut of `parent_k` (numbered by
+/// value as segments are): the cuts nest, so all of a segment's users
+/// share one. `labels` are the fit's clusters, `rank` their segments.
+fn parents_of(
+    tree: &Tree,
+    parent_k: usize,
+    labels: &[u32],
+    rank: &[u32],
+    prepared: &Prepared,
+    order_by: &str,
+) -> Vec<u32> {
+    let coarse = tree.labels(parent_k);
+    let k_parent = parent_k.min(tree.dendrogram.n);
+    let points = &prepared.points;
+    let d = points.d();
+    let mut centres = ndarray::Array2::<f64>::zeros((k_parent, d));
+    let mut counts = vec![0.0f64; k_parent];
+    for (i, &c) in coarse.iter().enumerate() {
+        counts[c as usize] += 1.0;
+        for (s, &v) in centres.row_mut(c as usize).iter_mut().zip(points.row(i)) {
+            *s += f64::from(v);
+        }
+    }
+    for (mut row, &n) in centres.rows_mut().into_iter().zip(&counts) {
+        row /= n.max(1.0);
+    }
+    let parent_rank = segment_ranks(
+        &coarse,
+        k_parent,
+        &prepared.column_values(order_by),
+        &centres,
+    );
+    let mut parents = vec![0u32; rank.len()];
+    for (&label, &c) in labels.iter().zip(&coarse) {
+        parents[rank[label as usize] as usize] = parent_rank[c as usize];
+    }
+    parents
 }
 
 /// Merges at the top of a tree that a model keeps (the report draws them).

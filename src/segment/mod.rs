@@ -253,6 +253,7 @@ pub fn score(
     Ok(Placement {
         distances: fit::roots(&squared, points),
         probabilities: placed.probabilities,
+        parents: model.method.parents().map(<[u32]>::to_vec),
         silhouettes: sil
             .as_ref()
             .filter(|(s, _)| !s.values.is_empty())

@@ -298,6 +298,11 @@ pub enum MethodModel {
         /// Micro-clusters the tree was built over; `None`: exact, over
         /// the users.
         micro_clusters: Option<usize>,
+        /// The coarser cut of `segment_path`, and each segment's parent
+        /// segment in it (segments of that cut ranked as these are).
+        parent_k: usize,
+        /// Per segment, its parent at `parent_k`, segment 0 first.
+        parents: Vec<u32>,
         /// The last merges of the tree (at most 30), as SciPy's linkage
         /// matrix numbers them, heights in scaled units.
         top: Vec<Merge>,
@@ -405,6 +410,15 @@ impl MethodModel {
             MethodModel::KMeans { centres, .. } => centres,
             MethodModel::Gmm { means, .. } => means,
             MethodModel::Hierarchical { centres, .. } => centres,
+        }
+    }
+
+    /// Per segment, its parent segment at a coarser cut (hierarchical
+    /// models); `None` for other methods.
+    pub fn parents(&self) -> Option<&[u32]> {
+        match self {
+            MethodModel::Hierarchical { parents, .. } => Some(parents),
+            _ => None,
         }
     }
 
@@ -652,6 +666,23 @@ impl Model {
                 self.k,
                 centres.len()
             ));
+        }
+        if let MethodModel::Hierarchical {
+            parent_k, parents, ..
+        } = &self.method
+        {
+            if parents.len() != self.k {
+                return Err(format!(
+                    "expected {} parents (k), found {}",
+                    self.k,
+                    parents.len()
+                ));
+            }
+            if parents.iter().any(|&p| p as usize >= *parent_k) {
+                return Err(format!(
+                    "every parent must be a segment of the parent cut, below parent_k = {parent_k}"
+                ));
+            }
         }
         if self.segment_names.len() != self.k {
             return Err(format!(

@@ -65,6 +65,9 @@ pub struct HierarchicalParams {
     /// Seed of the micro-clusters' sample and k-means++ start, and of
     /// silhouette samples.
     pub seed: u64,
+    /// The coarser cut each segment's parent is taken from; `None`:
+    /// [`default_parent_k`] of the K cut.
+    pub parent_k: Option<usize>,
 }
 
 impl Default for HierarchicalParams {
@@ -73,16 +76,35 @@ impl Default for HierarchicalParams {
             linkage: Linkage::Ward,
             micro_clusters: None,
             seed: 0,
+            parent_k: None,
         }
     }
+}
+
+/// The coarser cut under a cut of `k`: half as many segments, rounded up
+/// (a board's view over a campaign's), 1 for `k` up to 2.
+pub fn default_parent_k(k: usize) -> usize {
+    if k <= 2 { 1 } else { k.div_ceil(2) }
 }
 
 impl HierarchicalParams {
     /// Checks what does not depend on the data.
     pub fn validate(&self) -> Result<(), ParamsError> {
-        match self.micro_clusters {
-            Some(1) => Err(ParamsError::BadMicroClusters(1)),
-            _ => Ok(()),
+        if self.micro_clusters == Some(1) {
+            return Err(ParamsError::BadMicroClusters(1));
+        }
+        if self.parent_k == Some(0) {
+            return Err(ParamsError::BadParentK(0));
+        }
+        Ok(())
+    }
+
+    /// The parent cut of a cut of `k`; an error when it is not coarser.
+    pub fn parent_k_for(&self, k: usize) -> Result<usize, ParamsError> {
+        match self.parent_k {
+            None => Ok(default_parent_k(k)),
+            Some(p) if p >= 1 && p < k => Ok(p),
+            Some(p) => Err(ParamsError::BadParentK(p)),
         }
     }
 
@@ -280,6 +302,21 @@ impl Dendrogram {
             out.push(label[r]);
         }
         out
+    }
+
+    /// Writes the tree as SciPy's linkage matrix in CSV: a header
+    /// `left,right,height,size`, then one row per merge, lowest first
+    /// (`numpy.loadtxt(path, delimiter=",", skiprows=1)` reads it back as
+    /// SciPy's `Z`). Heights in the shortest text that reads back exactly.
+    pub fn write_csv(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut text = String::from("left,right,height,size\n");
+        for m in &self.merges {
+            text.push_str(&format!(
+                "{},{},{:?},{}\n",
+                m.left, m.right, m.height, m.size
+            ));
+        }
+        out.write_all(text.as_bytes())
     }
 
     /// Clusters left when merges above `height` are undone (at least 1).
