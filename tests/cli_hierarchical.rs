@@ -352,3 +352,49 @@ fn the_linkage_out_file_is_scipys_matrix_and_paths_nest() {
     );
     assert!(!dir.path().join("x.csv").exists());
 }
+
+/// A hierarchical report draws the top of the tree: its section and
+/// chart, leaves that hold every user, one row per K with its cut's
+/// height; the JSON summary holds the same numbers.
+#[test]
+fn the_report_draws_the_top_of_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, json) = (dir.path().join("r.html"), dir.path().join("r.json"));
+    ok(&run(&[
+        "report",
+        "-q",
+        sample().to_str().unwrap(),
+        "--method",
+        "hierarchical",
+        "--k",
+        "4",
+        "-o",
+        html.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<section id=\"tree\">"));
+    assert!(page.contains("<figure id=\"chart-tree\">"));
+    assert!(page.contains("Agglomerative clustering (ward linkage)"));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let tree = &summary["segmentation"]["tree"];
+    // 20 users: all 19 merges are the top; 20 leaves of one user each.
+    assert_eq!(tree["merges"].as_array().unwrap().len(), 19);
+    let leaves = tree["leaves"].as_array().unwrap();
+    let users: u64 = leaves.iter().map(|l| l["users"].as_u64().unwrap()).sum();
+    assert_eq!(users, 20);
+    assert_eq!(tree["merges"][18]["users"], 20);
+    // Leaves in drawing order: each segment's leaves side by side.
+    let order: Vec<u64> = leaves
+        .iter()
+        .map(|l| l["segment"].as_u64().unwrap())
+        .collect();
+    let mut runs = order.clone();
+    runs.dedup();
+    assert_eq!(runs.len(), 4, "{order:?}");
+    let heights = tree["heights"].as_array().unwrap();
+    assert_eq!(heights.len(), 9);
+    let k4 = heights.iter().find(|h| h["k"] == 4).unwrap();
+    assert_eq!(k4["height"], tree["merges"][16]["height"]);
+}

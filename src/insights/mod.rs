@@ -11,3 +11,4 @@ pub mod naming;
 pub mod rfm;
 pub mod segments;
 pub mod transitions;
+pub mod tree;

@@ -13,6 +13,7 @@ use crate::insights::churn::{ChurnRisk, ChurnThresholds};
 use crate::insights::concentration::{Concentration, concentration};
 use crate::insights::rfm::RfmSegment;
 use crate::insights::segments::{SegmentProfile, UserInsights};
+use crate::insights::tree::TreeSummary;
 use crate::values::time::{MS_PER_DAY, format_iso};
 
 /// Summary format identifier and version, for readers of the JSON.
@@ -190,6 +191,10 @@ pub struct Segmentation {
     /// and how certain the memberships are; absent for K-Means.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mixture: Option<MixtureSummary>,
+    /// For hierarchical clustering: the top of the tree and the height
+    /// of each K's cut; absent for other methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree: Option<TreeSummary>,
 }
 
 /// The RFM segments of all users (README, "Segments and insights").
@@ -293,6 +298,8 @@ pub struct Parts<'a> {
     pub thresholds: ChurnThresholds,
     /// A Gaussian mixture's record; `None` for K-Means.
     pub mixture: Option<MixtureSummary>,
+    /// A hierarchical fit's tree; `None` for other methods.
+    pub tree: Option<TreeSummary>,
 }
 
 impl Summary {
@@ -315,6 +322,7 @@ impl Summary {
             insights,
             thresholds,
             mixture,
+            tree,
         } = parts;
         let users = &table.users;
         let revenue: Vec<f64> = users.iter().map(|u| u.monetary.to_f64()).collect();
@@ -413,6 +421,7 @@ impl Summary {
                 profiles,
                 heatmaps,
                 mixture,
+                tree,
             },
             rfm: RfmSummary {
                 segments: RfmSegment::ALL

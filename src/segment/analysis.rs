@@ -77,6 +77,7 @@ impl Analysis {
             insights,
             thresholds: seg.model.churn,
             mixture: seg.mixture_summary(),
+            tree: self.fitted.tree_summary(),
         }))
     }
 }

@@ -143,6 +143,23 @@ pub struct Fitted {
 }
 
 impl Fitted {
+    /// A hierarchical fit's tree as the report draws it; `None` for other
+    /// methods.
+    pub fn tree_summary(&self) -> Option<crate::insights::tree::TreeSummary> {
+        let tree = self.sweep.tree.as_ref()?;
+        let model::MethodModel::Hierarchical { linkage, .. } = &self.segmentation.model.method
+        else {
+            return None;
+        };
+        let ks: Vec<usize> = self.sweep.metrics.iter().map(|m| m.k).collect();
+        Some(crate::insights::tree::TreeSummary::new(
+            *linkage,
+            tree,
+            &self.segmentation.placement.segments,
+            &ks,
+        ))
+    }
+
     /// The sweep with the chosen K's row computed on the segments written
     /// (they differ from the fit's labels only for users at a tie).
     pub fn reported_sweep(&self) -> Sweep {

@@ -286,7 +286,7 @@ impl Dendrogram {
         let k = k.clamp(1, self.n.max(1));
         let mut sets = Sets::new(self.n);
         for m in &self.merges[..self.n - k] {
-            let (a, b) = (self.leaf(m.left), self.leaf(m.right));
+            let (a, b) = (self.first_leaf(m.left), self.first_leaf(m.right));
             let (ra, rb) = (sets.find(a), sets.find(b));
             sets.parent[ra] = rb;
         }
@@ -325,9 +325,9 @@ impl Dendrogram {
         self.n - done
     }
 
-    /// A starting cluster under cluster number `c` (its lowest-numbered
-    /// one).
-    fn leaf(&self, mut c: usize) -> usize {
+    /// A starting cluster under cluster number `c` (reached by always
+    /// taking the lower-numbered branch).
+    pub fn first_leaf(&self, mut c: usize) -> usize {
         while c >= self.n {
             c = self.merges[c - self.n].left;
         }

@@ -33,6 +33,9 @@ pub const SECTIONS: [(&str, &str); 9] = [
 /// The section a Gaussian mixture's report adds, after "segments".
 pub const MIXTURE_SECTION: (&str, &str) = ("certainty", "How certain memberships are");
 
+/// The section a hierarchical fit's report adds, after "segments".
+pub const TREE_SECTION: (&str, &str) = ("tree", "The segment tree");
+
 /// Chart ids, for tests: every one is on every page (per-segment
 /// heatmaps come in addition).
 pub const CHARTS: [&str; 8] = [
@@ -131,7 +134,7 @@ impl Page {
     pub(super) fn section(&mut self, id: &str, body: impl FnOnce(&mut String)) {
         let heading = SECTIONS
             .iter()
-            .chain([&MIXTURE_SECTION])
+            .chain([&MIXTURE_SECTION, &TREE_SECTION])
             .find(|(s, _)| *s == id)
             .map_or(id, |(_, h)| h);
         let _ = write!(self.html, "<section id=\"{id}\">\n<h2>{heading}</h2>\n");
@@ -216,6 +219,7 @@ pub fn render(s: &Summary) -> Result<String, ChartError> {
         segments::choosing_k,
         segments::segments,
         segments::certainty,
+        segments::tree,
         segments::rfm,
         segments::churn,
     ] {

@@ -131,9 +131,10 @@ pub(super) fn segments(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
         560,
     )?;
     page.section("segments", |out| {
-        let method = match &seg.mixture {
-            Some(m) => format!("A Gaussian mixture ({} covariances)", m.covariance_type),
-            None => "K-Means".to_string(),
+        let method = match (&seg.mixture, &seg.tree) {
+            (Some(m), _) => format!("A Gaussian mixture ({} covariances)", m.covariance_type),
+            (None, Some(t)) => format!("Agglomerative clustering ({} linkage)", t.linkage),
+            (None, None) => "K-Means".to_string(),
         };
         let _ = writeln!(
             out,
@@ -447,4 +448,150 @@ pub(super) fn certainty(page: &mut Page, s: &Summary) -> Result<(), ChartError> 
         }
     });
     Ok(())
+}
+
+/// For hierarchical clustering: the top of the tree (a dendrogram of its
+/// last merges, each leaf's users, coloured by segment) and, per K of the
+/// sweep, the height of its cut beside its silhouette.
+pub(super) fn tree(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
+    let seg = &s.segmentation;
+    let Some(tree) = &seg.tree else {
+        return Ok(());
+    };
+    let svg = dendrogram_svg(tree, &seg.names);
+    page.section("tree", |out| {
+        let basis = match tree.micro_clusters {
+            Some(m) => format!(
+                "built over {} micro-clusters (K-Means), each user in its micro-cluster's branch",
+                thousands(m as u64)
+            ),
+            None => "exact, over every user".into(),
+        };
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Agglomerative clustering, {} linkage, {basis}. \
+             Segments split into finer ones further down the tree: each K is a cut of this one tree.</p>",
+            escape(tree.linkage)
+        );
+        figure(
+            out,
+            "chart-tree",
+            &svg,
+            &format!(
+                "The last {} merges: each leaf a group of users (its size below), coloured by its segment at K = {}; a merge's height is how far apart its two groups were.",
+                tree.merges.len(),
+                seg.k
+            ),
+        );
+        out.push_str("<p class=\"legend\">");
+        for (i, name) in seg.names.iter().enumerate() {
+            let _ = write!(
+                out,
+                "<span style=\"color:{}\">&#9679;</span> {} &nbsp; ",
+                segment_color(i),
+                escape(name)
+            );
+        }
+        out.push_str("</p>\n");
+        let silhouette = |k: usize| {
+            s.sweep
+                .ks
+                .iter()
+                .position(|&x| x == k)
+                .and_then(|i| s.sweep.silhouette[i])
+        };
+        table(
+            out,
+            &[
+                "K",
+                "merge height ending it",
+                "gap below",
+                "silhouette",
+            ],
+            tree.heights.iter().map(|h| {
+                vec![
+                    if h.k == seg.k {
+                        format!("<strong>{}</strong>", h.k)
+                    } else {
+                        h.k.to_string()
+                    },
+                    format!("{:.4}", h.height),
+                    format!("{:.4}", h.gap),
+                    silhouette(h.k).map_or("-".into(), |v| format!("{v:.3}")),
+                ]
+            }),
+        );
+    });
+    Ok(())
+}
+
+/// The dendrogram of a tree's top merges as inline SVG.
+fn dendrogram_svg(tree: &crate::insights::tree::TreeSummary, names: &[String]) -> String {
+    let (width, height) = (900.0f64, 380.0f64);
+    let (left, right, top, bottom) = (64.0, 16.0, 16.0, 78.0);
+    let leaves = tree.leaves.len().max(1);
+    let step = (width - left - right) / leaves as f64;
+    let highest = tree
+        .merges
+        .iter()
+        .map(|m| m.height)
+        .fold(0.0f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let base = height - bottom;
+    let y = |h: f64| base - (h / highest) * (base - top);
+    // Each node's x and y: leaves first, then merges.
+    let mut x_of: Vec<f64> = (0..tree.leaves.len())
+        .map(|j| left + (j as f64 + 0.5) * step)
+        .collect();
+    let mut y_of: Vec<f64> = vec![base; tree.leaves.len()];
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"segment tree\">\n"
+    );
+    // Height axis: four ticks.
+    for t in 0..=4 {
+        let h = highest * t as f64 / 4.0;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#666\">{}</text>",
+            width - right,
+            left - 6.0,
+            y(h) + 4.0,
+            plain(h),
+            y = y(h),
+        );
+    }
+    for m in &tree.merges {
+        let (xl, xr) = (x_of[m.left], x_of[m.right]);
+        let (yl, yr, ym) = (y_of[m.left], y_of[m.right], y(m.height));
+        let _ = writeln!(
+            svg,
+            "<path d=\"M{xl:.1},{yl:.1} V{ym:.1} H{xr:.1} V{yr:.1}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.3\"><title>{} users, height {}</title></path>",
+            thousands(m.users),
+            plain(m.height)
+        );
+        x_of.push((xl + xr) / 2.0);
+        y_of.push(ym);
+    }
+    for (j, leaf) in tree.leaves.iter().enumerate() {
+        let x = x_of[j];
+        let name = names.get(leaf.segment as usize).map_or("", String::as_str);
+        let _ = writeln!(
+            svg,
+            "<circle cx=\"{x:.1}\" cy=\"{base:.1}\" r=\"5\" fill=\"{}\"><title>{}: {} users</title></circle>\
+             <text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\" transform=\"rotate(-60 {x:.1} {:.1})\" fill=\"#333\">{}</text>",
+            segment_color(leaf.segment as usize),
+            escape(name),
+            thousands(leaf.users),
+            base + 14.0,
+            base + 14.0,
+            thousands(leaf.users),
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<text x=\"14\" y=\"{:.1}\" font-size=\"11\" fill=\"#666\" transform=\"rotate(-90 14 {:.1})\" text-anchor=\"middle\">merge height</text>\n</svg>",
+        (top + base) / 2.0,
+        (top + base) / 2.0
+    );
+    svg
 }
