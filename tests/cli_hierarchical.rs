@@ -398,3 +398,55 @@ fn the_report_draws_the_top_of_the_tree() {
     let k4 = heights.iter().find(|h| h["k"] == 4).unwrap();
     assert_eq!(k4["height"], tree["merges"][16]["height"]);
 }
+
+/// `--height H` cuts the tree at H: the K left is the one written, and a
+/// height above the last merge (one segment) is refused.
+#[test]
+fn a_cut_at_a_height_picks_its_k() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = table(dir.path(), 600, 4);
+    let fit = |height: &str| {
+        run(&[
+            "fit",
+            "-q",
+            "--method",
+            "hierarchical",
+            "--height",
+            height,
+            "--features-input",
+            input.to_str().unwrap(),
+            "-o",
+            dir.path().join("s.csv").to_str().unwrap(),
+            "--linkage-out",
+            dir.path().join("z.csv").to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+    };
+    // The heights of the last merges, from a first fit's tree.
+    let first: Value = serde_json::from_str(&ok(&fit("0.5"))).unwrap();
+    assert!(first["tree"]["seconds_tree"].as_f64().unwrap() >= 0.0);
+    let heights: Vec<f64> = csv::Reader::from_path(dir.path().join("z.csv"))
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap()[2].parse().unwrap())
+        .collect();
+    let n = heights.len() + 1;
+    for k in [2usize, 4, 6] {
+        // Halfway between the merges that leave k and k - 1.
+        let h = (heights[n - k - 1] + heights[n - k]) / 2.0;
+        let summary: Value = serde_json::from_str(&ok(&fit(&h.to_string()))).unwrap();
+        assert_eq!(summary["k"], k, "height {h}");
+    }
+    let above = heights[n - 2] * 2.0;
+    fails(
+        &fit(&above.to_string()),
+        2,
+        &["leaves one segment", "cut lower"],
+    );
+    fails(
+        &fit("NaN"),
+        2,
+        &["--height must be a finite number >= 0, got NaN"],
+    );
+}

@@ -157,6 +157,7 @@ impl KMeansArgs {
                     micro_clusters: self.micro_clusters,
                     seed: self.seed,
                     parent_k: self.parent_k,
+                    cut_height: None,
                 })
             }
         };

@@ -343,6 +343,10 @@ pub struct FitArgs {
     /// The K that --k auto tries.
     #[arg(long, default_value = "2..10", value_name = "RANGE")]
     pub k_range: String,
+    /// hierarchical: cut the tree at this merge height (scaled units)
+    /// instead of at --k; its K is fitted with those of --k-range.
+    #[arg(long, value_name = "H", conflicts_with = "k")]
+    pub height: Option<f64>,
     /// Per-user scores (CSV); - is standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,

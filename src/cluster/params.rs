@@ -81,6 +81,8 @@ pub enum ParamsError {
     BadMicroClusters(usize),
     /// `parent_k` (hierarchical) is not below the K of the cut (or is 0).
     BadParentK(usize),
+    /// `height` (hierarchical) is negative, NaN or infinite.
+    BadHeight(f64),
 }
 
 impl ParamsError {
@@ -100,6 +102,7 @@ impl ParamsError {
             ParamsError::NoKForUsers { .. } => "k_range",
             ParamsError::BadMicroClusters(_) => "micro_clusters",
             ParamsError::BadParentK(_) => "parent_k",
+            ParamsError::BadHeight(_) => "height",
         }
     }
 
@@ -115,7 +118,9 @@ impl ParamsError {
                 format!("{name} must be at most {MAX_RESTARTS}, got {n}")
             }
             ParamsError::NoIterations(n) => format!("{name} must be at least 1, got {n}"),
-            ParamsError::BadTolerance(t) | ParamsError::BadRegularisation(t) => {
+            ParamsError::BadTolerance(t)
+            | ParamsError::BadRegularisation(t)
+            | ParamsError::BadHeight(t) => {
                 format!("{name} must be a finite number >= 0, got {t}")
             }
             ParamsError::BadRange(text) => format!(

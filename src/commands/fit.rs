@@ -37,6 +37,10 @@ struct FitSummary {
     /// A Gaussian mixture's record; absent for K-Means.
     #[serde(skip_serializing_if = "Option::is_none")]
     mixture: Option<MixtureSummary>,
+    /// A hierarchical fit's tree: how it was built and where its time
+    /// went; absent for other methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tree: Option<TreeRecord>,
     /// How the transaction logs were read (rows, skipped bad rows); none
     /// for a feature table.
     #[serde(flatten)]
@@ -44,15 +48,45 @@ struct FitSummary {
     seconds: f64,
 }
 
+/// How a hierarchical fit's tree was built.
+#[derive(Serialize)]
+struct TreeRecord {
+    /// Micro-clusters the tree was built over; none: exact.
+    micro_clusters: Option<usize>,
+    /// Merges of the tree (its starting clusters less one).
+    merges: usize,
+    /// Seconds on the micro-clusters' K-Means (0 when exact).
+    seconds_micro_clusters: f64,
+    /// Seconds building the tree.
+    seconds_tree: f64,
+}
+
 pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
-    let k = k_choice(&args.k)?;
+    // --height cuts the tree where it says: its K is the one chosen.
+    let k = match args.height {
+        Some(_) => KChoice::Auto,
+        None => k_choice(&args.k)?,
+    };
     // The range matters only to `auto`: checked now, clamped to the
     // users once they are known.
     let range = match k {
         KChoice::Auto => k_list(&args.k_range, "--k-range")?,
         KChoice::Fixed(_) => Vec::new(),
     };
-    let (method, silhouette) = args.kmeans.method()?;
+    let (mut method, silhouette) = args.kmeans.method()?;
+    if let Some(h) = args.height {
+        match &mut method {
+            Method::Hierarchical(params) => {
+                params.cut_height = Some(h);
+                method.validate()?;
+            }
+            _ => {
+                return Err(Error::Usage(
+                    "--height cuts a hierarchical tree: add --method hierarchical".into(),
+                ));
+            }
+        }
+    }
     let options = SegmentOptions {
         names: segment_names(args.segment_names.as_deref(), k)?,
         churn: args.churn.thresholds(&args.data.feature)?,
@@ -109,6 +143,12 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
         segment_sizes: segmentation.placement.sizes(model.k),
         metrics: segmentation.metrics.clone(),
         mixture: segmentation.mixture_summary(),
+        tree: fitted.sweep.tree.as_ref().map(|t| TreeRecord {
+            micro_clusters: t.micro.as_ref().map(|_| t.dendrogram.n),
+            merges: t.dendrogram.merges.len(),
+            seconds_micro_clusters: t.seconds.0,
+            seconds_tree: t.seconds.1,
+        }),
         input: prepared.ingest.clone(),
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -151,6 +191,18 @@ fn describe(s: &FitSummary) -> String {
     );
     if let Some(m) = &s.mixture {
         text.push_str(&mixture_lines(m, s.users));
+    }
+    if let Some(t) = &s.tree {
+        text.push_str(&match t.micro_clusters {
+            Some(m) => format!(
+                "\ntree over {m} micro-clusters: K-Means {:.2} s, tree {:.2} s",
+                t.seconds_micro_clusters, t.seconds_tree
+            ),
+            None => format!(
+                "\nexact tree of {} merges: {:.2} s",
+                t.merges, t.seconds_tree
+            ),
+        });
     }
     text
 }

@@ -68,6 +68,9 @@ pub struct HierarchicalParams {
     /// The coarser cut each segment's parent is taken from; `None`:
     /// [`default_parent_k`] of the K cut.
     pub parent_k: Option<usize>,
+    /// Cut the tree at this height (scaled units) instead of choosing K
+    /// by silhouette: its K joins the sweep and is the one chosen.
+    pub cut_height: Option<f64>,
 }
 
 impl Default for HierarchicalParams {
@@ -77,6 +80,7 @@ impl Default for HierarchicalParams {
             micro_clusters: None,
             seed: 0,
             parent_k: None,
+            cut_height: None,
         }
     }
 }
@@ -95,6 +99,11 @@ impl HierarchicalParams {
         }
         if self.parent_k == Some(0) {
             return Err(ParamsError::BadParentK(0));
+        }
+        if let Some(h) = self.cut_height
+            && !(h.is_finite() && h >= 0.0)
+        {
+            return Err(ParamsError::BadHeight(h));
         }
         Ok(())
     }
@@ -449,6 +458,25 @@ pub fn sweep(
         return Err(ParamsError::EmptyRange(String::new()).into());
     }
     let tree = build(backend, points, params)?;
+    let mut ks = ks.to_vec();
+    let at_height = match params.cut_height {
+        None => None,
+        Some(h) => {
+            let k = tree.dendrogram.k_at_height(h);
+            let top = tree.dendrogram.merges.last().map_or(0.0, |m| m.height);
+            if k < 2 {
+                return Err(ClusterError::TooLarge(format!(
+                    "a cut at height {h} leaves one segment: the tree's last merge is at {top}; cut lower"
+                )));
+            }
+            if !ks.contains(&k) {
+                ks.push(k);
+                ks.sort_unstable();
+            }
+            Some(k)
+        }
+    };
+    let ks = &ks[..];
     let d = points.d();
     let fits: Vec<KMeans> = ks
         .iter()
@@ -488,6 +516,9 @@ pub fn sweep(
         })
         .collect();
     let mut sweep = finish(backend, points, ks, fits, mode, params.seed)?;
+    if let Some(k) = at_height {
+        sweep.chosen = k;
+    }
     sweep.tree = Some(tree);
     Ok(sweep)
 }
