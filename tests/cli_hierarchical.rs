@@ -450,3 +450,113 @@ fn a_cut_at_a_height_picks_its_k() {
         &["--height must be a finite number >= 0, got NaN"],
     );
 }
+
+/// Cuts the tree cannot give are refused before anything is written: a K
+/// above the micro-clusters, a height below the first merge (every user
+/// alone), a parent cut not coarser than K, --parent-k outside fit.
+#[test]
+fn cuts_the_tree_cannot_give_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = table(dir.path(), 600, 4);
+    let input = input.to_str().unwrap();
+    let out = dir.path().join("s.csv");
+    let out = out.to_str().unwrap();
+    let hierarchical = ["--method", "hierarchical", "--features-input", input];
+    let fit = |extra: &[&str]| {
+        let mut args = vec!["fit", "-o", out];
+        args.extend_from_slice(&hierarchical);
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    fails(
+        &fit(&["--micro-clusters", "5", "--k", "8"]),
+        2,
+        &["K = 8 is more than the 5 micro-clusters"],
+    );
+    fails(
+        &fit(&["--height", "0"]),
+        2,
+        &["leaves every user alone", "cut higher"],
+    );
+    fails(
+        &fit(&["--k", "4", "--parent-k", "4"]),
+        2,
+        &["--parent-k must be at least 1 and below the K of the segments, got 4"],
+    );
+    assert!(!Path::new(out).exists());
+    let mut sweep = vec!["sweep", "--parent-k", "2"];
+    sweep.extend_from_slice(&hierarchical);
+    fails(
+        &run(&sweep),
+        2,
+        &["--parent-k sets the segment_path column"],
+    );
+}
+
+/// A fit's segments are the tree's cut, not the nearest centroid's: single
+/// linkage keeps a long line of users (0 to 10, a step of 0.1) apart from a
+/// blob 3 past its end, though the line's far end is nearer the blob's
+/// centroid (13) than its own (5). `score`, which places users at the
+/// nearest centroid, moves those users: the README says so.
+#[test]
+fn a_fit_keeps_the_trees_segments_where_centroids_would_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::from("user_id,x,y\n");
+    for i in 0..=100 {
+        body.push_str(&format!("line{i:03},{},0\n", f64::from(i) / 10.0));
+    }
+    for i in 0..50 {
+        body.push_str(&format!(
+            "blob{i:03},{},{}\n",
+            13.0 + f64::from(i % 5) * 0.01,
+            f64::from(i / 5) * 0.01
+        ));
+    }
+    let input = dir.path().join("t.csv");
+    std::fs::write(&input, body).unwrap();
+    let (scores, model) = (dir.path().join("s.csv"), dir.path().join("m.json"));
+    let summary: Value = serde_json::from_str(&ok(&run(&[
+        "fit",
+        "-q",
+        "--method",
+        "hierarchical",
+        "--linkage",
+        "single",
+        "--scale",
+        "none",
+        "--k",
+        "2",
+        "--features-input",
+        input.to_str().unwrap(),
+        "-o",
+        scores.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    let mut sizes: Vec<u64> = summary["segment_sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [50, 101]);
+    let rescored = dir.path().join("r.csv");
+    ok(&run(&[
+        "score",
+        "-q",
+        "--features-input",
+        input.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "-o",
+        rescored.to_str().unwrap(),
+    ]));
+    let (fitted, scored) = (column(&scores, "segment"), column(&rescored, "segment"));
+    let moved = fitted.iter().zip(&scored).filter(|(a, b)| a != b).count();
+    // x from 9.1 to 10 is nearer 13 than 5: 10 users.
+    assert_eq!(moved, 10);
+}

@@ -154,16 +154,43 @@ fn the_same_tree_on_every_thread_count() {
     };
     let (n, d) = (9000, 2);
     let x: Vec<f64> = (0..n * d).map(|_| next()).collect();
-    for linkage in [Linkage::Ward, Linkage::Single] {
+    for linkage in LINKAGES {
+        // Past the sizes where scans go parallel; a matrix linkage's
+        // condensed matrix past one scan block.
+        let n = match linkage {
+            Linkage::Average | Linkage::Complete => 3000,
+            _ => n,
+        };
+        let x = &x[..n * d];
         let run = |threads: usize| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| tree(linkage, &x, d))
+                .install(|| tree(linkage, x, d))
         };
         assert_eq!(run(1), run(3), "{linkage:?}");
     }
+    // The micro-cluster mode: its K-Means and the tree over it.
+    use segmint::backend::Backend;
+    use segmint::cluster::hierarchical::{HierarchicalParams, build};
+    use segmint::features::matrix::FeatureMatrix;
+    let points = FeatureMatrix::from_rows(n, d, x.iter().map(|&v| v as f32).collect());
+    let params = HierarchicalParams {
+        micro_clusters: Some(500),
+        ..HierarchicalParams::default()
+    };
+    let micro = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let t = build(&Backend::Cpu, &points, &params).unwrap();
+                (t.dendrogram, t.micro)
+            })
+    };
+    assert_eq!(micro(1), micro(3));
 }
 
 /// The adjusted Rand index of two labellings (Hubert & Arabie), from the

@@ -59,6 +59,8 @@ struct TreeRecord {
     seconds_micro_clusters: f64,
     /// Seconds building the tree.
     seconds_tree: f64,
+    /// Seconds placing the users in each K's cut.
+    seconds_cuts: f64,
 }
 
 pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
@@ -74,6 +76,10 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
         KChoice::Fixed(_) => Vec::new(),
     };
     let (mut method, silhouette) = args.kmeans.method()?;
+    // A parent cut not coarser than a fixed K fails now, not after the fit.
+    if let (Method::Hierarchical(params), KChoice::Fixed(k)) = (&method, k) {
+        params.parent_k_for(k)?;
+    }
     if let Some(h) = args.height {
         match &mut method {
             Method::Hierarchical(params) => {
@@ -148,6 +154,7 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
             merges: t.dendrogram.merges.len(),
             seconds_micro_clusters: t.seconds.0,
             seconds_tree: t.seconds.1,
+            seconds_cuts: t.seconds.2,
         }),
         input: prepared.ingest.clone(),
         seconds: started.elapsed().as_secs_f64(),

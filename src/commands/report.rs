@@ -29,6 +29,11 @@ pub fn run(args: &ReportArgs, session: &Session) -> Result<(), Error> {
     let (options, features) = log_options(&args.input, &args.feature)?;
     let churn = args.churn.thresholds(&args.feature)?;
     let (method, silhouette) = args.kmeans.method()?;
+    if args.kmeans.parent_k.is_some() {
+        return Err(Error::Usage(
+            "--parent-k sets the segment_path column of fit's scores.csv: give it to fit".into(),
+        ));
+    }
     let asked = feature_specs(args.features.as_deref())?;
     let k = k_choice(&args.k)?;
     let segmenting = Segmenting {

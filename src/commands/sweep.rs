@@ -14,6 +14,11 @@ use segmint::segment;
 pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
     let ks = k_list(&args.k, "--k")?;
     let (method, silhouette) = args.kmeans.method()?;
+    if args.kmeans.parent_k.is_some() {
+        return Err(Error::Usage(
+            "--parent-k sets the segment_path column of fit's scores.csv: give it to fit".into(),
+        ));
+    }
     let csv_on_stdout = args.output.as_deref().is_some_and(is_stdout);
     if args.format == Format::Json && csv_on_stdout {
         return Err(Error::Usage(

@@ -1,12 +1,14 @@
 //! The top of a hierarchical fit's tree as the report draws it: the last
-//! merges (about 30), their leaves with their users and segment, and the
-//! height of the merge that ends each K of the sweep.
+//! merges (30, or K - 1 when the cut has more segments), their leaves with
+//! their users and segment, and the height of the merge that ends each K
+//! of the sweep.
 
 use serde::Serialize;
 
 use crate::cluster::hierarchical::{Linkage, Tree};
 
-/// Merges at the top of the tree the report draws.
+/// Merges at the top of the tree the report draws (more when the cut has
+/// more segments than that leaves leaves: every segment gets its own).
 pub const TOP: usize = 30;
 
 /// The top of a tree: leaves in drawing order (a depth-first walk from
@@ -83,7 +85,11 @@ impl TreeSummary {
             }
             None => user_of.iter_mut().enumerate().for_each(|(i, u)| *u = i),
         }
-        let from = z.merges.len().saturating_sub(TOP);
+        // At least the merges above the cut, so that each leaf lies in one
+        // segment (cuts nest).
+        let k = segments.iter().max().map_or(1, |&s| s as usize + 1);
+        let drawn = TOP.max(k.saturating_sub(1));
+        let from = z.merges.len().saturating_sub(drawn);
         let top = &z.merges[from..];
         let mut leaves = Vec::new();
         let mut leaf_number = std::collections::HashMap::new();

@@ -678,6 +678,12 @@ impl Model {
                     parents.len()
                 ));
             }
+            if *parent_k == 0 || *parent_k > self.k.max(1) {
+                return Err(format!(
+                    "parent_k must be at least 1 and at most k = {}, found {parent_k}",
+                    self.k
+                ));
+            }
             if parents.iter().any(|&p| p as usize >= *parent_k) {
                 return Err(format!(
                     "every parent must be a segment of the parent cut, below parent_k = {parent_k}"

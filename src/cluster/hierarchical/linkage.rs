@@ -6,8 +6,13 @@
 //!   lowest index), and the merged cluster takes the higher of the two
 //!   indices. Ward's works on centroids and sizes (O(n d) memory): the
 //!   distance of clusters A and B is `sqrt(2 |A| |B| / (|A| + |B|)) |c_A -
-//!   c_B|`, the value SciPy's Lance-Williams update gives; average and
-//!   complete keep a condensed distance matrix (n (n - 1) / 2 doubles).
+//!   c_B|`, the value SciPy's Lance-Williams update gives in exact
+//!   arithmetic; the two round differently, so distances that tie exactly
+//!   in one (integer data, duplicate users) may not in the other, and such
+//!   ties may break otherwise than in SciPy (as fastcluster's
+//!   `linkage_vector`, which works on centroids too). Average and
+//!   complete keep a condensed distance matrix (n (n - 1) / 2 doubles) and
+//!   update it as SciPy does.
 //! - Single linkage as a minimum spanning tree (Prim's algorithm, O(n)
 //!   memory), as SciPy does.
 //!

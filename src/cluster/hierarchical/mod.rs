@@ -134,7 +134,7 @@ impl HierarchicalParams {
         let matrix = matches!(self.linkage, Linkage::Average | Linkage::Complete);
         if matrix && starting > MAX_MATRIX_USERS {
             return Err(ClusterError::TooLarge(format!(
-                "{} linkage holds a distance matrix of every pair, {} GB for {starting} {}: it takes at most {MAX_MATRIX_USERS}; use --linkage ward (exact in O(n) memory) or --micro-clusters M",
+                "{} linkage holds a distance matrix of every pair, {} GiB for {starting} {}: it takes at most {MAX_MATRIX_USERS}; use --linkage ward (exact in O(n) memory) or --micro-clusters M",
                 self.linkage.name(),
                 (linkage::matrix_len(starting) * 8).div_ceil(1 << 30),
                 if self.micro_clusters_for(n).is_some() {
@@ -355,8 +355,10 @@ pub struct Tree {
     pub micro: Option<Vec<u32>>,
     /// Users under each starting cluster (all 1 when exact).
     pub members: Vec<u64>,
-    /// Seconds spent on the micro-clusters and on the tree.
-    pub seconds: (f64, f64),
+    /// Seconds spent on the micro-clusters, on the tree, and on placing
+    /// the users in each K's cut (labels through the micro-clusters,
+    /// centroids, inertia).
+    pub seconds: (f64, f64, f64),
 }
 
 impl Tree {
@@ -394,14 +396,26 @@ pub fn build(
             for &l in &fit.labels {
                 counts[l as usize] += 1;
             }
+            // Each micro-cluster's centroid is the mean of its users (the
+            // Lloyd centres are those before the last assignment): Ward
+            // over weighted centroids is Ward over the users only so.
+            let d = points.d();
+            let mut means = vec![0.0f64; m * d];
+            for (i, &l) in fit.labels.iter().enumerate() {
+                let row = &mut means[l as usize * d..(l as usize + 1) * d];
+                for (s, &v) in row.iter_mut().zip(points.row(i)) {
+                    *s += f64::from(v);
+                }
+            }
             let mut number = vec![u32::MAX; m];
             let mut centroids = Vec::new();
             let mut sizes = Vec::new();
             for c in 0..m {
                 if counts[c] > 0 {
                     number[c] = sizes.len() as u32;
-                    centroids.extend(fit.centres.row(c).iter());
-                    sizes.push(counts[c] as f64);
+                    let n = counts[c] as f64;
+                    centroids.extend(means[c * d..(c + 1) * d].iter().map(|v| v / n));
+                    sizes.push(n);
                 }
             }
             let labels = fit.labels.iter().map(|&l| number[l as usize]).collect();
@@ -420,7 +434,7 @@ pub fn build(
         dendrogram,
         members: sizes.iter().map(|&s| s as u64).collect(),
         micro,
-        seconds: (micro_seconds, started.elapsed().as_secs_f64()),
+        seconds: (micro_seconds, started.elapsed().as_secs_f64(), 0.0),
     })
 }
 
@@ -457,16 +471,31 @@ pub fn sweep(
     if ks.is_empty() {
         return Err(ParamsError::EmptyRange(String::new()).into());
     }
-    let tree = build(backend, points, params)?;
+    let mut tree = build(backend, points, params)?;
+    let starting = tree.dendrogram.n;
+    if let Some(&k) = ks.iter().find(|&&k| k > starting) {
+        return Err(ClusterError::TooLarge(match &tree.micro {
+            Some(_) => format!(
+                "K = {k} is more than the {starting} micro-clusters the tree was built over (--micro-clusters, less the empty ones): ask for fewer segments or more micro-clusters"
+            ),
+            None => format!("K = {k} is more than the {starting} users"),
+        }));
+    }
     let mut ks = ks.to_vec();
     let at_height = match params.cut_height {
         None => None,
         Some(h) => {
             let k = tree.dendrogram.k_at_height(h);
             let top = tree.dendrogram.merges.last().map_or(0.0, |m| m.height);
+            let lowest = tree.dendrogram.merges.first().map_or(0.0, |m| m.height);
             if k < 2 {
                 return Err(ClusterError::TooLarge(format!(
                     "a cut at height {h} leaves one segment: the tree's last merge is at {top}; cut lower"
+                )));
+            }
+            if k >= points.n() {
+                return Err(ClusterError::TooLarge(format!(
+                    "a cut at height {h} leaves every user alone: the tree's first merge is at {lowest}; cut higher"
                 )));
             }
             if !ks.contains(&k) {
@@ -478,6 +507,7 @@ pub fn sweep(
     };
     let ks = &ks[..];
     let d = points.d();
+    let started = std::time::Instant::now();
     let fits: Vec<KMeans> = ks
         .iter()
         .map(|&k| {
@@ -515,6 +545,7 @@ pub fn sweep(
             }
         })
         .collect();
+    tree.seconds.2 = started.elapsed().as_secs_f64();
     let mut sweep = finish(backend, points, ks, fits, mode, params.seed)?;
     if let Some(k) = at_height {
         sweep.chosen = k;
