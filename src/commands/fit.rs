@@ -171,13 +171,17 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
 fn describe(s: &FitSummary) -> String {
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     let mut text = format!(
-        "{} users in {} segments ({} iterations{}, {:.2} s) -> {}{}\n\
+        "{} users in {} segments ({}{:.2} s) -> {}{}\n\
          segments (by mean {}, highest first): {}\n\
          inertia {:.4}, silhouette {}{}, calinski-harabasz {}, davies-bouldin {}",
         s.users,
         s.metrics.k,
-        s.n_iter,
-        if s.converged { "" } else { ", not converged" },
+        match (&s.tree, s.converged) {
+            // A cut of a tree: nothing iterated.
+            (Some(_), _) => String::new(),
+            (None, true) => format!("{} iterations, ", s.n_iter),
+            (None, false) => format!("{} iterations, not converged, ", s.n_iter),
+        },
         s.seconds,
         s.output,
         s.model
@@ -202,12 +206,12 @@ fn describe(s: &FitSummary) -> String {
     if let Some(t) = &s.tree {
         text.push_str(&match t.micro_clusters {
             Some(m) => format!(
-                "\ntree over {m} micro-clusters: K-Means {:.2} s, tree {:.2} s",
-                t.seconds_micro_clusters, t.seconds_tree
+                "\ntree over {m} micro-clusters: K-Means {:.2} s, tree {:.2} s, cuts {:.2} s",
+                t.seconds_micro_clusters, t.seconds_tree, t.seconds_cuts
             ),
             None => format!(
-                "\nexact tree of {} merges: {:.2} s",
-                t.merges, t.seconds_tree
+                "\nexact tree of {} merges: {:.2} s, cuts {:.2} s",
+                t.merges, t.seconds_tree, t.seconds_cuts
             ),
         });
     }

@@ -29,6 +29,10 @@ pub struct SweepSummary<'a> {
     pub chosen: usize,
     /// One row per K, ascending.
     pub results: Vec<SweepRow<'a>>,
+    /// Whether every K is a cut of one tree (hierarchical): no run
+    /// iterated, so the table shows no iterations.
+    #[serde(skip)]
+    pub tree: bool,
 }
 
 /// One K of a sweep: its metrics, and how the K-Means run kept (the
@@ -72,6 +76,7 @@ impl<'a> SweepSummary<'a> {
                     converged: fit.converged,
                 })
                 .collect(),
+            tree: sweep.tree.is_some(),
         }
     }
 
@@ -164,7 +169,11 @@ impl<'a> SweepSummary<'a> {
                 cell(m.silhouette_sqeuclidean, 4),
                 cell(m.calinski_harabasz, 1),
                 cell(m.davies_bouldin, 4),
-                row.n_iter,
+                if self.tree {
+                    "-".to_string()
+                } else {
+                    row.n_iter.to_string()
+                },
                 if mixture {
                     format!(" {:>14} {:>14}", cell(m.bic, 1), cell(m.aic, 1))
                 } else {
