@@ -173,19 +173,7 @@ fn the_gpu_gives_the_cpus_results() {
             .arg(&rescored)
             .assert()
             .success();
-        let column = |path: &Path, name: &str| -> Vec<String> {
-            let mut reader = csv::Reader::from_path(path).unwrap();
-            let c = reader
-                .headers()
-                .unwrap()
-                .iter()
-                .position(|h| h == name)
-                .unwrap();
-            reader
-                .records()
-                .map(|r| r.unwrap()[c].to_string())
-                .collect()
-        };
+        let column = common::csv_column;
         (
             column(&path, "segment"),
             column(&rescored, "segment"),

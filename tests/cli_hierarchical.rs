@@ -18,17 +18,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn column(path: &Path, name: &str) -> Vec<String> {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let c = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == name)
-        .unwrap();
-    reader
-        .records()
-        .map(|r| r.unwrap()[c].to_string())
-        .collect()
+    common::csv_column(path, name)
 }
 
 /// A feature table: `groups` well-separated groups of users on 2 features

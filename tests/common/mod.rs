@@ -101,3 +101,18 @@ pub fn fails(out: &std::process::Output, code: i32, parts: &[&str]) {
     }
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The values of column `name` of a CSV file with a header, in row order.
+pub fn csv_column(path: &std::path::Path, name: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let c = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("{}: no column {name}", path.display()));
+    reader
+        .records()
+        .map(|r| r.unwrap()[c].to_string())
+        .collect()
+}

@@ -40,6 +40,21 @@ pub struct DeviceLimits {
     pub max_loop: u64,
 }
 
+#[cfg(test)]
+impl DeviceLimits {
+    /// WebGPU's default limits (128 MiB bindings), with `max_loop`: what
+    /// planning tests cut work by.
+    pub(super) fn with_max_loop(max_loop: u64) -> Self {
+        DeviceLimits {
+            max_binding: 128 << 20,
+            max_buffer: 256 << 20,
+            max_workgroups: 65_535,
+            pairs_per_dispatch: 1 << 32,
+            max_loop,
+        }
+    }
+}
+
 /// See [`DeviceLimits::pairs_per_dispatch`]: about 4.3e9 distances, tens of
 /// milliseconds on a current GPU.
 const PAIRS_PER_DISPATCH: u64 = 1 << 32;

@@ -579,13 +579,7 @@ mod tests {
     use super::*;
 
     fn limits(max_loop: u64) -> DeviceLimits {
-        DeviceLimits {
-            max_binding: 128 << 20,
-            max_buffer: 256 << 20,
-            max_workgroups: 65_535,
-            pairs_per_dispatch: 1 << 32,
-            max_loop,
-        }
+        DeviceLimits::with_max_loop(max_loop)
     }
 
     /// The loop iterations of one invocation of a group's pass.
