@@ -56,6 +56,10 @@ pub enum Error {
     /// Segment names that cannot name the segments: a usage error.
     #[error(transparent)]
     Naming(#[from] NamingError),
+    /// A user graph that cannot be built: a bad edge list (exit 3), a
+    /// file that cannot be read (exit 4), a kNN graph too large (exit 2).
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
     /// Options that are individually valid but do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -89,6 +93,7 @@ impl Error {
             // usage error; a value that cannot be clustered is bad data.
             Error::Feature(FeatureError::UnknownColumn { .. }) => 2,
             Error::Feature(_) | Error::Model(_) => 3,
+            Error::Graph(e) => e.exit_code(),
             Error::Usage(_) => 2,
             Error::Data(_) => 3,
             Error::Internal(_) => 1,

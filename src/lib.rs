@@ -19,6 +19,9 @@
 //! - [`backend`]: the clustering kernels (K-Means, silhouette, a Gaussian
 //!   mixture's E-step), on the CPU and on a GPU (WGSL through wgpu),
 //!   behind one trait;
+//! - [`graph`]: the user graph (from a counterparty column of the logs,
+//!   an edge list or the features' nearest neighbours) and the
+//!   communities Leiden finds in it;
 //! - [`cluster`]: K-Means (k-means++, Lloyd), Gaussian mixtures (EM),
 //!   hierarchical trees (exact linkages, micro-clusters), sweeps over K
 //!   and their quality metrics;
@@ -72,6 +75,7 @@ pub mod cluster;
 pub mod error;
 pub mod features;
 pub mod generate;
+pub mod graph;
 pub mod ingest;
 pub mod insights;
 pub mod output;

@@ -22,6 +22,7 @@ mod properties;
 mod reference_cluster;
 mod reference_features;
 mod reference_gmm;
+mod reference_graph;
 mod reference_hierarchical;
 mod scale_reference;
 mod shaders;

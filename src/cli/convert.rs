@@ -270,6 +270,7 @@ impl InputArgs {
                 amount: self.amount_col.clone(),
                 channel: self.channel_col.clone(),
                 status: self.status_col.clone(),
+                peer: self.peer_col.clone(),
             },
             has_header: !self.no_header,
             delimiter: self.delimiter,

@@ -148,6 +148,10 @@ pub struct InputArgs {
     /// Status column; off when the default `status` is absent.
     #[arg(long, value_name = "COL", help_heading = "Input")]
     pub status_col: Option<String>,
+    /// leiden: the counterparty column (callee, recipient, merchant,
+    /// product, device) whose shared values link users into a graph.
+    #[arg(long, value_name = "COL", help_heading = "Graph")]
+    pub peer_col: Option<String>,
     /// The files have no header row: name columns by position.
     #[arg(long, help_heading = "Input")]
     pub no_header: bool,

@@ -1,9 +1,11 @@
 //! Clustering (README, "Clustering"): K-Means parameters and their validation,
 //! k-means++ and Lloyd, Gaussian mixtures ([`gmm`]), hierarchical trees
-//! ([`hierarchical`]), quality metrics, multi-K sweeps and the model file.
+//! ([`hierarchical`]), communities of the user graph ([`communities`]),
+//! quality metrics, multi-K sweeps and the model file.
 //! The data-parallel kernels run in [`crate::backend`]; this module holds
 //! the algorithms that drive them.
 
+pub mod communities;
 pub mod gmm;
 pub mod hierarchical;
 pub mod kmeans;

@@ -38,6 +38,8 @@ pub struct Sweep {
     pub mixtures: Vec<GaussianMixture>,
     /// For hierarchical clustering, the tree every K was cut from.
     pub tree: Option<super::hierarchical::Tree>,
+    /// For Leiden, its communities and how they became segments.
+    pub communities: Option<super::communities::CommunityFit>,
 }
 
 impl Sweep {
@@ -127,7 +129,45 @@ pub(crate) fn finish(
         chosen,
         mixtures: Vec::new(),
         tree: None,
+        communities: None,
     })
+}
+
+/// The fit whose clusters are `labels` (each below `k`): each centre the
+/// mean of its points (0 for an empty cluster), in the points' working
+/// coordinates, and the inertia about them.
+pub(crate) fn centroid_fit(points: &FeatureMatrix, labels: Vec<u32>, k: usize) -> KMeans {
+    let d = points.d();
+    let mut sums = ndarray::Array2::<f64>::zeros((k, d));
+    let mut counts = vec![0.0f64; k];
+    for (i, &l) in labels.iter().enumerate() {
+        let l = l as usize;
+        counts[l] += 1.0;
+        for (s, &v) in sums.row_mut(l).iter_mut().zip(points.row(i)) {
+            *s += f64::from(v);
+        }
+    }
+    for (mut row, &c) in sums.rows_mut().into_iter().zip(&counts) {
+        row /= c.max(1.0);
+    }
+    let inertia = (0..points.n())
+        .map(|i| {
+            let c = sums.row(labels[i] as usize);
+            points
+                .row(i)
+                .iter()
+                .zip(c)
+                .map(|(&x, &m)| (f64::from(x) - m).powi(2))
+                .sum::<f64>()
+        })
+        .sum();
+    KMeans {
+        centres: sums,
+        labels,
+        inertia,
+        n_iter: 0,
+        converged: true,
+    }
 }
 
 /// A fit that left clusters empty (scikit-learn warns of it too): with

@@ -115,6 +115,8 @@ pub(super) struct RowFields<'r> {
     pub(super) amount: Amount,
     pub(super) channel: Option<Name<'r>>,
     pub(super) status: Option<Name<'r>>,
+    /// The counterparty, when the column is read and the cell not empty.
+    pub(super) peer: Option<&'r [u8]>,
 }
 
 /// An amount, in nano-units when it fits a [`Row`].
@@ -198,6 +200,10 @@ pub(super) fn parse_row<'r>(
             Some(Name::new(bytes))
         }
     });
+    let peer = columns
+        .peer
+        .map(|i| record.field(i))
+        .filter(|p| !p.is_empty());
     let key_word = record.field_word(columns.user);
     Ok(RowFields {
         key,
@@ -206,6 +212,7 @@ pub(super) fn parse_row<'r>(
         amount,
         channel,
         status,
+        peer,
     })
 }
 

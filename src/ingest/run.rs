@@ -446,6 +446,7 @@ impl<'a> ChunkParser<'a> {
             amount,
             channel,
             status,
+            ..
         } = parse_row(record, self.file, &mut self.times)?;
         if self.options.as_of.is_some_and(|as_of| time_ms > as_of) {
             self.out.after_as_of += 1;

@@ -38,6 +38,9 @@ pub struct Transaction<'a> {
     /// The status as written (not yet judged a success or a failure);
     /// `None` when the column is absent or the cell empty.
     pub status: Option<&'a str>,
+    /// The counterparty as written; `None` when the column is absent or
+    /// the cell empty.
+    pub peer: Option<&'a str>,
 }
 
 /// Folds every accepted row of `inputs` into a state: `init` makes one per
@@ -137,6 +140,7 @@ fn scan_chunk<S>(
                 amount,
                 channel,
                 status,
+                peer,
                 ..
             } = row;
             let inside = options.as_of.is_none_or(|as_of| time_ms <= as_of)
@@ -154,12 +158,14 @@ fn scan_chunk<S>(
             let status = status
                 .map(|s| text(s.bytes, file.columns.status))
                 .transpose()?;
+            let peer = peer.map(|p| text(p, file.columns.peer)).transpose()?;
             Ok(Some(Transaction {
                 user,
                 time_ms,
                 amount: amount.money(),
                 channel,
                 status,
+                peer,
             }))
         });
         match fields {

@@ -52,7 +52,7 @@ impl std::fmt::Display for Delimiter {
     }
 }
 
-/// The five column roles of the transaction schema.
+/// The column roles of the transaction schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// The user key: any string but an empty one.
@@ -66,16 +66,20 @@ pub enum Role {
     /// The transaction's status, a success or a failure (optional: off
     /// when absent).
     Status,
+    /// The transaction's counterparty (callee, recipient, merchant,
+    /// product, device): read only to build the user graph.
+    Peer,
 }
 
 impl Role {
     /// Every role, the three required ones first.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::User,
         Role::Time,
         Role::Amount,
         Role::Channel,
         Role::Status,
+        Role::Peer,
     ];
 
     /// The header name looked for when the user names none.
@@ -86,6 +90,7 @@ impl Role {
             Role::Amount => "total_price",
             Role::Channel => "channel",
             Role::Status => "status",
+            Role::Peer => "peer_id",
         }
     }
 
@@ -97,6 +102,7 @@ impl Role {
             Role::Amount => "--amount-col",
             Role::Channel => "--channel-col",
             Role::Status => "--status-col",
+            Role::Peer => "--peer-col",
         }
     }
 
@@ -108,6 +114,7 @@ impl Role {
             Role::Amount => "amount",
             Role::Channel => "channel",
             Role::Status => "status",
+            Role::Peer => "counterparty",
         }
     }
 
@@ -132,6 +139,8 @@ pub struct ColumnNames {
     pub channel: Option<String>,
     /// The status column (`--status-col`).
     pub status: Option<String>,
+    /// The counterparty column (`--peer-col`).
+    pub peer: Option<String>,
 }
 
 impl ColumnNames {
@@ -143,6 +152,7 @@ impl ColumnNames {
             Role::Amount => self.amount.as_deref(),
             Role::Channel => self.channel.as_deref(),
             Role::Status => self.status.as_deref(),
+            Role::Peer => self.peer.as_deref(),
         }
     }
 }
@@ -244,6 +254,9 @@ pub struct ResolvedColumns {
     pub channel: Option<usize>,
     /// 0-based index of the status field; `None` when the file has none.
     pub status: Option<usize>,
+    /// 0-based index of the counterparty field; `None` when the file has
+    /// none.
+    pub peer: Option<usize>,
     /// Field count every row must have.
     pub field_count: usize,
     /// Header names (empty strings without a header), for messages.
@@ -263,7 +276,7 @@ impl ResolvedColumns {
             path: path.to_path_buf(),
             message,
         };
-        let mut found = [None; 5];
+        let mut found = [None; 6];
         for (slot, role) in found.iter_mut().zip(Role::ALL) {
             let given = options.columns.get(role);
             *slot = if options.has_header {
@@ -320,7 +333,7 @@ impl ResolvedColumns {
         } else {
             vec![String::new(); field_count]
         };
-        let [user, time, amount, channel, status] = found;
+        let [user, time, amount, channel, status, peer] = found;
         match (user, time, amount) {
             (Some(user), Some(time), Some(amount)) => Ok(ResolvedColumns {
                 user,
@@ -328,6 +341,7 @@ impl ResolvedColumns {
                 amount,
                 channel,
                 status,
+                peer,
                 field_count,
                 names,
             }),

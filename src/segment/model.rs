@@ -75,6 +75,10 @@ pub enum InputSchema {
         /// `--status-col`, as `user_col`; default `status`, used when the
         /// header has it.
         status_col: Option<String>,
+        /// `--peer-col`, as `user_col`: the counterparty column a Leiden
+        /// model's graph was built from; `None` (or absent) otherwise.
+        #[serde(default)]
+        peer_col: Option<String>,
         /// `--no-header`: the logs have no header row, so columns are
         /// positions.
         no_header: bool,
@@ -111,6 +115,7 @@ impl InputSchema {
             amount_col: c.amount.clone(),
             channel_col: c.channel.clone(),
             status_col: c.status.clone(),
+            peer_col: c.peer.clone(),
             no_header: !options.has_header,
             delimiter: options.delimiter.to_string(),
             time_format: options.time_format.to_string(),
@@ -138,6 +143,7 @@ impl InputSchema {
             amount_col,
             channel_col,
             status_col,
+            peer_col,
             no_header,
             delimiter,
             time_format,
@@ -154,6 +160,7 @@ impl InputSchema {
                 amount: amount_col.clone(),
                 channel: channel_col.clone(),
                 status: status_col.clone(),
+                peer: peer_col.clone(),
             },
             has_header: !no_header,
             // Checked when the model was read.
@@ -938,6 +945,7 @@ mod tests {
                     amount_col: None,
                     channel_col: None,
                     status_col: None,
+                    peer_col: None,
                     no_header: false,
                     delimiter: ",".into(),
                     time_format: "auto".into(),

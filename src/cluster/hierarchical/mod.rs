@@ -31,7 +31,7 @@ use self::linkage::{MatrixLinkage, RawMerge};
 use super::ClusterError;
 use super::kmeans::{KMeans, kmeans_plus_plus, lloyd, run_seed};
 use super::params::{ParamsError, SilhouetteMode};
-use super::sweep::{Sweep, finish};
+use super::sweep::{Sweep, centroid_fit, finish};
 use crate::backend::Backend;
 use crate::features::matrix::FeatureMatrix;
 
@@ -506,44 +506,10 @@ pub fn sweep(
         }
     };
     let ks = &ks[..];
-    let d = points.d();
     let started = std::time::Instant::now();
     let fits: Vec<KMeans> = ks
         .iter()
-        .map(|&k| {
-            let labels = tree.labels(k);
-            let k = k.min(tree.dendrogram.n);
-            let mut sums = Array2::<f64>::zeros((k, d));
-            let mut counts = vec![0.0f64; k];
-            for (i, &l) in labels.iter().enumerate() {
-                let l = l as usize;
-                counts[l] += 1.0;
-                for (s, &v) in sums.row_mut(l).iter_mut().zip(points.row(i)) {
-                    *s += f64::from(v);
-                }
-            }
-            for (mut row, &c) in sums.rows_mut().into_iter().zip(&counts) {
-                row /= c.max(1.0);
-            }
-            let inertia = (0..points.n())
-                .map(|i| {
-                    let c = sums.row(labels[i] as usize);
-                    points
-                        .row(i)
-                        .iter()
-                        .zip(c)
-                        .map(|(&x, &m)| (f64::from(x) - m).powi(2))
-                        .sum::<f64>()
-                })
-                .sum();
-            KMeans {
-                centres: sums,
-                labels,
-                inertia,
-                n_iter: 0,
-                converged: true,
-            }
-        })
+        .map(|&k| centroid_fit(points, tree.labels(k), k.min(tree.dendrogram.n)))
         .collect();
     tree.seconds.2 = started.elapsed().as_secs_f64();
     let mut sweep = finish(backend, points, ks, fits, mode, params.seed)?;

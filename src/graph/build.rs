@@ -1,0 +1,689 @@
+//! The graph of a table's users, from what users have (README,
+//! "Communities"):
+//!
+//! - **a counterparty column** of their logs (`--peer-col`). When the
+//!   peers are themselves users (most rows' peer is a user key: callees,
+//!   recipients), users are linked by the transactions between them,
+//!   weighted by their count or their amount, direction dropped; rows to
+//!   outsiders and to oneself are counted and left out. Otherwise (merchants,
+//!   products, devices) each peer links the users who share it, every
+//!   pair by `1 / (d − 1)` for a peer of `d` users (Newman's weighting of
+//!   a bipartite projection: a peer shared by few says more), summed over
+//!   the peers they share; peers of more than `max_peer_degree` users are
+//!   left out (counted), so that one popular product does not link
+//!   everyone. Peers are told apart by a 128-bit hash of their text.
+//! - **an edge list** (`--edges-input`): CSV with a header, `src,dst` and
+//!   an optional positive `weight`, undirected, repeated edges added; a
+//!   self loop, a weight that is not a positive number or an id that is
+//!   not a user is an error naming the line.
+//! - **the k nearest neighbours** of each user's scaled features
+//!   (`--knn K`): exact, by brute force (at most [`MAX_KNN_USERS`] users),
+//!   each user linked to its K nearest (ties to the lower row), weight 1
+//!   per direction (2 when mutual).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use hashbrown::HashMap;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::Graph;
+use crate::features::matrix::FeatureMatrix;
+use crate::ingest::scan::{Transaction, scan};
+use crate::ingest::{IngestError, IngestOptions, Input};
+
+/// Users at most for a kNN graph (its distances grow as their square).
+pub const MAX_KNN_USERS: usize = 100_000;
+
+/// The default of `--max-peer-degree`.
+pub const DEFAULT_MAX_PEER_DEGREE: usize = 100;
+
+/// Where a graph comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphSource {
+    /// The logs' counterparty column.
+    Peers(PeerOptions),
+    /// An edge list file.
+    Edges(PathBuf),
+    /// The k nearest neighbours of each user's features.
+    Knn(usize),
+}
+
+impl GraphSource {
+    /// `peers`, `edges` or `knn`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            GraphSource::Peers(_) => "peers",
+            GraphSource::Edges(_) => "edges",
+            GraphSource::Knn(_) => "knn",
+        }
+    }
+}
+
+/// How a counterparty column makes edges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerOptions {
+    /// The column, as `--peer-col` names it.
+    pub column: String,
+    /// What weighs a user-user edge.
+    pub weight: EdgeWeight,
+    /// Whether peers are users, or things users share.
+    pub kind: PeerKind,
+    /// Peers shared by more users than this are left out of a projection.
+    pub max_peer_degree: usize,
+}
+
+/// What weighs a user-user edge (`--edge-weight`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeWeight {
+    /// The transactions between the two users.
+    #[default]
+    Count,
+    /// Their positive amounts, added (refunds count for nothing).
+    Amount,
+}
+
+/// What the counterparties are (`--peers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerKind {
+    /// Users when at least half the rows with a peer name a user, else
+    /// items.
+    #[default]
+    Auto,
+    /// Users: edges between users.
+    Users,
+    /// Things users share: the projection onto users.
+    Items,
+}
+
+/// A graph of users, in the order of their table, and how it was built.
+#[derive(Debug, Clone)]
+pub struct UserGraph {
+    /// Node `i` is the table's user `i`.
+    pub graph: Graph,
+    /// Counts about the build.
+    pub stats: GraphStats,
+}
+
+/// Counts about a graph's build, for summaries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GraphStats {
+    /// `peers`, `edges` or `knn`.
+    pub source: &'static str,
+    /// Users (nodes).
+    pub nodes: usize,
+    /// Edges, each counted once.
+    pub edges: usize,
+    /// The edges' weights, added.
+    pub total_weight: f64,
+    /// Users without an edge.
+    pub isolated: usize,
+    /// How a counterparty column was read; absent for other sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peers: Option<PeerStats>,
+    /// Rows of an edge list; absent for other sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_rows: Option<u64>,
+    /// K of a kNN graph; absent for other sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knn: Option<usize>,
+    /// Seconds building it.
+    pub seconds: f64,
+}
+
+/// How a counterparty column made the graph.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PeerStats {
+    /// The column.
+    pub column: String,
+    /// `users` or `items`, as used.
+    pub kind: &'static str,
+    /// `count` or `amount` (user-user edges).
+    pub edge_weight: &'static str,
+    /// Rows read.
+    pub rows: u64,
+    /// Rows whose peer cell was empty.
+    pub rows_without_peer: u64,
+    /// Rows whose peer is a user.
+    pub rows_to_users: u64,
+    /// Users mode: rows to a peer that is not a user, left out.
+    pub rows_to_outsiders: u64,
+    /// Users mode: rows from a user to itself, left out.
+    pub rows_to_self: u64,
+    /// Amount weights: rows whose amount is not positive, left out.
+    pub rows_without_positive_amount: u64,
+    /// Items mode: distinct peers.
+    pub distinct_peers: u64,
+    /// Items mode: peers shared by more than `max_peer_degree` users,
+    /// left out.
+    pub capped_peers: u64,
+    /// The cap.
+    pub max_peer_degree: usize,
+}
+
+/// Why a graph cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// The edge list cannot be read: exit 4.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bad row or header of an edge list: exit 3.
+    #[error("{}:{line}{}: {message}", path.display(), column.map_or(String::new(), |c| format!(": column {c}")))]
+    Row {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// 1-based column, when one field is at fault.
+        column: Option<usize>,
+        /// What was expected.
+        message: String,
+    },
+    /// Work past what the build takes (a kNN graph of too many users), or
+    /// a K it cannot have: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Reading the logs' counterparties failed.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+impl GraphError {
+    /// The exit code (README, "Bad input and exit codes").
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            GraphError::Io { .. } => 4,
+            GraphError::Row { .. } => 3,
+            GraphError::Usage(_) => 2,
+            GraphError::Ingest(e) => e.exit_code(),
+        }
+    }
+}
+
+type KeyMap<'a> = HashMap<&'a str, u32, foldhash::fast::FixedState>;
+
+/// A lookup from user key to row.
+fn key_map(keys: &[String]) -> KeyMap<'_> {
+    let mut map = KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
+    for (i, k) in keys.iter().enumerate() {
+        map.insert(k.as_str(), i as u32);
+    }
+    map
+}
+
+/// The graph's counts.
+fn stats(graph: &Graph, source: &'static str, started: Instant) -> GraphStats {
+    GraphStats {
+        source,
+        nodes: graph.nodes(),
+        edges: graph.edges(),
+        total_weight: graph.total_weight(),
+        isolated: (0..graph.nodes()).filter(|&v| graph.degree(v) == 0).count(),
+        seconds: started.elapsed().as_secs_f64(),
+        ..GraphStats::default()
+    }
+}
+
+/// The ids and edges of an edge list.
+#[derive(Debug, Clone)]
+pub struct EdgeList {
+    /// The users: those given, or the list's ids in order of first
+    /// appearance.
+    pub keys: Vec<String>,
+    /// The graph over `keys`.
+    pub graph: UserGraph,
+}
+
+/// Reads an edge list (see the module's documentation) over `users`, or
+/// over its own ids when `users` is `None`.
+pub fn read_edges(path: &Path, users: Option<&[String]>) -> Result<EdgeList, GraphError> {
+    let started = Instant::now();
+    let io = |source| GraphError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let row_error = |line: u64, column: Option<usize>, message: String| GraphError::Row {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let header = reader
+        .byte_headers()
+        .map_err(|e| csv_error(path, e))?
+        .clone();
+    if !(2..=3).contains(&header.len()) {
+        return Err(row_error(
+            1,
+            None,
+            format!(
+                "an edge list has a header and two or three columns (src,dst[,weight]), found {} columns",
+                header.len()
+            ),
+        ));
+    }
+    let weighted = header.len() == 3;
+    let given = users.map(key_map);
+    let mut own: HashMap<Box<str>, u32, foldhash::fast::FixedState> = HashMap::default();
+    let mut keys: Vec<String> = Vec::new();
+    let mut edges = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0u64;
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(path, e))?
+    {
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != header.len() {
+            return Err(row_error(
+                line,
+                None,
+                format!(
+                    "expected {} fields like the header, found {}",
+                    header.len(),
+                    record.len()
+                ),
+            ));
+        }
+        rows += 1;
+        let mut ends = [0u32; 2];
+        for (column, end) in ends.iter_mut().enumerate() {
+            let text = std::str::from_utf8(&record[column])
+                .map_err(|_| row_error(line, Some(column + 1), "not UTF-8 text".into()))?;
+            if text.is_empty() {
+                return Err(row_error(
+                    line,
+                    Some(column + 1),
+                    "an empty id: expected a user id".into(),
+                ));
+            }
+            *end = match &given {
+                Some(map) => *map.get(text).ok_or_else(|| {
+                    row_error(
+                        line,
+                        Some(column + 1),
+                        format!(
+                            "{:?} is not one of the users being segmented (the ids must be their keys)",
+                            crate::ingest::error::excerpt(text.as_bytes())
+                        ),
+                    )
+                })?,
+                None => match own.get(text) {
+                    Some(&i) => i,
+                    None => {
+                        let i = u32::try_from(keys.len()).map_err(|_| {
+                            row_error(line, Some(column + 1), "more than 2^32 ids".into())
+                        })?;
+                        own.insert(text.into(), i);
+                        keys.push(text.to_string());
+                        i
+                    }
+                },
+            };
+        }
+        if ends[0] == ends[1] {
+            return Err(row_error(
+                line,
+                None,
+                format!(
+                    "a self loop ({:?} to itself): an edge links two users",
+                    String::from_utf8_lossy(&record[0])
+                ),
+            ));
+        }
+        let weight = if weighted {
+            let text = std::str::from_utf8(&record[2]).unwrap_or("").trim();
+            match text.parse::<f64>() {
+                Ok(w) if w.is_finite() && w > 0.0 => w,
+                _ => {
+                    return Err(row_error(
+                        line,
+                        Some(3),
+                        format!(
+                            "weight {:?}: expected a positive number",
+                            crate::ingest::error::excerpt(&record[2])
+                        ),
+                    ));
+                }
+            }
+        } else {
+            1.0
+        };
+        edges.push((ends[0], ends[1], weight));
+    }
+    if rows == 0 {
+        return Err(row_error(
+            1,
+            None,
+            "the edge list has a header but no edges".into(),
+        ));
+    }
+    let keys = match users {
+        Some(users) => users.to_vec(),
+        None => keys,
+    };
+    let graph = Graph::from_edges(keys.len(), &edges);
+    let mut stats = stats(&graph, "edges", started);
+    stats.edge_rows = Some(rows);
+    Ok(EdgeList {
+        keys,
+        graph: UserGraph { graph, stats },
+    })
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> GraphError {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => GraphError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        kind => GraphError::Row {
+            path: path.to_path_buf(),
+            line,
+            column: None,
+            message: format!("{kind:?}"),
+        },
+    }
+}
+
+/// What one chunk of a log gave: user-user rows, user-item rows, counts.
+#[derive(Default)]
+struct PeerRows {
+    /// (user, peer user, weight).
+    to_users: Vec<(u32, u32, f64)>,
+    /// (peer hash, user).
+    to_items: Vec<(u128, u32)>,
+    rows: u64,
+    without_peer: u64,
+    to_self: u64,
+    without_positive_amount: u64,
+}
+
+impl PeerRows {
+    fn merge(&mut self, other: PeerRows) {
+        self.to_users.extend(other.to_users);
+        self.to_items.extend(other.to_items);
+        self.rows += other.rows;
+        self.without_peer += other.without_peer;
+        self.to_self += other.to_self;
+        self.without_positive_amount += other.without_positive_amount;
+    }
+}
+
+/// A 128-bit hash of a peer's text (two independent 64-bit hashes).
+fn peer_hash(text: &str) -> u128 {
+    use std::hash::BuildHasher;
+    let a = foldhash::fast::FixedState::with_seed(0x5EC_4D17).hash_one(text);
+    let b = foldhash::fast::FixedState::with_seed(0xC0FF_EE11).hash_one(text);
+    (u128::from(a) << 64) | u128::from(b)
+}
+
+/// The graph of the users `keys` (every user of the logs, as their table
+/// holds them) from the logs' counterparty column (see the module's
+/// documentation).
+pub fn peer_graph(
+    inputs: &[Input],
+    options: &IngestOptions,
+    keys: &[String],
+    peers: &PeerOptions,
+) -> Result<UserGraph, GraphError> {
+    let started = Instant::now();
+    let map = key_map(keys);
+    let amount = peers.weight == EdgeWeight::Amount;
+    let rows = scan(
+        inputs,
+        options,
+        PeerRows::default,
+        |state: &mut PeerRows, t: &Transaction<'_>| {
+            state.rows += 1;
+            let Some(peer) = t.peer else {
+                state.without_peer += 1;
+                return;
+            };
+            let Some(&user) = map.get(t.user) else {
+                // Every user of the logs is in the table.
+                return;
+            };
+            match map.get(peer) {
+                Some(&other) => {
+                    let weight = if amount { t.amount.to_f64() } else { 1.0 };
+                    if user == other {
+                        state.to_self += 1;
+                    } else if weight > 0.0 {
+                        state.to_users.push((user, other, weight));
+                    } else {
+                        state.without_positive_amount += 1;
+                    }
+                }
+                None => state.to_items.push((peer_hash(peer), user)),
+            }
+        },
+        PeerRows::merge,
+    )?;
+    let with_peer = rows.rows - rows.without_peer;
+    let to_users = rows.rows - rows.without_peer - rows.to_items.len() as u64;
+    let as_users = match peers.kind {
+        PeerKind::Users => true,
+        PeerKind::Items => false,
+        PeerKind::Auto => 2 * to_users >= with_peer,
+    };
+    let mut peer_stats = PeerStats {
+        column: peers.column.clone(),
+        kind: if as_users { "users" } else { "items" },
+        edge_weight: match peers.weight {
+            EdgeWeight::Count => "count",
+            EdgeWeight::Amount => "amount",
+        },
+        rows: rows.rows,
+        rows_without_peer: rows.without_peer,
+        rows_to_users: to_users,
+        max_peer_degree: peers.max_peer_degree,
+        ..PeerStats::default()
+    };
+    let graph = if as_users {
+        peer_stats.rows_to_outsiders = rows.to_items.len() as u64;
+        peer_stats.rows_to_self = rows.to_self;
+        peer_stats.rows_without_positive_amount = rows.without_positive_amount;
+        drop(rows.to_items);
+        Graph::from_edges(keys.len(), &rows.to_users)
+    } else {
+        // Users named as peers are items like any other.
+        let mut pairs = rows.to_items;
+        pairs.extend(
+            rows.to_users
+                .iter()
+                .map(|&(user, other, _)| (peer_hash(&keys[other as usize]), user)),
+        );
+        drop(rows.to_users);
+        let (edges, distinct, capped) = project(pairs, peers.max_peer_degree);
+        peer_stats.distinct_peers = distinct;
+        peer_stats.capped_peers = capped;
+        Graph::from_edges(keys.len(), &edges)
+    };
+    let mut stats = stats(&graph, "peers", started);
+    stats.peers = Some(peer_stats);
+    Ok(UserGraph { graph, stats })
+}
+
+/// The projection of (peer, user) pairs onto users (Newman's weights);
+/// returns the edges, the distinct peers and the peers left out for
+/// having more than `max_degree` users.
+fn project(mut pairs: Vec<(u128, u32)>, max_degree: usize) -> (Vec<(u32, u32, f64)>, u64, u64) {
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    // The start of each peer's run.
+    let mut starts: Vec<usize> = Vec::new();
+    for (i, pair) in pairs.iter().enumerate() {
+        if i == 0 || pairs[i - 1].0 != pair.0 {
+            starts.push(i);
+        }
+    }
+    starts.push(pairs.len());
+    let distinct = (starts.len() - 1) as u64;
+    let capped = starts
+        .windows(2)
+        .filter(|w| w[1] - w[0] > max_degree)
+        .count() as u64;
+    let edges: Vec<(u32, u32, f64)> = starts
+        .par_windows(2)
+        .flat_map_iter(|w| {
+            let users = &pairs[w[0]..w[1]];
+            let d = users.len();
+            let mut out = Vec::new();
+            if (2..=max_degree).contains(&d) {
+                let weight = 1.0 / (d - 1) as f64;
+                for (a, &(_, u)) in users.iter().enumerate() {
+                    out.extend(users[a + 1..].iter().map(|&(_, v)| (u, v, weight)));
+                }
+            }
+            out
+        })
+        .collect();
+    (edges, distinct, capped)
+}
+
+/// The kNN graph of `points` (see the module's documentation).
+pub fn knn_graph(points: &FeatureMatrix, k: usize) -> Result<UserGraph, GraphError> {
+    let started = Instant::now();
+    let n = points.n();
+    if n > MAX_KNN_USERS {
+        return Err(GraphError::Usage(format!(
+            "--knn over {n} users: a kNN graph is computed exactly, over at most {MAX_KNN_USERS} users (its distances grow as their square); build the graph from the logs (--peer-col) or an edge list (--edges-input), or cluster these users with another method"
+        )));
+    }
+    if k == 0 || k >= n {
+        return Err(GraphError::Usage(format!(
+            "--knn {k}: expected at least 1 and fewer than the {n} users"
+        )));
+    }
+    let neighbours: Vec<Vec<u32>> = (0..n)
+        .into_par_iter()
+        .map(|i| nearest(points, i, k))
+        .collect();
+    let edges: Vec<(u32, u32, f64)> = neighbours
+        .iter()
+        .enumerate()
+        .flat_map(|(i, near)| near.iter().map(move |&j| (i as u32, j, 1.0)))
+        .collect();
+    let graph = Graph::from_edges(n, &edges);
+    let mut stats = stats(&graph, "knn", started);
+    stats.knn = Some(k);
+    Ok(UserGraph { graph, stats })
+}
+
+/// The `k` points nearest to point `i` (itself left out; ties to the
+/// lower row).
+fn nearest(points: &FeatureMatrix, i: usize, k: usize) -> Vec<u32> {
+    let x = points.row(i);
+    // (squared distance, row), ascending.
+    let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
+    for j in 0..points.n() {
+        if j == i {
+            continue;
+        }
+        let d: f32 = x
+            .iter()
+            .zip(points.row(j))
+            .map(|(&a, &b)| (a - b) * (a - b))
+            .sum();
+        if best.len() == k && d >= best[k - 1].0 {
+            continue;
+        }
+        let at = best.partition_point(|&(e, _)| e <= d);
+        best.insert(at, (d, j as u32));
+        best.truncate(k);
+    }
+    best.into_iter().map(|(_, j)| j).collect()
+}
+
+/// Places users by their edges: each user of `graph` without a segment
+/// (`None` in `known`) goes to the segment its edges weigh most into
+/// (ties to the lower segment); `None` for one without an edge to a user
+/// with a segment.
+pub fn place_by_edges(graph: &Graph, known: &[Option<u32>], k: usize) -> Vec<Option<u32>> {
+    (0..graph.nodes())
+        .into_par_iter()
+        .map(|v| {
+            if let Some(s) = known[v] {
+                return Some(s);
+            }
+            let mut weight = vec![0.0f64; k];
+            let (targets, w) = graph.neighbours(v);
+            for (&u, &w) in targets.iter().zip(w) {
+                if let Some(s) = known[u as usize] {
+                    weight[s as usize] += w;
+                }
+            }
+            let (best, &most) = weight
+                .iter()
+                .enumerate()
+                .fold((0, &0.0), |b, (s, w)| if *w > *b.1 { (s, w) } else { b });
+            (most > 0.0).then_some(best as u32)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projection_weighs_shared_peers_and_leaves_hubs_out() {
+        // Peer 1: users 0, 1, 2 (each pair 1/2). Peer 2: users 0, 1 (1).
+        // Peer 3: four users, above a cap of 3: left out.
+        let pairs = vec![
+            (1, 0),
+            (1, 1),
+            (1, 2),
+            (2, 0),
+            (2, 1),
+            (2, 1),
+            (3, 0),
+            (3, 1),
+            (3, 2),
+            (3, 3),
+        ];
+        let (edges, distinct, capped) = project(pairs, 3);
+        assert_eq!((distinct, capped), (3, 1));
+        let g = Graph::from_edges(4, &edges);
+        assert_eq!(g.neighbours(0), (&[1u32, 2][..], &[1.5, 0.5][..]));
+        assert_eq!(g.neighbours(2), (&[0u32, 1][..], &[0.5, 0.5][..]));
+        assert_eq!(g.degree(3), 0);
+    }
+
+    #[test]
+    fn nearest_neighbours_break_ties_to_the_lower_row() {
+        let points = FeatureMatrix::from_rows(4, 1, vec![0.0, 1.0, -1.0, 5.0]);
+        assert_eq!(nearest(&points, 0, 2), vec![1, 2]);
+        assert_eq!(nearest(&points, 3, 1), vec![1]);
+        let g = knn_graph(&points, 1).unwrap();
+        // 0-1 mutual (weight 2), 2-0, 3-1.
+        assert_eq!(g.graph.neighbours(0), (&[1u32, 2][..], &[2.0, 1.0][..]));
+        assert!(knn_graph(&points, 4).is_err());
+    }
+
+    #[test]
+    fn users_go_where_their_edges_weigh_most() {
+        let g = Graph::from_edges(4, &[(0, 2, 1.0), (1, 2, 2.0), (3, 2, 0.5)]);
+        let known = [Some(0), Some(1), None, None];
+        assert_eq!(
+            place_by_edges(&g, &known, 2),
+            vec![Some(0), Some(1), Some(1), None]
+        );
+    }
+}
