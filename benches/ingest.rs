@@ -21,6 +21,7 @@ fn write_log(dir: &tempfile::TempDir, users: u64, rows: u64) -> PathBuf {
         days: 91,
         seed: 42,
         start_day: 20_179,
+        blocks: None,
     };
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create log"));
     generate(&params, &mut file).expect("generate log");

@@ -14,6 +14,10 @@
 //!   cohort loses most of its volume in the last 7 days while its failure
 //!   rate is high.
 //!
+//! With `--blocks`, users also fall into planted communities and every
+//! row names a counterparty (`peer_id`), inside the user's block with
+//! probability `--p-in`: the graph `--method leiden` finds again.
+//!
 //! Output is a pure function of the parameters (and of this crate's
 //! version): work is cut into (day, hour) slots, each with its own seeded
 //! generator, so thread count does not change a byte. Rows are in time
@@ -44,6 +48,31 @@ pub struct GenerateParams {
     pub seed: u64,
     /// First day (days since 1970-01-01, UTC).
     pub start_day: i64,
+    /// Planted communities: each row gets a `peer_id` column naming
+    /// another user, of the row's user's block with probability `p_in`.
+    pub blocks: Option<Blocks>,
+}
+
+/// Planted communities of users (`--blocks`, `--p-in`): user `i` is in
+/// block [`Blocks::of`]`(i)`, drawn from the seed; each row's peer is
+/// another user of the same block with probability `p_in`, else a user
+/// of another block, uniformly.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Blocks {
+    /// Blocks (1 to the users).
+    pub count: u32,
+    /// The probability that a row's peer is in the user's block.
+    pub p_in: f64,
+}
+
+impl Blocks {
+    /// The block of user `user` for `seed`.
+    pub fn of(self, seed: u64, user: u32) -> u32 {
+        let mut z = seed ^ 0xB10C_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(user);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % u64::from(self.count)) as u32
+    }
 }
 
 impl GenerateParams {
@@ -59,6 +88,17 @@ impl GenerateParams {
                 self.users,
                 u32::MAX
             ));
+        }
+        if let Some(b) = self.blocks {
+            if b.count == 0 || u64::from(b.count) > self.users {
+                return Err(format!(
+                    "--blocks {}: expected at least 1 and at most the {} users",
+                    b.count, self.users
+                ));
+            }
+            if !(0.0..=1.0).contains(&b.p_in) {
+                return Err(format!("--p-in {}: expected a probability, 0 to 1", b.p_in));
+            }
         }
         if self.days == 0 || self.days > 36_600 {
             return Err("--days must be between 1 and 36600".into());
@@ -77,7 +117,8 @@ impl GenerateParams {
     }
 }
 
-/// The header row of every generated log, newline included.
+/// The header row of every generated log, newline included (with
+/// blocks, `,peer_id` before the newline).
 pub const HEADER: &str = "transaction_id,user_id,created_at,channel,status,total_price\n";
 
 const CHANNELS: [&str; 4] = ["WhatsApp", "Email", "SMS", "Call"];
@@ -143,6 +184,9 @@ struct Model {
     picker: WeightedAliasIndex<f64>,
     id_width: usize,
     params: GenerateParams,
+    /// With blocks: each block's users, and each user's block.
+    members: Vec<Vec<u32>>,
+    block_of: Vec<u32>,
 }
 
 fn rng_for(seed: u64, stream: u64) -> Xoshiro256PlusPlus {
@@ -209,12 +253,25 @@ impl Model {
         }
         let picker = WeightedAliasIndex::new(weights.clone()).expect("positive finite weights");
         let id_width = (n.saturating_sub(1)).to_string().len().max(3);
+        let (members, block_of) = match params.blocks {
+            Some(b) => {
+                let block_of: Vec<u32> = (0..n as u32).map(|u| b.of(params.seed, u)).collect();
+                let mut members = vec![Vec::new(); b.count as usize];
+                for (u, &block) in block_of.iter().enumerate() {
+                    members[block as usize].push(u as u32);
+                }
+                (members, block_of)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         Model {
             users,
             weights,
             picker,
             id_width,
             params: params.clone(),
+            members,
+            block_of,
         }
     }
 
@@ -291,7 +348,13 @@ pub fn generate(params: &GenerateParams, out: &mut dyn Write) -> io::Result<()> 
         first_id.push(next);
         next += c;
     }
-    out.write_all(HEADER.as_bytes())?;
+    match params.blocks {
+        Some(_) => {
+            out.write_all(HEADER.trim_end().as_bytes())?;
+            out.write_all(b",peer_id\n")?;
+        }
+        None => out.write_all(HEADER.as_bytes())?,
+    }
     let batch = rayon::current_num_threads() * 4;
     let slots: Vec<usize> = (0..counts.len()).collect();
     for group in slots.chunks(batch) {
@@ -309,6 +372,8 @@ pub fn generate(params: &GenerateParams, out: &mut dyn Write) -> io::Result<()> 
 struct Row {
     second: u16,
     user: u32,
+    /// With blocks, the counterparty.
+    peer: u32,
     channel: u8,
     status: &'static str,
     price: i64,
@@ -341,9 +406,11 @@ fn write_slot(model: &Model, slot: usize, count: u64, first_id: u64) -> Vec<u8> 
             if rng.random_bool(REFUND_RATE) {
                 price = -price;
             }
+            let peer = model.peer(user, &mut rng);
             Row {
                 second: rng.random_range(0..3600),
                 user,
+                peer,
                 channel: channel as u8,
                 status,
                 price,
@@ -382,9 +449,82 @@ fn write_slot(model: &Model, slot: usize, count: u64, first_id: u64) -> Vec<u8> 
         buf.extend_from_slice(row.status.as_bytes());
         buf.push(b',');
         write_price(&mut buf, row.price, &mut ints);
+        if model.params.blocks.is_some() {
+            buf.extend_from_slice(b",u");
+            let id = ints.format(row.peer);
+            buf.extend(std::iter::repeat_n(
+                b'0',
+                model.id_width.saturating_sub(id.len()),
+            ));
+            buf.extend_from_slice(id.as_bytes());
+        }
         buf.push(b'\n');
     }
     buf
+}
+
+impl Model {
+    /// A peer for a row of `user` (with blocks; 0 without): another user
+    /// of its block with probability `p_in`, else a user of another
+    /// block (any other user when a block holds them all).
+    fn peer(&self, user: u32, rng: &mut Xoshiro256PlusPlus) -> u32 {
+        let Some(blocks) = self.params.blocks else {
+            return 0;
+        };
+        let n = self.block_of.len() as u32;
+        if n < 2 {
+            return user;
+        }
+        let own = &self.members[self.block_of[user as usize] as usize];
+        let inside = rng.random_bool(blocks.p_in);
+        if inside && own.len() > 1 {
+            loop {
+                let peer = own[rng.random_range(0..own.len())];
+                if peer != user {
+                    return peer;
+                }
+            }
+        }
+        if own.len() as u32 == n {
+            loop {
+                let peer = rng.random_range(0..n);
+                if peer != user {
+                    return peer;
+                }
+            }
+        }
+        loop {
+            let peer = rng.random_range(0..n);
+            if self.block_of[peer as usize] != self.block_of[user as usize] {
+                return peer;
+            }
+        }
+    }
+}
+
+/// Writes each user's block (`user_id,block`) for `params` with blocks.
+pub fn write_truth(params: &GenerateParams, out: &mut dyn Write) -> io::Result<()> {
+    let Some(blocks) = params.blocks else {
+        return Ok(());
+    };
+    let id_width = (params.users.saturating_sub(1)).to_string().len().max(3);
+    let mut buf = Vec::with_capacity(1 << 20);
+    buf.extend_from_slice(b"user_id,block\n");
+    let mut ints = itoa::Buffer::new();
+    for user in 0..params.users as u32 {
+        buf.push(b'u');
+        let id = ints.format(user);
+        buf.extend(std::iter::repeat_n(b'0', id_width.saturating_sub(id.len())));
+        buf.extend_from_slice(id.as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(ints.format(blocks.of(params.seed, user)).as_bytes());
+        buf.push(b'\n');
+        if buf.len() >= 1 << 20 {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)
 }
 
 fn pick_status(channel: usize, u: f64) -> &'static str {
@@ -426,6 +566,7 @@ mod tests {
             days: 14,
             seed: 7,
             start_day: 20_000,
+            blocks: None,
         }
     }
 

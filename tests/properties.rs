@@ -96,6 +96,7 @@ fn generated(users: u64, rows: u64, days: u32, seed: u64) -> Vec<u8> {
         days,
         seed,
         start_day: days_from_civil(2025, 4, 1),
+        blocks: None,
     };
     let mut out = Vec::new();
     generate(&params, &mut out).expect("generate to memory");

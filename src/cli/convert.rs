@@ -5,12 +5,15 @@
 //! instead.
 
 use segmint::Error;
+use segmint::cluster::communities::{CommunityParams, DEFAULT_MIN_COMMUNITY_SIZE};
 use segmint::cluster::hierarchical::HierarchicalParams;
 use segmint::cluster::params::parse_k_list;
 use segmint::cluster::{GmmParams, KMeansParams, ParamsError, SilhouetteMode};
 use segmint::features::FeatureOptions;
 use segmint::features::matrix::FeatureSpec;
 use segmint::generate::GenerateParams;
+use segmint::graph::build::{DEFAULT_MAX_PEER_DEGREE, PeerOptions};
+use segmint::graph::{EdgeWeight, GraphSource, LeidenParams, PeerKind};
 use segmint::ingest::{ColumnNames, IngestOptions, TimeFormat};
 use segmint::insights::churn::{ChurnError, ChurnThresholds};
 use segmint::insights::naming::parse_names;
@@ -18,8 +21,8 @@ use segmint::segment::{KChoice, Method, Scaling};
 use segmint::values::time::{MS_PER_DAY, day_of};
 
 use super::{
-    ChurnArgs, ClusterInputArgs, FeatureArgs, GenerateArgs, InputArgs, KMeansArgs, MethodName,
-    Scale,
+    ChurnArgs, ClusterInputArgs, FeatureArgs, GenerateArgs, GraphArgs, InputArgs, KMeansArgs,
+    MethodName, Scale,
 };
 
 /// The flag of a library parameter: `n_init` is `--n-init`.
@@ -50,7 +53,14 @@ impl GenerateArgs {
             days: self.days,
             seed: self.seed,
             start_day: day_of(start_ms),
+            blocks: self.blocks.map(|count| segmint::generate::Blocks {
+                count,
+                p_in: self.p_in,
+            }),
         };
+        if self.blocks.is_none() && self.truth_out.is_some() {
+            return Err("--truth-out writes each user's planted block: add --blocks".into());
+        }
         params.validate()?;
         Ok(params)
     }
@@ -119,7 +129,52 @@ impl KMeansArgs {
             ("--micro-clusters", self.micro_clusters.is_some()),
             ("--parent-k", self.parent_k.is_some()),
         ];
+        let leiden_only = [
+            ("--objective", self.objective.is_some()),
+            ("--resolution", self.resolution.is_some()),
+            ("--min-community-size", self.min_community_size.is_some()),
+            ("--peer-col", self.graph.peer_col.is_some()),
+            ("--edges-input", self.graph.edges_input.is_some()),
+            ("--knn", self.graph.knn.is_some()),
+            ("--edge-weight", self.graph.edge_weight.is_some()),
+            ("--peers", self.graph.peers.is_some()),
+            ("--max-peer-degree", self.graph.max_peer_degree.is_some()),
+        ];
+        if self.method != MethodName::Leiden
+            && let Some((flag, _)) = leiden_only.iter().find(|(_, given)| *given)
+        {
+            return Err(Error::Usage(format!(
+                "{flag} applies to graph communities: add --method leiden"
+            )));
+        }
         let method = match self.method {
+            MethodName::Leiden => {
+                only("Gaussian mixtures", &gmm_only)?;
+                only("hierarchical clustering", &tree_only)?;
+                let iterative = [
+                    ("--n-init", self.n_init != 1),
+                    ("--tol", self.tol.is_some()),
+                ];
+                if let Some((flag, _)) = iterative.iter().find(|(_, given)| *given) {
+                    return Err(Error::Usage(format!(
+                        "{flag} does not apply to --method leiden: it iterates until the quality stops rising (--max-iter caps it)"
+                    )));
+                }
+                let defaults = LeidenParams::default();
+                Method::Leiden(CommunityParams {
+                    leiden: LeidenParams {
+                        objective: parse("--objective", &self.objective)?
+                            .unwrap_or(defaults.objective),
+                        resolution: self.resolution.unwrap_or(defaults.resolution),
+                        seed: self.seed,
+                        max_iterations: self.max_iter.unwrap_or(defaults.max_iterations),
+                        randomness: defaults.randomness,
+                    },
+                    min_size: parse("--min-community-size", &self.min_community_size)?
+                        .unwrap_or(DEFAULT_MIN_COMMUNITY_SIZE),
+                    source: self.graph.source()?,
+                })
+            }
             MethodName::Kmeans => {
                 only("Gaussian mixtures", &gmm_only)?;
                 only("hierarchical clustering", &tree_only)?;
@@ -163,6 +218,72 @@ impl KMeansArgs {
         };
         method.validate()?;
         Ok((method, SilhouetteMode::parse(&self.silhouette)?))
+    }
+}
+
+impl GraphArgs {
+    /// Where the graph comes from: exactly one of --peer-col,
+    /// --edges-input and --knn, with the options of peers checked.
+    pub fn source(&self) -> Result<GraphSource, Error> {
+        let given = [
+            self.peer_col.is_some(),
+            self.edges_input.is_some(),
+            self.knn.is_some(),
+        ];
+        if given.iter().filter(|&&g| g).count() != 1 {
+            return Err(Error::Usage(
+                "--method leiden needs one user graph: --peer-col COL (from the logs), --edges-input FILE or --knn K"
+                    .into(),
+            ));
+        }
+        if self.peer_col.is_none() {
+            let peers_only = [
+                ("--edge-weight", self.edge_weight.is_some()),
+                ("--peers", self.peers.is_some()),
+                ("--max-peer-degree", self.max_peer_degree.is_some()),
+            ];
+            if let Some((flag, _)) = peers_only.iter().find(|(_, given)| *given) {
+                return Err(Error::Usage(format!(
+                    "{flag} says how --peer-col makes edges: give --peer-col"
+                )));
+            }
+        }
+        Ok(match (&self.peer_col, &self.edges_input, self.knn) {
+            (Some(column), _, _) => {
+                let max_peer_degree = self.max_peer_degree.unwrap_or(DEFAULT_MAX_PEER_DEGREE);
+                if max_peer_degree < 2 {
+                    return Err(Error::Usage(format!(
+                        "--max-peer-degree {max_peer_degree}: a peer links users only when at least 2 share it"
+                    )));
+                }
+                GraphSource::Peers(PeerOptions {
+                    column: column.clone(),
+                    weight: match self.edge_weight.as_deref() {
+                        None | Some("count") => EdgeWeight::Count,
+                        Some("amount") => EdgeWeight::Amount,
+                        Some(other) => {
+                            return Err(Error::Usage(format!(
+                                "--edge-weight {other:?}: expected count or amount"
+                            )));
+                        }
+                    },
+                    kind: match self.peers.as_deref() {
+                        None | Some("auto") => PeerKind::Auto,
+                        Some("users") => PeerKind::Users,
+                        Some("items") => PeerKind::Items,
+                        Some(other) => {
+                            return Err(Error::Usage(format!(
+                                "--peers {other:?}: expected auto, users or items"
+                            )));
+                        }
+                    },
+                    max_peer_degree,
+                })
+            }
+            (None, Some(path), _) => GraphSource::Edges(path.clone()),
+            (None, None, Some(k)) => GraphSource::Knn(k),
+            (None, None, None) => unreachable!("one source was given"),
+        })
     }
 }
 
@@ -270,7 +391,7 @@ impl InputArgs {
                 amount: self.amount_col.clone(),
                 channel: self.channel_col.clone(),
                 status: self.status_col.clone(),
-                peer: self.peer_col.clone(),
+                peer: None,
             },
             has_header: !self.no_header,
             delimiter: self.delimiter,

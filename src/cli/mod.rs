@@ -43,9 +43,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Aggregate transaction logs into one row of features per user.
     Features(FeaturesArgs),
-    /// Fit K-Means for every K of a range and compare them.
+    /// Fit a method for every K of a range and compare them.
     Sweep(SweepArgs),
-    /// Fit K-Means, write per-user scores and the model.
+    /// Fit a segmentation (K-Means, mixture, tree or graph communities),
+    /// write per-user scores and the model.
     Fit(FitArgs),
     /// Place users in the segments of a fitted model.
     Score(ScoreArgs),
@@ -101,6 +102,17 @@ pub struct GenerateArgs {
     /// Output file, or - for standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Plant B communities: every row gets a peer_id column naming
+    /// another user, of the same block with probability --p-in.
+    #[arg(long, value_name = "B")]
+    pub blocks: Option<u32>,
+    /// With --blocks: the probability that a row's peer is in the user's
+    /// block.
+    #[arg(long, default_value_t = 0.8, value_name = "P")]
+    pub p_in: f64,
+    /// With --blocks: also write each user's block (user_id,block).
+    #[arg(long, value_name = "FILE")]
+    pub truth_out: Option<PathBuf>,
 }
 
 /// Output style of summaries.
@@ -148,10 +160,6 @@ pub struct InputArgs {
     /// Status column; off when the default `status` is absent.
     #[arg(long, value_name = "COL", help_heading = "Input")]
     pub status_col: Option<String>,
-    /// leiden: the counterparty column (callee, recipient, merchant,
-    /// product, device) whose shared values link users into a graph.
-    #[arg(long, value_name = "COL", help_heading = "Graph")]
-    pub peer_col: Option<String>,
     /// The files have no header row: name columns by position.
     #[arg(long, help_heading = "Input")]
     pub no_header: bool,
@@ -207,7 +215,10 @@ pub struct FeatureArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ClusterInputArgs {
     /// Transaction logs (CSV), read as one log; - is standard input.
-    #[arg(value_name = "INPUT", required_unless_present = "features_input")]
+    #[arg(
+        value_name = "INPUT",
+        required_unless_present_any = ["features_input", "edges_input"]
+    )]
     pub inputs: Vec<PathBuf>,
     /// Cluster a numeric feature table (CSV with a header and a key column)
     /// instead of transaction logs; - is standard input.
@@ -252,8 +263,9 @@ pub enum Scale {
 #[derive(Args, Debug, Clone)]
 pub struct KMeansArgs {
     /// kmeans (hard segments), gmm (a Gaussian mixture: each user a
-    /// probability of every segment) or hierarchical (a tree of segments,
-    /// cut at K).
+    /// probability of every segment), hierarchical (a tree of segments,
+    /// cut at K) or leiden (communities of the user graph: give
+    /// --peer-col, --edges-input or --knn).
     #[arg(long, value_enum, default_value_t, help_heading = "Method")]
     pub method: MethodName,
     /// Restarts per K; the lowest inertia (kmeans) or highest likelihood
@@ -261,7 +273,7 @@ pub struct KMeansArgs {
     #[arg(long, default_value_t = 1, value_name = "N", help_heading = "Method")]
     pub n_init: usize,
     /// Most iterations per run [default: 300 Lloyd iterations for kmeans,
-    /// 100 EM iterations for gmm].
+    /// 100 EM iterations for gmm, 50 Leiden iterations for leiden].
     #[arg(long, value_name = "N", help_heading = "Method")]
     pub max_iter: Option<usize>,
     /// kmeans: stop when the summed squared centre shift is within TOL
@@ -293,6 +305,18 @@ pub struct KMeansArgs {
     /// segment's parent [default: half of K, rounded up].
     #[arg(long, value_name = "K", help_heading = "Method")]
     pub parent_k: Option<usize>,
+    /// leiden: modularity or cpm (the Constant Potts Model)
+    /// [default: modularity].
+    #[arg(long, value_name = "OBJECTIVE", help_heading = "Method")]
+    pub objective: Option<String>,
+    /// leiden: higher finds more, smaller communities (modularity's γ;
+    /// CPM's density threshold) [default: 1].
+    #[arg(long, value_name = "R", help_heading = "Method")]
+    pub resolution: Option<f64>,
+    /// leiden: communities smaller than this (users, or a share of them
+    /// with %) are gathered into one "Other" segment [default: 1%].
+    #[arg(long, value_name = "N", help_heading = "Method")]
+    pub min_community_size: Option<String>,
     /// Random seed: the same seed and input give the same labels.
     #[arg(long, default_value_t = 0, help_heading = "Method")]
     pub seed: u64,
@@ -305,6 +329,39 @@ pub struct KMeansArgs {
         help_heading = "Method"
     )]
     pub silhouette: String,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// Where the user graph of `--method leiden` comes from: one of
+/// --peer-col, --edges-input and --knn.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GraphArgs {
+    /// The logs' counterparty column (callee, recipient, merchant,
+    /// product, device): users linked by the transactions between them,
+    /// or by the peers they share.
+    #[arg(long, value_name = "COL", help_heading = "Graph")]
+    pub peer_col: Option<String>,
+    /// An edge list: CSV with a header, src,dst[,weight]; alone (no logs
+    /// or table), its ids are the users.
+    #[arg(long, value_name = "FILE", help_heading = "Graph")]
+    pub edges_input: Option<PathBuf>,
+    /// Link each user to its K nearest neighbours in feature space.
+    #[arg(long, value_name = "K", help_heading = "Graph")]
+    pub knn: Option<usize>,
+    /// --peer-col: what weighs an edge between two users: count or amount
+    /// [default: count].
+    #[arg(long, value_name = "WEIGHT", help_heading = "Graph")]
+    pub edge_weight: Option<String>,
+    /// --peer-col: users (peers are users), items (things users share,
+    /// projected onto users) or auto (users when half the rows' peers
+    /// are users) [default: auto].
+    #[arg(long, value_name = "KIND", help_heading = "Graph")]
+    pub peers: Option<String>,
+    /// --peer-col items: peers shared by more users are left out
+    /// [default: 100].
+    #[arg(long, value_name = "N", help_heading = "Graph")]
+    pub max_peer_degree: Option<usize>,
 }
 
 /// `--method`.
@@ -317,6 +374,8 @@ pub enum MethodName {
     Gmm,
     /// Agglomerative clustering.
     Hierarchical,
+    /// Communities of the user graph.
+    Leiden,
 }
 
 #[derive(Args, Debug)]
@@ -341,9 +400,9 @@ pub struct FitArgs {
     #[command(flatten)]
     pub data: ClusterInputArgs,
     /// Number of segments, or auto: the K of --k-range with the highest
-    /// silhouette.
-    #[arg(long, default_value = "3", value_name = "K")]
-    pub k: String,
+    /// silhouette [default: 3; leiden finds its own number].
+    #[arg(long, value_name = "K")]
+    pub k: Option<String>,
     /// The K that --k auto tries.
     #[arg(long, default_value = "2..10", value_name = "RANGE")]
     pub k_range: String,
@@ -379,11 +438,18 @@ pub struct FitArgs {
 pub struct ScoreArgs {
     /// Transaction logs (CSV); - is standard input. Read with the model's
     /// column and format options.
-    #[arg(value_name = "INPUT", required_unless_present = "features_input")]
+    #[arg(
+        value_name = "INPUT",
+        required_unless_present_any = ["features_input", "edges_input"]
+    )]
     pub inputs: Vec<PathBuf>,
     /// A numeric feature table, for a model fitted on one.
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     pub features_input: Option<PathBuf>,
+    /// leiden: the scored users' edge list (CSV src,dst[,weight]), for a
+    /// model whose graph was an edge list.
+    #[arg(long, value_name = "FILE")]
+    pub edges_input: Option<PathBuf>,
     /// The model written by `segmint fit --model`.
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
@@ -457,9 +523,9 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Number of segments, or auto: the K of --k-range with the highest
-    /// silhouette.
-    #[arg(long, default_value = "3", value_name = "K")]
-    pub k: String,
+    /// silhouette [default: 3; leiden finds its own number].
+    #[arg(long, value_name = "K")]
+    pub k: Option<String>,
     /// The K whose elbow and silhouette the report charts.
     #[arg(long, default_value = "2..10", value_name = "RANGE")]
     pub k_range: String,

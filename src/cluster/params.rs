@@ -83,6 +83,8 @@ pub enum ParamsError {
     BadParentK(usize),
     /// `height` (hierarchical) is negative, NaN or infinite.
     BadHeight(f64),
+    /// `resolution` (Leiden) is negative, NaN or infinite.
+    BadResolution(f64),
 }
 
 impl ParamsError {
@@ -103,6 +105,7 @@ impl ParamsError {
             ParamsError::BadMicroClusters(_) => "micro_clusters",
             ParamsError::BadParentK(_) => "parent_k",
             ParamsError::BadHeight(_) => "height",
+            ParamsError::BadResolution(_) => "resolution",
         }
     }
 
@@ -120,7 +123,8 @@ impl ParamsError {
             ParamsError::NoIterations(n) => format!("{name} must be at least 1, got {n}"),
             ParamsError::BadTolerance(t)
             | ParamsError::BadRegularisation(t)
-            | ParamsError::BadHeight(t) => {
+            | ParamsError::BadHeight(t)
+            | ParamsError::BadResolution(t) => {
                 format!("{name} must be a finite number >= 0, got {t}")
             }
             ParamsError::BadRange(text) => format!(

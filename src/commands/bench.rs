@@ -83,6 +83,14 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         BenchStage::Sweep => k_list(&args.k, "--k")?,
         _ => Vec::new(),
     };
+    if matches!(
+        args.kmeans.method,
+        MethodName::Hierarchical | MethodName::Leiden
+    ) {
+        return Err(Error::Usage(
+            "bench times the K-Means and mixture kernels; time hierarchical and leiden fits with `fit --format json` (its seconds)".into(),
+        ));
+    }
     if args.kmeans.method == MethodName::Gmm && args.stage != BenchStage::Gmm {
         return Err(Error::Usage(
             "--method gmm: bench times a mixture's EM iteration as `bench gmm`; the other stages are K-Means'".into(),

@@ -7,14 +7,16 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::emit::summary;
-use super::{Session, fit, input_paths, prepare};
+use super::{LEIDEN_K, Session, fit, input_paths, prepare};
 use crate::cli::{FitArgs, Format, k_choice, k_list, segment_names};
 use segmint::Error;
 use segmint::cluster::Metrics;
+use segmint::cluster::communities::CommunityFit;
+use segmint::graph::GraphStats;
 use segmint::ingest::IngestReport;
 use segmint::insights::certainty::MixtureSummary;
 use segmint::output::{Outputs, is_stdout, summary_name};
-use segmint::report::text::sizes_by_name;
+use segmint::report::text::{sizes_by_name, thousands};
 use segmint::segment::{self, KChoice, Method, SegmentOptions};
 
 /// The JSON summary of a fit.
@@ -41,11 +43,63 @@ struct FitSummary {
     /// went; absent for other methods.
     #[serde(skip_serializing_if = "Option::is_none")]
     tree: Option<TreeRecord>,
+    /// A Leiden fit's communities; absent for other methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    communities: Option<CommunityRecord>,
+    /// How a Leiden fit's user graph was built; absent for other methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graph: Option<GraphStats>,
     /// How the transaction logs were read (rows, skipped bad rows); none
     /// for a feature table.
     #[serde(flatten)]
     input: Option<IngestReport>,
     seconds: f64,
+}
+
+/// A Leiden fit's communities, for the summary.
+#[derive(Serialize)]
+struct CommunityRecord {
+    objective: &'static str,
+    resolution: f64,
+    /// Communities Leiden found.
+    count: usize,
+    /// Segments made of them (the kept ones, and Other).
+    segments: usize,
+    /// The smallest community kept, in users.
+    min_community_size: usize,
+    /// Users gathered in the Other segment.
+    other_users: usize,
+    modularity: f64,
+    /// The objective's value at its resolution.
+    quality: f64,
+    /// The share of the edge weight inside communities.
+    inside_weight_share: f64,
+    iterations: usize,
+    /// Communities split into their connected pieces at the end.
+    split: usize,
+    seconds_graph: f64,
+    seconds_leiden: f64,
+}
+
+impl CommunityRecord {
+    fn of(fit: &CommunityFit, objective: &'static str, resolution: f64) -> Self {
+        let c = &fit.communities;
+        CommunityRecord {
+            objective,
+            resolution,
+            count: c.count,
+            segments: fit.kept + usize::from(fit.other),
+            min_community_size: fit.min_users,
+            other_users: fit.other_users(),
+            modularity: c.modularity,
+            quality: c.quality,
+            inside_weight_share: c.inside_share,
+            iterations: c.iterations,
+            split: c.split,
+            seconds_graph: fit.graph.seconds,
+            seconds_leiden: fit.seconds_leiden,
+        }
+    }
 }
 
 /// How a hierarchical fit's tree was built.
@@ -64,18 +118,24 @@ struct TreeRecord {
 }
 
 pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
-    // --height cuts the tree where it says: its K is the one chosen.
+    let (mut method, silhouette) = args.kmeans.method()?;
+    let leiden = matches!(method, Method::Leiden(_));
+    if leiden && args.k.is_some() {
+        return Err(Error::Usage(LEIDEN_K.into()));
+    }
+    // --height cuts the tree where it says: its K is the one chosen; Leiden
+    // finds its own.
     let k = match args.height {
         Some(_) => KChoice::Auto,
-        None => k_choice(&args.k)?,
+        None if leiden => KChoice::Auto,
+        None => k_choice(args.k.as_deref().unwrap_or("3"))?,
     };
     // The range matters only to `auto`: checked now, clamped to the
     // users once they are known.
     let range = match k {
-        KChoice::Auto => k_list(&args.k_range, "--k-range")?,
-        KChoice::Fixed(_) => Vec::new(),
+        KChoice::Auto if !leiden => k_list(&args.k_range, "--k-range")?,
+        _ => Vec::new(),
     };
-    let (mut method, silhouette) = args.kmeans.method()?;
     // A parent cut not coarser than a fixed K fails now, not after the fit.
     if let (Method::Hierarchical(params), KChoice::Fixed(k)) = (&method, k) {
         params.parent_k_for(k)?;
@@ -114,12 +174,23 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
         .chain(args.linkage_out.as_deref())
         .collect();
     let mut outputs = Outputs::plan(
-        &input_paths(&args.data.inputs, args.data.features_input.as_deref()),
+        &input_paths(
+            &args.data.inputs,
+            args.data
+                .features_input
+                .as_deref()
+                .into_iter()
+                .chain(args.kmeans.graph.edges_input.as_deref()),
+        ),
         &outputs,
     )?;
     let started = Instant::now();
-    let prepared = prepare(&args.data, session.quiet)?;
-    let ks = segment::ks_to_sweep(k, &range, prepared.points.n())?;
+    let prepared = prepare(&args.data, &method, session.quiet)?;
+    let ks = if leiden {
+        Vec::new()
+    } else {
+        segment::ks_to_sweep(k, &range, prepared.points.n())?
+    };
     let (backend, fitted) = fit(session, &prepared, &method, &ks, k, &options, silhouette)?;
     let segmentation = &fitted.segmentation;
     let model = &segmentation.model;
@@ -156,6 +227,15 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
             seconds_tree: t.seconds.1,
             seconds_cuts: t.seconds.2,
         }),
+        communities: match (&fitted.sweep.communities, &method) {
+            (Some(c), Method::Leiden(p)) => Some(CommunityRecord::of(
+                c,
+                p.leiden.objective.name(),
+                p.leiden.resolution,
+            )),
+            _ => None,
+        },
+        graph: fitted.sweep.communities.as_ref().map(|c| c.graph.clone()),
         input: prepared.ingest.clone(),
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -172,13 +252,14 @@ fn describe(s: &FitSummary) -> String {
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     let mut text = format!(
         "{} users in {} segments ({}{:.2} s) -> {}{}\n\
-         segments (by mean {}, highest first): {}\n\
+         segments ({}, highest first): {}\n\
          inertia {:.4}, silhouette {}{}, calinski-harabasz {}, davies-bouldin {}",
         s.users,
         s.metrics.k,
         match (&s.tree, s.converged) {
-            // A cut of a tree: nothing iterated.
+            // A cut of a tree or graph communities: no Lloyd iterations.
             (Some(_), _) => String::new(),
+            (None, _) if s.communities.is_some() => String::new(),
             (None, true) => format!("{} iterations, ", s.n_iter),
             (None, false) => format!("{} iterations, not converged, ", s.n_iter),
         },
@@ -187,7 +268,11 @@ fn describe(s: &FitSummary) -> String {
         s.model
             .as_ref()
             .map_or(String::new(), |m| format!(", model {m}")),
-        s.segment_order_by,
+        if s.segment_order_by == "size" {
+            "by size".to_string()
+        } else {
+            format!("by mean {}", s.segment_order_by)
+        },
         sizes_by_name(&s.segment_names, &s.segment_sizes),
         s.metrics.inertia,
         opt(s.metrics.silhouette),
@@ -203,6 +288,9 @@ fn describe(s: &FitSummary) -> String {
     if let Some(m) = &s.mixture {
         text.push_str(&mixture_lines(m, s.users));
     }
+    if let (Some(c), Some(g)) = (&s.communities, &s.graph) {
+        text.push_str(&community_lines(c, g));
+    }
     if let Some(t) = &s.tree {
         text.push_str(&match t.micro_clusters {
             Some(m) => format!(
@@ -214,6 +302,58 @@ fn describe(s: &FitSummary) -> String {
                 t.merges, t.seconds_tree, t.seconds_cuts
             ),
         });
+    }
+    text
+}
+
+/// The lines a Leiden fit adds to the summary.
+fn community_lines(c: &CommunityRecord, g: &GraphStats) -> String {
+    let mut text = format!(
+        "\ngraph ({}): {} users, {} edges, {} without an edge ({:.2} s)",
+        g.source,
+        thousands(g.nodes as u64),
+        thousands(g.edges as u64),
+        thousands(g.isolated as u64),
+        g.seconds
+    );
+    if let Some(p) = &g.peers {
+        text.push_str(&format!(
+            "\n  peers as {} from column {}: {} rows with a peer",
+            p.kind,
+            p.column,
+            thousands(p.rows - p.rows_without_peer)
+        ));
+        if p.kind == "users" {
+            text.push_str(&format!(
+                ", {} to non-users and {} to oneself left out",
+                thousands(p.rows_to_outsiders),
+                thousands(p.rows_to_self)
+            ));
+        } else {
+            text.push_str(&format!(
+                ", {} distinct peers, {} shared by more than {} users left out (--max-peer-degree)",
+                thousands(p.distinct_peers),
+                thousands(p.capped_peers),
+                p.max_peer_degree
+            ));
+        }
+    }
+    text.push_str(&format!(
+        "\nleiden ({} at resolution {}): {} communities in {} iterations ({:.2} s), modularity {:.4}, {:.1}% of the edge weight inside them",
+        c.objective,
+        c.resolution,
+        thousands(c.count as u64),
+        c.iterations,
+        c.seconds_leiden,
+        c.modularity,
+        100.0 * c.inside_weight_share
+    ));
+    if c.other_users > 0 {
+        text.push_str(&format!(
+            "\n{} users of communities under {} users gathered in Other (--min-community-size)",
+            thousands(c.other_users as u64),
+            c.min_community_size
+        ));
     }
     text
 }

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use crate::cli::GenerateArgs;
 use segmint::Error;
-use segmint::generate::generate;
+use segmint::generate::{generate, write_truth};
 use segmint::output::Outputs;
 
 use super::emit::say;
@@ -12,7 +12,10 @@ use segmint::report::text::thousands;
 
 pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), Error> {
     let params = args.params().map_err(Error::Usage)?;
-    let mut outputs = Outputs::plan(&[], &[&args.output])?;
+    let planned: Vec<&std::path::Path> = std::iter::once(args.output.as_path())
+        .chain(args.truth_out.as_deref())
+        .collect();
+    let mut outputs = Outputs::plan(&[], &planned)?;
     let started = Instant::now();
     let mut bytes = 0u64;
     outputs.write(&args.output, |out| {
@@ -22,6 +25,9 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), Error> {
         };
         generate(&params, &mut counted)
     })?;
+    if let Some(path) = &args.truth_out {
+        outputs.write(path, |out| write_truth(&params, out))?;
+    }
     outputs.commit()?;
     if !quiet && args.output.as_os_str() != "-" {
         let seconds = started.elapsed().as_secs_f64();

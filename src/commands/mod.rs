@@ -29,6 +29,7 @@ use segmint::cluster::SilhouetteMode;
 use segmint::cluster::sweep::EmptyClusters;
 use segmint::features::matrix::{FeatureSpec, NumericTable};
 use segmint::features::{FeatureOptions, FeatureRows, FeatureTable};
+use segmint::graph::GraphSource;
 use segmint::ingest::{IngestOptions, IngestReport, Input, ingest, inputs};
 use segmint::segment::analysis::Analysis;
 use segmint::segment::{
@@ -53,6 +54,9 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
         Command::Devices(args) => devices::run(args, &session),
     }
 }
+
+/// The refusal of `--k` with Leiden.
+const LEIDEN_K: &str = "--method leiden finds its own number of communities: leave out --k (--resolution gives more or fewer, --min-community-size gathers the small ones)";
 
 /// What every command that clusters needs from the global flags.
 pub struct Session {
@@ -297,10 +301,38 @@ fn rereadable(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
 }
 
 /// What `sweep`, `fit` and `bench` cluster: transaction logs or a feature
-/// table, its features picked and scaled.
-fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> {
+/// table, its features picked and scaled; for `method` Leiden, the user
+/// graph built and attached (an edge list alone is its own users).
+fn prepare(data: &ClusterInputArgs, method: &Method, quiet: bool) -> Result<Prepared, Error> {
     let asked = data.feature_specs()?;
-    let (table, schema, report) = match &data.features_input {
+    let source = match method {
+        Method::Leiden(params) => Some(&params.source),
+        _ => None,
+    };
+    if let Some(GraphSource::Edges(path)) = source
+        && data.inputs.is_empty()
+        && data.features_input.is_none()
+    {
+        if data.key_col.is_some() {
+            return Err(Error::Usage(
+                "--key-col names the key of a --features-input table; an edge list's ids are its first two columns"
+                    .into(),
+            ));
+        }
+        let prepared = behind_spinner(quiet, "graph", || {
+            segment::prepare_edges(path, asked, data.scale.into())
+        })?;
+        warn_constant(&prepared, quiet)?;
+        return Ok(prepared);
+    }
+    // The logs are read again for their counterparties.
+    let peers = matches!(source, Some(GraphSource::Peers(_)));
+    let logs = if peers {
+        rereadable(&data.inputs)?
+    } else {
+        inputs(&data.inputs)
+    };
+    let (table, schema, report, options) = match &data.features_input {
         Some(path) => {
             let table = segment::read_feature_table(
                 path,
@@ -312,7 +344,7 @@ fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> {
                 key_col: data.key_col.clone(),
                 delimiter: data.input.delimiter.to_string(),
             };
-            (table, schema, None)
+            (table, schema, None, None)
         }
         None => {
             if data.key_col.is_some() {
@@ -322,17 +354,13 @@ fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> {
                 ));
             }
             let (options, features) = log_options(&data.input, &data.feature)?;
-            let (table, report) = load_logs(
-                &inputs(&data.inputs),
-                &options,
-                &features,
-                options.as_of.is_some(),
-                quiet,
-            )?;
+            let (table, report) =
+                load_logs(&logs, &options, &features, options.as_of.is_some(), quiet)?;
             (
                 NumericTable::from_features(&table),
                 InputSchema::transactions(&options, &features),
                 Some(report),
+                Some(options),
             )
         }
     };
@@ -344,6 +372,12 @@ fn prepare(data: &ClusterInputArgs, quiet: bool) -> Result<Prepared, Error> {
         data.features_input.is_some(),
     )?;
     prepared.ingest = report;
+    if let Some(source) = source {
+        let logs = options.as_ref().map(|o| (logs.as_slice(), o));
+        behind_spinner(quiet, "graph", || {
+            segment::attach_graph(&mut prepared, source, logs)
+        })?;
+    }
     warn_constant(&prepared, quiet)?;
     Ok(prepared)
 }
@@ -356,6 +390,10 @@ fn backend_for(
     ks: &[usize],
     silhouette: SilhouetteMode,
 ) -> Result<Backend, Error> {
+    // The graph's work runs on the CPU: no GPU to look for.
+    if matches!(method, Method::Leiden(_)) {
+        return Ok(Backend::Cpu);
+    }
     let points = &prepared.points;
     let work = method.workload(points.n(), points.d(), ks, silhouette);
     session.backend(&work.as_workload())
@@ -393,15 +431,24 @@ fn analyse(
 ) -> Result<(Backend, Analysis), Error> {
     let quiet = session.quiet;
     let (table, ingest) = load_logs(logs, options, features, options.as_of.is_some(), quiet)?;
-    let prepared = segment::prepare(
+    let mut prepared = segment::prepare(
         NumericTable::from_features(&table),
         asked,
         Scaling::Zscore,
         InputSchema::transactions(options, features),
         false,
     )?;
+    if let Method::Leiden(params) = &segmenting.method {
+        behind_spinner(quiet, "graph", || {
+            segment::attach_graph(&mut prepared, &params.source, Some((logs, options)))
+        })?;
+    }
     warn_constant(&prepared, quiet)?;
-    let ks = segment::ks_to_sweep(segmenting.k, &segmenting.range, prepared.points.n())?;
+    let ks = match segmenting.method {
+        // Leiden finds its own number of communities.
+        Method::Leiden(_) => Vec::new(),
+        _ => segment::ks_to_sweep(segmenting.k, &segmenting.range, prepared.points.n())?,
+    };
     let (backend, fitted) = fit(
         session,
         &prepared,

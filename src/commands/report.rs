@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use super::emit::say;
-use super::{Segmenting, Session, analyse, behind_spinner, input_paths, rereadable};
+use super::{LEIDEN_K, Segmenting, Session, analyse, behind_spinner, input_paths, rereadable};
 use crate::cli::{ReportArgs, feature_specs, k_choice, k_list, log_options, segment_names};
 use segmint::Error;
 use segmint::output::{Outputs, describe, is_stdout};
 use segmint::report::text::report_lines;
 use segmint::report::write_report;
-use segmint::segment::SegmentOptions;
+use segmint::segment::{KChoice, Method, SegmentOptions};
 
 pub fn run(args: &ReportArgs, session: &Session) -> Result<(), Error> {
     let quiet = session.quiet;
@@ -24,7 +24,10 @@ pub fn run(args: &ReportArgs, session: &Session) -> Result<(), Error> {
     let outputs: Vec<&Path> = std::iter::once(args.output.as_path())
         .chain(args.json.as_deref())
         .collect();
-    let mut outputs = Outputs::plan(&input_paths(&args.inputs, []), &outputs)?;
+    let mut outputs = Outputs::plan(
+        &input_paths(&args.inputs, args.kmeans.graph.edges_input.as_deref()),
+        &outputs,
+    )?;
     let logs = rereadable(&args.inputs)?;
     let (options, features) = log_options(&args.input, &args.feature)?;
     let churn = args.churn.thresholds(&args.feature)?;
@@ -35,7 +38,15 @@ pub fn run(args: &ReportArgs, session: &Session) -> Result<(), Error> {
         ));
     }
     let asked = feature_specs(args.features.as_deref())?;
-    let k = k_choice(&args.k)?;
+    let leiden = matches!(method, Method::Leiden(_));
+    if leiden && args.k.is_some() {
+        return Err(Error::Usage(LEIDEN_K.into()));
+    }
+    let k = if leiden {
+        KChoice::Auto
+    } else {
+        k_choice(args.k.as_deref().unwrap_or("3"))?
+    };
     let segmenting = Segmenting {
         method,
         k,

@@ -6,16 +6,21 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::emit::summary;
-use super::{Session, behind_spinner, input_paths, load_logs};
+use super::{Session, behind_spinner, input_paths, load_logs, rereadable};
 use crate::cli::feature_specs;
 use crate::cli::{Format, ScoreArgs};
 use segmint::Error;
 use segmint::cluster::SilhouetteMode;
 use segmint::features::matrix::NumericTable;
-use segmint::ingest::{Delimiter, IngestError, IngestReport, inputs};
+use segmint::graph::UserGraph;
+use segmint::graph::build::{
+    DEFAULT_MAX_PEER_DEGREE, PeerOptions, knn_graph, peer_graph, read_edges,
+};
+use segmint::ingest::{Delimiter, IngestError, IngestReport, Input, inputs};
 use segmint::output::{Outputs, is_stdout, summary_name};
 use segmint::report::text::sizes_by_name;
-use segmint::segment::{self, InputSchema, Model};
+use segmint::segment::model::GraphSpec;
+use segmint::segment::{self, InputSchema, MethodModel, Model, PlacedBy};
 
 #[derive(Serialize)]
 struct ScoreSummary {
@@ -25,6 +30,10 @@ struct ScoreSummary {
     segment_names: Vec<String>,
     segment_sizes: Vec<u64>,
     silhouette: Option<f64>,
+    /// A Leiden model: users placed as fitted members, by their edges, by
+    /// their features.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    placed_by: Option<PlacedCounts>,
     /// How the transaction logs were read; none for a feature table.
     #[serde(flatten)]
     input: Option<IngestReport>,
@@ -46,6 +55,7 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
             args.features_input
                 .as_deref()
                 .into_iter()
+                .chain(args.edges_input.as_deref())
                 .chain([args.model.as_path()]),
         ),
         &[&args.output],
@@ -60,12 +70,43 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
     if let Some(asked) = feature_specs(args.features.as_deref())? {
         model.check_features(&asked, &model_path)?;
     }
-    let (table, report) = read_users(args, &model, &model_path, session.quiet)?;
+    let leiden = match &model.method {
+        MethodModel::Leiden { graph, .. } => Some(graph),
+        _ => None,
+    };
+    if args.edges_input.is_some() && leiden.is_none_or(|g| g.source != "edges") {
+        return Err(Error::Usage(format!(
+            "--edges-input places users by their edges with a Leiden model fitted on an edge list; {model_path} is not one"
+        )));
+    }
+    // A peers model reads the logs again for their counterparties.
+    let logs = if leiden.is_some_and(|g| g.source == "peers") {
+        rereadable(&args.inputs)?
+    } else {
+        inputs(&args.inputs)
+    };
+    let (table, report, mut graph) = read_users(args, &logs, &model, &model_path, session.quiet)?;
     let points = model.points(&table)?;
+    if let Some(spec) = leiden
+        && graph.is_none()
+    {
+        graph = scored_graph(args, &logs, &model, spec, &table, &points, session.quiet)?;
+    }
     let work = segment::score_work(&model, &points, silhouette);
-    let backend = session.backend(&work.as_workload())?;
+    // A Leiden model places users on the CPU: no GPU to look for.
+    let backend = match leiden {
+        Some(_) => segmint::backend::Backend::Cpu,
+        None => session.backend(&work.as_workload())?,
+    };
     let placement = behind_spinner(session.quiet, "scoring", || {
-        segment::score(&backend, &model, &table, &points, silhouette)
+        segment::score(
+            &backend,
+            &model,
+            &table,
+            &points,
+            graph.as_ref().map(|g| &g.graph),
+            silhouette,
+        )
     })?;
     let scores = placement.scores(&table, &model.segment_names);
     outputs.write(&args.output, |out| scores.write_csv(out))?;
@@ -77,6 +118,11 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
         segment_names: model.segment_names.clone(),
         segment_sizes: placement.sizes(model.k),
         silhouette: placement.silhouette.map(|(mean, _)| mean),
+        placed_by: placement.placed_by.as_ref().map(|how| PlacedCounts {
+            member: how.iter().filter(|&&h| h == PlacedBy::Member).count(),
+            edges: how.iter().filter(|&&h| h == PlacedBy::Edges).count(),
+            features: how.iter().filter(|&&h| h == PlacedBy::Features).count(),
+        }),
         input: report,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -86,23 +132,109 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
         scores_on_stdout,
         &result,
         || {
-            format!(
+            let mut text = format!(
                 "{} users scored into {} segments ({:.2} s) -> {}\nsegments: {}",
                 result.users,
                 result.k,
                 result.seconds,
                 result.output,
                 sizes_by_name(&result.segment_names, &result.segment_sizes)
-            )
+            );
+            if let Some(p) = &result.placed_by {
+                text.push_str(&format!(
+                    "\nplaced: {} fitted users in their segments, {} by their edges, {} by the nearest centroid",
+                    p.member, p.edges, p.features
+                ));
+            }
+            text
         },
     )
 }
 
+/// How a Leiden model placed the scored users.
+#[derive(Serialize)]
+struct PlacedCounts {
+    member: usize,
+    edges: usize,
+    features: usize,
+}
+
+/// The scored users' graph, built as the model's was: from the logs'
+/// counterparty column, the `--edges-input` list over them, or their kNN
+/// graph; `None` for an edge-list model scored without `--edges-input`.
+fn scored_graph(
+    args: &ScoreArgs,
+    logs: &[Input],
+    model: &Model,
+    spec: &GraphSpec,
+    table: &NumericTable,
+    points: &segmint::features::matrix::FeatureMatrix,
+    quiet: bool,
+) -> Result<Option<UserGraph>, Error> {
+    let graph = match spec.source.as_str() {
+        "peers" => {
+            let InputSchema::Transactions {
+                peer_col: Some(column),
+                ..
+            } = &model.input
+            else {
+                return Err(Error::Internal("a peers model names its column".into()));
+            };
+            let (options, _) = model
+                .input
+                .logs_options(None)
+                .ok_or_else(|| Error::Internal("a logs model reads logs".into()))?;
+            let peers = PeerOptions {
+                column: column.clone(),
+                weight: spec.edge_weight.unwrap_or_default(),
+                kind: spec.peers.unwrap_or_default(),
+                max_peer_degree: spec.max_peer_degree.unwrap_or(DEFAULT_MAX_PEER_DEGREE),
+            };
+            behind_spinner(quiet, "graph", || {
+                peer_graph(logs, &options, &table.keys, &peers)
+            })?
+        }
+        "edges" => match &args.edges_input {
+            Some(path) => read_edges(path, Some(&table.keys))?.graph,
+            None => return Ok(None),
+        },
+        _ => knn_graph(points, spec.knn.unwrap_or(1))?,
+    };
+    Ok(Some(graph))
+}
+
 /// The users to score, read as the model's users were: logs with its
-/// column and format options (`--as-of` in its time format), or a
-/// feature table with its key column.
+/// column and format options (`--as-of` in its time format), a feature
+/// table with its key column, or an edge list (with its graph).
 fn read_users(
     args: &ScoreArgs,
+    logs: &[Input],
+    model: &Model,
+    model_path: &str,
+    quiet: bool,
+) -> Result<(NumericTable, Option<IngestReport>, Option<UserGraph>), Error> {
+    if let InputSchema::Edges {} = model.input {
+        let Some(path) = &args.edges_input else {
+            return Err(Error::Usage(format!(
+                "{model_path} was fitted on an edge list alone: give the users' edges with --edges-input"
+            )));
+        };
+        if !args.inputs.is_empty() || args.features_input.is_some() {
+            return Err(Error::Usage(format!(
+                "{model_path} was fitted on an edge list alone: give only --edges-input"
+            )));
+        }
+        let prepared = segment::prepare_edges(path, Some(model.feature_specs()), model.scaling)?;
+        return Ok((prepared.table, None, prepared.graph));
+    }
+    let (table, report) = read_table(args, logs, model, model_path, quiet)?;
+    Ok((table, report, None))
+}
+
+/// The users of logs or a feature table, as [`read_users`] reads them.
+fn read_table(
+    args: &ScoreArgs,
+    logs: &[Input],
     model: &Model,
     model_path: &str,
     quiet: bool,
@@ -135,13 +267,7 @@ fn read_users(
                 .logs_options(as_of)
                 .ok_or_else(|| Error::Internal("a logs model reads logs".into()))?;
             options.validate().map_err(Error::Usage)?;
-            let (table, report) = load_logs(
-                &inputs(&args.inputs),
-                &options,
-                &features,
-                as_of.is_some(),
-                quiet,
-            )?;
+            let (table, report) = load_logs(logs, &options, &features, as_of.is_some(), quiet)?;
             Ok((NumericTable::from_features(&table), Some(report)))
         }
         (InputSchema::FeatureTable { .. }, None) => Err(Error::Usage(format!(
@@ -150,5 +276,6 @@ fn read_users(
         (InputSchema::Transactions { .. }, Some(_)) => Err(Error::Usage(format!(
             "{model_path} was fitted on transaction logs: give logs, not --features-input"
         ))),
+        (InputSchema::Edges {}, _) => Err(Error::Internal("read by read_users".into())),
     }
 }

@@ -14,6 +14,11 @@ use segmint::segment;
 pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
     let ks = k_list(&args.k, "--k")?;
     let (method, silhouette) = args.kmeans.method()?;
+    if matches!(method, segment::Method::Leiden(_)) {
+        return Err(Error::Usage(
+            "--method leiden finds its own number of communities, there is no K to sweep: run fit --method leiden (its --resolution gives more or fewer)".into(),
+        ));
+    }
     if args.kmeans.parent_k.is_some() {
         return Err(Error::Usage(
             "--parent-k sets the segment_path column of fit's scores.csv: give it to fit".into(),
@@ -31,7 +36,7 @@ pub fn run(args: &SweepArgs, session: &Session) -> Result<(), Error> {
         &args.output.as_deref().into_iter().collect::<Vec<_>>(),
     )?;
     let started = Instant::now();
-    let prepared = prepare(&args.data, session.quiet)?;
+    let prepared = prepare(&args.data, &method, session.quiet)?;
     let backend = backend_for(session, &prepared, &method, &ks, silhouette)?;
     let sweep = behind_spinner(session.quiet, "clustering", || {
         segment::sweep(&backend, &prepared, &method, &ks, silhouette)

@@ -54,6 +54,11 @@ fn split_periods(
 ) -> Result<(Side, Side), Error> {
     let quiet = session.quiet;
     let (method, _) = args.kmeans.method()?;
+    if matches!(method, segmint::segment::Method::Leiden(_)) {
+        return Err(Error::Usage(
+            "transitions cuts both periods with one model of --k segments; graph communities are not cut at a K: use kmeans, gmm or hierarchical".into(),
+        ));
+    }
     let at = args
         .input
         .time_format

@@ -23,6 +23,14 @@ pub struct Scores<'a> {
     /// For a hierarchical model, each segment's parent at a coarser cut:
     /// the `segment_path` column (`parent/segment`); `None` otherwise.
     pub parents: Option<&'a [u32]>,
+    /// For a Leiden fit, each user's community (0 the largest; the
+    /// `community` column, which tells apart the communities gathered in
+    /// "Other"); `None` otherwise.
+    pub communities: Option<&'a [u32]>,
+    /// For scoring with a Leiden model, how each user was placed: the
+    /// `placed_by` column (`member`, `edges` or `features`); `None`
+    /// otherwise.
+    pub placed_by: Option<&'a [crate::segment::PlacedBy]>,
     /// Euclidean distance to the segment centre, scaled space (computed in
     /// f32 working coordinates, so good to f32 precision; f64 holds
     /// distances past the f32 range, with `--scale none` on huge values).
@@ -50,6 +58,12 @@ impl Scores<'_> {
         buf.extend_from_slice(b"user_id,segment,segment_name");
         if self.parents.is_some() {
             buf.extend_from_slice(b",segment_path");
+        }
+        if self.communities.is_some() {
+            buf.extend_from_slice(b",community");
+        }
+        if self.placed_by.is_some() {
+            buf.extend_from_slice(b",placed_by");
         }
         buf.extend_from_slice(b",distance");
         let k = self.names.len();
@@ -81,6 +95,14 @@ impl Scores<'_> {
                 buf.extend_from_slice(ints.format(parents[segment as usize]).as_bytes());
                 buf.push(b'/');
                 buf.extend_from_slice(ints.format(segment).as_bytes());
+            }
+            if let Some(communities) = self.communities {
+                buf.push(b',');
+                buf.extend_from_slice(ints.format(communities[i]).as_bytes());
+            }
+            if let Some(placed) = self.placed_by {
+                buf.push(b',');
+                buf.extend_from_slice(placed[i].name().as_bytes());
             }
             buf.push(b',');
             push_distance(&mut buf, self.distances[i]);

@@ -5,6 +5,7 @@
 //! method's own fit is the same for every method.
 
 use crate::backend::{Backend, Labeling, Products, Workload};
+use crate::cluster::communities::CommunityParams;
 use crate::cluster::gmm::{GaussianMixture, GmmInit, GmmParams};
 use crate::cluster::hierarchical::{Dendrogram, HierarchicalParams, Merge, Tree};
 use crate::cluster::metrics::{cheap_metrics, silhouettes};
@@ -16,8 +17,12 @@ use crate::insights::naming::{default_names, segment_ranks};
 use crate::insights::segments::{UserInsights, user_insights};
 use crate::report::scores::Scores;
 
-use super::model::{CovarianceValues, MODEL_FORMAT, MODEL_VERSION, MethodModel, Model};
+use super::model::{
+    CovarianceValues, GraphSpec, InputSchema, MODEL_FORMAT, MODEL_VERSION, MethodModel, Model,
+    PlacedBy,
+};
 use super::prepare::Prepared;
+use crate::cluster::communities::CommunityFit;
 
 /// A segmentation method and its parameters (`--method`).
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +35,9 @@ pub enum Method {
     /// Agglomerative clustering, one tree cut at each K, as SciPy's
     /// `linkage` (exact) or over micro-clusters.
     Hierarchical(HierarchicalParams),
+    /// Communities of the user graph found by Leiden; their number is
+    /// Leiden's, not a K.
+    Leiden(CommunityParams),
 }
 
 impl Method {
@@ -39,6 +47,7 @@ impl Method {
             Method::KMeans(_) => "kmeans",
             Method::Gmm(_) => "gmm",
             Method::Hierarchical(_) => "hierarchical",
+            Method::Leiden(_) => "leiden",
         }
     }
 
@@ -48,6 +57,16 @@ impl Method {
             Method::KMeans(params) => params.validate(usize::MAX),
             Method::Gmm(params) => params.validate(usize::MAX),
             Method::Hierarchical(params) => params.validate(),
+            Method::Leiden(params) => {
+                let r = params.leiden.resolution;
+                if !(r.is_finite() && r >= 0.0) {
+                    return Err(ParamsError::BadResolution(r));
+                }
+                if params.leiden.max_iterations == 0 {
+                    return Err(ParamsError::NoIterations(0));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -57,6 +76,7 @@ impl Method {
             Method::KMeans(params) => params.seed,
             Method::Gmm(params) => params.seed,
             Method::Hierarchical(params) => params.seed,
+            Method::Leiden(params) => params.leiden.seed,
         }
     }
 
@@ -78,14 +98,19 @@ impl Method {
             Method::Gmm(_) => Vec::new(),
             // The micro-clusters' Lloyd run, if any.
             Method::Hierarchical(params) => params.micro_clusters_for(n).into_iter().collect(),
+            // The graph's work runs on the CPU, its silhouette too.
+            Method::Leiden(_) => Vec::new(),
         };
-        let silhouettes = if silhouette.resolve(n) == SilhouetteMode::None {
-            Vec::new()
-        } else {
-            ks.to_vec()
-        };
+        let silhouettes =
+            if silhouette.resolve(n) == SilhouetteMode::None || matches!(self, Method::Leiden(_)) {
+                Vec::new()
+            } else {
+                ks.to_vec()
+            };
         let (mixtures, products) = match self {
-            Method::KMeans(_) | Method::Hierarchical(_) => (Vec::new(), Products::None),
+            Method::KMeans(_) | Method::Hierarchical(_) | Method::Leiden(_) => {
+                (Vec::new(), Products::None)
+            }
             Method::Gmm(params) => (
                 ks.iter()
                     .flat_map(|&k| std::iter::repeat_n(k, params.n_init))
@@ -122,6 +147,12 @@ impl Method {
                 backend,
                 &prepared.points,
                 ks,
+                params,
+                silhouette,
+            ),
+            Method::Leiden(params) => crate::cluster::communities::sweep(
+                &prepared.points,
+                prepared.graph.as_ref(),
                 params,
                 silhouette,
             ),
@@ -228,6 +259,11 @@ pub struct Placement {
     /// A tree's parent of each segment at a coarser cut; `None` for
     /// other methods.
     pub parents: Option<Vec<u32>>,
+    /// Leiden's community of each fitted user (0 the largest; those of
+    /// the "Other" segment too); `None` for other methods and for `score`.
+    pub communities: Option<Vec<u32>>,
+    /// How `score` placed each user with a Leiden model; `None` otherwise.
+    pub placed_by: Option<Vec<PlacedBy>>,
     /// Each user's silhouette, when computed exactly.
     pub silhouettes: Option<Vec<f32>>,
     /// The mean silhouette and the users it was computed on.
@@ -257,6 +293,8 @@ impl Placement {
             segments: &self.segments,
             names,
             parents: self.parents.as_deref(),
+            communities: self.communities.as_deref(),
+            placed_by: self.placed_by.as_deref(),
             distances: &self.distances,
             probabilities: self.probabilities.as_deref(),
             silhouettes: self.silhouettes.as_deref(),
@@ -296,12 +334,15 @@ impl Segmentation {
         let k = fit.k();
         let points = &prepared.points;
         let order_by = prepared.order_column();
-        let rank = segment_ranks(
-            &fit.labels,
-            k,
-            &prepared.column_values(&order_by),
-            &fit.centres,
-        );
+        let rank = match &sweep.communities {
+            Some(communities) => community_ranks(communities, &fit.labels, k, prepared, &order_by),
+            None => segment_ranks(
+                &fit.labels,
+                k,
+                &prepared.column_values(&order_by),
+                &fit.centres,
+            ),
+        };
         let mut centres = vec![Vec::new(); k];
         for (c, row) in fit.centres.rows().into_iter().enumerate() {
             centres[rank[c] as usize] = row.to_vec();
@@ -334,6 +375,29 @@ impl Segmentation {
                     seed: params.seed,
                 }
             }
+            Method::Leiden(params) => {
+                let fit_c = sweep
+                    .communities
+                    .as_ref()
+                    .expect("a Leiden sweep's communities");
+                let mut members = vec![Vec::new(); k];
+                for (i, &l) in fit.labels.iter().enumerate() {
+                    members[rank[l as usize] as usize].push(prepared.table.keys[i].clone());
+                }
+                MethodModel::Leiden {
+                    objective: params.leiden.objective,
+                    resolution: params.leiden.resolution,
+                    seed: params.leiden.seed,
+                    max_iterations: params.leiden.max_iterations,
+                    min_community_size: params.min_size.to_string(),
+                    graph: GraphSpec::of(&params.source, &fit_c.graph),
+                    centres,
+                    other: fit_c.other,
+                    communities: fit_c.communities.count,
+                    modularity: fit_c.communities.modularity,
+                    members,
+                }
+            }
         };
         let mut model = Model {
             format: MODEL_FORMAT.into(),
@@ -345,19 +409,30 @@ impl Segmentation {
             scaler: prepared.scaler.clone(),
             method: method_model,
             k,
-            segment_order_by: order_by,
+            // Users known only by their edges are ranked by size.
+            segment_order_by: match (&sweep.communities, &prepared.schema) {
+                (Some(_), InputSchema::Edges {}) => "size".into(),
+                _ => order_by,
+            },
             segment_names: match &options.names {
                 Some(names) => names.clone(),
-                None => default_names(k),
+                None => match &sweep.communities {
+                    Some(c) if c.other => {
+                        let mut names = default_names(k - 1);
+                        names.push(OTHER.into());
+                        names
+                    }
+                    _ => default_names(k),
+                },
             },
             churn: options.churn,
             users: points.n(),
             silhouette: None,
         };
         let placed = match method {
-            // The tree's segments: a cut is not the nearest centroid's
-            // (only `score` places new users so).
-            Method::Hierarchical(_) => {
+            // The tree's or the graph's segments: not the nearest
+            // centroid's (only `score` places new users so).
+            Method::Hierarchical(_) | Method::Leiden(_) => {
                 let segments: Vec<u32> = fit.labels.iter().map(|&l| rank[l as usize]).collect();
                 let centres = model.method.centres().concat();
                 let working = points.frame.to_working(&centres);
@@ -431,6 +506,11 @@ impl Segmentation {
             distances: roots(&squared, points),
             probabilities: placed.probabilities,
             parents: model.method.parents().map(<[u32]>::to_vec),
+            communities: sweep
+                .communities
+                .as_ref()
+                .map(|c| c.communities.membership.clone()),
+            placed_by: None,
             segments,
             silhouettes: values,
             silhouette: metrics.silhouette.zip(metrics.silhouette_on),
@@ -519,6 +599,47 @@ fn parents_of(
         parents[rank[label as usize] as usize] = parent_rank[c as usize];
     }
     parents
+}
+
+/// The name of the segment that gathers the small communities.
+pub const OTHER: &str = "Other";
+
+/// Segment ranks of a Leiden fit's labels: by value (the mean of
+/// `order_by`) when the users have features, by size for users known only
+/// by an edge list; the "Other" segment last.
+fn community_ranks(
+    fit: &CommunityFit,
+    labels: &[u32],
+    k: usize,
+    prepared: &Prepared,
+    order_by: &str,
+) -> Vec<u32> {
+    let values: Vec<f64> = match prepared.schema {
+        InputSchema::Edges { .. } => {
+            let mut sizes = vec![0.0f64; k];
+            for &l in labels {
+                sizes[l as usize] += 1.0;
+            }
+            labels.iter().map(|&l| sizes[l as usize]).collect()
+        }
+        _ => prepared.column_values(order_by),
+    };
+    let kept = k - usize::from(fit.other);
+    // Ranks among the kept communities, then Other.
+    let centres = ndarray::Array2::<f64>::zeros((kept, 0));
+    let mut kept_labels = Vec::with_capacity(labels.len());
+    let mut kept_values = Vec::with_capacity(labels.len());
+    for (&l, &v) in labels.iter().zip(&values) {
+        if (l as usize) < kept {
+            kept_labels.push(l);
+            kept_values.push(v);
+        }
+    }
+    let mut rank = segment_ranks(&kept_labels, kept, &kept_values, &centres);
+    if fit.other {
+        rank.push(kept as u32);
+    }
+    rank
 }
 
 /// Merges at the top of a tree that a model keeps (the report draws them).

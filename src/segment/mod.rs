@@ -61,7 +61,7 @@
 //!
 //! // The model places users as the fit did.
 //! let points = model.points(&prepared.table)?;
-//! let scored = segment::score(&backend, model, &prepared.table, &points, SilhouetteMode::None)?;
+//! let scored = segment::score(&backend, model, &prepared.table, &points, None, SilhouetteMode::None)?;
 //! assert_eq!(scored.segments, fitted.segmentation.placement.segments);
 //! # Ok::<(), segmint::Error>(())
 //! ```
@@ -73,8 +73,8 @@ pub mod periods;
 pub mod prepare;
 
 pub use self::fit::{KChoice, Method, Placement, SegmentOptions, Segmentation, Work, ks_to_sweep};
-pub use self::model::{InputSchema, MethodModel, Model, ModelError, Scaling};
-pub use self::prepare::{Prepared, prepare, read_feature_table};
+pub use self::model::{InputSchema, MethodModel, Model, ModelError, PlacedBy, Scaling};
+pub use self::prepare::{Prepared, attach_graph, prepare, prepare_edges, read_feature_table};
 
 use crate::backend::{Backend, Labeling};
 use crate::cluster::metrics::silhouettes;
@@ -244,15 +244,17 @@ pub fn score_work(model: &Model, points: &FeatureMatrix, silhouette: SilhouetteM
 /// Places the users of `table` (their `points`, from [`Model::points`])
 /// in the segments of `model`, with their distances, silhouette (as
 /// `silhouette` asks), RFM and churn risk (RFM quintiles rank the users
-/// scored against each other).
+/// scored against each other). A Leiden model also takes the scored
+/// users' `graph` (see [`Model::place_users`]).
 pub fn score(
     backend: &Backend,
     model: &Model,
     table: &NumericTable,
     points: &FeatureMatrix,
+    graph: Option<&crate::graph::Graph>,
     silhouette: SilhouetteMode,
 ) -> Result<Placement, Error> {
-    let placed = model.place(backend, points)?;
+    let (placed, placed_by) = model.place_users(backend, points, &table.keys, graph)?;
     let (segments, squared) = (placed.segments, placed.squared);
     let sil = silhouettes(
         backend,
@@ -271,6 +273,8 @@ pub fn score(
         distances: fit::roots(&squared, points),
         probabilities: placed.probabilities,
         parents: model.method.parents().map(<[u32]>::to_vec),
+        communities: None,
+        placed_by,
         silhouettes: sil
             .as_ref()
             .filter(|(s, _)| !s.values.is_empty())

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::cpu::mixture::{Source, posteriors};
 use crate::cluster::gmm::{CovarianceType, Covariances, GmmInit, Mixture};
 use crate::cluster::hierarchical::{Linkage, Merge};
+use crate::graph::{EdgeWeight, GraphSource, Objective, PeerKind};
 
 use crate::backend::Backend;
 use crate::error::Error;
@@ -95,6 +96,10 @@ pub enum InputSchema {
         /// user's `is_dormant` feature is set.
         dormant_days: f64,
     },
+    /// The ids of an edge list alone (`--edges-input` without logs or a
+    /// table): each user's features are its degree and strength in the
+    /// graph.
+    Edges {},
     /// A numeric feature table (`--features-input`).
     FeatureTable {
         /// `--key-col`: the key column's name; `None` (`null`): `user_id`,
@@ -129,7 +134,7 @@ impl InputSchema {
     pub fn time_format(&self) -> Option<TimeFormat> {
         match self {
             InputSchema::Transactions { time_format, .. } => time_format.parse().ok(),
-            InputSchema::FeatureTable { .. } => None,
+            InputSchema::FeatureTable { .. } | InputSchema::Edges {} => None,
         }
     }
 
@@ -216,7 +221,8 @@ pub struct Model {
     /// Segments.
     pub k: usize,
     /// The column whose mean (in original units) orders the segments,
-    /// highest first.
+    /// highest first; `size` (users) for graph communities of an edge
+    /// list alone.
     pub segment_order_by: String,
     /// One name per segment, segment 0 first.
     pub segment_names: Vec<String>,
@@ -316,6 +322,107 @@ pub enum MethodModel {
         /// `--seed` of the fit.
         seed: u64,
     },
+    /// Communities of the user graph (Leiden): the fit's users are in
+    /// their communities' segments; `score` places others by their edges
+    /// into the segments' users, else by the nearest centroid.
+    #[serde(rename = "leiden")]
+    Leiden {
+        /// `--objective`: `modularity` or `cpm`.
+        objective: Objective,
+        /// `--resolution`.
+        resolution: f64,
+        /// `--seed` of the fit.
+        seed: u64,
+        /// `--max-iter`: Leiden iterations at most.
+        max_iterations: usize,
+        /// `--min-community-size`, as given (users, or a share with `%`).
+        min_community_size: String,
+        /// How the graph was built.
+        graph: GraphSpec,
+        /// Segment centroids (the mean of each segment's users) in scaled
+        /// space, segment 0 first.
+        centres: Vec<Vec<f64>>,
+        /// Whether the last segment, "Other", gathers the communities
+        /// smaller than `min_community_size`.
+        other: bool,
+        /// Communities Leiden found (before the small ones were gathered).
+        communities: usize,
+        /// The communities' modularity (resolution 1).
+        modularity: f64,
+        /// Per segment, the keys of its fitted users, segment 0 first.
+        members: Vec<Vec<String>>,
+    },
+}
+
+/// How a Leiden model's graph was built, so `score` builds the scored
+/// users' graph alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphSpec {
+    /// `peers` (the logs' `input.peer_col`), `edges` (an edge list, given
+    /// again to `score` with `--edges-input`) or `knn`.
+    pub source: String,
+    /// Peers: `users` or `items`, as the fit used them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers: Option<PeerKind>,
+    /// Peers as users: `count` or `amount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge_weight: Option<EdgeWeight>,
+    /// Peers as items: the hub cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_peer_degree: Option<usize>,
+    /// kNN: K.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knn: Option<usize>,
+}
+
+impl GraphSpec {
+    /// The spec of a graph built from `source`, as `stats` says it was.
+    pub fn of(source: &GraphSource, stats: &crate::graph::GraphStats) -> GraphSpec {
+        let mut spec = GraphSpec {
+            source: source.name().into(),
+            peers: None,
+            edge_weight: None,
+            max_peer_degree: None,
+            knn: None,
+        };
+        match source {
+            GraphSource::Peers(p) => {
+                let users = stats.peers.as_ref().is_some_and(|s| s.kind == "users");
+                spec.peers = Some(if users {
+                    PeerKind::Users
+                } else {
+                    PeerKind::Items
+                });
+                spec.edge_weight = Some(p.weight);
+                spec.max_peer_degree = Some(p.max_peer_degree);
+            }
+            GraphSource::Edges(_) => {}
+            GraphSource::Knn(k) => spec.knn = Some(*k),
+        }
+        spec
+    }
+}
+
+/// How `score` placed a user with a Leiden model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacedBy {
+    /// A user of the fit: its segment.
+    Member,
+    /// By the weight of its edges into each segment's fitted users.
+    Edges,
+    /// Without an edge to a fitted user: the nearest centroid.
+    Features,
+}
+
+impl PlacedBy {
+    /// As `scores.csv` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlacedBy::Member => "member",
+            PlacedBy::Edges => "edges",
+            PlacedBy::Features => "features",
+        }
+    }
 }
 
 /// A mixture's covariances as the model file holds them (their shape
@@ -398,6 +505,7 @@ impl MethodModel {
             MethodModel::KMeans { .. } => "kmeans",
             MethodModel::Gmm { .. } => "gmm",
             MethodModel::Hierarchical { .. } => "hierarchical",
+            MethodModel::Leiden { .. } => "leiden",
         }
     }
 
@@ -406,7 +514,8 @@ impl MethodModel {
         match self {
             MethodModel::KMeans { seed, .. }
             | MethodModel::Gmm { seed, .. }
-            | MethodModel::Hierarchical { seed, .. } => *seed,
+            | MethodModel::Hierarchical { seed, .. }
+            | MethodModel::Leiden { seed, .. } => *seed,
         }
     }
 
@@ -416,7 +525,9 @@ impl MethodModel {
         match self {
             MethodModel::KMeans { centres, .. } => centres,
             MethodModel::Gmm { means, .. } => means,
-            MethodModel::Hierarchical { centres, .. } => centres,
+            MethodModel::Hierarchical { centres, .. } | MethodModel::Leiden { centres, .. } => {
+                centres
+            }
         }
     }
 
@@ -697,6 +808,33 @@ impl Model {
                 ));
             }
         }
+        if let MethodModel::Leiden {
+            members,
+            resolution,
+            min_community_size,
+            ..
+        } = &self.method
+        {
+            if members.len() != self.k {
+                return Err(format!(
+                    "expected {} member lists (k), found {}",
+                    self.k,
+                    members.len()
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(key) = members.iter().flatten().find(|k| !seen.insert(k.as_str())) {
+                return Err(format!("user {key:?} is a member of two segments"));
+            }
+            if !(resolution.is_finite() && *resolution >= 0.0) {
+                return Err(format!(
+                    "resolution must be a finite number >= 0, found {resolution}"
+                ));
+            }
+            min_community_size
+                .parse::<crate::cluster::communities::MinCommunitySize>()
+                .map_err(|e| format!("min_community_size {e}"))?;
+        }
         if self.segment_names.len() != self.k {
             return Err(format!(
                 "expected {} segment names (k), found {}",
@@ -769,6 +907,7 @@ impl Model {
                     .parse::<crate::ingest::Delimiter>()
                     .map_err(|e| format!("input.delimiter: {e}"))?;
             }
+            InputSchema::Edges {} => {}
         }
         Ok(())
     }
@@ -823,6 +962,64 @@ impl Model {
                 })
             }
         }
+    }
+
+    /// [`Model::place`] for users known by their keys, with their graph
+    /// (node `i` the user `keys[i]`) when one was built: a Leiden model
+    /// keeps its fitted users in their segments, places others by the
+    /// weight of their edges into each segment's fitted users (ties to
+    /// the lower segment), and the rest by the nearest centroid, saying
+    /// which for each user. Other models place by `place` alone.
+    pub fn place_users(
+        &self,
+        backend: &Backend,
+        points: &FeatureMatrix,
+        keys: &[String],
+        graph: Option<&crate::graph::Graph>,
+    ) -> Result<(Placed, Option<Vec<PlacedBy>>), Error> {
+        let mut placed = self.place(backend, points)?;
+        let MethodModel::Leiden {
+            members, centres, ..
+        } = &self.method
+        else {
+            return Ok((placed, None));
+        };
+        let mut segment_of: std::collections::HashMap<&str, u32> =
+            std::collections::HashMap::with_capacity(members.iter().map(Vec::len).sum());
+        for (s, keys) in members.iter().enumerate() {
+            for k in keys {
+                segment_of.insert(k.as_str(), s as u32);
+            }
+        }
+        let known: Vec<Option<u32>> = keys
+            .iter()
+            .map(|k| segment_of.get(k.as_str()).copied())
+            .collect();
+        let by_edges = match graph {
+            Some(g) => crate::graph::build::place_by_edges(g, &known, self.k),
+            None => known.clone(),
+        };
+        let mut how = Vec::with_capacity(keys.len());
+        for (i, (&member, &edges)) in known.iter().zip(&by_edges).enumerate() {
+            how.push(match (member, edges) {
+                (Some(s), _) | (None, Some(s)) => {
+                    placed.segments[i] = s;
+                    if member.is_some() {
+                        PlacedBy::Member
+                    } else {
+                        PlacedBy::Edges
+                    }
+                }
+                (None, None) => PlacedBy::Features,
+            });
+        }
+        let d = points.d();
+        let working = points.frame.to_working(&centres.concat());
+        let working =
+            Array2::from_shape_vec((self.k, d), working.iter().map(|&v| f64::from(v)).collect())
+                .expect("k x d centres");
+        placed.squared = squared_distances(points, &working, &placed.segments);
+        Ok((placed, Some(how)))
     }
 
     /// The model's features parsed (they were checked when the model was

@@ -35,6 +35,9 @@ pub struct Prepared {
     pub schema: InputSchema,
     /// How the transaction logs were read; `None` for a feature table.
     pub ingest: Option<IngestReport>,
+    /// The user graph (Leiden), node `i` the table's user `i`; `None`
+    /// when none was built (a kNN graph is built from the points).
+    pub graph: Option<crate::graph::UserGraph>,
 }
 
 impl Prepared {
@@ -145,5 +148,69 @@ pub fn prepare(
         points,
         schema,
         ingest: None,
+        graph: None,
     })
+}
+
+/// The users of an edge list alone (no logs or table), in order of first
+/// appearance, with their graph attached: their features are their
+/// `degree` (neighbours) and `strength` (edge weights added), picked
+/// (`asked`, default both) and scaled like any table's.
+pub fn prepare_edges(
+    path: &Path,
+    asked: Option<Vec<FeatureSpec>>,
+    scaling: Scaling,
+) -> Result<Prepared, crate::error::Error> {
+    let list = crate::graph::build::read_edges(path, None)?;
+    let graph = &list.graph.graph;
+    let mut values = Vec::with_capacity(2 * graph.nodes());
+    for v in 0..graph.nodes() {
+        values.push(graph.degree(v) as f64);
+        values.push(graph.strength(v));
+    }
+    let table = NumericTable {
+        keys: list.keys,
+        columns: vec!["degree".into(), "strength".into()],
+        values,
+        source: path.display().to_string(),
+    };
+    let mut prepared = prepare(table, asked, scaling, InputSchema::Edges {}, true)?;
+    prepared.graph = Some(list.graph);
+    Ok(prepared)
+}
+
+/// Builds the user graph `source` says over the prepared users and
+/// attaches it: from the counterparty column of `logs` (read with
+/// `options`; the users' logs, which must be readable again), or an edge
+/// list over their keys. A kNN graph is built by the fit itself.
+pub fn attach_graph(
+    prepared: &mut Prepared,
+    source: &crate::graph::GraphSource,
+    logs: Option<(&[crate::ingest::Input], &crate::ingest::IngestOptions)>,
+) -> Result<(), crate::error::Error> {
+    use crate::graph::GraphSource;
+    match source {
+        GraphSource::Peers(peers) => {
+            let Some((inputs, options)) = logs else {
+                return Err(crate::error::Error::Usage(
+                    "--peer-col reads a column of transaction logs: give logs, not --features-input"
+                        .into(),
+                ));
+            };
+            let mut options = options.clone();
+            options.columns.peer = Some(peers.column.clone());
+            let graph =
+                crate::graph::build::peer_graph(inputs, &options, &prepared.table.keys, peers)?;
+            if let InputSchema::Transactions { peer_col, .. } = &mut prepared.schema {
+                *peer_col = Some(peers.column.clone());
+            }
+            prepared.graph = Some(graph);
+        }
+        GraphSource::Edges(path) => {
+            let list = crate::graph::build::read_edges(path, Some(&prepared.table.keys))?;
+            prepared.graph = Some(list.graph);
+        }
+        GraphSource::Knn(_) => {}
+    }
+    Ok(())
 }
