@@ -155,9 +155,6 @@ pub fn leiden(graph: &Graph, params: &LeidenParams) -> Communities {
             let mut next = iterate(graph, &weights, lambda, &membership, seed, params);
             renumber(&mut next);
             let quality = score(&next);
-            if std::env::var("XT").is_ok() {
-                eprintln!("iteration {iteration} quality {quality}");
-            }
             // As leidenalg: iterate while the quality rises.
             let improved = quality > best + 1e-12 * best.abs().max(1.0);
             if quality >= best {
@@ -322,17 +319,8 @@ fn iterate(
     for level in 0u64.. {
         let g = level_graph.as_ref().unwrap_or(graph);
         let level_seed = mix(seed, level);
-        let t0 = std::time::Instant::now();
         move_nodes(g, &level_weights, lambda, &mut partition, level_seed);
         let communities = renumber(&mut partition);
-        if std::env::var("XT").is_ok() {
-            eprintln!(
-                "level {level} nodes {} edges {} move {:.2}s -> {communities}",
-                g.nodes(),
-                g.edges(),
-                t0.elapsed().as_secs_f64()
-            );
-        }
         if communities == g.nodes() {
             break;
         }
@@ -351,13 +339,7 @@ fn iterate(
             refined.clone_from(&partition);
             count = communities;
         }
-        if std::env::var("XT").is_ok() {
-            eprintln!("  refine {:.2}s -> {count}", t0.elapsed().as_secs_f64());
-        }
         let (aggregate, aggregate_weights) = aggregate(g, &level_weights, &refined, count);
-        if std::env::var("XT").is_ok() {
-            eprintln!("  aggregate {:.2}s", t0.elapsed().as_secs_f64());
-        }
         let mut next = vec![0u32; count];
         for (v, &r) in refined.iter().enumerate() {
             next[r as usize] = partition[v];
@@ -550,9 +532,6 @@ impl Moving<'_> {
 /// (never of the threads), small enough that few nodes of a batch are
 /// neighbours.
 fn batch_size(n: usize) -> usize {
-    if let Ok(b) = std::env::var("XB") {
-        return b.parse().unwrap();
-    }
     (n / 256).clamp(1, 4096)
 }
 
@@ -594,12 +573,7 @@ fn move_nodes(graph: &Graph, weights: &[f64], lambda: f64, membership: &mut [u32
     let batch = batch_size(n);
     let mut active = order.clone();
     let mut moved = Vec::with_capacity(batch);
-    let mut rounds = 0;
     while !active.is_empty() {
-        rounds += 1;
-        if std::env::var("XT").is_ok() {
-            eprintln!("    round {rounds} active {}", active.len());
-        }
         for nodes in active.chunks(batch) {
             let proposals: Vec<Option<Move>> = nodes
                 .par_iter()

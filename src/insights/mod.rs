@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod certainty;
 pub mod churn;
+pub mod communities;
 pub mod concentration;
 pub mod naming;
 pub mod rfm;

@@ -10,6 +10,7 @@ use crate::ingest::IngestReport;
 use crate::insights::activity::{Activity, ChannelMix, HourWeekday, StatusCount, WEEKDAYS};
 use crate::insights::certainty::MixtureSummary;
 use crate::insights::churn::{ChurnRisk, ChurnThresholds};
+use crate::insights::communities::CommunitySummary;
 use crate::insights::concentration::{Concentration, concentration};
 use crate::insights::rfm::RfmSegment;
 use crate::insights::segments::{SegmentProfile, UserInsights};
@@ -195,6 +196,11 @@ pub struct Segmentation {
     /// of each K's cut; absent for other methods.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tree: Option<TreeSummary>,
+    /// For graph communities (Leiden): the graph, the modularity, the
+    /// edge weight between segments and the bridging users; absent for
+    /// other methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub communities: Option<CommunitySummary>,
 }
 
 /// The RFM segments of all users (README, "Segments and insights").
@@ -300,6 +306,8 @@ pub struct Parts<'a> {
     pub mixture: Option<MixtureSummary>,
     /// A hierarchical fit's tree; `None` for other methods.
     pub tree: Option<TreeSummary>,
+    /// A Leiden fit's communities; `None` for other methods.
+    pub communities: Option<CommunitySummary>,
 }
 
 impl Summary {
@@ -323,6 +331,7 @@ impl Summary {
             thresholds,
             mixture,
             tree,
+            communities,
         } = parts;
         let users = &table.users;
         let revenue: Vec<f64> = users.iter().map(|u| u.monetary.to_f64()).collect();
@@ -422,6 +431,7 @@ impl Summary {
                 heatmaps,
                 mixture,
                 tree,
+                communities,
             },
             rfm: RfmSummary {
                 segments: RfmSegment::ALL

@@ -78,6 +78,7 @@ impl Analysis {
             thresholds: seg.model.churn,
             mixture: seg.mixture_summary(),
             tree: self.fitted.tree_summary(),
+            communities: self.fitted.community_summary(&self.prepared),
         }))
     }
 }

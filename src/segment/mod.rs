@@ -160,6 +160,41 @@ impl Fitted {
         ))
     }
 
+    /// A Leiden fit's communities as the report shows them, over the
+    /// graph of `prepared`; `None` for other methods.
+    pub fn community_summary(
+        &self,
+        prepared: &Prepared,
+    ) -> Option<crate::insights::communities::CommunitySummary> {
+        let fit = self.sweep.communities.as_ref()?;
+        let model::MethodModel::Leiden {
+            objective,
+            resolution,
+            ..
+        } = &self.segmentation.model.method
+        else {
+            return None;
+        };
+        let built;
+        let graph = match &prepared.graph {
+            Some(g) => &g.graph,
+            None => {
+                let k = fit.graph.knn?;
+                built = crate::graph::build::knn_graph(&prepared.points, k).ok()?;
+                &built.graph
+            }
+        };
+        Some(crate::insights::communities::CommunitySummary::new(
+            fit,
+            objective.name(),
+            *resolution,
+            graph,
+            &prepared.table.keys,
+            &self.segmentation.placement.segments,
+            self.segmentation.model.k,
+        ))
+    }
+
     /// The sweep with the chosen K's row computed on the segments written
     /// (they differ from the fit's labels only for users at a tie).
     pub fn reported_sweep(&self) -> Sweep {

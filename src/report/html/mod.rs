@@ -36,6 +36,9 @@ pub const MIXTURE_SECTION: (&str, &str) = ("certainty", "How certain memberships
 /// The section a hierarchical fit's report adds, after "segments".
 pub const TREE_SECTION: (&str, &str) = ("tree", "The segment tree");
 
+/// The section a Leiden fit's report adds, after "segments".
+pub const COMMUNITY_SECTION: (&str, &str) = ("communities", "Communities in the user graph");
+
 /// Chart ids, for tests: every one is on every page (per-segment
 /// heatmaps come in addition).
 pub const CHARTS: [&str; 8] = [
@@ -134,7 +137,7 @@ impl Page {
     pub(super) fn section(&mut self, id: &str, body: impl FnOnce(&mut String)) {
         let heading = SECTIONS
             .iter()
-            .chain([&MIXTURE_SECTION, &TREE_SECTION])
+            .chain([&MIXTURE_SECTION, &TREE_SECTION, &COMMUNITY_SECTION])
             .find(|(s, _)| *s == id)
             .map_or(id, |(_, h)| h);
         let _ = write!(self.html, "<section id=\"{id}\">\n<h2>{heading}</h2>\n");
@@ -220,6 +223,7 @@ pub fn render(s: &Summary) -> Result<String, ChartError> {
         segments::segments,
         segments::certainty,
         segments::tree,
+        segments::communities,
         segments::rfm,
         segments::churn,
     ] {

@@ -595,3 +595,128 @@ fn dendrogram_svg(tree: &crate::insights::tree::TreeSummary, names: &[String]) -
     );
     svg
 }
+
+/// A Leiden fit's section: the graph, the modularity, where each
+/// segment's edges go (a heatmap table) and the users who bridge segments.
+pub(super) fn communities(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
+    let seg = &s.segmentation;
+    let Some(c) = &seg.communities else {
+        return Ok(());
+    };
+    let g = &c.graph;
+    let source = match g.source {
+        "peers" => match &g.peers {
+            Some(p) if p.kind == "users" => format!(
+                "the transactions between them (column {}, weighted by {})",
+                escape(&p.column),
+                p.edge_weight
+            ),
+            Some(p) => format!(
+                "the peers they share (column {}; {} peers shared by more than {} users left out)",
+                escape(&p.column),
+                thousands(p.capped_peers),
+                p.max_peer_degree
+            ),
+            None => "their counterparties".into(),
+        },
+        "edges" => "the edge list given".into(),
+        _ => format!(
+            "their {} nearest neighbours in feature space",
+            g.knn.unwrap_or(0)
+        ),
+    };
+    page.section("communities", |out| {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Users are linked by {source}: {} users, {} edges, {} users without an edge. \
+             Leiden ({}, resolution {}) found <strong>{}</strong> communities, modularity <strong>{:.3}</strong>; \
+             {} of the edge weight is inside them.{}</p>",
+            thousands(g.nodes as u64),
+            thousands(g.edges as u64),
+            thousands(g.isolated as u64),
+            c.objective,
+            plain(c.resolution),
+            thousands(c.communities as u64),
+            c.modularity,
+            percent(c.inside_weight_share),
+            if c.other_users > 0 {
+                format!(
+                    " {} users of communities under {} users are gathered in one segment, Other.",
+                    thousands(c.other_users as u64),
+                    thousands(c.min_community_size as u64)
+                )
+            } else {
+                String::new()
+            },
+        );
+        out.push_str("<h3>Where each segment's edges go</h3>\n");
+        out.push_str(
+            "<p class=\"note\">Each row: the share of a segment's edge weight that goes to each segment (the diagonal stays inside).</p>\n",
+        );
+        let names: Vec<String> = seg
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                format!(
+                    "<span class=\"swatch\" style=\"background:{}\"></span>{}",
+                    segment_color(i),
+                    escape(n)
+                )
+            })
+            .collect();
+        out.push_str("<div class=\"scroll\"><table id=\"community-matrix\">\n<thead><tr><th>from \\ to</th>");
+        for n in &seg.names {
+            let _ = write!(out, "<th>{}</th>", escape(n));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for (a, row) in c.weights.iter().enumerate() {
+            // An edge inside a segment counts at both its ends.
+            let total: f64 = row
+                .iter()
+                .enumerate()
+                .map(|(b, &w)| if a == b { 2.0 * w } else { w })
+                .sum();
+            let _ = write!(out, "<tr><td>{}</td>", names[a]);
+            for (b, &w) in row.iter().enumerate() {
+                let share = if total > 0.0 {
+                    (if a == b { 2.0 * w } else { w }) / total
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    out,
+                    "<td style=\"background:rgba(0,114,178,{:.3});color:{}\">{}</td>",
+                    share.clamp(0.0, 1.0),
+                    if share > 0.5 { "#fff" } else { "inherit" },
+                    percent(share)
+                );
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table></div>\n");
+        if !c.bridges.is_empty() {
+            out.push_str("<h3>Users who bridge segments</h3>\n");
+            table(
+                out,
+                &[
+                    "user",
+                    "segment",
+                    "edge weight to other segments",
+                    "share of its edges",
+                    "other segments reached",
+                ],
+                c.bridges.iter().map(|b| {
+                    vec![
+                        escape(&b.user),
+                        names[b.segment as usize].clone(),
+                        plain(b.outside_weight),
+                        percent(b.outside_share),
+                        b.segments_reached.to_string(),
+                    ]
+                }),
+            );
+        }
+    });
+    Ok(())
+}
