@@ -12,6 +12,7 @@ mod cli_errors;
 mod cli_gmm;
 mod cli_gpu;
 mod cli_hierarchical;
+mod cli_leiden;
 mod cli_report;
 mod cluster_properties;
 mod golden;

@@ -311,7 +311,12 @@ pub struct KMeansArgs {
     pub objective: Option<String>,
     /// leiden: higher finds more, smaller communities (modularity's γ;
     /// CPM's density threshold) [default: 1].
-    #[arg(long, value_name = "R", help_heading = "Method")]
+    #[arg(
+        long,
+        value_name = "R",
+        allow_negative_numbers = true,
+        help_heading = "Method"
+    )]
     pub resolution: Option<f64>,
     /// leiden: communities smaller than this (users, or a share of them
     /// with %) are gathered into one "Other" segment [default: 1%].

@@ -1,5 +1,5 @@
 //! Communities of the user graph as segments (README, "Communities"):
-//! Leiden ([`crate::graph::leiden`]) on the graph of the users, the
+//! Leiden ([`crate::graph::leiden()`]) on the graph of the users, the
 //! communities of at least `min_size` users each a segment, the rest
 //! gathered into one "Other" segment, every segment profiled by its
 //! centroid in feature space like a K-Means segment.
@@ -108,7 +108,10 @@ impl CommunityFit {
 
     /// Users in the "Other" segment.
     pub fn other_users(&self) -> usize {
-        self.communities.sizes[self.kept..].iter().sum()
+        self.communities
+            .sizes
+            .get(self.kept..)
+            .map_or(0, |rest| rest.iter().sum())
     }
 }
 

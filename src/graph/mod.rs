@@ -8,7 +8,7 @@
 //!   counterparty column of their logs (user-user edges, or users
 //!   projected through the peers they share, hubs left out), an edge list
 //!   file, or the k nearest neighbours of each user's features;
-//! - [`leiden`]: Leiden (Traag, Waltman & van Eck 2019) with modularity or
+//! - [`leiden`](mod@leiden): Leiden (Traag, Waltman & van Eck 2019) with modularity or
 //!   the Constant Potts Model, local moving in parallel and deterministic
 //!   for a seed at any thread count.
 

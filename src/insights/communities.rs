@@ -107,9 +107,10 @@ impl CommunitySummary {
         }
         keep_top(&mut bridges);
         // Symmetric, for reading by row.
-        for a in 0..k {
-            for b in 0..a {
-                weights[a][b] = weights[b][a];
+        let upper = weights.clone();
+        for (a, row) in weights.iter_mut().enumerate() {
+            for (b, w) in row.iter_mut().enumerate().take(a) {
+                *w = upper[b][a];
             }
         }
         let c = &fit.communities;
@@ -148,9 +149,10 @@ mod tests {
         // Segment 0: a, b; segment 1: c, d. Edges a-b 2, c-d 1, b-c 3, a-c 1.
         let g = Graph::from_edges(4, &[(0, 1, 2.0), (2, 3, 1.0), (1, 2, 3.0), (0, 2, 1.0)]);
         let keys: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let communities = crate::graph::leiden(&g, &crate::graph::LeidenParams::default());
         let fit = CommunityFit {
-            communities: crate::graph::leiden(&g, &crate::graph::LeidenParams::default()),
-            kept: 2,
+            kept: communities.count,
+            communities,
             other: false,
             min_users: 1,
             graph: GraphStats::default(),

@@ -77,8 +77,8 @@ pub enum InputSchema {
         /// header has it.
         status_col: Option<String>,
         /// `--peer-col`, as `user_col`: the counterparty column a Leiden
-        /// model's graph was built from; `None` (or absent) otherwise.
-        #[serde(default)]
+        /// model's graph was built from; `None` (absent) otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         peer_col: Option<String>,
         /// `--no-header`: the logs have no header row, so columns are
         /// positions.
