@@ -57,10 +57,15 @@ fn membership_of_best(v: &Value) -> Vec<u32> {
         .collect()
 }
 
+/// Iterations until the quality stops rising (at most 50), as the
+/// references ran leidenalg (`n_iterations=-1`).
+const UNTIL_STABLE: usize = 50;
+
 fn run(list: &EdgeList, objective: Objective, resolution: f64) -> Communities {
     let params = LeidenParams {
         objective,
         resolution,
+        max_iterations: UNTIL_STABLE,
         ..LeidenParams::default()
     };
     leiden(&list.graph.graph, &params)
@@ -74,6 +79,7 @@ fn best_of_five(list: &EdgeList, objective: Objective, resolution: f64) -> Commu
                 objective,
                 resolution,
                 seed,
+                max_iterations: UNTIL_STABLE,
                 ..LeidenParams::default()
             };
             leiden(&list.graph.graph, &params)

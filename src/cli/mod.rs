@@ -273,7 +273,8 @@ pub struct KMeansArgs {
     #[arg(long, default_value_t = 1, value_name = "N", help_heading = "Method")]
     pub n_init: usize,
     /// Most iterations per run [default: 300 Lloyd iterations for kmeans,
-    /// 100 EM iterations for gmm, 50 Leiden iterations for leiden].
+    /// 100 EM iterations for gmm, 2 Leiden iterations for leiden (it stops
+    /// earlier once one does not raise the quality)].
     #[arg(long, value_name = "N", help_heading = "Method")]
     pub max_iter: Option<usize>,
     /// kmeans: stop when the summed squared centre shift is within TOL

@@ -244,9 +244,287 @@ pub struct EdgeList {
 }
 
 /// Reads an edge list (see the module's documentation) over `users`, or
-/// over its own ids when `users` is `None`.
+/// over its own ids when `users` is `None`. A file without quotes is
+/// memory-mapped and read in parallel chunks; one with quotes (or that
+/// cannot be mapped) by the CSV reader, line by line; both give the same
+/// graph and the same errors.
 pub fn read_edges(path: &Path, users: Option<&[String]>) -> Result<EdgeList, GraphError> {
     let started = Instant::now();
+    let file = std::fs::File::open(path).map_err(|source| GraphError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // SAFETY: the map is only read, while this function runs; a file
+    // changed under it by another process gives wrong ids or an error
+    // message, never undefined behaviour in safe code that reads bytes.
+    let map = unsafe { memmap2::Mmap::map(&file) };
+    if let Ok(map) = map
+        && memchr::memchr(b'"', &map).is_none()
+    {
+        return read_edges_mapped(path, &map, users, started);
+    }
+    read_edges_csv(path, users, started)
+}
+
+/// One field of a line: its bytes, trimmed of a final `\r`.
+fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.split(|&b| b == b',')
+}
+
+/// Parsed lines of one chunk: (src, dst, weight).
+type ChunkEdges<'a> = Vec<(&'a [u8], &'a [u8], f64)>;
+
+/// Edges between numbered users.
+type Edges = Vec<(u32, u32, f64)>;
+
+/// [`read_edges`] of a mapped file without quotes.
+fn read_edges_mapped(
+    path: &Path,
+    bytes: &[u8],
+    users: Option<&[String]>,
+    started: Instant,
+) -> Result<EdgeList, GraphError> {
+    let row_error = |line: u64, column: Option<usize>, message: String| GraphError::Row {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let header_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+    let width = fields(&bytes[..header_end]).count();
+    if !(2..=3).contains(&width) {
+        return Err(row_error(
+            1,
+            None,
+            format!(
+                "an edge list has a header and two or three columns (src,dst[,weight]), found {width} columns"
+            ),
+        ));
+    }
+    let body = &bytes[(header_end + 1).min(bytes.len())..];
+    // Chunks cut at line ends, a few per thread.
+    let pieces = (rayon::current_num_threads() * 4).max(1);
+    let target = body.len() / pieces + 1;
+    let mut cuts = vec![0usize];
+    while let Some(&last) = cuts.last() {
+        if last >= body.len() {
+            break;
+        }
+        let at = (last + target).min(body.len());
+        let end = match memchr::memchr(b'\n', &body[at..]) {
+            Some(i) => at + i + 1,
+            None => body.len(),
+        };
+        cuts.push(end);
+    }
+    let chunks: Vec<&[u8]> = cuts.windows(2).map(|w| &body[w[0]..w[1]]).collect();
+    // Each chunk's first line number.
+    let mut first_line = Vec::with_capacity(chunks.len());
+    let mut line = 2u64;
+    for chunk in &chunks {
+        first_line.push(line);
+        line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+    }
+    let parsed: Vec<Result<ChunkEdges<'_>, GraphError>> = chunks
+        .par_iter()
+        .zip(&first_line)
+        .map(|(chunk, &first)| {
+            let mut out = Vec::new();
+            for (i, text) in chunk.split(|&b| b == b'\n').enumerate() {
+                let line = first + i as u64;
+                if text.is_empty() || text == b"\r" {
+                    continue;
+                }
+                let cells: smallvec::SmallVec<[&[u8]; 3]> = fields(text).collect();
+                if cells.len() != width {
+                    return Err(row_error(
+                        line,
+                        None,
+                        format!(
+                            "expected {width} fields like the header, found {}",
+                            cells.len()
+                        ),
+                    ));
+                }
+                for (column, cell) in cells[..2].iter().enumerate() {
+                    if cell.is_empty() {
+                        return Err(row_error(
+                            line,
+                            Some(column + 1),
+                            "an empty id: expected a user id".into(),
+                        ));
+                    }
+                    if std::str::from_utf8(cell).is_err() {
+                        return Err(row_error(line, Some(column + 1), "not UTF-8 text".into()));
+                    }
+                }
+                if cells[0] == cells[1] {
+                    return Err(row_error(
+                        line,
+                        None,
+                        format!(
+                            "a self loop ({:?} to itself): an edge links two users",
+                            String::from_utf8_lossy(cells[0])
+                        ),
+                    ));
+                }
+                let weight = if width == 3 {
+                    parse_weight(cells[2]).ok_or_else(|| {
+                        row_error(
+                            line,
+                            Some(3),
+                            format!(
+                                "weight {:?}: expected a positive number",
+                                crate::ingest::error::excerpt(cells[2])
+                            ),
+                        )
+                    })?
+                } else {
+                    1.0
+                };
+                out.push((cells[0], cells[1], weight));
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut chunk_edges = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        chunk_edges.push(p?);
+    }
+    let rows: u64 = chunk_edges.iter().map(|c| c.len() as u64).sum();
+    if rows == 0 {
+        return Err(row_error(
+            1,
+            None,
+            "the edge list has a header but no edges".into(),
+        ));
+    }
+    fn text(b: &[u8]) -> &str {
+        std::str::from_utf8(b).expect("checked UTF-8")
+    }
+    let (keys, edges) = match users {
+        Some(users) => {
+            let map = key_map(users);
+            let mapped: Vec<Result<Edges, GraphError>> = chunk_edges
+                .par_iter()
+                .zip(&chunks)
+                .zip(&first_line)
+                .map(|((edges, chunk), &first)| {
+                    let mut out = Vec::with_capacity(edges.len());
+                    for &(a, b, w) in edges {
+                        let mut ends = [0u32; 2];
+                        for (column, (id, end)) in [a, b].iter().zip(&mut ends).enumerate() {
+                            *end = match map.get(text(id)) {
+                                Some(&i) => i,
+                                None => {
+                                    return Err(row_error(
+                                        line_of(chunk, id, first),
+                                        Some(column + 1),
+                                        format!(
+                                            "{:?} is not one of the users being segmented (the ids must be their keys)",
+                                            crate::ingest::error::excerpt(id)
+                                        ),
+                                    ));
+                                }
+                            };
+                        }
+                        out.push((ends[0], ends[1], w));
+                    }
+                    Ok(out)
+                })
+                .collect();
+            let mut edges = Vec::with_capacity(rows as usize);
+            for m in mapped {
+                edges.extend(m?);
+            }
+            (users.to_vec(), edges)
+        }
+        None => {
+            // Ids numbered by first appearance: each chunk numbers its
+            // own, then the chunks' numbers are merged in file order.
+            type Local<'a> = (Vec<&'a [u8]>, Vec<(u32, u32, f64)>);
+            let local: Vec<Local<'_>> = chunk_edges
+                .par_iter()
+                .map(|edges| {
+                    let mut ids: HashMap<&[u8], u32, foldhash::fast::FixedState> =
+                        HashMap::default();
+                    let mut order: Vec<&[u8]> = Vec::new();
+                    let mut out = Vec::with_capacity(edges.len());
+                    for &(a, b, w) in edges {
+                        let mut ends = [0u32; 2];
+                        for (id, end) in [a, b].into_iter().zip(&mut ends) {
+                            let next = order.len() as u32;
+                            *end = *ids.entry(id).or_insert(next);
+                            if *end == next {
+                                order.push(id);
+                            }
+                        }
+                        out.push((ends[0], ends[1], w));
+                    }
+                    (order, out)
+                })
+                .collect();
+            let mut global: HashMap<&[u8], u32, foldhash::fast::FixedState> = HashMap::default();
+            let mut keys: Vec<String> = Vec::new();
+            let mut tables: Vec<Vec<u32>> = Vec::with_capacity(local.len());
+            for (order, _) in &local {
+                let mut table = Vec::with_capacity(order.len());
+                for &id in order {
+                    let next = keys.len() as u32;
+                    let n = *global.entry(id).or_insert_with(|| {
+                        keys.push(text(id).to_string());
+                        next
+                    });
+                    table.push(n);
+                }
+                tables.push(table);
+            }
+            if keys.len() > u32::MAX as usize {
+                return Err(row_error(1, None, "more than 2^32 ids".into()));
+            }
+            let edges: Vec<(u32, u32, f64)> = local
+                .par_iter()
+                .zip(&tables)
+                .flat_map_iter(|((_, edges), table)| {
+                    edges
+                        .iter()
+                        .map(move |&(a, b, w)| (table[a as usize], table[b as usize], w))
+                })
+                .collect();
+            (keys, edges)
+        }
+    };
+    let graph = Graph::from_edges(keys.len(), &edges);
+    let mut stats = stats(&graph, "edges", started);
+    stats.edge_rows = Some(rows);
+    Ok(EdgeList {
+        keys,
+        graph: UserGraph { graph, stats },
+    })
+}
+
+/// The line number of the field `id` (a slice of `chunk`), `first` the
+/// chunk's first line.
+fn line_of(chunk: &[u8], id: &[u8], first: u64) -> u64 {
+    let at = id.as_ptr() as usize - chunk.as_ptr() as usize;
+    first + memchr::memchr_iter(b'\n', &chunk[..at]).count() as u64
+}
+
+/// A weight: a positive finite number.
+fn parse_weight(cell: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(cell).ok()?.trim();
+    text.parse::<f64>()
+        .ok()
+        .filter(|w| w.is_finite() && *w > 0.0)
+}
+
+/// [`read_edges`] by the CSV reader (quoted fields).
+fn read_edges_csv(
+    path: &Path,
+    users: Option<&[String]>,
+    started: Instant,
+) -> Result<EdgeList, GraphError> {
     let io = |source| GraphError::Io {
         path: path.to_path_buf(),
         source,
@@ -346,20 +624,16 @@ pub fn read_edges(path: &Path, users: Option<&[String]>) -> Result<EdgeList, Gra
             ));
         }
         let weight = if weighted {
-            let text = std::str::from_utf8(&record[2]).unwrap_or("").trim();
-            match text.parse::<f64>() {
-                Ok(w) if w.is_finite() && w > 0.0 => w,
-                _ => {
-                    return Err(row_error(
-                        line,
-                        Some(3),
-                        format!(
-                            "weight {:?}: expected a positive number",
-                            crate::ingest::error::excerpt(&record[2])
-                        ),
-                    ));
-                }
-            }
+            parse_weight(&record[2]).ok_or_else(|| {
+                row_error(
+                    line,
+                    Some(3),
+                    format!(
+                        "weight {:?}: expected a positive number",
+                        crate::ingest::error::excerpt(&record[2])
+                    ),
+                )
+            })?
         } else {
             1.0
         };
@@ -675,6 +949,66 @@ mod tests {
         // 0-1 mutual (weight 2), 2-0, 3-1.
         assert_eq!(g.graph.neighbours(0), (&[1u32, 2][..], &[2.0, 1.0][..]));
         assert!(knn_graph(&points, 4).is_err());
+    }
+
+    #[test]
+    fn mapped_and_csv_readers_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plain = String::from("src,dst,weight\r\n");
+        let mut quoted = String::from("src,dst,weight\n");
+        for i in 0..5000u32 {
+            let (a, b) = (
+                format!("n{}", (i * 7) % 911),
+                format!("n{}", (i * 13 + 5) % 911),
+            );
+            if a == b {
+                continue;
+            }
+            let w = 1.0 + f64::from(i % 5) / 4.0;
+            plain.push_str(&format!("{a},{b},{w}\r\n"));
+            if i % 100 == 0 {
+                plain.push('\n');
+            }
+            quoted.push_str(&format!("\"{a}\",\"{b}\",{w}\n"));
+        }
+        let (p, q) = (dir.path().join("p.csv"), dir.path().join("q.csv"));
+        std::fs::write(&p, &plain).unwrap();
+        std::fs::write(&q, &quoted).unwrap();
+        let (mapped, csv) = (read_edges(&p, None).unwrap(), read_edges(&q, None).unwrap());
+        assert_eq!(mapped.keys, csv.keys);
+        assert_eq!(mapped.graph.graph, csv.graph.graph);
+        assert_eq!(mapped.graph.stats.edge_rows, csv.graph.stats.edge_rows);
+        let users = mapped.keys.clone();
+        let over = read_edges(&p, Some(&users)).unwrap();
+        assert_eq!(over.graph.graph, mapped.graph.graph);
+        // The same errors, naming the same line.
+        let bad = plain
+            .replacen("n7,", "n7,n7,", 1)
+            .replacen("n7,n7,n7,", "n7,n7,", 1);
+        let line = bad.lines().position(|l| l.starts_with("n7,n7")).unwrap() as u64 + 1;
+        std::fs::write(&p, &bad).unwrap();
+        match read_edges(&p, None) {
+            Err(GraphError::Row { line: l, .. }) => assert_eq!(l, line),
+            other => panic!("{other:?}"),
+        }
+        let mut few = users.clone();
+        few.retain(|k| k != "n5");
+        match read_edges(&q, Some(&few)) {
+            Err(GraphError::Row { message, .. }) => assert!(message.contains("\"n5\"")),
+            other => panic!("{other:?}"),
+        }
+        let line_csv = match read_edges(&q, Some(&few)) {
+            Err(GraphError::Row { line, .. }) => line,
+            _ => unreachable!(),
+        };
+        std::fs::write(&p, quoted.replace('"', "")).unwrap();
+        match read_edges(&p, Some(&few)) {
+            Err(GraphError::Row { line, column, .. }) => {
+                assert_eq!(line, line_csv);
+                assert!(column.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! randomness `θ = 0.01` as igraph and leidenalg use), aggregates the
 //! graph over the refined subcommunities, starting it from the unrefined
 //! partition, and repeats on the aggregate until no node moves. Iterations
-//! repeat from the last partition until one changes nothing (or
-//! `max_iterations`). Communities are connected: refinement only merges
+//! repeat from the last partition while the quality rises, at most
+//! `max_iterations` (2 by default, as igraph's and leidenalg's defaults). Communities are connected: refinement only merges
 //! along edges, and a last pass splits any community into its connected
 //! components (which can only raise the quality).
 //!
@@ -85,7 +85,8 @@ pub struct LeidenParams {
     pub resolution: f64,
     /// Fixes every random choice.
     pub seed: u64,
-    /// Iterations at most; they stop earlier once one changes nothing.
+    /// Iterations at most (2 by default, as igraph and leidenalg); they
+    /// stop earlier once one does not raise the quality.
     pub max_iterations: usize,
     /// θ of the refinement's random merges (0.01 as igraph and leidenalg).
     pub randomness: f64,
@@ -97,7 +98,7 @@ impl Default for LeidenParams {
             objective: Objective::Modularity,
             resolution: 1.0,
             seed: 0,
-            max_iterations: 50,
+            max_iterations: 2,
             randomness: 0.01,
         }
     }
