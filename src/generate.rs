@@ -426,13 +426,8 @@ fn write_slot(model: &Model, slot: usize, count: u64, first_id: u64) -> Vec<u8> 
     for (i, row) in rows.iter().enumerate() {
         buf.extend_from_slice(b"t");
         buf.extend_from_slice(ints.format(first_id + i as u64).as_bytes());
-        buf.extend_from_slice(b",u");
-        let id = ints.format(row.user);
-        buf.extend(std::iter::repeat_n(
-            b'0',
-            model.id_width.saturating_sub(id.len()),
-        ));
-        buf.extend_from_slice(id.as_bytes());
+        buf.push(b',');
+        push_user(&mut buf, row.user, model.id_width, &mut ints);
         buf.push(b',');
         buf.extend_from_slice(prefix.as_bytes());
         let (minute, second) = (row.second / 60, row.second % 60);
@@ -450,13 +445,8 @@ fn write_slot(model: &Model, slot: usize, count: u64, first_id: u64) -> Vec<u8> 
         buf.push(b',');
         write_price(&mut buf, row.price, &mut ints);
         if model.params.blocks.is_some() {
-            buf.extend_from_slice(b",u");
-            let id = ints.format(row.peer);
-            buf.extend(std::iter::repeat_n(
-                b'0',
-                model.id_width.saturating_sub(id.len()),
-            ));
-            buf.extend_from_slice(id.as_bytes());
+            buf.push(b',');
+            push_user(&mut buf, row.peer, model.id_width, &mut ints);
         }
         buf.push(b'\n');
     }
@@ -502,6 +492,14 @@ impl Model {
     }
 }
 
+/// Writes user `user`'s id: `u` and its number, zero-padded to `width`.
+fn push_user(buf: &mut Vec<u8>, user: u32, width: usize, ints: &mut itoa::Buffer) {
+    buf.push(b'u');
+    let id = ints.format(user);
+    buf.extend(std::iter::repeat_n(b'0', width.saturating_sub(id.len())));
+    buf.extend_from_slice(id.as_bytes());
+}
+
 /// Writes each user's block (`user_id,block`) for `params` with blocks.
 pub fn write_truth(params: &GenerateParams, out: &mut dyn Write) -> io::Result<()> {
     let Some(blocks) = params.blocks else {
@@ -512,10 +510,7 @@ pub fn write_truth(params: &GenerateParams, out: &mut dyn Write) -> io::Result<(
     buf.extend_from_slice(b"user_id,block\n");
     let mut ints = itoa::Buffer::new();
     for user in 0..params.users as u32 {
-        buf.push(b'u');
-        let id = ints.format(user);
-        buf.extend(std::iter::repeat_n(b'0', id_width.saturating_sub(id.len())));
-        buf.extend_from_slice(id.as_bytes());
+        push_user(&mut buf, user, id_width, &mut ints);
         buf.push(b',');
         buf.extend_from_slice(ints.format(blocks.of(params.seed, user)).as_bytes());
         buf.push(b'\n');

@@ -66,6 +66,11 @@ impl std::str::FromStr for MinCommunitySize {
     }
 }
 
+/// Segments at most: past this many communities (smallest last) the rest
+/// join "Other" whatever their size, so that the segments' metrics, the
+/// report's matrix and scoring stay small.
+pub const MAX_SEGMENTS: usize = 1_000;
+
 /// What a Leiden fit needs besides the points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommunityParams {

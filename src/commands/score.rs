@@ -151,6 +151,22 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
     )
 }
 
+/// `--as-of`, read in the model's time format.
+fn as_of(args: &ScoreArgs, model: &Model) -> Result<Option<i64>, Error> {
+    let time_format = model.input.time_format().unwrap_or_default();
+    args.as_of
+        .as_deref()
+        .map(|text| {
+            time_format.parse(text.as_bytes()).map_err(|e| {
+                Error::Usage(format!(
+                    "--as-of {text:?}: expected {} ({e})",
+                    time_format.expected()
+                ))
+            })
+        })
+        .transpose()
+}
+
 /// How a Leiden model placed the scored users.
 #[derive(Serialize)]
 struct PlacedCounts {
@@ -182,7 +198,7 @@ fn scored_graph(
             };
             let (options, _) = model
                 .input
-                .logs_options(None)
+                .logs_options(as_of(args, model)?)
                 .ok_or_else(|| Error::Internal("a logs model reads logs".into()))?;
             let peers = PeerOptions {
                 column: column.clone(),
@@ -198,7 +214,15 @@ fn scored_graph(
             Some(path) => read_edges(path, Some(&table.keys))?.graph,
             None => return Ok(None),
         },
-        _ => knn_graph(points, spec.knn.unwrap_or(1))?,
+        _ => {
+            // Too few or too many users for their own kNN graph: all are
+            // placed as members or by the nearest centroid.
+            let k = spec.knn.unwrap_or(1);
+            if points.n() <= k || points.n() > segmint::graph::build::MAX_KNN_USERS {
+                return Ok(None);
+            }
+            knn_graph(points, k)?
+        }
     };
     Ok(Some(graph))
 }
@@ -249,19 +273,7 @@ fn read_table(
             Ok((table, None))
         }
         (InputSchema::Transactions { .. }, None) => {
-            let time_format = model.input.time_format().unwrap_or_default();
-            let as_of = args
-                .as_of
-                .as_deref()
-                .map(|text| {
-                    time_format.parse(text.as_bytes()).map_err(|e| {
-                        Error::Usage(format!(
-                            "--as-of {text:?}: expected {} ({e})",
-                            time_format.expected()
-                        ))
-                    })
-                })
-                .transpose()?;
+            let as_of = as_of(args, model)?;
             let (options, features) = model
                 .input
                 .logs_options(as_of)

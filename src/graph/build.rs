@@ -258,8 +258,10 @@ pub fn read_edges(path: &Path, users: Option<&[String]>) -> Result<EdgeList, Gra
     // changed under it by another process gives wrong ids or an error
     // message, never undefined behaviour in safe code that reads bytes.
     let map = unsafe { memmap2::Mmap::map(&file) };
+    // Quotes, or lines ended by a lone carriage return: the CSV reader.
     if let Ok(map) = map
         && memchr::memchr(b'"', &map).is_none()
+        && (memchr::memchr(b'\n', &map).is_some() || memchr::memchr(b'\r', &map).is_none())
     {
         return read_edges_mapped(path, &map, users, started);
     }
@@ -303,6 +305,7 @@ fn read_edges_mapped(
         ));
     }
     let body = &bytes[(header_end + 1).min(bytes.len())..];
+    let given = users.map(key_map);
     // Chunks cut at line ends, a few per thread.
     let pieces = (rayon::current_num_threads() * 4).max(1);
     let target = body.len() / pieces + 1;
@@ -347,7 +350,11 @@ fn read_edges_mapped(
                         ),
                     ));
                 }
+                // The CSV reader's checks, in its order.
                 for (column, cell) in cells[..2].iter().enumerate() {
+                    let Ok(id) = std::str::from_utf8(cell) else {
+                        return Err(row_error(line, Some(column + 1), "not UTF-8 text".into()));
+                    };
                     if cell.is_empty() {
                         return Err(row_error(
                             line,
@@ -355,19 +362,14 @@ fn read_edges_mapped(
                             "an empty id: expected a user id".into(),
                         ));
                     }
-                    if std::str::from_utf8(cell).is_err() {
-                        return Err(row_error(line, Some(column + 1), "not UTF-8 text".into()));
+                    if let Some(map) = &given
+                        && !map.contains_key(id)
+                    {
+                        return Err(row_error(line, Some(column + 1), not_a_user(cell)));
                     }
                 }
                 if cells[0] == cells[1] {
-                    return Err(row_error(
-                        line,
-                        None,
-                        format!(
-                            "a self loop ({:?} to itself): an edge links two users",
-                            String::from_utf8_lossy(cells[0])
-                        ),
-                    ));
+                    return Err(row_error(line, None, self_loop(cells[0])));
                 }
                 let weight = if width == 3 {
                     parse_weight(cells[2]).ok_or_else(|| {
@@ -405,7 +407,7 @@ fn read_edges_mapped(
     }
     let (keys, edges) = match users {
         Some(users) => {
-            let map = key_map(users);
+            let map = given.as_ref().expect("users given");
             let mapped: Vec<Result<Edges, GraphError>> = chunk_edges
                 .par_iter()
                 .zip(&chunks)
@@ -421,10 +423,7 @@ fn read_edges_mapped(
                                     return Err(row_error(
                                         line_of(chunk, id, first),
                                         Some(column + 1),
-                                        format!(
-                                            "{:?} is not one of the users being segmented (the ids must be their keys)",
-                                            crate::ingest::error::excerpt(id)
-                                        ),
+                                        not_a_user(id),
                                     ));
                                 }
                             };
@@ -511,6 +510,22 @@ fn line_of(chunk: &[u8], id: &[u8], first: u64) -> u64 {
     first + memchr::memchr_iter(b'\n', &chunk[..at]).count() as u64
 }
 
+/// The message of an id that is not a user's key.
+fn not_a_user(id: &[u8]) -> String {
+    format!(
+        "{:?} is not one of the users being segmented (the ids must be their keys)",
+        crate::ingest::error::excerpt(id)
+    )
+}
+
+/// The message of a self loop at `id`.
+fn self_loop(id: &[u8]) -> String {
+    format!(
+        "a self loop ({:?} to itself): an edge links two users",
+        String::from_utf8_lossy(id)
+    )
+}
+
 /// A weight: a positive finite number.
 fn parse_weight(cell: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(cell).ok()?.trim();
@@ -591,14 +606,7 @@ fn read_edges_csv(
             }
             *end = match &given {
                 Some(map) => *map.get(text).ok_or_else(|| {
-                    row_error(
-                        line,
-                        Some(column + 1),
-                        format!(
-                            "{:?} is not one of the users being segmented (the ids must be their keys)",
-                            crate::ingest::error::excerpt(text.as_bytes())
-                        ),
-                    )
+                    row_error(line, Some(column + 1), not_a_user(text.as_bytes()))
                 })?,
                 None => match own.get(text) {
                     Some(&i) => i,
@@ -614,14 +622,7 @@ fn read_edges_csv(
             };
         }
         if ends[0] == ends[1] {
-            return Err(row_error(
-                line,
-                None,
-                format!(
-                    "a self loop ({:?} to itself): an edge links two users",
-                    String::from_utf8_lossy(&record[0])
-                ),
-            ));
+            return Err(row_error(line, None, self_loop(&record[0])));
         }
         let weight = if weighted {
             parse_weight(&record[2]).ok_or_else(|| {
@@ -724,13 +725,13 @@ pub fn peer_graph(
         options,
         PeerRows::default,
         |state: &mut PeerRows, t: &Transaction<'_>| {
+            let Some(&user) = map.get(t.user) else {
+                // Every user of the logs is in the table.
+                return;
+            };
             state.rows += 1;
             let Some(peer) = t.peer else {
                 state.without_peer += 1;
-                return;
-            };
-            let Some(&user) = map.get(t.user) else {
-                // Every user of the logs is in the table.
                 return;
             };
             match map.get(peer) {
@@ -1008,6 +1009,27 @@ mod tests {
                 assert!(column.is_some());
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn both_readers_report_the_first_bad_line_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let users: Vec<String> = ["alice", "bob"].map(String::from).to_vec();
+        let (p, q) = (dir.path().join("p.csv"), dir.path().join("q.csv"));
+        // An unknown id on line 2 comes before a self loop on line 3.
+        std::fs::write(&p, "src,dst\nalice,zed\nbob,bob\n").unwrap();
+        std::fs::write(&q, "src,dst\n\"alice\",zed\nbob,bob\n").unwrap();
+        for path in [&p, &q] {
+            match read_edges(path, Some(&users)) {
+                Err(GraphError::Row {
+                    line: 2,
+                    column: Some(2),
+                    message,
+                    ..
+                }) => assert!(message.contains("\"zed\""), "{message}"),
+                other => panic!("{other:?}"),
+            }
         }
     }
 

@@ -812,9 +812,32 @@ impl Model {
             members,
             resolution,
             min_community_size,
+            graph,
             ..
         } = &self.method
         {
+            match (graph.source.as_str(), &self.input) {
+                (
+                    "peers",
+                    InputSchema::Transactions {
+                        peer_col: Some(_), ..
+                    },
+                ) => {}
+                ("peers", _) => {
+                    return Err(
+                        "graph.source is peers but input names no peer_col of transaction logs"
+                            .into(),
+                    );
+                }
+                ("edges", _) => {}
+                ("knn", _) if graph.knn.is_some_and(|k| k >= 1) => {}
+                ("knn", _) => return Err("graph.knn must be at least 1".into()),
+                (other, _) => {
+                    return Err(format!(
+                        "graph.source must be peers, edges or knn, found {other:?}"
+                    ));
+                }
+            }
             if members.len() != self.k {
                 return Err(format!(
                     "expected {} member lists (k), found {}",
