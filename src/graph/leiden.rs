@@ -169,6 +169,10 @@ pub fn leiden(graph: &Graph, params: &LeidenParams) -> Communities {
     }
     // Leiden keeps communities connected; splitting any that are not
     // makes it a guarantee.
+    // The working space grew with the graph: give it back.
+    let release = || SCRATCH.with(|cell| *cell.borrow_mut() = Scratch::default());
+    rayon::broadcast(|_| release());
+    release();
     let (mut components, count) = graph.components_within(&membership);
     let before = renumber(&mut membership);
     let split = count - before;
@@ -408,7 +412,8 @@ struct Moving<'a> {
     counts: Vec<u32>,
     /// Empty communities.
     free: Vec<u32>,
-    /// The smallest gain that counts as one (rounding aside).
+    /// The smallest gain that counts as one, before the part relative
+    /// to the terms of the gain (see [`Moving::improves`]).
     epsilon: f64,
     /// Communities a move of the current batch left or joined.
     touched: Vec<bool>,
@@ -416,6 +421,14 @@ struct Moving<'a> {
 }
 
 impl Moving<'_> {
+    /// Whether `gain`, computed from terms adding up to `scale` in
+    /// magnitude, is a gain and not rounding: above 1e-12 of the mean
+    /// edge weight and of its own terms.
+    #[inline]
+    fn improves(&self, gain: f64, scale: f64) -> bool {
+        gain > self.epsilon + 1e-12 * scale
+    }
+
     /// The best move of node `v` against the current state, if any
     /// improves the quality; ties go to the lowest community.
     fn best(&self, v: usize) -> Option<Move> {
@@ -436,15 +449,22 @@ impl Moving<'_> {
             let s = self.weights[v];
             let rest = self.totals[own as usize] - s;
             let mut best: Option<Move> = None;
-            let mut best_gain = self.epsilon;
+            let mut best_gain = 0.0;
             for &c in &scratch.touched {
                 if c == own {
                     continue;
                 }
                 let w = scratch.weight[c as usize];
-                let gain = (w - own_weight) - self.lambda * s * (self.totals[c as usize] - rest);
-                let better =
-                    gain > best_gain || (gain == best_gain && best.is_some_and(|b| Some(c) < b.to));
+                let total = self.totals[c as usize];
+                let gain = (w - own_weight) - self.lambda * s * (total - rest);
+                let scale = w + own_weight + self.lambda * s * (total + rest);
+                if !self.improves(gain, scale) {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some(b) => gain > best_gain || (gain == best_gain && Some(c) < b.to),
+                };
                 if better {
                     best_gain = gain;
                     best = Some(Move {
@@ -455,7 +475,10 @@ impl Moving<'_> {
                 }
             }
             let alone = -own_weight + self.lambda * s * rest;
-            if self.counts[own as usize] > 1 && alone > best_gain {
+            if self.counts[own as usize] > 1
+                && self.improves(alone, own_weight + self.lambda * s * rest)
+                && (best.is_none() || alone > best_gain)
+            {
                 best = Some(Move {
                     to: None,
                     to_weight: 0.0,
@@ -488,16 +511,18 @@ impl Moving<'_> {
         let rest = self.totals[own as usize] - s;
         let to = match m.to {
             Some(c) => {
-                let gain = (m.to_weight - m.own_weight)
-                    - self.lambda * s * (self.totals[c as usize] - rest);
-                if gain <= self.epsilon {
+                let total = self.totals[c as usize];
+                let gain = (m.to_weight - m.own_weight) - self.lambda * s * (total - rest);
+                let scale = m.to_weight + m.own_weight + self.lambda * s * (total + rest);
+                if !self.improves(gain, scale) {
                     return false;
                 }
                 c
             }
             None => {
                 let gain = -m.own_weight + self.lambda * s * rest;
-                if self.counts[own as usize] <= 1 || gain <= self.epsilon {
+                let scale = m.own_weight + self.lambda * s * rest;
+                if self.counts[own as usize] <= 1 || !self.improves(gain, scale) {
                     return false;
                 }
                 self.free.pop().expect("a community is empty")
@@ -551,7 +576,8 @@ fn move_nodes(graph: &Graph, weights: &[f64], lambda: f64, membership: &mut [u32
         .rev()
         .filter(|&c| counts[c as usize] == 0)
         .collect();
-    // Gains below this are rounding: 1e-12 of the mean edge weight.
+    // Gains below this are rounding: 1e-12 of the mean edge weight (and of
+    // each gain's own terms, see `Moving::improves`).
     let epsilon = if graph.edges() > 0 {
         1e-12 * graph.total_weight() / graph.edges() as f64
     } else {
