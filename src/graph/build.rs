@@ -494,13 +494,23 @@ fn read_edges_mapped(
             (keys, edges)
         }
     };
-    let graph = Graph::from_edges(keys.len(), &edges);
+    Ok(edge_list(keys, &edges, rows, started))
+}
+
+/// The edge list of `keys` and `edges`, read from `rows` rows.
+fn edge_list(
+    keys: Vec<String>,
+    edges: &[(u32, u32, f64)],
+    rows: u64,
+    started: Instant,
+) -> EdgeList {
+    let graph = Graph::from_edges(keys.len(), edges);
     let mut stats = stats(&graph, "edges", started);
     stats.edge_rows = Some(rows);
-    Ok(EdgeList {
+    EdgeList {
         keys,
         graph: UserGraph { graph, stats },
-    })
+    }
 }
 
 /// The line number of the field `id` (a slice of `chunk`), `first` the
@@ -651,13 +661,7 @@ fn read_edges_csv(
         Some(users) => users.to_vec(),
         None => keys,
     };
-    let graph = Graph::from_edges(keys.len(), &edges);
-    let mut stats = stats(&graph, "edges", started);
-    stats.edge_rows = Some(rows);
-    Ok(EdgeList {
-        keys,
-        graph: UserGraph { graph, stats },
-    })
+    Ok(edge_list(keys, &edges, rows, started))
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> GraphError {
