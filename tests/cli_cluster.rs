@@ -123,7 +123,7 @@ fn fit_then_score_reproduces_the_segments() {
     let fitted = fs::read_to_string(&scores).unwrap();
     assert!(fitted.starts_with(
         "user_id,segment,segment_name,distance,silhouette,\
-         rfm_r,rfm_f,rfm_m,rfm_segment,churn_risk,churn_reason,frequency,monetary,"
+         rfm_r,rfm_f,rfm_m,rfm_segment,churn_risk,churn_reason,overdue,frequency,monetary,"
     ));
     assert_eq!(fitted.lines().count(), 21);
     let m: Value = serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
@@ -557,12 +557,20 @@ fn rfm_name(r: u32, f: u32) -> &'static str {
     }
 }
 
-/// The churn rules of the README's "Segments and insights" with the default thresholds.
-fn churn_rule(segment: &str, recency: f64, trend: f64, failures: f64) -> &'static str {
+/// The churn rules of the README's "Churn early warning" with the default
+/// thresholds, for a log without a lifetime fit (no P(alive)) and a trend
+/// `trend` already judged against the log's; `overdue` in expected gaps.
+fn churn_rule(
+    segment: &str,
+    recency: f64,
+    overdue: f64,
+    trend: f64,
+    failures: f64,
+) -> &'static str {
     // An empty trend or failure rate (NaN here) fires no rule.
     if segment == "0" && trend <= -0.20 {
         "Critical (Top Segment)"
-    } else if recency > 30.0 {
+    } else if recency > 30.0 && overdue > 3.0 {
         "Dormant"
     } else if trend <= -0.30 && failures >= 0.50 {
         "High Risk (Quality Issue)"
@@ -573,6 +581,47 @@ fn churn_rule(segment: &str, recency: f64, trend: f64, failures: f64) -> &'stati
     } else {
         "Safe"
     }
+}
+
+/// Each user's trend against the log's and whether its drop is beyond
+/// `z` standard deviations of a Poisson count, recomputed from the
+/// scores' columns (the window is `days` long): the transactions the
+/// earlier rate expects in the window, E = days * rate, with rate =
+/// frequency / (window - days + (1 + trend) * days), against (1 + trend)
+/// * E; the log's trend is their totals' ratio.
+fn judged_trends(text: &str, days: f64, z: f64) -> Vec<f64> {
+    let frequency = numbers(text, "frequency");
+    let volume = numbers(text, "avg_daily_volume");
+    let trend = numbers(text, "cadence_trend");
+    let counts: Vec<Option<(f64, f64)>> = (0..trend.len())
+        .map(|i| {
+            if trend[i].is_nan() {
+                return None;
+            }
+            let window = frequency[i] / volume[i];
+            let expected = days * frequency[i] / (window - days + (1.0 + trend[i]) * days);
+            Some((expected, (1.0 + trend[i]) * expected))
+        })
+        .collect();
+    let (e, a) = counts
+        .iter()
+        .flatten()
+        .fold((0.0, 0.0), |(e, a), (x, y)| (e + x, a + y));
+    let base = a / e;
+    counts
+        .iter()
+        .map(|c| match c {
+            Some((expected, actual)) => {
+                let expected = expected * base;
+                if expected - actual >= z * expected.sqrt() {
+                    actual / expected - 1.0
+                } else {
+                    f64::NAN
+                }
+            }
+            None => f64::NAN,
+        })
+        .collect()
 }
 
 #[test]
@@ -603,10 +652,12 @@ fn scores_carry_rfm_and_churn_by_the_rules() {
     assert_eq!(column(&text, "rfm_segment"), names);
 
     let segments = column(&text, "segment");
-    let trend = numbers(&text, "usage_trend");
+    // The sample's users come back every day: a 7-day trend window.
+    let trend = judged_trends(&text, 7.0, 2.0);
+    let overdue = numbers(&text, "overdue");
     let failures = numbers(&text, "failure_rate");
     let expected: Vec<&str> = (0..segments.len())
-        .map(|i| churn_rule(&segments[i], recency[i], trend[i], failures[i]))
+        .map(|i| churn_rule(&segments[i], recency[i], overdue[i], trend[i], failures[i]))
         .collect();
     let risks = column(&text, "churn_risk");
     assert_eq!(risks, expected);
@@ -637,6 +688,8 @@ fn fit_takes_segment_names_and_churn_thresholds() {
         sample().to_str().unwrap(),
         "--segment-names",
         "Whales, Dolphins ,Minnows",
+        "--trend-z",
+        "0",
         "--moderate-decline",
         "-0.01",
         "-o",
@@ -662,9 +715,10 @@ fn fit_takes_segment_names_and_churn_thresholds() {
         serde_json::json!(["Whales", "Dolphins", "Minnows"])
     );
     assert_eq!(m["churn"]["moderate_decline"], -0.01);
-    // The looser threshold flags users whose trend is -1% .. -15%.
+    // The looser threshold flags users whose trend is -1% .. -15%
+    // (judged against the log's, beyond noise: --trend-z 0 here).
     let risks = column(&text, "churn_risk");
-    let trend = numbers(&text, "usage_trend");
+    let trend = judged_trends(&text, 7.0, 0.0);
     for (risk, t) in zip_eq(&risks, &trend) {
         if risk == "Safe" {
             assert!(t.is_nan() || *t > -0.01, "trend {t} left Safe");

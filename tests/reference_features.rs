@@ -104,6 +104,9 @@ fn is_float_column(name: &str) -> bool {
                 | "avg_daily_last_7d"
                 | "avg_daily_prev"
                 | "usage_trend"
+                | "gap_days"
+                | "repeat_spend"
+                | "cadence_trend"
         )
 }
 

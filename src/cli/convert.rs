@@ -15,6 +15,7 @@ use segmint::generate::GenerateParams;
 use segmint::graph::build::{DEFAULT_MAX_PEER_DEGREE, PeerOptions};
 use segmint::graph::{EdgeWeight, GraphSource, LeidenParams, PeerKind};
 use segmint::ingest::{ColumnNames, IngestOptions, TimeFormat};
+use segmint::insights::btyd::LifetimeOptions;
 use segmint::insights::churn::{ChurnError, ChurnThresholds};
 use segmint::insights::naming::parse_names;
 use segmint::segment::{KChoice, Method, Scaling};
@@ -338,6 +339,10 @@ impl ChurnArgs {
     pub fn thresholds(&self, feature: &FeatureArgs) -> Result<ChurnThresholds, Error> {
         let thresholds = ChurnThresholds {
             dormant_days: feature.dormant_days,
+            dormant_gaps: self.dormant_gaps,
+            p_alive_risk: self.p_alive_risk,
+            overdue: self.overdue,
+            trend_z: self.trend_z,
             decline: self.decline,
             quality_failure_rate: self.quality_failure_rate,
             critical_decline: self.critical_decline,
@@ -352,6 +357,21 @@ impl ChurnArgs {
             Error::Usage(format!("{} must be {rule}, got {value}", flag(parameter)))
         })?;
         Ok(thresholds)
+    }
+}
+
+impl ChurnArgs {
+    /// The horizon and discount of the lifetime values, checked; errors
+    /// name the flag.
+    pub fn lifetime(&self) -> Result<LifetimeOptions, Error> {
+        let options = LifetimeOptions {
+            horizon_days: self.horizon,
+            discount_rate: self.discount_rate,
+        };
+        options
+            .validate()
+            .map_err(|e| Error::Usage(format!("--{}", e.replace('_', "-"))))?;
+        Ok(options)
     }
 }
 
@@ -416,9 +436,13 @@ impl FeatureArgs {
                 self.dormant_days
             ));
         }
+        if self.trend_days == Some(0) {
+            return Err("--trend-days 0: expected a whole number of days >= 1".into());
+        }
         Ok(FeatureOptions {
             as_of,
             dormant_days: self.dormant_days,
+            trend_days: self.trend_days,
         })
     }
 }

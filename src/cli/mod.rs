@@ -209,6 +209,11 @@ pub struct FeatureArgs {
         help_heading = "Features"
     )]
     pub dormant_days: f64,
+    /// Days of the window `cadence_trend` compares with the days before
+    /// [default: three typical gaps between a user's active days, in whole
+    /// weeks, at least 7, at most half the log's span].
+    #[arg(long, value_name = "DAYS", help_heading = "Features")]
+    pub trend_days: Option<u32>,
 }
 
 /// What to cluster (README, "Clustering"): transaction logs, or a numeric table.
@@ -515,6 +520,51 @@ pub struct ChurnArgs {
         help_heading = "Churn"
     )]
     pub moderate_decline: f64,
+    /// Expected gaps between the user's active days that must also have
+    /// passed, beyond --dormant-days, for a user to be Dormant.
+    #[arg(
+        long,
+        default_value_t = 3.0,
+        value_name = "GAPS",
+        help_heading = "Churn"
+    )]
+    pub dormant_gaps: f64,
+    /// P(alive) (BG/NBD) below which a user is High Risk (Lapsing) once
+    /// --overdue gaps late, and a top-segment user Critical.
+    #[arg(long, default_value_t = 0.5, value_name = "P", help_heading = "Churn")]
+    pub p_alive_risk: f64,
+    /// Expected gaps late at or beyond which a user with a low P(alive) is
+    /// Lapsing.
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        value_name = "GAPS",
+        help_heading = "Churn"
+    )]
+    pub overdue: f64,
+    /// Standard deviations (of a Poisson count at the user's earlier
+    /// rate) the trend window's transactions must fall below that rate's
+    /// expectation for a trend rule to fire; 0 judges every trend.
+    #[arg(long, default_value_t = 2.0, value_name = "Z", help_heading = "Churn")]
+    pub trend_z: f64,
+    /// Days ahead the expected transactions and CLV cover (the scores'
+    /// columns are named after it: expected_tx_90d, clv_90d).
+    #[arg(
+        long,
+        default_value_t = 90,
+        value_name = "DAYS",
+        help_heading = "Lifetime value"
+    )]
+    pub horizon: u32,
+    /// Discount rate per 30 days of the CLV (0.01 is 1% a month); 0 is
+    /// undiscounted.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "RATE",
+        help_heading = "Lifetime value"
+    )]
+    pub discount_rate: f64,
 }
 
 #[derive(Args, Debug)]
@@ -605,6 +655,9 @@ pub enum BenchStage {
     /// the means of --init, equal weights and unit covariances
     /// (--covariance, --reg-covar).
     Gmm,
+    /// Fitting BG/NBD and Gamma-Gamma on a table with the columns
+    /// active_days, active_span_days, age_days and repeat_spend.
+    Lifetime,
 }
 
 #[derive(Args, Debug)]

@@ -17,8 +17,10 @@ use segmint::backend::{Backend, CpuBackend, Kernels, Labeling, Workload};
 use segmint::cluster::fit_each_k;
 use segmint::cluster::gmm::mstep::Moments;
 use segmint::cluster::gmm::{CovarianceType, Covariances, EmRun, GmmParams, Iteration, Mixture};
-use segmint::features::matrix::FeatureMatrix;
+use segmint::features::matrix::{FeatureMatrix, FeatureSpec};
 use segmint::ingest::{Delimiter, IngestError};
+use segmint::insights::btyd::{self, LifetimeOptions};
+use segmint::report::summary::ModelFit;
 use segmint::segment::{self, InputSchema};
 
 #[derive(Serialize)]
@@ -40,6 +42,9 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     let quiet = session.quiet;
     if args.repeat == 0 {
         return Err(Error::Usage("--repeat must be at least 1".into()));
+    }
+    if args.stage == BenchStage::Lifetime {
+        return time_lifetime(args, session);
     }
     let table = segment::read_feature_table(
         &args.features_input,
@@ -128,6 +133,7 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     let mut times = Vec::with_capacity(args.repeat);
     let k_label;
     match args.stage {
+        BenchStage::Lifetime => unreachable!("timed by time_lifetime"),
         BenchStage::Lloyd | BenchStage::Assign => {
             k_label = init_k.to_string();
             let stage = args.stage;
@@ -171,6 +177,26 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
             }
         }
     }
+    let stage = match args.stage {
+        BenchStage::Lloyd => "lloyd",
+        BenchStage::Assign => "assign",
+        BenchStage::Sweep => "sweep",
+        BenchStage::Silhouette => "silhouette",
+        BenchStage::Gmm => "gmm",
+        BenchStage::Lifetime => "lifetime",
+    };
+    emit(args, stage, backend.describe(), (n, d), k_label, times)
+}
+
+/// Prints the median, min and max of `times`.
+fn emit(
+    args: &BenchArgs,
+    stage: &'static str,
+    backend: String,
+    (n, d): (usize, usize),
+    k_label: String,
+    times: Vec<f64>,
+) -> Result<(), Error> {
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let median = if sorted.len() % 2 == 1 {
@@ -179,14 +205,8 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
     };
     let report = BenchReport {
-        stage: match args.stage {
-            BenchStage::Lloyd => "lloyd",
-            BenchStage::Assign => "assign",
-            BenchStage::Sweep => "sweep",
-            BenchStage::Silhouette => "silhouette",
-            BenchStage::Gmm => "gmm",
-        },
-        backend: backend.describe(),
+        stage,
+        backend,
         threads: rayon::current_num_threads(),
         n,
         d,
@@ -205,6 +225,53 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
             report.stage, report.backend, report.k, median, report.min_s, report.max_s, args.repeat
         )),
     }
+}
+
+/// Times fitting BG/NBD and Gamma-Gamma on the customers of a table with
+/// the columns they read (`active_days`, `active_span_days`, `age_days`,
+/// `repeat_spend`): the whole fit `fit` and `report` run, reading
+/// excluded.
+fn time_lifetime(args: &BenchArgs, session: &Session) -> Result<(), Error> {
+    let columns: Vec<FeatureSpec> = btyd::COLUMNS
+        .iter()
+        .map(|c| FeatureSpec::parse(c).map_err(Error::Usage))
+        .collect::<Result<_, _>>()?;
+    let table = segment::read_feature_table(
+        &args.features_input,
+        args.key_col.clone(),
+        Delimiter::default(),
+        Some(&columns),
+    )?;
+    let options = LifetimeOptions::default();
+    let fit = btyd::fit_lifetime(&table, options);
+    if let Err(e) = &fit.bgnbd {
+        return Err(Error::Usage(format!(
+            "{}: {e}",
+            args.features_input.display()
+        )));
+    }
+    if !session.quiet {
+        super::emit::note(format_args!(
+            "{}; {}",
+            ModelFit::new(&fit.bgnbd).describe(),
+            ModelFit::new(&fit.gamma_gamma).describe(),
+        ))?;
+    }
+    let mut times = Vec::with_capacity(args.repeat);
+    for _ in 0..args.repeat {
+        let t = Instant::now();
+        std::hint::black_box(btyd::fit_lifetime(&table, options));
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let backend = format!("cpu ({} threads)", rayon::current_num_threads());
+    emit(
+        args,
+        "lifetime",
+        backend,
+        (table.rows(), 4),
+        "-".into(),
+        times,
+    )
 }
 
 /// Times `repeat` assignments, or Lloyd iterations from `centres`, on one

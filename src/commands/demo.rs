@@ -66,6 +66,7 @@ pub fn run(args: &DemoArgs, session: &Session) -> Result<(), Error> {
         options: SegmentOptions {
             names: None,
             churn: defaults.churn.thresholds(&defaults.feature)?,
+            lifetime: defaults.churn.lifetime()?,
         },
         silhouette,
     };

@@ -9,6 +9,7 @@ use super::{input_paths, load_feature_rows};
 use crate::cli::{FeaturesArgs, Format, log_options};
 use segmint::Error;
 use segmint::features::FeatureRows;
+use segmint::features::cadence::Cadence;
 use segmint::ingest::{IngestReport, inputs};
 use segmint::output::{Outputs, is_stdout, summary_name};
 use segmint::report::text::thousands;
@@ -23,6 +24,8 @@ pub struct FeaturesSummary {
     pub as_of: String,
     pub window_start: String,
     pub window_days: i64,
+    /// The log's rhythm and the trend window of `cadence_trend`.
+    pub cadence: Cadence,
     pub seconds: f64,
     #[serde(flatten)]
     pub input: IngestReport,
@@ -38,6 +41,7 @@ impl FeaturesSummary {
             as_of: format_iso(table.as_of_ms),
             window_start: format!("{y:04}-{m:02}-{d:02}"),
             window_days: table.window_days,
+            cadence: table.cadence.clone(),
             seconds,
             input,
         }
@@ -46,7 +50,7 @@ impl FeaturesSummary {
     /// Two lines for people.
     pub fn describe(&self) -> String {
         format!(
-            "{} transactions of {} users ({:.1} MB in {:.2} s) -> {}\nwindow {} to {} ({} days), channels: {}",
+            "{} transactions of {} users ({:.1} MB in {:.2} s) -> {}\nwindow {} to {} ({} days), channels: {}\n{}",
             thousands(self.input.rows),
             thousands(self.users as u64),
             self.input.bytes as f64 / 1e6,
@@ -60,6 +64,7 @@ impl FeaturesSummary {
             } else {
                 self.channels.join(", ")
             },
+            self.cadence.explain(),
         )
     }
 }

@@ -14,8 +14,10 @@ use segmint::cluster::Metrics;
 use segmint::cluster::communities::CommunityFit;
 use segmint::graph::GraphStats;
 use segmint::ingest::IngestReport;
+use segmint::insights::btyd::{BgNbd, GammaGamma};
 use segmint::insights::certainty::MixtureSummary;
 use segmint::output::{Outputs, is_stdout, summary_name};
+use segmint::report::summary::ModelFit;
 use segmint::report::text::{sizes_by_name, thousands};
 use segmint::segment::{self, KChoice, Method, SegmentOptions};
 
@@ -49,11 +51,26 @@ struct FitSummary {
     /// How a Leiden fit's user graph was built; absent for other methods.
     #[serde(skip_serializing_if = "Option::is_none")]
     graph: Option<GraphStats>,
+    /// The lifetime models fitted on the users; absent for a table
+    /// without the features they read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifetime: Option<LifetimeRecord>,
     /// How the transaction logs were read (rows, skipped bad rows); none
     /// for a feature table.
     #[serde(flatten)]
     input: Option<IngestReport>,
     seconds: f64,
+}
+
+/// The lifetime models' fits, for the summary.
+#[derive(Serialize)]
+struct LifetimeRecord {
+    horizon_days: u32,
+    discount_rate: f64,
+    /// The trend window of the churn rules' usage trend, in days.
+    trend_days: Option<u32>,
+    bgnbd: ModelFit<BgNbd>,
+    gamma_gamma: ModelFit<GammaGamma>,
 }
 
 /// A Leiden fit's communities, for the summary.
@@ -156,6 +173,7 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
     let options = SegmentOptions {
         names: segment_names(args.segment_names.as_deref(), k)?,
         churn: args.churn.thresholds(&args.data.feature)?,
+        lifetime: args.churn.lifetime()?,
     };
     let scores_on_stdout = is_stdout(&args.output);
     if args.format == Format::Json && scores_on_stdout {
@@ -236,6 +254,13 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
             _ => None,
         },
         graph: fitted.sweep.communities.as_ref().map(|c| c.graph.clone()),
+        lifetime: segmentation.lifetime.as_ref().map(|l| LifetimeRecord {
+            horizon_days: l.model.options.horizon_days,
+            discount_rate: l.model.options.discount_rate,
+            trend_days: model.input.trend_days(),
+            bgnbd: ModelFit::new(&l.bgnbd),
+            gamma_gamma: ModelFit::new(&l.gamma_gamma),
+        }),
         input: prepared.ingest.clone(),
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -290,6 +315,17 @@ fn describe(s: &FitSummary) -> String {
     }
     if let (Some(c), Some(g)) = (&s.communities, &s.graph) {
         text.push_str(&community_lines(c, g));
+    }
+    if let Some(l) = &s.lifetime {
+        text.push_str(&format!(
+            "\nlifetime over {} days: {}; {}",
+            l.horizon_days,
+            l.bgnbd.describe(),
+            l.gamma_gamma.describe()
+        ));
+        if let Some(days) = l.trend_days {
+            text.push_str(&format!("\nchurn trend window: {days} days"));
+        }
     }
     if let Some(t) = &s.tree {
         text.push_str(&match t.micro_clusters {

@@ -356,9 +356,14 @@ fn prepare(data: &ClusterInputArgs, method: &Method, quiet: bool) -> Result<Prep
             let (options, features) = log_options(&data.input, &data.feature)?;
             let (table, report) =
                 load_logs(&logs, &options, &features, options.as_of.is_some(), quiet)?;
+            // New users' trends are measured over the fitted users' window.
+            let fitted = FeatureOptions {
+                trend_days: Some(table.cadence.trend_days),
+                ..features
+            };
             (
                 NumericTable::from_features(&table),
-                InputSchema::transactions(&options, &features),
+                InputSchema::transactions(&options, &fitted),
                 Some(report),
                 Some(options),
             )
@@ -431,11 +436,15 @@ fn analyse(
 ) -> Result<(Backend, Analysis), Error> {
     let quiet = session.quiet;
     let (table, ingest) = load_logs(logs, options, features, options.as_of.is_some(), quiet)?;
+    let fitted = FeatureOptions {
+        trend_days: Some(table.cadence.trend_days),
+        ..*features
+    };
     let mut prepared = segment::prepare(
         NumericTable::from_features(&table),
         asked,
         Scaling::Zscore,
-        InputSchema::transactions(options, features),
+        InputSchema::transactions(options, &fitted),
         false,
     )?;
     if let Method::Leiden(params) = &segmenting.method {

@@ -54,6 +54,7 @@ pub fn run(args: &ReportArgs, session: &Session) -> Result<(), Error> {
         options: SegmentOptions {
             names: segment_names(args.segment_names.as_deref(), k)?,
             churn,
+            lifetime: args.churn.lifetime()?,
         },
         silhouette,
     };

@@ -150,6 +150,10 @@ impl NumericTable {
                 u.tenure_days,
                 u.active_days as f64,
                 u.active_hours as f64,
+                u.active_span_days as f64,
+                u.age_days as f64,
+                u.gap_days.unwrap_or(nan),
+                u.repeat_spend.unwrap_or(nan),
                 u.channel_diversity.map_or(nan, |v| v as f64),
             ]);
             values.extend_from_slice(table.shares(i));
@@ -160,6 +164,7 @@ impl NumericTable {
                 u.avg_daily_last_7d,
                 u.avg_daily_prev.unwrap_or(nan),
                 u.usage_trend.unwrap_or(nan),
+                u.cadence_trend.unwrap_or(nan),
                 if u.is_dormant { 1.0 } else { 0.0 },
             ]);
         }

@@ -2,6 +2,8 @@
 //! reading, and the finished feature table.
 
 pub mod accumulator;
+pub mod cadence;
+pub mod calendar;
 pub mod matrix;
 pub mod table;
 

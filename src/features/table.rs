@@ -4,7 +4,9 @@ use std::io::{self, Write};
 
 use rayon::prelude::*;
 
-use super::accumulator::{Activity, Aggregate, FinishedUsers, UserAccumulator};
+use super::accumulator::{Activity, Aggregate, DayEntry, FinishedUsers, UserAccumulator};
+use super::cadence::Cadence;
+use super::calendar::{Calendar, CalendarCounter};
 use crate::values::amount::Money;
 use crate::values::csv::{push_float, push_text};
 use crate::values::time::{MS_PER_DAY, day_of, write_iso};
@@ -16,6 +18,9 @@ pub struct FeatureOptions {
     pub as_of: Option<i64>,
     /// `is_dormant` is `recency_days > dormant_days`.
     pub dormant_days: f64,
+    /// The trend window of `cadence_trend`, in days; `None` chooses it
+    /// from the log's cadence (see [`Cadence`]).
+    pub trend_days: Option<u32>,
 }
 
 impl Default for FeatureOptions {
@@ -23,6 +28,7 @@ impl Default for FeatureOptions {
         FeatureOptions {
             as_of: None,
             dormant_days: 30.0,
+            trend_days: None,
         }
     }
 }
@@ -49,6 +55,18 @@ pub struct UserFeatures {
     pub active_days: u64,
     /// Distinct UTC (date, hour) buckets with a transaction.
     pub active_hours: u64,
+    /// Whole UTC days from the first active day to the last (BG/NBD's
+    /// recency).
+    pub active_span_days: i64,
+    /// Whole UTC days from the first active day to as_of's (BG/NBD's T).
+    pub age_days: i64,
+    /// The median gap, in days, between consecutive active days; `None`
+    /// with one active day.
+    pub gap_days: Option<f64>,
+    /// Spend per active day after the first: `monetary` less the first
+    /// active day's amounts, over `active_days - 1`; `None` with one
+    /// active day.
+    pub repeat_spend: Option<f64>,
     /// Distinct channels the user used; `None` without a channel column.
     pub channel_diversity: Option<u64>,
     /// Of the user's transactions with a status, the share whose status is
@@ -67,6 +85,10 @@ pub struct UserFeatures {
     /// `avg_daily_last_7d / avg_daily_prev - 1`; `None` when
     /// `avg_daily_prev` is 0 or `None`.
     pub usage_trend: Option<f64>,
+    /// `usage_trend` over the trend window ([`Cadence::trend_days`] days
+    /// instead of 7): transactions per day on its days against those on
+    /// the window's days before them, less 1.
+    pub cadence_trend: Option<f64>,
     /// `recency_days` is above [`FeatureOptions::dormant_days`].
     pub is_dormant: bool,
 }
@@ -89,6 +111,11 @@ pub struct FeatureTable {
     /// Some input had a status column (else the success and failure rates
     /// are empty).
     pub has_status: bool,
+    /// The log's rhythm, and the trend window it gave.
+    pub cadence: Cadence,
+    /// Transactions and active users per week or month, and monthly
+    /// acquisition cohorts.
+    pub calendar: Calendar,
     /// One per user, sorted by user key (byte order).
     pub users: Vec<UserFeatures>,
     /// Row-major `users.len() x channels.len()` channel shares.
@@ -157,6 +184,8 @@ pub struct FeatureRows {
     pub has_channel: bool,
     /// Some input had a status column.
     pub has_status: bool,
+    /// The log's rhythm, and the trend window it gave.
+    pub cadence: Cadence,
     parts: Vec<FinishedUsers>,
     /// (key prefix, partition, slot) of every user, in key order.
     sorted: Vec<(u64, u32, u32)>,
@@ -182,6 +211,11 @@ impl FeatureRows {
         let window_days = as_of_day - window_start_day + 1;
         let (parts, channel_names) = aggregate.into_partitions();
         let sorted = sorted_positions(&parts);
+        let gaps: Vec<f64> = parts
+            .par_iter()
+            .flat_map_iter(|part| part.activity.iter().filter_map(|a| a.gap_days))
+            .collect();
+        let cadence = Cadence::new(gaps, window_days, options.trend_days);
 
         let mut order: Vec<usize> = (0..channel_names.len()).collect();
         order.sort_by(|&a, &b| channel_names[a].cmp(&channel_names[b]));
@@ -200,15 +234,17 @@ impl FeatureRows {
             channels,
             has_channel,
             has_status,
-            parts,
-            sorted,
-            column,
             window: Window {
                 as_of_ms,
                 as_of_day,
                 start_day: window_start_day,
                 days: window_days,
+                trend_days: i64::from(cadence.trend_days),
             },
+            cadence,
+            parts,
+            sorted,
+            column,
             options: *options,
         })
     }
@@ -224,19 +260,27 @@ impl FeatureRows {
         self.sorted.is_empty()
     }
 
-    /// The key and finished accumulator of user `row`.
+    /// The key, finished accumulator and activity of user `row`.
     fn user(&self, row: usize) -> (&[u8], &UserAccumulator, Activity) {
         let (_, part, slot) = self.sorted[row];
         let (part, slot) = (&self.parts[part as usize], slot as usize);
         (&part.keys[slot], &part.users[slot], part.activity[slot])
     }
 
-    /// The features of a finished accumulator, without the key (`user_id`
-    /// is empty).
-    fn features(&self, user: &UserAccumulator, activity: Activity) -> UserFeatures {
+    /// The active days of user `row`, in day order.
+    fn days(&self, row: usize) -> &[DayEntry] {
+        let (_, part, slot) = self.sorted[row];
+        let part = &self.parts[part as usize];
+        part.users[slot as usize].days(&part.day_lists)
+    }
+
+    /// The features of user `row`, without the key (`user_id` is empty).
+    fn features(&self, row: usize) -> UserFeatures {
+        let (_, user, activity) = self.user(row);
         finish_user(
             user,
             activity,
+            self.days(row),
             &self.window,
             self.has_channel,
             self.has_status,
@@ -269,10 +313,10 @@ impl FeatureRows {
                 let rows = start..(start + WARMED).min(end);
                 std::hint::black_box(self.warm(rows.clone()));
                 for row in rows {
-                    let (key, user, activity) = self.user(row);
+                    let (key, user, _) = self.user(row);
                     shares.fill(0.0);
                     self.shares_into(user, &mut shares);
-                    let features = self.features(user, activity);
+                    let features = self.features(row);
                     push_row(buf, &mut floats, key, &features, &shares);
                 }
             }
@@ -300,14 +344,30 @@ impl FeatureRows {
         let users: Vec<UserFeatures> = (0..self.len())
             .into_par_iter()
             .map(|row| {
-                let (key, user, activity) = self.user(row);
+                let (key, _, _) = self.user(row);
                 // Keys were checked to be UTF-8 while reading.
                 UserFeatures {
                     user_id: String::from_utf8_lossy(key).into_owned(),
-                    ..self.features(user, activity)
+                    ..self.features(row)
                 }
             })
             .collect();
+        let (first, last) = (self.window.start_day, self.window.as_of_day);
+        let calendar = (0..self.len())
+            .into_par_iter()
+            .fold(
+                || CalendarCounter::new(first, last),
+                |mut counter, row| {
+                    counter.add(self.days(row));
+                    counter
+                },
+            )
+            .reduce_with(|mut a, b| {
+                a.merge(&b);
+                a
+            })
+            .unwrap_or_else(|| CalendarCounter::new(first, last))
+            .finish();
         let n_channels = self.channels.len();
         let mut shares = vec![0.0; users.len() * n_channels];
         if n_channels > 0 {
@@ -323,6 +383,7 @@ impl FeatureRows {
             channels,
             has_channel,
             has_status,
+            cadence,
             parts,
             ..
         } = self;
@@ -335,6 +396,8 @@ impl FeatureRows {
             channels,
             has_channel,
             has_status,
+            cadence,
+            calendar,
             users,
             shares,
         }
@@ -353,6 +416,10 @@ fn column_names(channels: &[String]) -> Vec<String> {
         "tenure_days",
         "active_days",
         "active_hours",
+        "active_span_days",
+        "age_days",
+        "gap_days",
+        "repeat_spend",
         "channel_diversity",
     ]
     .map(String::from)
@@ -366,6 +433,7 @@ fn column_names(channels: &[String]) -> Vec<String> {
             "avg_daily_last_7d",
             "avg_daily_prev",
             "usage_trend",
+            "cadence_trend",
             "is_dormant",
         ]
         .map(String::from),
@@ -458,6 +526,16 @@ fn push_row(
     buf.push(b',');
     buf.extend_from_slice(ints.format(user.active_hours).as_bytes());
     buf.push(b',');
+    buf.extend_from_slice(ints.format(user.active_span_days).as_bytes());
+    buf.push(b',');
+    buf.extend_from_slice(ints.format(user.age_days).as_bytes());
+    for value in [user.gap_days, user.repeat_spend] {
+        buf.push(b',');
+        if let Some(v) = value {
+            floats.push(buf, v);
+        }
+    }
+    buf.push(b',');
     if let Some(d) = user.channel_diversity {
         buf.extend_from_slice(ints.format(d).as_bytes());
     }
@@ -475,7 +553,7 @@ fn push_row(
     floats.push(buf, user.avg_daily_volume);
     buf.push(b',');
     floats.push(buf, user.avg_daily_last_7d);
-    for value in [user.avg_daily_prev, user.usage_trend] {
+    for value in [user.avg_daily_prev, user.usage_trend, user.cadence_trend] {
         buf.push(b',');
         if let Some(v) = value {
             floats.push(buf, v);
@@ -567,12 +645,24 @@ struct Window {
     as_of_day: i64,
     start_day: i64,
     days: i64,
+    /// Days of the trend window of `cadence_trend`.
+    trend_days: i64,
+}
+
+/// `last / days` over `prev / prev_days`, less 1 (a usage trend); `None`
+/// when the window has no earlier day or none of its earlier days had a
+/// transaction.
+fn trend(last: u64, days: i64, frequency: u64, prev_days: i64) -> (Option<f64>, Option<f64>) {
+    let recent = last as f64 / days as f64;
+    let prev = (prev_days > 0).then(|| (frequency - last) as f64 / prev_days as f64);
+    (prev, prev.filter(|&p| p > 0.0).map(|p| recent / p - 1.0))
 }
 
 /// A user's features, but for the key (`user_id` is left empty).
 fn finish_user(
     user: &UserAccumulator,
     activity: Activity,
+    days: &[DayEntry],
     window: &Window,
     has_channel: bool,
     has_status: bool,
@@ -581,12 +671,26 @@ fn finish_user(
     let frequency = user.frequency;
     let last_7_from = window.as_of_day - 6;
     let last_7 = user.recent.count_between(last_7_from, window.as_of_day);
-    let prev_days = (last_7_from - window.start_day).max(0);
     let avg_daily_last_7d = last_7 as f64 / 7.0;
-    let avg_daily_prev = (prev_days > 0).then(|| (frequency - last_7) as f64 / prev_days as f64);
-    let usage_trend = avg_daily_prev
-        .filter(|&p| p > 0.0)
-        .map(|p| avg_daily_last_7d / p - 1.0);
+    let (avg_daily_prev, usage_trend) = trend(last_7, 7, frequency, last_7_from - window.start_day);
+    // Days are in order, none after as_of's: the window's are the last.
+    let trend_from = window.as_of_day - window.trend_days + 1;
+    let in_trend: u64 = days
+        .iter()
+        .rev()
+        .take_while(|d| i64::from(d.day) >= trend_from)
+        .map(|d| u64::from(d.count))
+        .sum();
+    let (_, cadence_trend) = trend(
+        in_trend,
+        window.trend_days,
+        frequency,
+        trend_from - window.start_day,
+    );
+    let first_day = day_of(user.first_ms);
+    let repeat_days = activity.days.saturating_sub(1);
+    let repeat_spend = (repeat_days > 0)
+        .then(|| (user.monetary - user.first_day_spend).to_f64() / repeat_days as f64);
     let success_rate = (has_status && user.with_status > 0)
         .then(|| user.successes as f64 / user.with_status as f64);
     let recency_days = (window.as_of_ms - user.last_ms) as f64 / MS_PER_DAY as f64;
@@ -600,6 +704,10 @@ fn finish_user(
         tenure_days: (window.as_of_ms - user.first_ms) as f64 / MS_PER_DAY as f64,
         active_days: activity.days,
         active_hours: activity.hours,
+        active_span_days: day_of(user.last_ms) - first_day,
+        age_days: window.as_of_day - first_day,
+        gap_days: activity.gap_days,
+        repeat_spend,
         channel_diversity: has_channel.then(|| user.channel_counts().count() as u64),
         success_rate,
         failure_rate: success_rate.map(|s| 1.0 - s),
@@ -607,6 +715,7 @@ fn finish_user(
         avg_daily_last_7d,
         avg_daily_prev,
         usage_trend,
+        cadence_trend,
         is_dormant: recency_days > options.dormant_days,
     }
 }

@@ -56,6 +56,9 @@ pub struct Activity {
     pub heatmap: HourWeekday,
     /// One per segment, segment 0 first (empty without segments).
     pub segment_heatmaps: Vec<HourWeekday>,
+    /// Revenue, net of refunds, of each period (week or month) of the
+    /// feature table's calendar, the first first.
+    pub period_revenue: Vec<f64>,
 }
 
 /// One channel's transactions, revenue, users and success rate.
@@ -113,14 +116,17 @@ struct Fold {
     last: usize,
     /// `segments + 1` heatmaps; the last one holds users without a segment.
     heat: Vec<HourWeekday>,
+    /// Revenue per period of the calendar.
+    periods: Vec<Money>,
 }
 
 impl Fold {
-    fn new(segments: usize) -> Self {
+    fn new(segments: usize, periods: usize) -> Self {
         Fold {
             cells: Vec::new(),
             last: 0,
             heat: vec![[[0; 24]; 7]; segments + 1],
+            periods: vec![Money::ZERO; periods],
         }
     }
 
@@ -154,6 +160,9 @@ impl Fold {
                 *a += b;
             }
         }
+        for (a, &b) in self.periods.iter_mut().zip(&other.periods) {
+            *a += b;
+        }
     }
 }
 
@@ -184,9 +193,22 @@ pub fn activity(
         cell.revenue += row.amount;
         let segment = by_user.get(row.user).map_or(k, |&s| s as usize);
         let hour = hour_of(row.time_ms).rem_euclid(24) as usize;
-        fold.heat[segment][weekday_of(day_of(row.time_ms))][hour] += 1;
+        let day = day_of(row.time_ms);
+        fold.heat[segment][weekday_of(day)][hour] += 1;
+        if day >= table.window_start_day
+            && let Some(revenue) = fold.periods.get_mut(table.calendar.period_of(day))
+        {
+            *revenue += row.amount;
+        }
     };
-    let fold = scan(inputs, options, || Fold::new(k), visit, Fold::merge)?;
+    let periods = table.calendar.periods.len();
+    let fold = scan(
+        inputs,
+        options,
+        || Fold::new(k, periods),
+        visit,
+        Fold::merge,
+    )?;
     Ok(summarise(fold, table, options, k))
 }
 
@@ -335,6 +357,7 @@ fn summarise(fold: Fold, table: &FeatureTable, options: &IngestOptions, k: usize
             *a += b;
         }
     }
+    let period_revenue = fold.periods.iter().map(|m| m.to_f64()).collect();
     let mut segment_heatmaps = fold.heat;
     segment_heatmaps.truncate(k);
     Activity {
@@ -347,6 +370,7 @@ fn summarise(fold: Fold, table: &FeatureTable, options: &IngestOptions, k: usize
         funnel,
         heatmap,
         segment_heatmaps,
+        period_revenue,
     }
 }
 

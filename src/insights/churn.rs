@@ -1,7 +1,8 @@
-//! Churn early warning (README, "Segments and insights"): the thresholds, the ordered rules
-//! that put one user in one risk class, and the one-line reason that
-//! names the numbers behind it. The per-user inputs (recency, usage trend,
-//! failure rate, top segment) are computed elsewhere; this module only
+//! Churn early warning (README, "Churn early warning"): the thresholds,
+//! the ordered rules that put one user in one risk class, and the one-line
+//! reason that names the numbers behind it. The per-user inputs (recency,
+//! the overdue ratio, the cadence-scaled usage trend, the failure rate,
+//! P(alive), the top segment) are computed elsewhere; this module only
 //! judges them.
 
 use serde::{Deserialize, Serialize};
@@ -10,8 +11,29 @@ use serde::{Deserialize, Serialize};
 /// Trends and rates are fractions (-0.30 is -30%).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChurnThresholds {
-    /// Days without a transaction beyond which a user is Dormant.
+    /// Days without a transaction beyond which a user is Dormant...
     pub dormant_days: f64,
+    /// ... when also more than this many of the user's expected gaps
+    /// late (a customer who buys every two months is not dormant after
+    /// 31 days).
+    #[serde(default = "defaults::dormant_gaps")]
+    pub dormant_gaps: f64,
+    /// P(alive) below which a user has probably left (High Risk
+    /// (Lapsing), and Critical in the top segment).
+    #[serde(default = "defaults::p_alive_risk")]
+    pub p_alive_risk: f64,
+    /// Expected gaps late at or beyond which a user with a low P(alive)
+    /// is Lapsing.
+    #[serde(default = "defaults::overdue")]
+    pub overdue: f64,
+    /// Standard deviations a drop in usage must reach to count: a trend
+    /// fires its rule only when the transactions of the trend window are
+    /// at least this many standard deviations (of a Poisson count at the
+    /// user's earlier rate) below what that rate expects. A -30% month of
+    /// a customer who buys three times a month is noise; of one who buys
+    /// three hundred times, it is not.
+    #[serde(default = "defaults::trend_z")]
+    pub trend_z: f64,
     /// Usage trend at or below which a user is declining (High Risk).
     pub decline: f64,
     /// Failure rate at or above which a declining user is a quality issue.
@@ -22,10 +44,31 @@ pub struct ChurnThresholds {
     pub moderate_decline: f64,
 }
 
+/// Defaults of the thresholds added after the first model format: a model
+/// written without them reads with these.
+mod defaults {
+    pub fn dormant_gaps() -> f64 {
+        3.0
+    }
+    pub fn p_alive_risk() -> f64 {
+        0.5
+    }
+    pub fn overdue() -> f64 {
+        2.0
+    }
+    pub fn trend_z() -> f64 {
+        2.0
+    }
+}
+
 impl Default for ChurnThresholds {
     fn default() -> Self {
         ChurnThresholds {
             dormant_days: 30.0,
+            dormant_gaps: defaults::dormant_gaps(),
+            p_alive_risk: defaults::p_alive_risk(),
+            overdue: defaults::overdue(),
+            trend_z: defaults::trend_z(),
             decline: -0.30,
             quality_failure_rate: 0.50,
             critical_decline: -0.20,
@@ -57,12 +100,32 @@ impl ChurnThresholds {
     /// field.
     pub fn validate(&self) -> Result<(), ChurnError> {
         const DECLINE: &str = "a fraction in [-1, 0] (-0.30 is -30%)";
-        let checks: [(&'static str, f64, &'static str, bool); 5] = [
+        const GAPS: &str = "a finite number of gaps >= 0";
+        let checks: [(&'static str, f64, &'static str, bool); 9] = [
             (
                 "dormant_days",
                 self.dormant_days,
                 "a finite number of days >= 0",
                 self.dormant_days >= 0.0,
+            ),
+            (
+                "dormant_gaps",
+                self.dormant_gaps,
+                GAPS,
+                self.dormant_gaps >= 0.0,
+            ),
+            (
+                "p_alive_risk",
+                self.p_alive_risk,
+                "a probability in [0, 1]",
+                in_range(self.p_alive_risk, 0.0, 1.0),
+            ),
+            ("overdue", self.overdue, GAPS, self.overdue >= 0.0),
+            (
+                "trend_z",
+                self.trend_z,
+                "a finite number of standard deviations >= 0",
+                self.trend_z >= 0.0,
             ),
             (
                 "decline",
@@ -110,10 +173,14 @@ fn in_range(value: f64, low: f64, high: f64) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum ChurnRisk {
     /// Critical (Top Segment): in the top segment, with a usage trend at
-    /// or below `critical_decline`.
+    /// or below `critical_decline` or a P(alive) below `p_alive_risk`.
     Critical,
-    /// Dormant: no transaction for more than `dormant_days`.
+    /// Dormant: no transaction for more than `dormant_days`, and more
+    /// than `dormant_gaps` expected gaps.
     Dormant,
+    /// High Risk (Lapsing): P(alive) below `p_alive_risk`, and at least
+    /// `overdue` expected gaps since the last transaction.
+    Lapsing,
     /// High Risk (Quality Issue): a usage trend at or below `decline` and
     /// a failure rate at or above `quality_failure_rate`.
     HighRiskQuality,
@@ -127,9 +194,10 @@ pub enum ChurnRisk {
 
 impl ChurnRisk {
     /// Every risk, in rule order (most urgent first).
-    pub const ALL: [ChurnRisk; 6] = [
+    pub const ALL: [ChurnRisk; 7] = [
         ChurnRisk::Critical,
         ChurnRisk::Dormant,
+        ChurnRisk::Lapsing,
         ChurnRisk::HighRiskQuality,
         ChurnRisk::HighRiskDeclining,
         ChurnRisk::Moderate,
@@ -141,6 +209,7 @@ impl ChurnRisk {
         match self {
             ChurnRisk::Critical => "Critical (Top Segment)",
             ChurnRisk::Dormant => "Dormant",
+            ChurnRisk::Lapsing => "High Risk (Lapsing)",
             ChurnRisk::HighRiskQuality => "High Risk (Quality Issue)",
             ChurnRisk::HighRiskDeclining => "High Risk (Declining)",
             ChurnRisk::Moderate => "Moderate Risk",
@@ -155,37 +224,66 @@ pub struct ChurnInput {
     /// Days from the user's last transaction to the reference time
     /// (`recency_days`, fractional).
     pub recency_days: f64,
-    /// Change in usage, as a fraction (-0.30 is -30%); `None` when the
-    /// user's history is too short to tell.
+    /// Change in usage over the trend window against the log's (the
+    /// user's trend over the whole log's, as a fraction: -0.30 is 30%
+    /// below), which the rules judge; `None` when the user's history is
+    /// too short, or the drop within noise, to tell.
     pub usage_trend: Option<f64>,
+    /// The user's own trend over the window (for the reason); `None`
+    /// when unknown.
+    pub own_trend: Option<f64>,
+    /// The whole log's trend over the window (for the reason); `None`
+    /// when unknown.
+    pub base_trend: Option<f64>,
     /// Share of failed transactions; `None` when the log has no status.
     pub failure_rate: Option<f64>,
     /// Whether the user is in the top-value segment (segment 0).
     pub top_segment: bool,
+    /// The probability that the user is still active (BG/NBD); `None`
+    /// without a fitted model.
+    pub p_alive: Option<f64>,
+    /// Days since the last transaction over the user's expected gap
+    /// between active days; `None` when no gap is known.
+    pub overdue: Option<f64>,
 }
 
-/// Classifies one user by the rules of the README's "Segments and insights", first match wins:
+/// Classifies one user by the rules of the README's "Churn early
+/// warning", first match wins:
 ///
-/// 1. Critical (Top Segment): `top_segment` and trend <= `critical_decline`;
-/// 2. Dormant: `recency_days` > `dormant_days`;
-/// 3. High Risk (Quality Issue): trend <= `decline` and failure rate >=
+/// 1. Critical (Top Segment): `top_segment`, and trend <=
+///    `critical_decline` or P(alive) < `p_alive_risk`;
+/// 2. Dormant: `recency_days` > `dormant_days` and overdue >
+///    `dormant_gaps`;
+/// 3. High Risk (Lapsing): P(alive) < `p_alive_risk` and overdue >=
+///    `overdue`;
+/// 4. High Risk (Quality Issue): trend <= `decline` and failure rate >=
 ///    `quality_failure_rate`;
-/// 4. High Risk (Declining): trend <= `decline`;
-/// 5. Moderate Risk: trend <= `moderate_decline`;
-/// 6. otherwise Safe.
+/// 5. High Risk (Declining): trend <= `decline`;
+/// 6. Moderate Risk: trend <= `moderate_decline`;
+/// 7. otherwise Safe.
 ///
-/// A missing (or NaN) trend fires no trend rule; a missing (or NaN)
-/// failure rate never fires the quality rule; a NaN recency is not
-/// dormant.
+/// A missing (or NaN) trend fires no trend rule, a missing P(alive) no
+/// P(alive) rule; a missing failure rate never fires the quality rule; a
+/// missing overdue ratio leaves the rules that need it to their other
+/// condition; a NaN recency is not dormant.
 pub fn classify(input: &ChurnInput, t: &ChurnThresholds) -> ChurnRisk {
     let trend_at_most = |limit: f64| input.usage_trend.is_some_and(|u| u <= limit);
     let failing = input
         .failure_rate
         .is_some_and(|rate| rate >= t.quality_failure_rate);
-    if input.top_segment && trend_at_most(t.critical_decline) {
+    let leaving = input.p_alive.is_some_and(|p| p < t.p_alive_risk);
+    let late = |gaps: f64, strictly: bool| {
+        input
+            .overdue
+            .filter(|o| !o.is_nan())
+            .is_none_or(|o| if strictly { o > gaps } else { o >= gaps })
+    };
+    if input.top_segment && (trend_at_most(t.critical_decline) || leaving) {
         ChurnRisk::Critical
-    } else if input.recency_days > t.dormant_days {
+    } else if input.recency_days > t.dormant_days && late(t.dormant_gaps, true) {
         ChurnRisk::Dormant
+    } else if leaving && late(t.overdue, false) {
+        ChurnRisk::Lapsing
     } else if trend_at_most(t.decline) && failing {
         ChurnRisk::HighRiskQuality
     } else if trend_at_most(t.decline) {
@@ -199,18 +297,48 @@ pub fn classify(input: &ChurnInput, t: &ChurnThresholds) -> ChurnRisk {
 
 /// A short reason for `risk` naming the numbers that fired its rule, such
 /// as `usage -45% (<= -30%) and 62% failures (>= 50%)`; empty for Safe.
-/// Trends and rates are shown in whole percent, recency to 0.1 day.
+/// Trends, rates and probabilities are shown in whole percent, recency to
+/// 0.1 day, overdue ratios to 0.1 gap.
 pub fn reason(input: &ChurnInput, t: &ChurnThresholds, risk: ChurnRisk) -> String {
     let usage = |limit: f64| {
         let trend = input.usage_trend.map_or_else(|| "unknown".into(), percent);
-        format!("usage {trend} (<= {})", percent(limit))
+        match (input.own_trend, input.base_trend) {
+            // The log's trend moves the judgement: say so.
+            (Some(own), Some(base)) if base.abs() >= BASE_WORTH_SAYING => format!(
+                "usage {trend} against the log's trend (<= {}; own {}, log {})",
+                percent(limit),
+                percent(own),
+                percent(base)
+            ),
+            _ => format!("usage {trend} (<= {})", percent(limit)),
+        }
+    };
+    let alive = || {
+        let p = input.p_alive.map_or_else(|| "unknown".into(), percent);
+        format!("P(alive) {p} (< {})", percent(t.p_alive_risk))
+    };
+    let late = || {
+        input
+            .overdue
+            .filter(|o| !o.is_nan())
+            .map(|o| format!(", {o:.1} gaps late"))
+            .unwrap_or_default()
     };
     match risk {
-        ChurnRisk::Critical => format!("top segment, {}", usage(t.critical_decline)),
+        ChurnRisk::Critical => {
+            if input.usage_trend.is_some_and(|u| u <= t.critical_decline) {
+                format!("top segment, {}", usage(t.critical_decline))
+            } else {
+                format!("top segment, {}", alive())
+            }
+        }
         ChurnRisk::Dormant => format!(
-            "no transaction for {:.1} days (> {})",
-            input.recency_days, t.dormant_days
+            "no transaction for {:.1} days (> {}){}",
+            input.recency_days,
+            t.dormant_days,
+            late()
         ),
+        ChurnRisk::Lapsing => format!("{}{}", alive(), late()),
         ChurnRisk::HighRiskQuality => {
             let failures = input.failure_rate.map_or_else(|| "unknown".into(), percent);
             format!(
@@ -224,6 +352,10 @@ pub fn reason(input: &ChurnInput, t: &ChurnThresholds, risk: ChurnRisk) -> Strin
         ChurnRisk::Safe => String::new(),
     }
 }
+
+/// The log's trend a reason names (5%): below it, the user's trend against
+/// the log's is, to a point or two, the user's own.
+const BASE_WORTH_SAYING: f64 = 0.05;
 
 /// A fraction as whole percent, half away from zero, never `-0%`.
 fn percent(fraction: f64) -> String {
@@ -242,6 +374,10 @@ mod tests {
             usage_trend: trend,
             failure_rate: failures,
             top_segment: top,
+            p_alive: None,
+            overdue: None,
+            own_trend: trend,
+            base_trend: None,
         }
     }
 
@@ -303,6 +439,10 @@ mod tests {
             quality_failure_rate: 1.0,
             critical_decline: 0.0,
             moderate_decline: -1.0,
+            dormant_gaps: 0.0,
+            p_alive_risk: 1.0,
+            overdue: 0.0,
+            trend_z: 0.0,
         };
         assert_eq!(edges.validate(), Ok(()));
         let edges = ChurnThresholds {
@@ -412,6 +552,7 @@ mod tests {
             quality_failure_rate: 0.2,
             critical_decline: -0.1,
             moderate_decline: -0.05,
+            ..ChurnThresholds::default()
         };
         let c = |input| classify(&input, &t);
         assert_eq!(c(user(8.0, None, None, false)), ChurnRisk::Dormant);
@@ -477,6 +618,101 @@ mod tests {
         assert_eq!(percent(-0.996), "-100%");
     }
 
+    fn btyd(
+        recency_days: f64,
+        trend: Option<f64>,
+        p_alive: Option<f64>,
+        overdue: Option<f64>,
+        top: bool,
+    ) -> ChurnInput {
+        ChurnInput {
+            p_alive,
+            overdue,
+            ..user(recency_days, trend, None, top)
+        }
+    }
+
+    #[test]
+    fn cadence_and_p_alive_rules() {
+        use ChurnRisk::*;
+        // A customer who buys every 60 days, 45 days after the last
+        // purchase: not dormant (0.75 gaps), alive.
+        assert_eq!(risk(btyd(45.0, None, Some(0.8), Some(0.75), false)), Safe);
+        // 200 days: more than 3 gaps late, dormant.
+        assert_eq!(
+            risk(btyd(200.0, None, Some(0.1), Some(3.3), false)),
+            Dormant
+        );
+        // Exactly 3 gaps is not more than 3: Lapsing instead.
+        assert_eq!(
+            risk(btyd(180.0, None, Some(0.1), Some(3.0), false)),
+            Lapsing
+        );
+        // A low P(alive) but on time is not Lapsing; late enough, it is.
+        assert_eq!(risk(btyd(20.0, None, Some(0.3), Some(1.9), false)), Safe);
+        assert_eq!(risk(btyd(20.0, None, Some(0.3), Some(2.0), false)), Lapsing);
+        // P(alive) at the threshold is not below it.
+        assert_eq!(risk(btyd(20.0, None, Some(0.5), Some(5.0), false)), Safe);
+        // Top segment: a low P(alive) is Critical, whatever the trend.
+        assert_eq!(
+            risk(btyd(20.0, Some(0.1), Some(0.2), Some(1.0), true)),
+            Critical
+        );
+        // No overdue ratio: the rules keep their other condition.
+        assert_eq!(risk(btyd(31.0, None, None, None, false)), Dormant);
+        assert_eq!(risk(btyd(3.0, None, Some(0.2), None, false)), Lapsing);
+        // Dormant beats Lapsing; Lapsing beats the trend rules.
+        assert_eq!(
+            risk(btyd(90.0, Some(-0.5), Some(0.1), Some(9.0), false)),
+            Dormant
+        );
+        assert_eq!(
+            risk(btyd(9.0, Some(-0.5), Some(0.1), Some(9.0), false)),
+            Lapsing
+        );
+    }
+
+    #[test]
+    fn reasons_name_the_logs_trend_when_it_matters() {
+        let t = ChurnThresholds::default();
+        let input = ChurnInput {
+            usage_trend: Some(-0.40),
+            own_trend: Some(-0.70),
+            base_trend: Some(-0.50),
+            ..user(1.0, Some(-0.40), None, false)
+        };
+        assert_eq!(
+            reason(&input, &t, classify(&input, &t)),
+            "usage -40% against the log's trend (<= -30%; own -70%, log -50%)"
+        );
+        let calm = ChurnInput {
+            base_trend: Some(0.02),
+            ..input
+        };
+        assert_eq!(
+            reason(&calm, &t, classify(&calm, &t)),
+            "usage -40% (<= -30%)"
+        );
+    }
+
+    #[test]
+    fn cadence_reasons() {
+        let t = ChurnThresholds::default();
+        let why = |input: ChurnInput| reason(&input, &t, classify(&input, &t));
+        assert_eq!(
+            why(btyd(200.0, None, Some(0.1), Some(3.33), false)),
+            "no transaction for 200.0 days (> 30), 3.3 gaps late"
+        );
+        assert_eq!(
+            why(btyd(20.0, None, Some(0.304), Some(2.5), false)),
+            "P(alive) 30% (< 50%), 2.5 gaps late"
+        );
+        assert_eq!(
+            why(btyd(20.0, Some(0.1), Some(0.2), None, true)),
+            "top segment, P(alive) 20% (< 50%)"
+        );
+    }
+
     #[test]
     fn names_in_rule_order() {
         let names: Vec<&str> = ChurnRisk::ALL.iter().map(|r| r.name()).collect();
@@ -485,6 +721,7 @@ mod tests {
             [
                 "Critical (Top Segment)",
                 "Dormant",
+                "High Risk (Lapsing)",
                 "High Risk (Quality Issue)",
                 "High Risk (Declining)",
                 "Moderate Risk",

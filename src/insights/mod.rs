@@ -4,10 +4,12 @@
 //! segment transitions.
 
 pub mod activity;
+pub mod btyd;
 pub mod certainty;
 pub mod churn;
 pub mod communities;
 pub mod concentration;
+pub mod describe;
 pub mod naming;
 pub mod rfm;
 pub mod segments;

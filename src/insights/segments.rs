@@ -5,7 +5,11 @@
 
 use serde::Serialize;
 
+use rayon::prelude::*;
+
+use super::btyd::{Lifetime, LifetimeScores};
 use super::churn::{ChurnInput, ChurnRisk, ChurnThresholds, classify, reason};
+use super::describe::{Trait, describe};
 use super::rfm::{RfmScores, rfm_scores};
 use crate::features::matrix::NumericTable;
 
@@ -13,16 +17,17 @@ use crate::features::matrix::NumericTable;
 pub const REQUIRED_COLUMNS: [&str; 3] = ["recency_days", "frequency", "monetary"];
 
 /// Columns whose segment means a profile shows, when the table has them.
-pub const PROFILE_COLUMNS: [&str; 9] = [
+pub const PROFILE_COLUMNS: [&str; 10] = [
     "frequency",
     "monetary",
     "active_days",
+    "gap_days",
     "recency_days",
     "tenure_days",
     "channel_diversity",
     "success_rate",
     "avg_daily_volume",
-    "usage_trend",
+    "cadence_trend",
 ];
 
 /// Per-user insights, in table row order.
@@ -35,6 +40,22 @@ pub struct UserInsights {
     pub churn: Vec<ChurnRisk>,
     /// Why each user got its churn risk (empty for `Safe`).
     pub reasons: Vec<String>,
+    /// Days since each user's last transaction over the user's expected
+    /// gap (`gap_days`, else the log's typical gap); NaN when unknown.
+    pub overdue: Vec<f64>,
+    /// P(alive), expected transactions and CLV; `None` without a fitted
+    /// BG/NBD model.
+    pub lifetime: Option<LifetimeScores>,
+}
+
+/// What the churn rules read beside the feature table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InsightContext<'a> {
+    /// The fitted lifetime models (P(alive)).
+    pub lifetime: Option<&'a Lifetime>,
+    /// Days of the trend window of `cadence_trend` (for the evidence a
+    /// trend needs); `None` when unknown.
+    pub trend_days: Option<u32>,
 }
 
 fn column(table: &NumericTable, name: &str) -> Option<Vec<f64>> {
@@ -42,28 +63,82 @@ fn column(table: &NumericTable, name: &str) -> Option<Vec<f64>> {
     Some((0..table.rows()).map(|i| table.row(i)[j]).collect())
 }
 
-/// RFM and churn for every user; `None` when the table lacks one of
-/// [`REQUIRED_COLUMNS`]. Segment 0 is the top-value segment.
+/// RFM, lifetime value and churn for every user; `None` when the table
+/// lacks one of [`REQUIRED_COLUMNS`]. Segment 0 is the top-value segment.
+///
+/// The churn rules read the cadence-scaled trend (`cadence_trend`, else
+/// `usage_trend`) against the log's own trend (when the whole base buys
+/// less in the window, a season or an ageing cohort, only those who fall
+/// further are declining), and only when the drop is beyond the noise of
+/// the user's earlier rate (see [`ChurnThresholds::trend_z`]); the overdue
+/// ratio (`recency_days` over `gap_days`, or over the log's typical gap
+/// for a user with one active day); and P(alive) from `context`.
 pub fn user_insights(
     table: &NumericTable,
     segments: &[u32],
     thresholds: &ChurnThresholds,
+    context: InsightContext<'_>,
 ) -> Option<UserInsights> {
     let recency = column(table, "recency_days")?;
     let frequency = column(table, "frequency")?;
     let monetary = column(table, "monetary")?;
-    let trend = column(table, "usage_trend");
+    let (trend, window) = match column(table, "cadence_trend") {
+        Some(trend) => (Some(trend), context.trend_days),
+        None => (column(table, "usage_trend"), Some(7)),
+    };
+    let volume = column(table, "avg_daily_volume");
     let failure = column(table, "failure_rate");
+    let gaps = column(table, "gap_days");
+    let typical_gap = gaps.as_ref().and_then(|g| median(g));
+    let lifetime = context.lifetime.and_then(|l| l.score(table));
     let present =
         |c: &Option<Vec<f64>>, i: usize| c.as_ref().map(|values| values[i]).filter(|v| !v.is_nan());
     let rfm = rfm_scores(&recency, &frequency, &monetary);
-    let (churn, reasons) = (0..table.rows())
+    let overdue: Vec<f64> = (0..table.rows())
         .map(|i| {
+            let gap = present(&gaps, i).or(typical_gap);
+            gap.map_or(f64::NAN, |g| recency[i] / g)
+        })
+        .collect();
+    // Each user's expected and actual transactions in the trend window
+    // (at the earlier rate), where the numbers make one.
+    let counts: Vec<Option<(f64, f64)>> = (0..table.rows())
+        .map(|i| {
+            let (Some(volume), Some(days), Some(t)) = (&volume, window, present(&trend, i)) else {
+                return None;
+            };
+            let expected = window_expectation(frequency[i], volume[i], f64::from(days), t)?;
+            Some((expected, (1.0 + t) * expected))
+        })
+        .collect();
+    let base_trend = base_trend(&counts);
+    let (churn, reasons) = (0..table.rows())
+        .into_par_iter()
+        .map(|i| {
+            // Against the log's own trend, and beyond the noise of the
+            // user's own rate.
+            let judged = match (present(&trend, i), counts[i]) {
+                (Some(_), Some((expected, actual))) => {
+                    let expected = expected * (1.0 + base_trend.unwrap_or(0.0));
+                    let drop = expected - actual;
+                    (expected > 0.0 && drop >= thresholds.trend_z * expected.sqrt())
+                        .then(|| actual / expected - 1.0)
+                }
+                (Some(t), None) => Some(t),
+                (None, _) => None,
+            };
             let input = ChurnInput {
                 recency_days: recency[i],
-                usage_trend: present(&trend, i),
+                usage_trend: judged,
+                own_trend: present(&trend, i),
+                base_trend,
                 failure_rate: present(&failure, i),
                 top_segment: segments[i] == 0,
+                p_alive: lifetime
+                    .as_ref()
+                    .map(|l| l.p_alive[i])
+                    .filter(|p| !p.is_nan()),
+                overdue: Some(overdue[i]).filter(|o| !o.is_nan()),
             };
             let risk = classify(&input, thresholds);
             (risk, reason(&input, thresholds, risk))
@@ -73,6 +148,48 @@ pub fn user_insights(
         rfm,
         churn,
         reasons,
+        overdue,
+        lifetime,
+    })
+}
+
+/// The transactions a user's earlier rate expects in a trend window of
+/// `days` days: `frequency` transactions over the log's window
+/// (`frequency / volume` days, `volume` being `avg_daily_volume`), of which
+/// the last `days` hold `(1 + trend)` times the earlier rate. `None` when
+/// the numbers do not make a window.
+fn window_expectation(frequency: f64, volume: f64, days: f64, trend: f64) -> Option<f64> {
+    let window = frequency / volume;
+    // frequency = rate * (window - days) + (1 + trend) * rate * days.
+    let rate = frequency / (window + trend * days);
+    let expected = rate * days;
+    (expected.is_finite() && expected > 0.0).then_some(expected)
+}
+
+/// The whole log's trend over the trend window: the users' transactions in
+/// it over what their earlier rates expect, less 1; `None` without a user
+/// to tell.
+fn base_trend(counts: &[Option<(f64, f64)>]) -> Option<f64> {
+    let (expected, actual) = counts
+        .iter()
+        .flatten()
+        .fold((0.0, 0.0), |(e, a), &(x, y)| (e + x, a + y));
+    (expected > 0.0).then(|| actual / expected - 1.0)
+}
+
+/// The median of the non-NaN `values` (the mean of the middle two for an
+/// even count); `None` when there are none.
+fn median(values: &[f64]) -> Option<f64> {
+    let mut known: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if known.is_empty() {
+        return None;
+    }
+    known.par_sort_unstable_by(f64::total_cmp);
+    let n = known.len();
+    Some(if n % 2 == 1 {
+        known[n / 2]
+    } else {
+        (known[n / 2 - 1] + known[n / 2]) / 2.0
     })
 }
 
@@ -98,6 +215,9 @@ pub struct SegmentProfile {
     /// (churn risk, users), in [`ChurnRisk::ALL`] order; empty without
     /// churn risks.
     pub churn_mix: Vec<(String, u64)>,
+    /// The two or three features that set the segment apart, in business
+    /// terms (see [`super::describe`]).
+    pub traits: Vec<Trait>,
 }
 
 /// Profiles of segments `0..names.len()`.
@@ -142,8 +262,10 @@ pub fn profiles(
         }
     }
     let total_positive: f64 = positive.iter().sum();
+    let mut traits = describe(table, segments, k).into_iter();
     (0..k)
         .map(|s| SegmentProfile {
+            traits: traits.next().unwrap_or_default(),
             segment: s as u32,
             name: names[s].clone(),
             users: users[s],
@@ -237,7 +359,15 @@ mod tests {
     #[test]
     fn user_insights_need_the_rfm_columns() {
         let t = table(&["frequency", "monetary"], &[&[1.0, 2.0]]);
-        assert!(user_insights(&t, &[0], &ChurnThresholds::default()).is_none());
+        assert!(
+            user_insights(
+                &t,
+                &[0],
+                &ChurnThresholds::default(),
+                InsightContext::default()
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -259,7 +389,13 @@ mod tests {
                 &[3.0, 2.0, 1.0, f64::NAN, f64::NAN],
             ],
         );
-        let insights = user_insights(&t, &[0, 1, 1, 1], &ChurnThresholds::default()).unwrap();
+        let insights = user_insights(
+            &t,
+            &[0, 1, 1, 1],
+            &ChurnThresholds::default(),
+            InsightContext::default(),
+        )
+        .unwrap();
         assert_eq!(
             insights.churn,
             [

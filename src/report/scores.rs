@@ -2,7 +2,9 @@
 //! distance to the segment centre (scaled space), for a Gaussian mixture
 //! its membership probabilities, its silhouette when
 //! computed exactly, its RFM scores and RFM segment, its churn risk and
-//! the reason for it, and its feature values in original units (README,
+//! the reason for it, its overdue ratio, its P(alive), expected
+//! transactions and CLV over the horizon when the lifetime models were
+//! fitted, and its feature values in original units (README,
 //! "Clustering").
 
 use std::io::{self, Write};
@@ -48,7 +50,7 @@ pub struct Scores<'a> {
 }
 
 /// The columns between the segment's and the features'.
-const INSIGHT_COLUMNS: &[u8] = b",rfm_r,rfm_f,rfm_m,rfm_segment,churn_risk,churn_reason";
+const INSIGHT_COLUMNS: &[u8] = b",rfm_r,rfm_f,rfm_m,rfm_segment,churn_risk,churn_reason,overdue";
 
 impl Scores<'_> {
     /// Writes scores.csv: a header, then one row per user in the table's
@@ -77,6 +79,11 @@ impl Scores<'_> {
             buf.extend_from_slice(b",silhouette");
         }
         buf.extend_from_slice(INSIGHT_COLUMNS);
+        let lifetime = self.insights.and_then(|i| i.lifetime.as_ref());
+        if let Some(l) = lifetime {
+            let h = l.horizon_days;
+            buf.extend_from_slice(format!(",p_alive,expected_tx_{h}d,clv_{h}d").as_bytes());
+        }
         for c in &self.table.columns {
             buf.push(b',');
             push_text(&mut buf, c);
@@ -132,14 +139,17 @@ impl Scores<'_> {
                     push_text(&mut buf, insights.churn[i].name());
                     buf.push(b',');
                     push_text(&mut buf, &insights.reasons[i]);
+                    push_cell(&mut buf, insights.overdue[i]);
                 }
-                None => buf.extend_from_slice(b",,,,,,"),
+                None => buf.extend_from_slice(b",,,,,,,"),
+            }
+            if let Some(l) = lifetime {
+                push_cell(&mut buf, l.p_alive[i]);
+                push_cell(&mut buf, l.expected[i]);
+                push_cell(&mut buf, l.clv.as_ref().map_or(f64::NAN, |c| c[i]));
             }
             for &v in self.table.row(i) {
-                buf.push(b',');
-                if !v.is_nan() {
-                    push_float(&mut buf, v);
-                }
+                push_cell(&mut buf, v);
             }
             buf.push(b'\n');
             if buf.len() >= 1 << 20 {
@@ -148,5 +158,13 @@ impl Scores<'_> {
             }
         }
         out.write_all(&buf)
+    }
+}
+
+/// A comma and `v`; NaN is an empty cell.
+fn push_cell(buf: &mut Vec<u8>, v: f64) {
+    buf.push(b',');
+    if !v.is_nan() {
+        push_float(buf, v);
     }
 }

@@ -5,9 +5,12 @@
 use serde::Serialize;
 
 use crate::cluster::sweep::Sweep;
+use crate::features::cadence::Cadence;
+use crate::features::calendar::{Cohort, PeriodKind};
 use crate::features::table::FeatureTable;
 use crate::ingest::IngestReport;
 use crate::insights::activity::{Activity, ChannelMix, HourWeekday, StatusCount, WEEKDAYS};
+use crate::insights::btyd::{BgNbd, BtydError, Fitted, GammaGamma, LifetimeFit};
 use crate::insights::certainty::MixtureSummary;
 use crate::insights::churn::{ChurnRisk, ChurnThresholds};
 use crate::insights::communities::CommunitySummary;
@@ -15,12 +18,13 @@ use crate::insights::concentration::{Concentration, concentration};
 use crate::insights::rfm::RfmSegment;
 use crate::insights::segments::{SegmentProfile, UserInsights};
 use crate::insights::tree::TreeSummary;
-use crate::values::time::{MS_PER_DAY, format_iso};
+use crate::report::text::thousands;
+use crate::values::time::{MS_PER_DAY, day_of, format_iso};
 
 /// Summary format identifier and version, for readers of the JSON.
 pub const SUMMARY_FORMAT: &str = "segmint-summary";
 /// The version of the summary's layout that this crate writes.
-pub const SUMMARY_VERSION: u32 = 1;
+pub const SUMMARY_VERSION: u32 = 2;
 
 /// How many users the churn table lists.
 pub const AT_RISK_ROWS: usize = 25;
@@ -73,6 +77,175 @@ pub struct Summary {
     pub rfm: RfmSummary,
     /// Users and revenue per churn risk, and the users most at risk.
     pub churn: ChurnSummary,
+    /// The log's rhythm: users' gaps between active days, and the trend
+    /// window they gave.
+    pub cadence: CadenceSummary,
+    /// Revenue, transactions and active users per week or month.
+    pub trends: Trends,
+    /// Monthly acquisition cohorts and their users active each month
+    /// since.
+    pub cohorts: Vec<Cohort>,
+    /// The BG/NBD and Gamma-Gamma fits, P(alive), expected transactions
+    /// and CLV; `null` when the features they read are missing.
+    pub lifetime: Option<LifetimeSummary>,
+}
+
+/// The log's rhythm (see [`Cadence`]), and why the trend window has its
+/// length.
+#[derive(Clone, Debug, Serialize)]
+pub struct CadenceSummary {
+    /// Users, gaps, the trend window and its source.
+    #[serde(flatten)]
+    pub cadence: Cadence,
+    /// The trend window and why, in a sentence.
+    pub explanation: String,
+}
+
+/// Activity per period.
+#[derive(Clone, Debug, Serialize)]
+pub struct Trends {
+    /// `week` (logs up to 26 weeks long) or `month`.
+    pub period: PeriodKind,
+    /// Every period of the window, oldest first.
+    pub periods: Vec<TrendPeriod>,
+}
+
+/// One week's or month's activity.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrendPeriod {
+    /// Its first day, `YYYY-MM-DD`.
+    pub start: String,
+    /// Days of the period inside the observation window.
+    pub days_observed: u32,
+    /// Whether the window covers only part of it (a first or last period
+    /// cut short: its totals are not comparable with the others').
+    pub partial: bool,
+    /// Revenue, net of refunds.
+    pub revenue: f64,
+    /// Transactions.
+    pub transactions: u64,
+    /// Users with a transaction in the period.
+    pub active_users: u64,
+}
+
+/// A fitted model's parameters and fit, or why there is none.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelFit<P> {
+    /// The parameters; `null` when there is no fit.
+    pub params: Option<P>,
+    /// Customers fitted on.
+    pub customers: Option<u64>,
+    /// Mean log-likelihood per customer.
+    pub log_likelihood: Option<f64>,
+    /// Newton iterations.
+    pub iterations: Option<u32>,
+    /// Why there is no fit; `null` when there is one.
+    pub error: Option<String>,
+}
+
+impl<P: Copy> ModelFit<P> {
+    /// The record of a fit, or of why there is none.
+    pub fn new(fit: &Result<Fitted<P>, BtydError>) -> Self {
+        match fit {
+            Ok(f) => ModelFit {
+                params: Some(f.params),
+                customers: Some(f.customers),
+                log_likelihood: Some(f.log_likelihood),
+                iterations: Some(f.iterations),
+                error: None,
+            },
+            Err(e) => ModelFit {
+                params: None,
+                customers: None,
+                log_likelihood: None,
+                iterations: None,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+impl ModelFit<BgNbd> {
+    /// `BG/NBD r 0.272, alpha 5.06, a 0.802, b 2.32 (4,000 customers)`,
+    /// or why there is no fit.
+    pub fn describe(&self) -> String {
+        match (&self.params, &self.error) {
+            (Some(p), _) => format!(
+                "BG/NBD r {}, alpha {}, a {}, b {} ({} customers)",
+                sig(p.r),
+                sig(p.alpha),
+                sig(p.a),
+                sig(p.b),
+                thousands(self.customers.unwrap_or(0))
+            ),
+            (None, e) => format!("no BG/NBD: {}", e.as_deref().unwrap_or("not fitted")),
+        }
+    }
+}
+
+impl ModelFit<GammaGamma> {
+    /// `Gamma-Gamma p 6.14, q 3.86, v 14.5 (2,707 repeat customers)`, or
+    /// why there is no fit.
+    pub fn describe(&self) -> String {
+        match (&self.params, &self.error) {
+            (Some(p), _) => format!(
+                "Gamma-Gamma p {}, q {}, v {} ({} repeat customers)",
+                sig(p.p),
+                sig(p.q),
+                sig(p.v),
+                thousands(self.customers.unwrap_or(0))
+            ),
+            (None, e) => format!("no Gamma-Gamma: {}", e.as_deref().unwrap_or("not fitted")),
+        }
+    }
+}
+
+/// Three significant digits.
+fn sig(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    format!("{v:.digits$}")
+}
+
+/// Lifetime value (README, "Lifetime value").
+#[derive(Clone, Debug, Serialize)]
+pub struct LifetimeSummary {
+    /// Days ahead the expectations cover.
+    pub horizon_days: u32,
+    /// Discount rate per 30 days of the CLV.
+    pub discount_rate: f64,
+    /// BG/NBD: r, alpha, a, b.
+    pub bgnbd: ModelFit<BgNbd>,
+    /// Gamma-Gamma: p, q, v.
+    pub gamma_gamma: ModelFit<GammaGamma>,
+    /// Mean P(alive) over the users; `null` without BG/NBD.
+    pub mean_p_alive: Option<f64>,
+    /// Users whose P(alive) is below the churn rules' `p_alive_risk`.
+    pub likely_gone: Option<u64>,
+    /// Expected transactions of all users over the horizon.
+    pub expected_transactions: Option<f64>,
+    /// CLV of all users over the horizon; `null` without Gamma-Gamma.
+    pub clv: Option<f64>,
+    /// CLV of the users at churn risk (every risk but Safe): the value
+    /// at risk.
+    pub value_at_risk: Option<f64>,
+    /// Per segment, segment 0 first: mean P(alive) and total CLV.
+    pub segments: Vec<SegmentValue>,
+}
+
+/// One segment's lifetime value.
+#[derive(Clone, Debug, Serialize)]
+pub struct SegmentValue {
+    /// The segment's name.
+    pub segment: String,
+    /// Mean P(alive) of its users.
+    pub mean_p_alive: Option<f64>,
+    /// Expected transactions of its users over the horizon.
+    pub expected_transactions: Option<f64>,
+    /// CLV of its users over the horizon.
+    pub clv: Option<f64>,
 }
 
 /// Rows of the inputs the numbers do not count.
@@ -113,8 +286,15 @@ pub struct Kpis {
     pub arpu: f64,
     /// Users with a transaction in the last 7 days.
     pub active_last_7d: u64,
+    /// Users with a transaction in the trend window (`recent_days`, the
+    /// last days the log's cadence makes comparable).
+    pub active_recent: u64,
+    /// Days of the trend window.
+    pub recent_days: u32,
     /// Users without a transaction for more than `--dormant-days` days
-    /// (`is_dormant`).
+    /// and more than `--dormant-gaps` of their expected gaps, as the
+    /// Dormant rule has it (whether or not an earlier rule gave them
+    /// another risk).
     pub dormant_users: u64,
     /// Users whose churn risk is not Safe.
     pub at_risk_users: u64,
@@ -230,9 +410,12 @@ pub struct ChurnSummary {
     pub thresholds: ChurnThresholds,
     /// One row per risk, in [`ChurnRisk::ALL`] order.
     pub risks: Vec<RiskCount>,
-    /// The users most worth a call: every risk but Safe, riskiest first,
-    /// then by revenue; at most [`AT_RISK_ROWS`].
+    /// The users most worth a call: every risk but Safe, by CLV when the
+    /// lifetime models were fitted (the value at risk first), else
+    /// riskiest first, then by revenue; at most [`AT_RISK_ROWS`].
     pub at_risk: Vec<AtRiskUser>,
+    /// What `at_risk` is ranked by: `clv` or `risk`.
+    pub ranked_by: &'static str,
 }
 
 /// One churn risk's users and revenue.
@@ -263,12 +446,20 @@ pub struct AtRiskUser {
     pub transactions: u64,
     /// Days from its last transaction to as_of.
     pub recency_days: f64,
-    /// `avg_daily_last_7d / avg_daily_prev - 1` (-0.3 is a 30% drop);
-    /// `null` when it had no activity on the window's earlier days.
-    pub usage_trend: Option<f64>,
+    /// The usage trend over the trend window (`cadence_trend`, -0.3 is a
+    /// 30% drop); `null` when it had no activity on the window's earlier
+    /// days.
+    pub trend: Option<f64>,
     /// Failed transactions over those with a status, in [0, 1]; `null`
     /// when none of them has a status.
     pub failure_rate: Option<f64>,
+    /// Days since the last transaction over the user's expected gap;
+    /// `null` when unknown.
+    pub overdue: Option<f64>,
+    /// P(alive); `null` without BG/NBD.
+    pub p_alive: Option<f64>,
+    /// CLV over the horizon; `null` without Gamma-Gamma.
+    pub clv: Option<f64>,
 }
 
 /// Everything a summary is made from.
@@ -308,6 +499,9 @@ pub struct Parts<'a> {
     pub tree: Option<TreeSummary>,
     /// A Leiden fit's communities; `None` for other methods.
     pub communities: Option<CommunitySummary>,
+    /// The lifetime models' fits; `None` when the table lacks their
+    /// columns.
+    pub lifetime: Option<&'a LifetimeFit>,
 }
 
 impl Summary {
@@ -332,6 +526,7 @@ impl Summary {
             mixture,
             tree,
             communities,
+            lifetime,
         } = parts;
         let users = &table.users;
         let revenue: Vec<f64> = users.iter().map(|u| u.monetary.to_f64()).collect();
@@ -366,12 +561,25 @@ impl Summary {
         let mut flagged: Vec<usize> = (0..users.len())
             .filter(|&i| insights.churn[i] != ChurnRisk::Safe)
             .collect();
-        flagged.sort_by(|&a, &b| {
-            risk_index(insights.churn[a])
-                .cmp(&risk_index(insights.churn[b]))
-                .then(revenue[b].total_cmp(&revenue[a]))
-                .then(users[a].user_id.cmp(&users[b].user_id))
-        });
+        let scores = insights.lifetime.as_ref();
+        let clv = scores.and_then(|l| l.clv.as_deref());
+        let known = |v: f64| Some(v).filter(|v| !v.is_nan());
+        match clv {
+            Some(clv) => flagged.sort_by(|&a, &b| {
+                // NaN (no value) last.
+                let value = |i: usize| known(clv[i]).unwrap_or(f64::NEG_INFINITY);
+                value(b)
+                    .total_cmp(&value(a))
+                    .then(risk_index(insights.churn[a]).cmp(&risk_index(insights.churn[b])))
+                    .then(users[a].user_id.cmp(&users[b].user_id))
+            }),
+            None => flagged.sort_by(|&a, &b| {
+                risk_index(insights.churn[a])
+                    .cmp(&risk_index(insights.churn[b]))
+                    .then(revenue[b].total_cmp(&revenue[a]))
+                    .then(users[a].user_id.cmp(&users[b].user_id))
+            }),
+        }
         let at_risk = flagged
             .iter()
             .take(AT_RISK_ROWS)
@@ -383,11 +591,14 @@ impl Summary {
                 revenue: revenue[i],
                 transactions: users[i].frequency,
                 recency_days: users[i].recency_days,
-                usage_trend: users[i].usage_trend,
+                trend: users[i].cadence_trend,
                 failure_rate: users[i].failure_rate,
+                overdue: known(insights.overdue[i]),
+                p_alive: scores.and_then(|l| known(l.p_alive[i])),
+                clv: clv.and_then(|c| known(c[i])),
             })
             .collect();
-
+        let recent_from = day_of(table.as_of_ms) - i64::from(table.cadence.trend_days) + 1;
         let kpis = Kpis {
             users: users.len() as u64,
             transactions: activity.transactions,
@@ -399,10 +610,81 @@ impl Summary {
                 total_revenue / users.len() as f64
             },
             active_last_7d: users.iter().filter(|u| u.avg_daily_last_7d > 0.0).count() as u64,
-            dormant_users: users.iter().filter(|u| u.is_dormant).count() as u64,
+            active_recent: users
+                .iter()
+                .filter(|u| day_of(u.last_seen_ms) >= recent_from)
+                .count() as u64,
+            recent_days: table.cadence.trend_days,
+            // As the Dormant rule sees them (whatever rule came first).
+            dormant_users: (0..users.len())
+                .filter(|&i| {
+                    let late = insights.overdue[i];
+                    users[i].recency_days > thresholds.dormant_days
+                        && (late.is_nan() || late > thresholds.dormant_gaps)
+                })
+                .count() as u64,
             at_risk_users: flagged.len() as u64,
             // From +0: an empty f64 sum is -0, which prints as "-0.00".
             revenue_at_risk: flagged.iter().fold(0.0, |total, &i| total + revenue[i]),
+        };
+        let lifetime = lifetime.map(|fit| {
+            let sum = |values: &[f64], pick: &dyn Fn(usize) -> bool| {
+                (0..values.len())
+                    .filter(|&i| pick(i) && !values[i].is_nan())
+                    .fold(0.0, |t, i| t + values[i])
+            };
+            let mean = |values: &[f64], pick: &dyn Fn(usize) -> bool| {
+                let (total, count) = (0..values.len())
+                    .filter(|&i| pick(i) && !values[i].is_nan())
+                    .fold((0.0, 0u64), |(t, c), i| (t + values[i], c + 1));
+                (count > 0).then(|| total / count as f64)
+            };
+            let all = |_: usize| true;
+            LifetimeSummary {
+                horizon_days: fit.model.options.horizon_days,
+                discount_rate: fit.model.options.discount_rate,
+                bgnbd: ModelFit::new(&fit.bgnbd),
+                gamma_gamma: ModelFit::new(&fit.gamma_gamma),
+                mean_p_alive: scores.and_then(|l| mean(&l.p_alive, &all)),
+                likely_gone: scores.map(|l| {
+                    l.p_alive
+                        .iter()
+                        .filter(|&&p| p < thresholds.p_alive_risk)
+                        .count() as u64
+                }),
+                expected_transactions: scores.map(|l| sum(&l.expected, &all)),
+                clv: clv.map(|c| sum(c, &all)),
+                value_at_risk: clv.map(|c| sum(c, &|i| insights.churn[i] != ChurnRisk::Safe)),
+                segments: (0..k)
+                    .map(|s| {
+                        let of = |i: usize| segments[i] as usize == s;
+                        SegmentValue {
+                            segment: names[s].clone(),
+                            mean_p_alive: scores.and_then(|l| mean(&l.p_alive, &of)),
+                            expected_transactions: scores.map(|l| sum(&l.expected, &of)),
+                            clv: clv.map(|c| sum(c, &of)),
+                        }
+                    })
+                    .collect(),
+            }
+        });
+        let calendar = &table.calendar;
+        let period_revenue = std::mem::take(&mut activity.period_revenue);
+        let trends = Trends {
+            period: calendar.period,
+            periods: calendar
+                .periods
+                .iter()
+                .zip(&period_revenue)
+                .map(|(p, &revenue)| TrendPeriod {
+                    start: p.start.clone(),
+                    days_observed: p.days_observed,
+                    partial: p.partial,
+                    revenue,
+                    transactions: p.transactions,
+                    active_users: p.active_users,
+                })
+                .collect(),
         };
         let heatmaps = std::mem::take(&mut activity.segment_heatmaps);
         Summary {
@@ -457,7 +739,15 @@ impl Summary {
                     })
                     .collect(),
                 at_risk,
+                ranked_by: if clv.is_some() { "clv" } else { "risk" },
             },
+            cadence: CadenceSummary {
+                explanation: table.cadence.explain(),
+                cadence: table.cadence.clone(),
+            },
+            trends,
+            cohorts: calendar.cohorts.clone(),
+            lifetime,
         }
     }
 

@@ -11,10 +11,11 @@ use crate::cluster::hierarchical::{Dendrogram, HierarchicalParams, Merge, Tree};
 use crate::cluster::metrics::{cheap_metrics, silhouettes};
 use crate::cluster::{ClusterError, KMeansParams, Metrics, ParamsError, SilhouetteMode, Sweep};
 use crate::error::Error;
+use crate::insights::btyd::{LifetimeFit, LifetimeOptions, fit_lifetime};
 use crate::insights::certainty::{MixtureSummary, RaisedSegment, certainty};
 use crate::insights::churn::ChurnThresholds;
 use crate::insights::naming::{default_names, segment_ranks};
-use crate::insights::segments::{UserInsights, user_insights};
+use crate::insights::segments::{InsightContext, UserInsights, user_insights};
 use crate::report::scores::Scores;
 
 use super::model::{
@@ -236,7 +237,7 @@ pub fn ks_to_sweep(k: KChoice, range: &[usize], users: usize) -> Result<Vec<usiz
 }
 
 /// How the chosen fit's segments are named and judged.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SegmentOptions {
     /// One name per segment, highest value first; `None`: the default
     /// names for K.
@@ -244,6 +245,9 @@ pub struct SegmentOptions {
     /// The thresholds each user's churn risk is judged by; the model
     /// keeps them for `score`.
     pub churn: ChurnThresholds,
+    /// The horizon and discount of each user's expected transactions and
+    /// CLV; the model keeps them for `score`.
+    pub lifetime: LifetimeOptions,
 }
 
 /// Users placed in segments: by a fit, or by a model (`score`).
@@ -314,6 +318,9 @@ pub struct Segmentation {
     pub placement: Placement,
     /// The metrics of the segments written.
     pub metrics: Metrics,
+    /// The lifetime-value models' fits (or why there are none); `None`
+    /// for a table without the columns they read.
+    pub lifetime: Option<LifetimeFit>,
 }
 
 impl Segmentation {
@@ -426,6 +433,7 @@ impl Segmentation {
                 },
             },
             churn: options.churn,
+            lifetime: None,
             users: points.n(),
             silhouette: None,
         };
@@ -501,7 +509,17 @@ impl Segmentation {
             *inertia = metrics.inertia;
         }
         model.silhouette = metrics.silhouette;
-        let insights = user_insights(&prepared.table, &segments, &model.churn);
+        // Fitted on the users, whatever their segments: both models
+        // describe the whole customer base.
+        let lifetime = crate::insights::btyd::customers(&prepared.table)
+            .is_ok()
+            .then(|| fit_lifetime(&prepared.table, options.lifetime));
+        model.lifetime = lifetime.as_ref().map(|l| l.model);
+        let context = InsightContext {
+            lifetime: model.lifetime.as_ref(),
+            trend_days: model.input.trend_days(),
+        };
+        let insights = user_insights(&prepared.table, &segments, &model.churn, context);
         let placement = Placement {
             distances: roots(&squared, points),
             probabilities: placed.probabilities,
@@ -520,6 +538,7 @@ impl Segmentation {
             model,
             placement,
             metrics,
+            lifetime,
         })
     }
 }

@@ -34,6 +34,7 @@
 //! use segmint::features::FeatureOptions;
 //! use segmint::features::matrix::NumericTable;
 //! use segmint::ingest::{IngestOptions, Input};
+//! use segmint::insights::btyd::LifetimeOptions;
 //! use segmint::insights::churn::ChurnThresholds;
 //! use segmint::segment::{self, InputSchema, KChoice, Method, Scaling, SegmentOptions};
 //!
@@ -53,6 +54,7 @@
 //! let segments = SegmentOptions {
 //!     names: None,
 //!     churn: ChurnThresholds::default(),
+//!     lifetime: LifetimeOptions::default(),
 //! };
 //! let backend = Backend::Cpu;
 //! let fitted = segment::fit(&backend, &prepared, &method, &ks, k, &segments, SilhouetteMode::Auto)?;
@@ -85,7 +87,7 @@ use crate::features::matrix::{FeatureMatrix, NumericTable};
 use crate::features::{FeatureOptions, FeatureRows, FeatureTable};
 use crate::ingest::{IngestError, IngestOptions, IngestReport, Ingested, Input, ingest};
 use crate::insights::naming::NamingError;
-use crate::insights::segments::user_insights;
+use crate::insights::segments::{InsightContext, user_insights};
 
 /// Reads transaction logs into finished per-user rows (what `features`
 /// writes without building a table); `progress` hears of the bytes read.
@@ -303,7 +305,11 @@ pub fn score(
     )?
     .pop()
     .flatten();
-    let insights = user_insights(table, &segments, &model.churn);
+    let context = InsightContext {
+        lifetime: model.lifetime.as_ref(),
+        trend_days: model.input.trend_days(),
+    };
+    let insights = user_insights(table, &segments, &model.churn, context);
     Ok(Placement {
         distances: fit::roots(&squared, points),
         probabilities: placed.probabilities,

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::features::FeatureOptions;
 use crate::features::matrix::{FeatureError, FeatureMatrix, FeatureSpec, NumericTable, Scaler};
 use crate::ingest::{ColumnNames, Delimiter, IngestOptions, TimeFormat};
+use crate::insights::btyd::Lifetime;
 use crate::insights::churn::ChurnThresholds;
 
 /// Users placed by a model: see [`Model::place`].
@@ -57,6 +58,10 @@ pub const MODEL_FORMAT: &str = "segmint-model";
 /// files still load, as the K-Means models they are.
 pub const MODEL_VERSION: u32 = 3;
 
+/// The trend window of a model written before windows followed the log's
+/// cadence: the 7 days of `usage_trend`.
+const LEGACY_TREND_DAYS: u32 = 7;
+
 /// How the fitted users were read, so `score` reads new ones alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -95,6 +100,12 @@ pub enum InputSchema {
         /// `--dormant-days`: days without a transaction beyond which a
         /// user's `is_dormant` feature is set.
         dormant_days: f64,
+        /// The trend window of `cadence_trend` the fitted users had (given
+        /// by `--trend-days` or chosen from their cadence), so that new
+        /// users' trends are measured alike; absent in models written
+        /// before it existed (the window is then chosen again).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trend_days: Option<u32>,
     },
     /// The ids of an edge list alone (`--edges-input` without logs or a
     /// table): each user's features are its degree and strength in the
@@ -126,6 +137,19 @@ impl InputSchema {
             time_format: options.time_format.to_string(),
             success_statuses: options.success_statuses.clone(),
             dormant_days: features.dormant_days,
+            trend_days: features.trend_days,
+        }
+    }
+
+    /// The trend window the fitted users' `cadence_trend` had (a model
+    /// written before windows followed the cadence: the 7 days it knew);
+    /// `None` for other inputs.
+    pub fn trend_days(&self) -> Option<u32> {
+        match self {
+            InputSchema::Transactions { trend_days, .. } => {
+                Some(trend_days.unwrap_or(LEGACY_TREND_DAYS))
+            }
+            InputSchema::FeatureTable { .. } | InputSchema::Edges {} => None,
         }
     }
 
@@ -154,6 +178,7 @@ impl InputSchema {
             time_format,
             success_statuses,
             dormant_days,
+            trend_days,
         } = self
         else {
             return None;
@@ -178,6 +203,7 @@ impl InputSchema {
         let features = FeatureOptions {
             as_of,
             dormant_days: *dormant_days,
+            trend_days: Some(trend_days.unwrap_or(LEGACY_TREND_DAYS)),
         };
         Some((options, features))
     }
@@ -228,6 +254,13 @@ pub struct Model {
     pub segment_names: Vec<String>,
     /// The churn early-warning thresholds `score` applies.
     pub churn: ChurnThresholds,
+    /// The lifetime-value models fitted on the users (BG/NBD's r, alpha,
+    /// a, b; Gamma-Gamma's p, q, v), the horizon and the discount rate:
+    /// `score` predicts new users' P(alive), expected transactions and
+    /// CLV with them. `None` (absent) for a model of a table without the
+    /// columns they need, or written before they existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<Lifetime>,
     /// Fit statistics, for the record: users fitted on, and the
     /// silhouette of their segments.
     pub users: usize,
@@ -642,6 +675,7 @@ impl From<ModelV2> for Model {
             segment_order_by: m.segment_order_by,
             segment_names: m.segment_names,
             churn: m.churn,
+            lifetime: None,
             users: m.users,
             silhouette: m.silhouette,
         }
@@ -878,6 +912,45 @@ impl Model {
         self.churn
             .validate()
             .map_err(|e| format!("churn.{e}").replace(", got ", ", found "))?;
+        if let Some(lifetime) = &self.lifetime {
+            lifetime
+                .options
+                .validate()
+                .map_err(|e| format!("lifetime.{e}").replace(", got ", ", found "))?;
+            let positive = |name: &str, v: f64| {
+                if v > 0.0 && v.is_finite() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "lifetime.{name} must be a finite number > 0, found {v}"
+                    ))
+                }
+            };
+            if let Some(bg) = &lifetime.bgnbd {
+                for (name, v) in [
+                    ("bgnbd.r", bg.r),
+                    ("bgnbd.alpha", bg.alpha),
+                    ("bgnbd.a", bg.a),
+                    ("bgnbd.b", bg.b),
+                ] {
+                    positive(name, v)?;
+                }
+            }
+            if let Some(gg) = &lifetime.gamma_gamma {
+                for (name, v) in [
+                    ("gamma_gamma.p", gg.p),
+                    ("gamma_gamma.q", gg.q - 1.0),
+                    ("gamma_gamma.v", gg.v),
+                ] {
+                    positive(name, v).map_err(|e| {
+                        e.replace(
+                            "q must be a finite number > 0",
+                            "q must be a finite number > 1",
+                        )
+                    })?;
+                }
+            }
+        }
         let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
         if centres.iter().any(|c| c.len() != d || !finite(c)) {
             return Err(format!("every centre must hold {d} finite numbers"));
@@ -1096,6 +1169,7 @@ mod tests {
             segment_order_by: "x".into(),
             segment_names: vec!["High".into(), "Low".into()],
             churn: ChurnThresholds::default(),
+            lifetime: None,
             users: 10,
             silhouette: Some(0.5),
         }
@@ -1171,6 +1245,7 @@ mod tests {
                     time_format: "auto".into(),
                     success_statuses: vec![],
                     dormant_days: -5.0,
+                    trend_days: None,
                 }
             })
             .starts_with("input.dormant_days")

@@ -152,6 +152,7 @@ impl Periods {
         let options = SegmentOptions {
             names: None,
             churn: ChurnThresholds::default(),
+            ..SegmentOptions::default()
         };
         let fitted = super::fit(
             backend,

@@ -200,6 +200,13 @@ impl std::ops::Add for Money {
     }
 }
 
+impl std::ops::Sub for Money {
+    type Output = Money;
+    fn sub(self, other: Money) -> Money {
+        Money(self.0 - other.0)
+    }
+}
+
 impl std::ops::AddAssign for Money {
     fn add_assign(&mut self, other: Money) {
         self.0 += other.0;

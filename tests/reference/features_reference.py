@@ -12,12 +12,13 @@ What it is
     --amount-col/--channel-col/--status-col (header name, or 1-based position
     with --no-header), --no-header, --delimiter (, ; tab | whitespace),
     --time-format (auto = ISO only here, iso, ymd, unix, unix-ms), --as-of,
-    --success-status, --dormant-days. Money is summed with decimal.Decimal and
-    times are exact integer milliseconds since 1970-01-01T00:00:00Z.
+    --success-status, --dormant-days, --trend-days. Money is summed with
+    decimal.Decimal and times are exact integer milliseconds since
+    1970-01-01T00:00:00Z; medians of day gaps are exact fractions.
 
 Python version
     Written and run with CPython 3.11.7; uses only the standard library
-    (argparse, csv, datetime, decimal, io, re, sys, os).
+    (argparse, csv, datetime, decimal, fractions, io, math, re, sys, os).
 
 How to run
     Regenerate every expected file listed in tests/fixtures/features/cases.txt
@@ -38,10 +39,12 @@ import argparse
 import csv
 import datetime
 import io
+import math
 import os
 import re
 import sys
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 MS_PER_SECOND = 1000
 MS_PER_HOUR = 3_600_000
@@ -265,10 +268,68 @@ def load(args):
 
 
 # --------------------------------------------------------------------------
+# Cadence: gaps between active days and the trend window W.
+# --------------------------------------------------------------------------
+
+def median(values):
+    """Exact median (a Fraction) of integers or Fractions; the median of an
+    even count is the mean of the two middle values."""
+    ordered = sorted(Fraction(v) for v in values)
+    n = len(ordered)
+    if n == 0:
+        raise ReferenceError("median of nothing")
+    middle = n // 2
+    if n % 2 == 1:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def gap_median(days):
+    """Median gap between consecutive distinct active days (sorted ints), or
+    None for a single active day."""
+    if len(days) < 2:
+        return None
+    return median(b - a for a, b in zip(days, days[1:]))
+
+
+def trend_days(args, gap_medians, window_days):
+    """The trend window W of cadence_trend.
+
+    --trend-days N when given (no further adjustment). Otherwise from the
+    log's cadence: g = median of the users' gap_days (users with at least two
+    active days); none: W = 7; else W = max(7, 7 * ceil(3g / 7)), then at most
+    half the window: if W > window_days // 2, W = max(7, window_days // 2).
+    """
+    if args.trend_days is not None:
+        return args.trend_days
+    if not gap_medians:
+        return 7
+    g = median(gap_medians)
+    w = max(7, 7 * math.ceil(3 * g / 7))  # exact: g is a Fraction
+    if w > window_days // 2:
+        w = max(7, window_days // 2)
+    return w
+
+
+def trend(count_last, frequency, days_last, prev_days):
+    """(count_last / days_last) / avg_prev - 1, with avg_prev = the user's
+    daily transactions before the last `days_last` days; None when there are
+    no previous days or avg_prev is 0. The same arithmetic, in the same
+    order, as usage_trend (days_last = 7)."""
+    if prev_days <= 0:
+        return None
+    prev = (frequency - count_last) / prev_days
+    if prev == 0:
+        return None
+    return (count_last / days_last) / prev - 1
+
+
+# --------------------------------------------------------------------------
 # Features.
 # --------------------------------------------------------------------------
 
 def compute(args):
+    """The feature table (header first) and the trend window W it used."""
     transactions, as_of, has_channel, has_status = load(args)
     successes = {s.strip().lower() for s in args.success_status.split(",") if s.strip()}
     channels = sorted({t[3] for t in transactions if t[3] != ""},
@@ -283,12 +344,21 @@ def compute(args):
     for t in transactions:
         by_user.setdefault(t[0], []).append(t)
 
+    # Active days (distinct UTC dates) per user, sorted, and their gap medians;
+    # W needs every user's gap_days before any row is written.
+    active = {u: sorted({day_of(t[1]) for t in txs}) for u, txs in by_user.items()}
+    gaps = {u: gap_median(days) for u, days in active.items()}
+    w = trend_days(args, [g for g in gaps.values() if g is not None], window_days)
+    w_first_day = as_of_day - w + 1  # first of the last W days
+    w_prev_days = w_first_day - window_start  # days from window_start to as_of_day - W
+
     header = ["user_id", "frequency", "monetary", "first_seen", "last_seen",
               "recency_days", "tenure_days", "active_days", "active_hours",
+              "active_span_days", "age_days", "gap_days", "repeat_spend",
               "channel_diversity"]
     header += ["share_" + c for c in channels]
     header += ["success_rate", "failure_rate", "avg_daily_volume", "avg_daily_last_7d",
-               "avg_daily_prev", "usage_trend", "is_dormant"]
+               "avg_daily_prev", "usage_trend", "cadence_trend", "is_dormant"]
 
     out = [header]
     for user in sorted(by_user, key=lambda u: u.encode("utf-8")):
@@ -299,11 +369,22 @@ def compute(args):
         last = max(t[1] for t in txs)
         recency = (as_of - last) / MS_PER_DAY
         tenure = (as_of - first) / MS_PER_DAY
-        active_days = len({day_of(t[1]) for t in txs})
+        days = active[user]
+        active_days = len(days)
         active_hours = len({hour_of(t[1]) for t in txs})  # hour index = (date, hour)
         row = [user, str(frequency), format_decimal(monetary), format_time(first),
                format_time(last), format_float(recency), format_float(tenure),
                str(active_days), str(active_hours)]
+        # BG/NBD-style cadence: span and age in whole days, median gap, and
+        # the mean spend per repeat day (everything after the first day).
+        row.append(str(days[-1] - days[0]))
+        row.append(str(as_of_day - days[0]))
+        row.append(format_float(gaps[user]) if gaps[user] is not None else "")
+        if active_days > 1:
+            first_day_spend = sum((t[2] for t in txs if day_of(t[1]) == days[0]), Decimal(0))
+            row.append(format_float(float(monetary - first_day_spend) / (active_days - 1)))
+        else:
+            row.append("")
         user_channels = [t[3] for t in txs]
         row.append(str(len({c for c in user_channels if c != ""})) if has_channel else "")
         for c in channels:
@@ -320,12 +401,23 @@ def compute(args):
         if prev_days > 0:
             prev = sum(1 for t in txs if day_of(t[1]) < last7_first_day) / prev_days
             row.append(format_float(prev))
-            row.append(format_float(last7 / prev - 1) if prev != 0 else "")
+            usage_trend = format_float(last7 / prev - 1) if prev != 0 else ""
         else:
-            row += ["", ""]
+            row.append("")
+            usage_trend = ""
+        row.append(usage_trend)
+        count_last_w = sum(1 for t in txs if day_of(t[1]) >= w_first_day)
+        cadence = trend(count_last_w, frequency, w, w_prev_days)
+        cadence_trend = format_float(cadence) if cadence is not None else ""
+        # cadence_trend over 7 days is usage_trend, to the last bit.
+        count_last7 = sum(1 for t in txs if day_of(t[1]) >= last7_first_day)
+        trend7 = trend(count_last7, frequency, 7, prev_days)
+        assert (format_float(trend7) if trend7 is not None else "") == usage_trend, user
+        assert w != 7 or cadence_trend == usage_trend, (user, cadence_trend, usage_trend)
+        row.append(cadence_trend)
         row.append("true" if recency > args.dormant_days else "false")
         out.append(row)
-    return out
+    return out, w
 
 
 def to_csv(table):
@@ -333,6 +425,16 @@ def to_csv(table):
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerows(table)
     return buffer.getvalue()
+
+
+def trend_days_arg(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--trend-days needs an integer >= 1, not {text!r}")
+    return value
 
 
 def parser():
@@ -351,6 +453,10 @@ def parser():
     p.add_argument("--as-of")
     p.add_argument("--success-status", default="delivered,read,opened,clicked")
     p.add_argument("--dormant-days", type=float, default=30.0)
+    p.add_argument("--trend-days", type=trend_days_arg,
+                   help="cadence_trend's window W in days (default: from the log's cadence)")
+    p.add_argument("--print-trend-days", action="store_true",
+                   help="print the trend window W on stderr (not a segmint option)")
     p.add_argument("--chunk-bytes", type=int,
                    help="segmint's parallel chunk size: accepted, no effect on features")
     p.add_argument("--cases", help="cases file: regenerate (or --check) every expected file")
@@ -399,7 +505,9 @@ def run_cases(cases_path, check):
     for case in read_cases(cases_path):
         args = parser().parse_args(case["args"])
         args.inputs = [os.path.join(folder, i) for i in case["inputs"]]
-        text = to_csv(compute(args))
+        table, w = compute(args)
+        text = to_csv(table)
+        print(f"{case['name']}: W = {w}", file=sys.stderr)
         expected = case["expected"]
         if expected in produced and produced[expected][1] != text:
             raise ReferenceError(
@@ -434,7 +542,10 @@ def main(argv=None):
             return run_cases(args.cases, args.check)
         if not args.inputs or not args.output:
             parser().error("give INPUT... and -o OUTPUT, or --cases FILE")
-        text = to_csv(compute(args))
+        table, w = compute(args)
+        if args.print_trend_days:
+            print(f"trend window W = {w} days", file=sys.stderr)
+        text = to_csv(table)
         if args.output == "-":
             sys.stdout.write(text)
         else:

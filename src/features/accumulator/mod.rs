@@ -15,7 +15,9 @@ mod user;
 
 pub use self::partition::{AddScratch, FinishedUsers, Partition};
 pub use self::row::{INLINE_KEY, Row, WideRow, hash_key, hash_packed, pack_key, partition_of};
-pub use self::user::{Activity, DayLists, RecentDays, UserAccumulator, UserKey};
+pub use self::user::{
+    Activity, DayEntry, DayLists, RecentDays, UserAccumulator, UserKey, median_of_integers,
+};
 
 /// Most distinct channel values a run accepts: a channel column is a
 /// handful of categories, and each becomes an output column.
@@ -229,6 +231,7 @@ mod tests {
             keys: user_keys,
             users,
             activity,
+            ..
         } = finished;
         for ((key, mut user), activity) in user_keys.iter().zip(users).zip(activity) {
             let (_, mut want) = expected.iter().find(|(k, _)| **k == **key).unwrap().clone();

@@ -19,6 +19,8 @@ pub struct FinishedUsers {
     pub users: Vec<UserAccumulator>,
     /// Each user's distinct active hours and days.
     pub activity: Vec<Activity>,
+    /// The users' active days (see [`UserAccumulator::days`]).
+    pub day_lists: DayLists,
 }
 
 /// A user of a partition's index: the key, packed (see [`pack_key`]) or
@@ -214,6 +216,7 @@ impl Partition {
             keys,
             users,
             activity,
+            day_lists,
         }
     }
 }

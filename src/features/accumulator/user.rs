@@ -87,7 +87,7 @@ impl RecentDays {
 /// partition is only ever touched by one thread at a time.
 #[derive(Debug, Default)]
 pub struct DayLists {
-    entries: Vec<(i32, u32)>,
+    entries: Vec<DayEntry>,
     /// Offsets of free slices; `free[k]` holds slices of `4 << k` entries.
     free: Vec<Vec<usize>>,
 }
@@ -103,7 +103,8 @@ impl DayLists {
             return at;
         }
         let at = self.entries.len();
-        self.entries.resize(at + capacity as usize, (0, 0));
+        self.entries
+            .resize(at + capacity as usize, DayEntry::default());
         at
     }
 
@@ -116,17 +117,31 @@ impl DayLists {
     }
 }
 
+/// One active day of a user: the day (since 1970-01-01), a 24-bit mask of
+/// its active UTC hours and its transactions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayEntry {
+    /// UTC days since 1970-01-01.
+    pub day: i32,
+    /// Bit h set: a transaction in UTC hour h of the day.
+    pub mask: u32,
+    /// Transactions on the day.
+    pub count: u32,
+}
+
 /// The UTC hours with a transaction, as days with a 24-bit mask of their
-/// hours: a day takes 8 bytes however many of its hours are active, and
-/// rows of a day already seen (most of them: logs run in time order) only
-/// set a bit.
+/// hours and a count of their transactions: a day takes 12 bytes however
+/// many of its hours are active, and rows of a day already seen (most of
+/// them: logs run in time order) only set a bit and count.
 #[derive(Clone, Debug, Default)]
 pub(super) struct ActiveHours {
-    /// The day of the last row, and its hours so far: kept here until a
-    /// row of another day comes, so users with one active day, and the
-    /// rows of every user's current day, never touch the list.
+    /// The day of the last row, its hours and transactions so far: kept
+    /// here until a row of another day comes, so users with one active
+    /// day, and the rows of every user's current day, never touch the
+    /// list.
     day: i32,
     mask: u32,
+    count: u32,
     /// Earlier (day, hour mask) pairs: `len` entries of a slice of
     /// `capacity` entries at `at` in the partition's [`DayLists`] (none
     /// while `capacity` is 0). A day appears more than once only when rows
@@ -147,6 +162,7 @@ impl ActiveHours {
             self.end_day(day, lists);
         }
         self.mask |= bit;
+        self.count += 1;
     }
 
     /// Files the current day and starts `day`.
@@ -156,11 +172,16 @@ impl ActiveHours {
             if self.len == self.capacity {
                 self.make_room(lists);
             }
-            lists.entries[self.at + self.len as usize] = (self.day, self.mask);
+            lists.entries[self.at + self.len as usize] = DayEntry {
+                day: self.day,
+                mask: self.mask,
+                count: self.count,
+            };
             self.len += 1;
         }
         self.day = day;
         self.mask = 0;
+        self.count = 0;
     }
 
     /// Room for one more entry: repeats merged, or a larger slice.
@@ -186,33 +207,62 @@ impl ActiveHours {
         self.capacity = capacity;
     }
 
-    fn days_mut<'l>(&self, lists: &'l mut DayLists) -> &'l mut [(i32, u32)] {
+    fn days_mut<'l>(&self, lists: &'l mut DayLists) -> &'l mut [DayEntry] {
         &mut lists.entries[self.at..self.at + self.len as usize]
     }
 
-    /// Counts the distinct hours and days.
+    /// The active days, in day order, once [`Self::finish`] has run.
+    pub(super) fn days<'l>(&self, lists: &'l DayLists) -> &'l [DayEntry] {
+        &lists.entries[self.at..self.at + self.len as usize]
+    }
+
+    /// Counts the distinct hours and days, and the median gap between
+    /// active days; the days stay in `lists`, in day order.
     pub(super) fn finish(&mut self, lists: &mut DayLists) -> Activity {
         self.end_day(0, lists);
         self.len = compact(self.days_mut(lists));
         let days = self.days_mut(lists);
         Activity {
-            hours: days
-                .iter()
-                .map(|(_, mask)| u64::from(mask.count_ones()))
-                .sum(),
+            hours: days.iter().map(|d| u64::from(d.mask.count_ones())).sum(),
             days: days.len() as u64,
+            gap_days: median_gap(days),
         }
     }
 }
 
-/// Sorts (day, hour mask) pairs by day and merges those of one day into
-/// the first ones; returns how many remain.
-fn compact(days: &mut [(i32, u32)]) -> u32 {
-    days.sort_unstable_by_key(|&(day, _)| day);
+/// The median of the gaps, in days, between consecutive `days` (in day
+/// order); the mean of the two middle gaps for an even count. `None` for
+/// fewer than two days.
+fn median_gap(days: &[DayEntry]) -> Option<f64> {
+    if days.len() < 2 {
+        return None;
+    }
+    let mut gaps: SmallVec<[i32; 32]> = days.windows(2).map(|w| w[1].day - w[0].day).collect();
+    Some(median_of_integers(&mut gaps))
+}
+
+/// The median of a non-empty list of day counts (mean of the middle two
+/// for an even count), exact in f64.
+pub fn median_of_integers(values: &mut [i32]) -> f64 {
+    let n = values.len();
+    let (_, &mut upper, _) = values.select_nth_unstable(n / 2);
+    if n % 2 == 1 {
+        f64::from(upper)
+    } else {
+        let lower = *values[..n / 2].iter().max().expect("n >= 2");
+        (f64::from(lower) + f64::from(upper)) / 2.0
+    }
+}
+
+/// Sorts day entries by day and merges those of one day into the first
+/// ones; returns how many remain.
+fn compact(days: &mut [DayEntry]) -> u32 {
+    days.sort_unstable_by_key(|d| d.day);
     let mut kept = 0;
     for i in 0..days.len() {
-        if kept > 0 && days[kept - 1].0 == days[i].0 {
-            days[kept - 1].1 |= days[i].1;
+        if kept > 0 && days[kept - 1].day == days[i].day {
+            days[kept - 1].mask |= days[i].mask;
+            days[kept - 1].count += days[i].count;
         } else {
             days[kept] = days[i];
             kept += 1;
@@ -246,6 +296,10 @@ pub struct UserAccumulator {
     /// Transactions on the user's latest seven UTC days, for
     /// `avg_daily_last_7d`.
     pub recent: RecentDays,
+    /// The earliest UTC day seen (`i32::MAX` before the first row)...
+    first_day: i32,
+    /// ... and the sum of its amounts, for `repeat_spend`.
+    pub first_day_spend: Money,
 }
 
 impl UserAccumulator {
@@ -261,6 +315,8 @@ impl UserAccumulator {
             with_status: 0,
             successes: 0,
             recent: RecentDays::default(),
+            first_day: i32::MAX,
+            first_day_spend: Money::ZERO,
         }
     }
 
@@ -270,7 +326,14 @@ impl UserAccumulator {
         self.monetary += amount;
         self.first_ms = self.first_ms.min(row.time_ms);
         self.last_ms = self.last_ms.max(row.time_ms);
-        self.add_time_and_labels(row, lists);
+        let day = self.add_time_and_labels(row, lists) as i32;
+        if day <= self.first_day {
+            if day < self.first_day {
+                self.first_day = day;
+                self.first_day_spend = Money::ZERO;
+            }
+            self.first_day_spend += amount;
+        }
     }
 
     /// Adds rows whose amounts fit a [`Row`]; sums are kept in registers
@@ -282,21 +345,33 @@ impl UserAccumulator {
     pub(super) fn add_rows(&mut self, rows: &[Row], lists: &mut DayLists) {
         let mut monetary = 0i128;
         let (mut first, mut last) = (self.first_ms, self.last_ms);
+        let (mut first_day, mut first_day_spend) = (self.first_day, self.first_day_spend.0);
         for row in rows {
             monetary += i128::from(row.amount);
             first = first.min(row.time_ms);
             last = last.max(row.time_ms);
-            self.add_time_and_labels(row, lists);
+            let day = self.add_time_and_labels(row, lists) as i32;
+            // Rows of later days (most of them) only compare.
+            if day <= first_day {
+                if day < first_day {
+                    first_day = day;
+                    first_day_spend = 0;
+                }
+                first_day_spend += i128::from(row.amount);
+            }
         }
         self.frequency += rows.len() as u64;
         self.monetary += Money(monetary);
         self.first_ms = first;
         self.last_ms = last;
+        self.first_day = first_day;
+        self.first_day_spend = Money(first_day_spend);
     }
 
-    /// The hour, day, channel and status of a row.
+    /// The hour, day, channel and status of a row; returns the row's UTC
+    /// day.
     #[inline]
-    fn add_time_and_labels(&mut self, row: &Row, lists: &mut DayLists) {
+    fn add_time_and_labels(&mut self, row: &Row, lists: &mut DayLists) -> i64 {
         let hour = hour_of(row.time_ms);
         // Hours start at midnight UTC: the day of the hour is the day.
         let day = hour.div_euclid(24);
@@ -308,6 +383,7 @@ impl UserAccumulator {
         self.with_status += u64::from(row.success >= 0);
         self.successes += u64::from(row.success > 0);
         self.recent.add(day, 1);
+        day
     }
 
     fn add_channel(&mut self, id: u32, count: u64) {
@@ -324,6 +400,12 @@ impl UserAccumulator {
     /// Counts the distinct hours and days; `lists` are its partition's.
     pub(super) fn finish(&mut self, lists: &mut DayLists) -> Activity {
         self.hours.finish(lists)
+    }
+
+    /// The active days, in day order, once finished; `lists` are its
+    /// partition's.
+    pub fn days<'l>(&self, lists: &'l DayLists) -> &'l [DayEntry] {
+        self.hours.days(lists)
     }
 
     /// A value read from every field, so from every cache line the
@@ -353,14 +435,18 @@ impl UserAccumulator {
 /// inline saves an allocation per user.
 pub type UserKey = SmallVec<[u8; 24]>;
 
-/// Distinct UTC hours and days with a transaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Distinct UTC hours and days with a transaction, and the user's
+/// rhythm.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Activity {
     /// Distinct UTC (date, hour) buckets with a transaction
     /// (`active_hours`).
     pub hours: u64,
     /// Distinct UTC dates with a transaction (`active_days`).
     pub days: u64,
+    /// The median gap, in days, between consecutive active days
+    /// (`gap_days`); `None` with one active day.
+    pub gap_days: Option<f64>,
 }
 
 #[cfg(test)]
@@ -424,7 +510,16 @@ mod tests {
             hours.add(hour, hour.div_euclid(24), &mut lists);
         }
         assert!(hours.capacity <= 32, "{}", hours.capacity);
-        assert_eq!(hours.finish(&mut lists), Activity { hours: 50, days: 3 });
+        assert_eq!(
+            hours.finish(&mut lists),
+            Activity {
+                hours: 50,
+                days: 3,
+                gap_days: Some(1.0)
+            }
+        );
+        let counts: Vec<u32> = hours.days(&lists).iter().map(|d| d.count).collect();
+        assert_eq!(counts, [480, 480, 40]);
     }
 
     #[test]
@@ -437,6 +532,7 @@ mod tests {
         for round in 0..50 {
             let mut hours = ActiveHours::default();
             let mut all = std::collections::BTreeSet::new();
+            let mut per_day = std::collections::BTreeMap::new();
             let mut hour = -500i64 + round;
             for _ in 0..400 {
                 state ^= state << 13;
@@ -449,14 +545,32 @@ mod tests {
                 };
                 hours.add(hour, hour.div_euclid(24), &mut lists);
                 all.insert(hour);
+                *per_day.entry(hour.div_euclid(24)).or_insert(0u32) += 1;
             }
-            let days: std::collections::BTreeSet<i64> =
-                all.iter().map(|h| h.div_euclid(24)).collect();
+            let days: Vec<i64> = per_day.keys().copied().collect();
+            let mut gaps: Vec<i64> = days.windows(2).map(|w| w[1] - w[0]).collect();
+            gaps.sort_unstable();
+            let m = gaps.len();
+            let gap_days = (m > 0).then(|| {
+                if m % 2 == 1 {
+                    gaps[m / 2] as f64
+                } else {
+                    (gaps[m / 2 - 1] + gaps[m / 2]) as f64 / 2.0
+                }
+            });
             let want = Activity {
                 hours: all.len() as u64,
                 days: days.len() as u64,
+                gap_days,
             };
             assert_eq!(hours.finish(&mut lists), want, "round {round}");
+            let got: Vec<(i64, u32)> = hours
+                .days(&lists)
+                .iter()
+                .map(|d| (i64::from(d.day), d.count))
+                .collect();
+            let want: Vec<(i64, u32)> = per_day.into_iter().collect();
+            assert_eq!(got, want, "round {round}");
         }
     }
 }

@@ -4,22 +4,34 @@
 //!
 //! Each section has an `id`, each chart a `figure` with an `id`, and each
 //! headline number a `data-value` attribute holding the summary's value,
-//! so that tests (and scrapers) can read the page back.
+//! so that tests (and scrapers) can read the page back. Key figures fit
+//! their cards at any magnitude (`2.5M`, the full figure as the card's
+//! tooltip). A section whose data the log lacks (no channel or status
+//! column, no time of day) says so in one sentence, `p.absent` with a
+//! `data-absent` naming what is missing, instead of drawing an empty
+//! chart.
 
 use std::fmt::Write as _;
 
+mod lifetime;
 mod sections;
 mod segments;
+mod time;
+
+pub use lifetime::LIFETIME_CHART;
+pub use time::TRENDS_CHART;
 
 use super::charts::{ChartError, PALETTE};
 use super::summary::{LeftOut, Summary};
 #[cfg(test)]
 use super::text::percent;
-use super::text::{money, thousands};
+use super::text::{NO_NUMBER, money, thousands};
 
 /// Sections in page order: (id, heading).
-pub const SECTIONS: [(&str, &str); 9] = [
+pub const SECTIONS: [(&str, &str); 12] = [
     ("kpis", "Key figures"),
+    ("trends", "Activity over time"),
+    ("cohorts", "Retention by acquisition cohort"),
     ("channels", "Channel mix"),
     ("funnel", "Status funnel"),
     ("activity", "When users transact"),
@@ -27,6 +39,7 @@ pub const SECTIONS: [(&str, &str); 9] = [
     ("choosing-k", "Choosing the number of segments"),
     ("segments", "Segments"),
     ("rfm", "RFM segments"),
+    ("lifetime", "Customer lifetime value"),
     ("churn", "Churn early warning"),
 ];
 
@@ -39,9 +52,17 @@ pub const TREE_SECTION: (&str, &str) = ("tree", "The segment tree");
 /// The section a Leiden fit's report adds, after "segments".
 pub const COMMUNITY_SECTION: (&str, &str) = ("communities", "Communities in the user graph");
 
-/// Chart ids, for tests: every one is on every page (per-segment
-/// heatmaps come in addition).
-pub const CHARTS: [&str; 8] = [
+/// Chart ids, for tests: every one is on the page of a log with channels,
+/// statuses and times of day (per-segment heatmaps come in addition).
+/// Without channels there is no `chart-channels`, without statuses no
+/// `chart-funnel`, and a log whose transactions are all at one hour (dates
+/// without times) has [`WEEKDAY_CHART`] (and `chart-weekdays-segment-N`)
+/// instead of the heatmaps. A log of a single week or month has no
+/// `chart-trends` (one sentence instead); the CLV per segment
+/// ([`LIFETIME_CHART`]) comes in addition where the lifetime models were
+/// fitted.
+pub const CHARTS: [&str; 9] = [
+    "chart-trends",
     "chart-channels",
     "chart-funnel",
     "chart-heatmap",
@@ -51,6 +72,10 @@ pub const CHARTS: [&str; 8] = [
     "chart-segments",
     "chart-churn",
 ];
+
+/// The chart of transactions per weekday that replaces the hour x
+/// weekday heatmap for a log without times of day.
+pub const WEEKDAY_CHART: &str = "chart-weekdays";
 
 const STYLE: &str = r#"
 :root { --ink: #282828; --muted: #666; --line: #e1e1e1; --accent: #0072b2; }
@@ -65,10 +90,17 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 8px;
 h2 { margin: 0 0 12px; font-size: 20px; }
 h3 { margin: 14px 0 6px; font-size: 15px; }
 .note { color: var(--muted); font-size: 13px; margin: 6px 0 0; }
-.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px; }
-.kpi { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
-.kpi .label { display: block; color: var(--muted); font-size: 13px; }
-.kpi .value { display: block; font-size: 24px; font-weight: 600; }
+.absent { color: var(--muted); margin: 0; }
+code { font-size: 0.92em; background: #f1f2f4; padding: 0 3px; border-radius: 3px; white-space: nowrap; }
+.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(160px, 100%), 1fr)); gap: 12px; }
+.kpi { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; min-width: 0;
+  overflow: hidden; container-type: inline-size; }
+.kpi .label { display: block; color: var(--muted); font-size: 13px; overflow-wrap: anywhere; }
+.kpi .value { display: block; font-weight: 600; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; font-variant-numeric: tabular-nums;
+  font-size: 24px; font-size: clamp(14px, 17cqi, 24px); }
+.lifetime-figures { margin: 10px 0; }
+.kpi .why { display: block; color: var(--muted); font-size: 12px; overflow-wrap: anywhere; }
 .row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .row > * { flex: 1 1 360px; min-width: 0; }
 .row > figure { flex: 0 1 480px; }
@@ -86,6 +118,25 @@ thead th { background: #fafafa; font-weight: 600; }
 .small-multiples { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 12px; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
 #at-risk td:nth-child(-n+3), #at-risk th:nth-child(-n+3), #at-risk td:last-child, #at-risk th:last-child { text-align: left; }
+#at-risk th { white-space: normal; vertical-align: bottom; }
+#at-risk th, #at-risk td { padding: 4px 7px; }
+#at-risk .text { min-width: 220px; }
+#lifetime-models th:last-child, #lifetime-models td:last-child { text-align: left; }
+#lifetime-models td { vertical-align: top; }
+details.figures > summary { cursor: pointer; color: var(--accent); font-size: 13px; margin-top: 8px; }
+table.cohorts th, table.cohorts td { padding: 3px 6px; min-width: 48px; text-align: center;
+  font-variant-numeric: tabular-nums; }
+table.cohorts td:nth-child(-n+2), table.cohorts th:nth-child(-n+2) { text-align: left; min-width: 0; }
+table.cohorts td:nth-child(2) { text-align: right; }
+table.cohorts td.counting { outline: 1px dashed var(--accent); outline-offset: -3px; }
+.segment-cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(240px, 100%), 1fr));
+  gap: 12px; margin: 10px 0 14px; }
+.segment-card { border: 1px solid var(--line); border-left-width: 4px; border-radius: 6px; padding: 8px 12px; min-width: 0; }
+.segment-card h3 { margin: 0 0 2px; }
+.segment-card ul { margin: 6px 0 0; padding-left: 18px; }
+.segment-card li { margin: 2px 0; overflow-wrap: anywhere; }
+ol.rules { margin: 4px 0 8px; padding-left: 22px; font-size: 14px; }
+ol.rules li { margin: 2px 0; }
 footer { color: var(--muted); font-size: 12px; margin-top: 24px; text-align: center; }
 "#;
 
@@ -113,9 +164,17 @@ pub(super) fn signed_percent(v: f64) -> String {
     format!("{:+.0}%", 100.0 * v)
 }
 
+/// A fraction as a percentage to at most one decimal, for thresholds:
+/// 0.5 -> `50%`, 0.125 -> `12.5%`.
+pub(super) fn percent_whole(v: f64) -> String {
+    format!("{}%", super::text::days(100.0 * v))
+}
+
 /// A number for people, a few significant digits.
 pub(super) fn plain(v: f64) -> String {
-    if v.abs() >= 1000.0 {
+    if !v.is_finite() {
+        NO_NUMBER.to_string()
+    } else if v.abs() >= 1000.0 {
         money(v).trim_end_matches(".00").to_string()
     } else if v.abs() >= 10.0 {
         format!("{v:.1}")
@@ -151,6 +210,16 @@ pub(super) fn figure(out: &mut String, id: &str, svg: &str, caption: &str) {
         out,
         "<figure id=\"{id}\">{svg}<figcaption>{}</figcaption></figure>",
         escape(caption)
+    );
+}
+
+/// What a section says instead of a chart when the log lacks its data:
+/// one sentence (markup allowed: the caller escapes), `what` naming what
+/// is missing (`channel`, `status`, `hour`).
+pub(super) fn absent(out: &mut String, what: &str, sentence: &str) {
+    let _ = writeln!(
+        out,
+        "<p class=\"absent\" data-absent=\"{what}\">{sentence}</p>"
     );
 }
 
@@ -215,6 +284,8 @@ pub fn render(s: &Summary) -> Result<String, ChartError> {
     header(&mut page, s);
     for section in [
         sections::kpis,
+        time::trends,
+        time::cohorts,
         sections::channels,
         sections::funnel,
         sections::activity,
@@ -225,6 +296,7 @@ pub fn render(s: &Summary) -> Result<String, ChartError> {
         segments::tree,
         segments::communities,
         segments::rfm,
+        lifetime::lifetime,
         segments::churn,
     ] {
         section(&mut page, s)?;

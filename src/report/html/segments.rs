@@ -3,10 +3,12 @@
 
 use std::fmt::Write as _;
 
-use super::{Page, escape, figure, opt, plain, segment_color, signed_percent, table};
+use super::{
+    Page, escape, figure, opt, percent_whole, plain, segment_color, signed_percent, table,
+};
 use crate::report::charts::{self, Bars, ChartError, Curve, PALETTE, Units};
 use crate::report::summary::Summary;
-use crate::report::text::{money, percent, thousands};
+use crate::report::text::{days, money, percent, thousands};
 
 /// Choosing K: the elbow and silhouette curves and every metric per K.
 pub(super) fn choosing_k(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
@@ -143,6 +145,7 @@ pub(super) fn segments(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
             seg.k,
             opt(seg.silhouette, |v| format!(", silhouette {v:.3}")),
         );
+        segment_cards(out, s);
         figure(
             out,
             "chart-segments",
@@ -200,7 +203,14 @@ pub(super) fn segments(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
             .first()
             .map(|p| p.means.iter().map(|(c, _)| c.as_str()).collect())
             .unwrap_or_default();
+        // A measure no segment has a value of (success rates without a
+        // status column) is named under the table, not shown as dashes.
+        let mut missing = Vec::new();
         for (j, column) in columns.iter().enumerate() {
+            if seg.profiles.iter().all(|p| p.means[j].1.is_none()) {
+                missing.push(*column);
+                continue;
+            }
             let cells = seg
                 .profiles
                 .iter()
@@ -208,7 +218,7 @@ pub(super) fn segments(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
                     let v = p.means[j].1;
                     match *column {
                         "success_rate" => opt(v, percent),
-                        "usage_trend" => opt(v, signed_percent),
+                        "usage_trend" | "cadence_trend" => opt(v, signed_percent),
                         _ => opt(v, plain),
                     }
                 })
@@ -216,7 +226,30 @@ pub(super) fn segments(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
             measure(column, &format!("mean {}", column.replace('_', " ")), cells);
         }
         out.push_str("</tbody></table></div>\n");
-        out.push_str("<p class=\"note\">Means are per user, in original units.</p>\n");
+        out.push_str("<p class=\"note\">Means are per user, in original units.");
+        if !missing.is_empty() {
+            let why: Vec<String> = missing
+                .iter()
+                .map(|c| {
+                    let reason = match *c {
+                        "channel_diversity" => "the log has no channel column",
+                        "success_rate" => "the log has no status",
+                        "usage_trend" | "cadence_trend" => {
+                            "no user has earlier days to compare with"
+                        }
+                        _ => "no user has a value",
+                    };
+                    format!("{} ({reason})", c.replace('_', " "))
+                })
+                .collect();
+            let _ = write!(
+                out,
+                " <span data-absent=\"{}\">Not shown: {}.</span>",
+                missing.join(" "),
+                escape(&why.join("; "))
+            );
+        }
+        out.push_str("</p>\n");
         out.push_str("<h3>Churn risk by segment</h3>\n");
         let mut head = vec!["segment"];
         let risks: Vec<&str> = seg
@@ -236,6 +269,46 @@ pub(super) fn segments(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
         );
     });
     Ok(())
+}
+
+/// One card per segment: its name, size and share of revenue, and the
+/// two or three traits that set it apart, in words.
+fn segment_cards(out: &mut String, s: &Summary) {
+    let seg = &s.segmentation;
+    out.push_str("<div class=\"segment-cards\">\n");
+    for (i, p) in seg.profiles.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<div class=\"segment-card\" data-segment=\"{i}\" style=\"border-left-color:{}\">\
+             <h3>{}</h3><p class=\"note\">{} users ({}), {} of revenue</p>",
+            segment_color(i),
+            escape(&p.name),
+            thousands(p.users),
+            percent(p.user_share),
+            percent(p.revenue_share),
+        );
+        if p.traits.is_empty() {
+            out.push_str(
+                "<p class=\"traits-none\">Close to the average of all users on every measure.</p>",
+            );
+        } else {
+            out.push_str("<ul class=\"traits\">");
+            for t in &p.traits {
+                let _ = write!(
+                    out,
+                    "<li data-feature=\"{}\" title=\"{}: {} in the segment, {} over all users\">{}</li>",
+                    escape(&t.feature),
+                    escape(&t.feature.replace('_', " ")),
+                    escape(&plain(t.segment_mean)),
+                    escape(&plain(t.overall_mean)),
+                    escape(&t.text)
+                );
+            }
+            out.push_str("</ul>");
+        }
+        out.push_str("</div>\n");
+    }
+    out.push_str("</div>\n");
 }
 
 /// RFM: the R x F grid and the named RFM segments.
@@ -280,6 +353,109 @@ pub(super) fn rfm(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
     Ok(())
 }
 
+/// The churn rules in order, with their thresholds.
+fn rules(out: &mut String, s: &Summary) {
+    let t = &s.churn.thresholds;
+    let p_alive = percent_whole(t.p_alive_risk);
+    let rules = [
+        (
+            "Critical (Top Segment)",
+            format!(
+                "in the top segment, and a usage trend ≤ {} or P(alive) below {p_alive}",
+                signed_percent(t.critical_decline)
+            ),
+        ),
+        (
+            "Dormant",
+            format!(
+                "no transaction for more than {} days and for more than {} of the user's usual {} \
+                 between active days (days alone for a user who has not come back yet)",
+                days(t.dormant_days),
+                days(t.dormant_gaps),
+                if t.dormant_gaps == 1.0 { "gap" } else { "gaps" }
+            ),
+        ),
+        (
+            "High Risk (Lapsing)",
+            format!(
+                "P(alive) below {p_alive}, and at least {} usual {} since the last transaction",
+                days(t.overdue),
+                if t.overdue == 1.0 { "gap" } else { "gaps" }
+            ),
+        ),
+        (
+            "High Risk (Quality Issue)",
+            format!(
+                "usage trend ≤ {} and failure rate ≥ {}",
+                signed_percent(t.decline),
+                percent_whole(t.quality_failure_rate)
+            ),
+        ),
+        (
+            "High Risk (Declining)",
+            format!("usage trend ≤ {}", signed_percent(t.decline)),
+        ),
+        (
+            "Moderate Risk",
+            format!("usage trend ≤ {}", signed_percent(t.moderate_decline)),
+        ),
+        ("Safe", "none of the above".to_string()),
+    ];
+    out.push_str(
+        "<p class=\"note\">Each user gets the first rule that matches, in this order:</p>\n<ol class=\"rules\">\n",
+    );
+    for (risk, rule) in rules {
+        let _ = writeln!(out, "<li><strong>{risk}</strong>: {}.</li>", escape(&rule));
+    }
+    out.push_str("</ol>\n");
+    let c = &s.cadence;
+    let mut sentence = c.explanation.clone();
+    if let Some(first) = sentence.get(..1) {
+        sentence.replace_range(..1, &first.to_uppercase());
+    }
+    let rhythm = match &c.cadence.gaps {
+        Some(g) => {
+            let gap = |key: &str, v: f64| {
+                format!(
+                    "<span data-key=\"{key}\" data-value=\"{v}\">{}</span> {}",
+                    days(v),
+                    if v == 1.0 { "day" } else { "days" }
+                )
+            };
+            let spread = if g.p10 == g.p90 {
+                "for at least 80% of them".to_string()
+            } else {
+                format!(
+                    "at the median ({} to {} from the 10th to the 90th percentile)",
+                    gap("gap_p10", g.p10),
+                    gap("gap_p90", g.p90)
+                )
+            };
+            format!(
+                " {} users came back at least once; their usual gap between active days is {} {spread}.",
+                thousands(c.cadence.users_with_gap),
+                gap("gap_p50", g.p50),
+            )
+        }
+        None => {
+            " No user has come back after a first active day, so there is no rhythm to measure."
+                .to_string()
+        }
+    };
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">The usage trend compares a user's activity over the last \
+         <span data-key=\"trend_days\" data-value=\"{}\">{}</span> days with their earlier rate, \
+         against the whole log's trend over the same days, and counts only when the drop is more \
+         than {} standard deviations of noise (of a Poisson count at the user's earlier rate). \
+         <span data-key=\"cadence\">{}.</span>{rhythm}</p>",
+        c.cadence.trend_days,
+        c.cadence.trend_days,
+        days(s.churn.thresholds.trend_z),
+        escape(sentence.trim_end_matches('.')),
+    );
+}
+
 /// Churn early warning: the rules, users per risk, users to contact first.
 pub(super) fn churn(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
     let ch = &s.churn;
@@ -295,21 +471,30 @@ pub(super) fn churn(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
         Units::Count,
         560,
     )?;
+    // Without statuses there are no failure rates: no column of dashes.
+    let statuses =
+        s.kpis.success_rate.is_some() || ch.at_risk.iter().any(|u| u.failure_rate.is_some());
+    let p_alive = ch.at_risk.iter().any(|u| u.p_alive.is_some());
+    let clv = ch.at_risk.iter().any(|u| u.clv.is_some());
+    let overdue = ch.at_risk.iter().any(|u| u.overdue.is_some());
+    let fitted = s
+        .lifetime
+        .as_ref()
+        .is_some_and(|l| l.bgnbd.params.is_some());
     page.section("churn", |out| {
-        let t = &ch.thresholds;
-        let _ = writeln!(
-            out,
-            "<p class=\"note\">Rules, first match wins: Critical (top segment, usage trend ≤ {}); \
-             Dormant (no transaction for more than {} days); High Risk (Quality Issue) (trend ≤ {} and failure rate ≥ {}); \
-             High Risk (Declining) (trend ≤ {}); Moderate Risk (trend ≤ {}); otherwise Safe. \
-             The trend compares the last 7 days' daily volume with the days before.</p>",
-            signed_percent(t.critical_decline),
-            t.dormant_days,
-            signed_percent(t.decline),
-            percent(t.quality_failure_rate),
-            signed_percent(t.decline),
-            signed_percent(t.moderate_decline),
-        );
+        rules(out, s);
+        if !fitted {
+            out.push_str(
+                "<p class=\"note\" data-absent=\"p_alive\">No user has a P(alive), as the lifetime \
+                 models were not fitted (see Customer lifetime value): High Risk (Lapsing) cannot fire, \
+                 and Critical fires on the usage trend alone.</p>\n",
+            );
+        }
+        if !statuses {
+            out.push_str(
+                "<p class=\"note\" data-absent=\"status\">The log has no status, so no user has a failure rate and the quality rule cannot fire.</p>\n",
+            );
+        }
         out.push_str("<div class=\"row\">\n");
         figure(out, "chart-churn", &churn_svg, "Users per churn risk.");
         table(
@@ -324,41 +509,80 @@ pub(super) fn churn(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
             }),
         );
         out.push_str("</div>\n");
+        let order = if ch.ranked_by == "clv" {
+            "by customer lifetime value: the most value at risk first"
+        } else {
+            "most urgent risk first, then highest revenue"
+        };
         let _ = writeln!(
             out,
-            "<h3>Users to contact first ({} of {})</h3>",
+            "<h3>Users to contact first ({} of {}), {order}</h3>",
             ch.at_risk.len(),
             thousands(s.kpis.at_risk_users)
         );
-        out.push_str("<div id=\"at-risk\">\n");
+        let _ = writeln!(
+            out,
+            "<div id=\"at-risk\" data-ranked-by=\"{}\">",
+            escape(ch.ranked_by)
+        );
+        let horizon = s.lifetime.as_ref().map_or(0, |l| l.horizon_days);
+        let clv_head = format!("CLV ({horizon} days)");
+        let mut head = vec!["user", "segment", "risk"];
+        if clv {
+            head.push(&clv_head);
+        }
+        if p_alive {
+            head.push("P(alive)");
+        }
+        head.extend(["revenue", "transactions", "days since last"]);
+        if overdue {
+            head.push("gaps late");
+        }
+        head.push("trend");
+        if statuses {
+            head.push("failure rate");
+        }
+        head.push("why");
+        let valued = |key: &str, v: Option<f64>, text: fn(f64) -> String| {
+            v.map_or_else(
+                || "–".to_string(),
+                |x| format!("<span data-key=\"{key}\" data-value=\"{x}\">{}</span>", text(x)),
+            )
+        };
         table(
             out,
-            &[
-                "user",
-                "segment",
-                "risk",
-                "revenue",
-                "transactions",
-                "days since last",
-                "trend",
-                "failure rate",
-                "why",
-            ],
+            &head,
             ch.at_risk.iter().map(|u| {
-                vec![
-                    escape(&u.user_id),
-                    escape(&u.segment),
-                    escape(&u.risk),
+                let mut row = vec![escape(&u.user_id), escape(&u.segment), escape(&u.risk)];
+                if clv {
+                    row.push(valued("clv", u.clv, money));
+                }
+                if p_alive {
+                    row.push(valued("p_alive", u.p_alive, percent));
+                }
+                row.extend([
                     money(u.revenue),
                     thousands(u.transactions),
                     format!("{:.1}", u.recency_days),
-                    opt(u.usage_trend, signed_percent),
-                    opt(u.failure_rate, percent),
-                    format!("<span class=\"text\">{}</span>", escape(&u.reason)),
-                ]
+                ]);
+                if overdue {
+                    row.push(valued("overdue", u.overdue, |o| format!("{o:.1}")));
+                }
+                row.push(opt(u.trend, signed_percent));
+                if statuses {
+                    row.push(opt(u.failure_rate, percent));
+                }
+                row.push(format!("<span class=\"text\">{}</span>", escape(&u.reason)));
+                row
             }),
         );
         out.push_str("</div>\n");
+        if overdue {
+            out.push_str(
+                "<p class=\"note\">Gaps late: days since the last transaction over the user's usual gap \
+                 between active days. Trend: the usage trend over the trend window.</p>\n",
+            );
+        }
     });
     Ok(())
 }
