@@ -133,7 +133,8 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     let mut times = Vec::with_capacity(args.repeat);
     let k_label;
     match args.stage {
-        BenchStage::Lifetime => unreachable!("timed by time_lifetime"),
+        // Returned above, before the table was read for points.
+        BenchStage::Lifetime => return time_lifetime(args, session),
         BenchStage::Lloyd | BenchStage::Assign => {
             k_label = init_k.to_string();
             let stage = args.stage;

@@ -144,6 +144,17 @@ pub fn trend_window(gap: f64, window_days: i64) -> (u32, TrendSource) {
     }
 }
 
+/// The median of sorted, non-empty `values`: the mean of the middle two
+/// for an even count.
+pub fn median_of_sorted(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
 /// Quantiles of `values` (sorted in place); `None` when empty.
 fn quantiles(values: &mut [f64]) -> Option<GapQuantiles> {
     if values.is_empty() {
@@ -153,15 +164,10 @@ fn quantiles(values: &mut [f64]) -> Option<GapQuantiles> {
     values.par_sort_unstable_by(f64::total_cmp);
     let n = values.len();
     let rank = |q: f64| values[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
-    let median = if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    };
     Some(GapQuantiles {
         p10: rank(0.10),
         p25: rank(0.25),
-        p50: median,
+        p50: median_of_sorted(values),
         p75: rank(0.75),
         p90: rank(0.90),
     })

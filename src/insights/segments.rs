@@ -185,12 +185,7 @@ fn median(values: &[f64]) -> Option<f64> {
         return None;
     }
     known.par_sort_unstable_by(f64::total_cmp);
-    let n = known.len();
-    Some(if n % 2 == 1 {
-        known[n / 2]
-    } else {
-        (known[n / 2 - 1] + known[n / 2]) / 2.0
-    })
+    Some(crate::features::cadence::median_of_sorted(&known))
 }
 
 /// One segment, in original units.
