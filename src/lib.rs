@@ -11,6 +11,9 @@
 //!   how every CSV the crate writes spells a number;
 //! - [`output`]: writing outputs safely (planned before any work, never
 //!   over an input, whole or not at all);
+//! - [`formats`]: which format a file is (CSV plain or compressed,
+//!   Parquet, Arrow IPC), streamed decompression, and the Parquet and Arrow
+//!   writers of tables;
 //! - [`generate`]: synthetic transaction logs for demos and benchmarks;
 //! - [`features`]: per-user accumulators, the feature table computed from
 //!   them, and the scaled feature matrix clustering works on;
@@ -74,6 +77,7 @@ pub mod backend;
 pub mod cluster;
 pub mod error;
 pub mod features;
+pub mod formats;
 pub mod generate;
 pub mod graph;
 pub mod ingest;

@@ -316,10 +316,12 @@ impl Outputs {
 
     /// Writes the output planned as `path` with `write`: a regular file
     /// into its temporary file (committed later), anything else at once.
+    /// The writer may be moved to another thread (the Parquet and Arrow
+    /// writers ask for that).
     pub fn write(
         &mut self,
         path: &Path,
-        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+        write: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<()>,
     ) -> Result<(), OutputError> {
         let target = self
             .targets
@@ -333,8 +335,10 @@ impl Outputs {
             path: path.to_path_buf(),
             source,
         };
-        let sink: Box<dyn Write + '_> = match &target.kind {
-            Kind::Stdout => Box::new(io::stdout().lock()),
+        let sink: Box<dyn Write + Send + '_> = match &target.kind {
+            // Not locked: a lock cannot move between threads, and writes
+            // come a megabyte at a time through the buffer below.
+            Kind::Stdout => Box::new(io::stdout()),
             // Opened only now: a named pipe waits here for its reader.
             Kind::InPlace => Box::new(OpenOptions::new().write(true).open(path).map_err(fail)?),
             Kind::File { staged, .. } => Box::new(Writeback::new(&staged.file)),
@@ -621,7 +625,7 @@ fn link_unnamed(file: &File, name: &Path) -> io::Result<()> {
 /// [`Outputs::write`] and [`Outputs::commit`] for a single file.
 pub fn write_output(
     path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    write: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<()>,
 ) -> Result<(), OutputError> {
     let mut outputs = Outputs::plan(&[], &[path])?;
     outputs.write(path, write)?;

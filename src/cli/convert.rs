@@ -422,6 +422,7 @@ impl InputArgs {
             skip_bad_rows: self.skip_bad_rows,
             chunk_bytes: self.chunk_bytes.unwrap_or(defaults.chunk_bytes),
             use_mmap: !self.no_mmap,
+            format: self.input_format,
         };
         options.validate()?;
         Ok(options)

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use segmint::backend::DeviceChoice;
+use segmint::formats::{InputFormat, OutputFormat};
 use segmint::ingest::{Delimiter, TimeFormat};
 
 #[derive(Parser, Debug)]
@@ -186,6 +187,11 @@ pub struct InputArgs {
     /// Skip bad rows (counted and reported) instead of stopping.
     #[arg(long, help_heading = "Input")]
     pub skip_bad_rows: bool,
+    /// Input format: csv (plain, gzip or zstd), parquet or arrow (IPC file
+    /// or stream) [default: each file's own, by its first bytes]. Needed
+    /// only to insist on one; the extension must agree with the bytes.
+    #[arg(long, value_name = "FORMAT", help_heading = "Input")]
+    pub input_format: Option<InputFormat>,
     /// Read files with plain reads instead of memory maps.
     #[arg(long, hide = true)]
     pub no_mmap: bool,

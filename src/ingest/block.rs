@@ -50,6 +50,7 @@ pub(super) struct Bad {
 impl Bad {
     pub(super) fn position(self, block: &Block<'_>, file: &FileContext<'_>) -> RowError {
         RowError {
+            unit: super::error::Unit::Line,
             path: file.path.to_path_buf(),
             line: block.line_at(self.at),
             column: self.field.map(|i| file.columns.describe(i)),

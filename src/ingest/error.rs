@@ -38,6 +38,17 @@ pub enum IngestError {
         /// What is wrong, naming the columns concerned.
         message: String,
     },
+    /// The bytes are not what they should be: another format than the one
+    /// named (`--input-format`, the extension), a corrupt or truncated
+    /// compressed stream, a Parquet or Arrow file that does not decode, or a
+    /// column of a type that cannot hold its role.
+    #[error("{}: {message}", display_path(path))]
+    Format {
+        /// The file as the user named it (`-` for standard input).
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A bad row, positioned (see [`RowError`]).
     #[error(transparent)]
     Row(#[from] Box<RowError>),
@@ -70,13 +81,27 @@ pub fn display_path(path: &std::path::Path) -> String {
     }
 }
 
+/// What a [`RowError`]'s position counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unit {
+    /// Lines of a text file.
+    #[default]
+    Line,
+    /// Data rows of a Parquet or Arrow file.
+    Row,
+}
+
 /// One bad row, positioned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowError {
     /// The file as the user named it (`-` for standard input).
     pub path: PathBuf,
-    /// Physical line (1-based) where the record starts.
+    /// Physical line (1-based) where the record starts; for Parquet and
+    /// Arrow inputs ([`Unit::Row`]), the data row (1-based, across the
+    /// whole file).
     pub line: u64,
+    /// What `line` counts.
+    pub unit: Unit,
     /// 1-based field number and its header name, when one field is to blame.
     pub column: Option<(usize, String)>,
     /// What was wrong.
@@ -87,7 +112,11 @@ impl std::error::Error for RowError {}
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: line {}", display_path(&self.path), self.line)?;
+        let unit = match self.unit {
+            Unit::Line => "line",
+            Unit::Row => "row",
+        };
+        write!(f, "{}: {unit} {}", display_path(&self.path), self.line)?;
         if let Some((number, name)) = &self.column {
             if name.is_empty() {
                 write!(f, ", column {number}")?;

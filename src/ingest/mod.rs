@@ -25,7 +25,7 @@ pub mod schema;
 pub mod scores;
 mod source;
 
-pub use self::error::{IngestError, RowError, RowErrorKind};
+pub use self::error::{IngestError, RowError, RowErrorKind, Unit};
 pub use self::input::{Input, inputs};
 pub use self::schema::{ColumnNames, Delimiter, IngestOptions, ResolvedColumns, Role};
 pub use crate::values::time::TimeFormat;

@@ -133,6 +133,7 @@ pub fn read_numeric_table(
     let mut record = csv::ByteRecord::new();
     let row_error = |line: u64, column: Option<usize>, kind: RowErrorKind| {
         IngestError::Row(Box::new(RowError {
+            unit: super::error::Unit::Line,
             path: path.to_path_buf(),
             line,
             column: column.map(|c| (c + 1, names[c].clone())),
@@ -214,6 +215,7 @@ fn csv_error(path: &Path, error: csv::Error) -> IngestError {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => IngestError::Row(Box::new(RowError {
+            unit: super::error::Unit::Line,
             path: path.to_path_buf(),
             line,
             column: None,

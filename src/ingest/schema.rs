@@ -185,6 +185,10 @@ pub struct IngestOptions {
     pub chunk_bytes: usize,
     /// Memory-map regular files (else they are read like standard input).
     pub use_mmap: bool,
+    /// `--input-format`: the format every input must be; `None` takes each
+    /// file's own (by its bytes, checked against its extension; see
+    /// [`crate::formats`]).
+    pub format: Option<crate::formats::InputFormat>,
 }
 
 impl Default for IngestOptions {
@@ -202,6 +206,7 @@ impl Default for IngestOptions {
             skip_bad_rows: false,
             chunk_bytes: 2 << 20,
             use_mmap: true,
+            format: None,
         }
     }
 }

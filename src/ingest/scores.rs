@@ -74,6 +74,7 @@ pub fn read_scores(path: &Path) -> Result<ScoresFile, IngestError> {
     let name_col = find("segment_name")?;
     let row_error = |line: u64, column: usize, kind: RowErrorKind| {
         IngestError::Row(Box::new(RowError {
+            unit: super::error::Unit::Line,
             path: path.to_path_buf(),
             line,
             column: Some((column + 1, names[column].clone())),
@@ -99,6 +100,7 @@ pub fn read_scores(path: &Path) -> Result<ScoresFile, IngestError> {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
                     } => IngestError::Row(Box::new(RowError {
+                        unit: super::error::Unit::Line,
                         path: path.to_path_buf(),
                         line,
                         column: None,

@@ -433,6 +433,7 @@ fn settle_time_format(block: &Block<'_>, context: &mut FileContext<'_>) -> Resul
         Ok(format) => context.time_format = format,
         Err(Some((at, value))) => {
             let error = RowError {
+                unit: super::error::Unit::Line,
                 path: context.path.to_path_buf(),
                 line: block.line_at(at),
                 column: Some(context.columns.describe(context.columns.time)),
