@@ -25,6 +25,11 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// Print on stderr, at the end, the wall time of each stage of the run
+    /// (reading, preparing the points, clustering, scoring, writing).
+    #[arg(long, global = true)]
+    pub timings: bool,
+
     /// Where clustering runs: auto (a hardware GPU when there is one,
     /// else the CPU, saying why on stderr), gpu (any GPU adapter, or an
     /// error) or cpu. SEGMINT_ADAPTER=NAME picks the adapter by name or
@@ -134,6 +139,11 @@ pub struct FeaturesArgs {
     /// Output CSV, or - for standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Output format: csv, parquet or arrow [default: by the output's
+    /// extension (.parquet, .arrow, .arrows), else csv]; needed for -
+    /// (standard output).
+    #[arg(long, value_name = "FORMAT")]
+    pub output_format: Option<OutputFormat>,
     /// Summary style.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -430,6 +440,11 @@ pub struct FitArgs {
     /// Per-user scores (CSV); - is standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Output format: csv, parquet or arrow [default: by the output's
+    /// extension (.parquet, .arrow, .arrows), else csv]; needed for -
+    /// (standard output).
+    #[arg(long, value_name = "FORMAT")]
+    pub output_format: Option<OutputFormat>,
     /// Also write the model (JSON), for `segmint score`.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
@@ -473,6 +488,11 @@ pub struct ScoreArgs {
     /// Per-user scores (CSV); - is standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Output format: csv, parquet or arrow [default: by the output's
+    /// extension (.parquet, .arrow, .arrows), else csv]; needed for -
+    /// (standard output).
+    #[arg(long, value_name = "FORMAT")]
+    pub output_format: Option<OutputFormat>,
     /// The features to score on; must be the model's (a check).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub features: Option<Vec<String>>,

@@ -51,6 +51,7 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         args.key_col.clone(),
         Delimiter::default(),
         None,
+        None,
     )?;
     let schema = InputSchema::FeatureTable {
         key_col: args.key_col.clone(),
@@ -241,6 +242,7 @@ fn time_lifetime(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         &args.features_input,
         args.key_col.clone(),
         Delimiter::default(),
+        None,
         Some(&columns),
     )?;
     let options = LifetimeOptions::default();

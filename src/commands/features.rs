@@ -5,11 +5,12 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::emit::summary;
-use super::{input_paths, load_feature_rows};
+use super::{input_paths, load_feature_rows, timed};
 use crate::cli::{FeaturesArgs, Format, log_options};
 use segmint::Error;
 use segmint::features::FeatureRows;
 use segmint::features::cadence::Cadence;
+use segmint::formats::TableFormat;
 use segmint::ingest::{IngestReport, inputs};
 use segmint::output::{Outputs, is_stdout, summary_name};
 use segmint::report::text::thousands;
@@ -93,10 +94,16 @@ pub fn run(args: &FeaturesArgs, quiet: bool) -> Result<(), Error> {
             options.as_of.is_some(),
             quiet,
         )?;
-        outputs.write(&args.output, |out| table.write_csv(out))?;
+        let format = TableFormat::of_output(&args.output, args.output_format);
+        timed("writing", || {
+            outputs.write(&args.output, |out| match format {
+                TableFormat::Csv => table.write_csv(out),
+                columnar => table.write_table(out, columnar),
+            })
+        })?;
         Ok((table, report))
     })?;
-    outputs.commit()?;
+    timed("writing", || outputs.commit())?;
     let result = FeaturesSummary::new(
         &table,
         report,

@@ -7,11 +7,12 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::emit::summary;
-use super::{LEIDEN_K, Session, fit, input_paths, prepare};
+use super::{LEIDEN_K, Session, fit, input_paths, prepare, timed};
 use crate::cli::{FitArgs, Format, k_choice, k_list, segment_names};
 use segmint::Error;
 use segmint::cluster::Metrics;
 use segmint::cluster::communities::CommunityFit;
+use segmint::formats::TableFormat;
 use segmint::graph::GraphStats;
 use segmint::ingest::IngestReport;
 use segmint::insights::btyd::{BgNbd, GammaGamma};
@@ -221,8 +222,14 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
     let scores = segmentation
         .placement
         .scores(&prepared.table, &model.segment_names);
-    outputs.write(&args.output, |out| scores.write_csv(out))?;
-    outputs.commit()?;
+    let format = TableFormat::of_output(&args.output, args.output_format);
+    timed("writing", || {
+        outputs.write(&args.output, |out| match format {
+            TableFormat::Csv => scores.write_csv(out),
+            columnar => scores.write_table(out, columnar),
+        })?;
+        outputs.commit()
+    })?;
     let fit = &fitted.sweep.fits[fitted.chosen];
     let result = FitSummary {
         output: summary_name(&args.output),

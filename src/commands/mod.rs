@@ -16,8 +16,10 @@ mod score;
 mod sweep;
 mod transitions;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -37,6 +39,15 @@ use segmint::segment::{
 };
 
 pub fn run(cli: &Cli) -> Result<(), Error> {
+    let started = Instant::now();
+    let done = run_command(cli);
+    if cli.timings && done.is_ok() {
+        print_timings(started.elapsed())?;
+    }
+    done
+}
+
+fn run_command(cli: &Cli) -> Result<(), Error> {
     let session = Session {
         quiet: cli.quiet,
         device: cli.device,
@@ -169,9 +180,56 @@ fn spinner(quiet: bool, message: &'static str) -> ProgressBar {
 /// Runs `f` behind a spinner.
 fn behind_spinner<T>(quiet: bool, message: &'static str, f: impl FnOnce() -> T) -> T {
     let bar = spinner(quiet, message);
-    let out = f();
+    let out = timed(message, f);
     bar.finish_and_clear();
     out
+}
+
+/// The wall time of each stage of the run so far, in order (`--timings`).
+static STAGES: Mutex<Vec<(&'static str, Duration)>> = Mutex::new(Vec::new());
+
+/// Runs `f` as (part of) stage `stage`, timing it for `--timings`.
+fn timed<T>(stage: &'static str, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = f();
+    let took = started.elapsed();
+    let mut stages = STAGES.lock().unwrap_or_else(|e| e.into_inner());
+    match stages.iter_mut().find(|(name, _)| *name == stage) {
+        Some((_, total)) => *total += took,
+        None => stages.push((stage, took)),
+    }
+    out
+}
+
+/// The `--timings` table on stderr: each stage's wall time and share of
+/// the whole run; what no stage covers (starting, model files, summaries)
+/// is the last line.
+fn print_timings(total: Duration) -> Result<(), Error> {
+    let stages = STAGES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let seconds = total.as_secs_f64();
+    let mut text = String::from("stage          seconds   share\n");
+    let mut covered = 0.0;
+    let mut line = |name: &str, s: f64| {
+        let share = if seconds > 0.0 {
+            100.0 * s / seconds
+        } else {
+            0.0
+        };
+        text.push_str(&format!("{name:<12} {s:>9.3} {share:>6.1}%\n"));
+    };
+    for (name, took) in &stages {
+        let s = took.as_secs_f64();
+        covered += s;
+        line(name, s);
+    }
+    line("other", (seconds - covered).max(0.0));
+    line("total", seconds);
+    let mut err = std::io::stderr().lock();
+    err.write_all(text.as_bytes())
+        .map_err(|source| Error::Console {
+            stream: "standard error",
+            source,
+        })
 }
 
 /// Reads logs into finished per-user rows behind a progress bar, then
@@ -195,13 +253,13 @@ fn load_feature_rows(
         })
         .sum::<Option<u64>>();
     let bar = progress_bar(total, quiet, "reading");
-    let ingested = ingest(logs, options, &|n| bar.inc(n));
+    let ingested = timed("reading", || ingest(logs, options, &|n| bar.inc(n)));
     bar.finish_and_clear();
     let ingested = ingested?;
     if !quiet {
         warn_skipped(&ingested.report, as_of_asked)?;
     }
-    segment::feature_rows(ingested, features)
+    timed("features", || segment::feature_rows(ingested, features))
 }
 
 /// [`load_feature_rows`] into the feature table.
@@ -213,7 +271,7 @@ fn load_logs(
     quiet: bool,
 ) -> Result<(FeatureTable, IngestReport), Error> {
     let (rows, report) = load_feature_rows(logs, options, features, as_of_asked, quiet)?;
-    Ok((rows.into_table(), report))
+    Ok((timed("features", || rows.into_table()), report))
 }
 
 /// Says how many bad rows were skipped, and rows after `--as-of` when
@@ -334,12 +392,15 @@ fn prepare(data: &ClusterInputArgs, method: &Method, quiet: bool) -> Result<Prep
     };
     let (table, schema, report, options) = match &data.features_input {
         Some(path) => {
-            let table = segment::read_feature_table(
-                path,
-                data.key_col.clone(),
-                data.input.delimiter,
-                asked.as_deref(),
-            )?;
+            let table = timed("reading", || {
+                segment::read_feature_table(
+                    path,
+                    data.key_col.clone(),
+                    data.input.delimiter,
+                    data.input.input_format,
+                    asked.as_deref(),
+                )
+            })?;
             let schema = InputSchema::FeatureTable {
                 key_col: data.key_col.clone(),
                 delimiter: data.input.delimiter.to_string(),
@@ -369,13 +430,15 @@ fn prepare(data: &ClusterInputArgs, method: &Method, quiet: bool) -> Result<Prep
             )
         }
     };
-    let mut prepared = segment::prepare(
-        table,
-        asked,
-        data.scale.into(),
-        schema,
-        data.features_input.is_some(),
-    )?;
+    let mut prepared = timed("points", || {
+        segment::prepare(
+            table,
+            asked,
+            data.scale.into(),
+            schema,
+            data.features_input.is_some(),
+        )
+    })?;
     prepared.ingest = report;
     if let Some(source) = source {
         let logs = options.as_ref().map(|o| (logs.as_slice(), o));
@@ -440,13 +503,15 @@ fn analyse(
         trend_days: Some(table.cadence.trend_days),
         ..*features
     };
-    let mut prepared = segment::prepare(
-        NumericTable::from_features(&table),
-        asked,
-        Scaling::Zscore,
-        InputSchema::transactions(options, &fitted),
-        false,
-    )?;
+    let mut prepared = timed("points", || {
+        segment::prepare(
+            NumericTable::from_features(&table),
+            asked,
+            Scaling::Zscore,
+            InputSchema::transactions(options, &fitted),
+            false,
+        )
+    })?;
     if let Method::Leiden(params) = &segmenting.method {
         behind_spinner(quiet, "graph", || {
             segment::attach_graph(&mut prepared, &params.source, Some((logs, options)))

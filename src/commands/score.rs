@@ -6,12 +6,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::emit::summary;
-use super::{Session, behind_spinner, input_paths, load_logs, rereadable};
+use super::{Session, behind_spinner, input_paths, load_logs, rereadable, timed};
 use crate::cli::feature_specs;
 use crate::cli::{Format, ScoreArgs};
 use segmint::Error;
 use segmint::cluster::SilhouetteMode;
 use segmint::features::matrix::NumericTable;
+use segmint::formats::TableFormat;
 use segmint::graph::UserGraph;
 use segmint::graph::build::{
     DEFAULT_MAX_PEER_DEGREE, PeerOptions, knn_graph, peer_graph, read_edges,
@@ -85,8 +86,10 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
     } else {
         inputs(&args.inputs)
     };
-    let (table, report, mut graph) = read_users(args, &logs, &model, &model_path, session.quiet)?;
-    let points = model.points(&table)?;
+    let (table, report, mut graph) = timed("reading", || {
+        read_users(args, &logs, &model, &model_path, session.quiet)
+    })?;
+    let points = timed("points", || model.points(&table))?;
     if let Some(spec) = leiden
         && graph.is_none()
     {
@@ -109,8 +112,14 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
         )
     })?;
     let scores = placement.scores(&table, &model.segment_names);
-    outputs.write(&args.output, |out| scores.write_csv(out))?;
-    outputs.commit()?;
+    let format = TableFormat::of_output(&args.output, args.output_format);
+    timed("writing", || {
+        outputs.write(&args.output, |out| match format {
+            TableFormat::Csv => scores.write_csv(out),
+            columnar => scores.write_table(out, columnar),
+        })?;
+        outputs.commit()
+    })?;
     let result = ScoreSummary {
         output: summary_name(&args.output),
         users: points.n(),
@@ -269,7 +278,7 @@ fn read_table(
             let delimiter = delimiter.parse::<Delimiter>().unwrap_or_default();
             let specs = model.feature_specs();
             let table =
-                segment::read_feature_table(path, key_col.clone(), delimiter, Some(&specs))?;
+                segment::read_feature_table(path, key_col.clone(), delimiter, None, Some(&specs))?;
             Ok((table, None))
         }
         (InputSchema::Transactions { .. }, None) => {

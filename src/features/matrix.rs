@@ -96,13 +96,183 @@ impl std::fmt::Display for FeatureSpec {
     }
 }
 
+/// User keys, one per row, in one text arena: a table of millions of users
+/// holds two allocations, not one per key, so reading, cloning and
+/// dropping it costs no allocator time per user.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Keys {
+    /// Every key, one after the other.
+    bytes: String,
+    /// Where each key ends in `bytes`; key `i` starts where key `i - 1`
+    /// ends.
+    ends: Vec<usize>,
+}
+
+impl Keys {
+    /// No keys.
+    pub fn new() -> Self {
+        Keys::default()
+    }
+
+    /// No keys, with room for `keys` keys of `bytes` bytes in all.
+    pub fn with_capacity(keys: usize, bytes: usize) -> Self {
+        Keys {
+            bytes: String::with_capacity(bytes),
+            ends: Vec::with_capacity(keys),
+        }
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The bytes of all keys together.
+    pub fn text_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Key `i`. Panics when `i` is not below [`Keys::len`], as slice
+    /// indexing does.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    /// Makes room for `keys` more keys of `bytes` bytes in all.
+    pub fn reserve(&mut self, keys: usize, bytes: usize) {
+        self.bytes.reserve(bytes);
+        self.ends.reserve(keys);
+    }
+
+    /// Adds `key` after the others.
+    pub fn push(&mut self, key: &str) {
+        self.bytes.push_str(key);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Adds every key of `other` after these, in its order.
+    pub fn append(&mut self, other: &Keys) {
+        let base = self.bytes.len();
+        self.bytes.push_str(&other.bytes);
+        self.ends.extend(other.ends.iter().map(|&end| base + end));
+    }
+
+    /// The keys in order.
+    pub fn iter(&self) -> KeysIter<'_> {
+        KeysIter {
+            keys: self,
+            front: 0,
+            back: self.len(),
+        }
+    }
+
+    /// An owned copy of each key, for the few places that keep keys apart
+    /// from their table (a model's members, a report's examples).
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_string).collect()
+    }
+}
+
+impl std::ops::Index<usize> for Keys {
+    type Output = str;
+
+    fn index(&self, i: usize) -> &str {
+        self.get(i)
+    }
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Keys {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut keys = Keys::new();
+        keys.extend(iter);
+        keys
+    }
+}
+
+impl<S: AsRef<str>> Extend<S> for Keys {
+    fn extend<I: IntoIterator<Item = S>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.ends.reserve(iter.size_hint().0);
+        for key in iter {
+            self.push(key.as_ref());
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Keys {
+    type Item = &'a str;
+    type IntoIter = KeysIter<'a>;
+
+    fn into_iter(self) -> KeysIter<'a> {
+        self.iter()
+    }
+}
+
+/// The keys of a [`Keys`], in order (see [`Keys::iter`]).
+#[derive(Clone, Debug)]
+pub struct KeysIter<'a> {
+    keys: &'a Keys,
+    /// The next key from the front.
+    front: usize,
+    /// One past the next key from the back.
+    back: usize,
+}
+
+impl<'a> Iterator for KeysIter<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.front == self.back {
+            return None;
+        }
+        self.front += 1;
+        Some(self.keys.get(self.front - 1))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back - self.front;
+        (n, Some(n))
+    }
+
+    fn nth(&mut self, n: usize) -> Option<&'a str> {
+        self.front = self.front.saturating_add(n).min(self.back);
+        self.next()
+    }
+}
+
+impl DoubleEndedIterator for KeysIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front == self.back {
+            return None;
+        }
+        self.back -= 1;
+        Some(self.keys.get(self.back))
+    }
+}
+
+impl ExactSizeIterator for KeysIter<'_> {}
+
+impl std::iter::FusedIterator for KeysIter<'_> {}
+
 /// A table of numeric columns keyed by user: the feature table of a
 /// transaction log, or any CSV given with `--features-input`. Row-major;
 /// a missing value is NaN.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumericTable {
     /// The user keys, one per row, in table order.
-    pub keys: Vec<String>,
+    pub keys: Keys,
     /// The column names, in the order of each row's values.
     pub columns: Vec<String>,
     /// `keys.len() x columns.len()` values, row after row.
@@ -139,10 +309,13 @@ impl NumericTable {
             .collect();
         let d = columns.len();
         let mut values = Vec::with_capacity(table.users.len() * d);
-        let mut keys = Vec::with_capacity(table.users.len());
+        let mut keys = Keys::with_capacity(
+            table.users.len(),
+            table.users.iter().map(|u| u.user_id.len()).sum(),
+        );
         let nan = f64::NAN;
         for (i, u) in table.users.iter().enumerate() {
-            keys.push(u.user_id.clone());
+            keys.push(&u.user_id);
             values.extend([
                 u.frequency as f64,
                 u.monetary.to_f64(),
@@ -200,7 +373,7 @@ impl NumericTable {
                 if !x.is_finite() {
                     return Err(FeatureError::NotFinite {
                         table: self.source.clone(),
-                        user: self.keys[i].clone(),
+                        user: self.keys[i].to_string(),
                         column: spec.column.clone(),
                         value: raw,
                     });
@@ -587,9 +760,39 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_one_arena() {
+        let mut keys: Keys = ["a", "", "ccc"].into_iter().collect();
+        keys.push("dd");
+        assert_eq!(keys.len(), 4);
+        assert!(!keys.is_empty());
+        assert_eq!(keys.text_len(), 6);
+        assert_eq!(
+            (keys.get(0), &keys[1], &keys[2], &keys[3]),
+            ("a", "", "ccc", "dd")
+        );
+        assert_eq!(
+            keys.iter().rev().collect::<Vec<_>>(),
+            ["dd", "ccc", "", "a"]
+        );
+        let mut iter = keys.iter();
+        assert_eq!(iter.len(), 4);
+        assert_eq!(iter.nth(2), Some("ccc"));
+        assert_eq!(iter.len(), 1);
+        assert_eq!(iter.nth(5), None);
+        let mut more = Keys::new();
+        more.append(&keys);
+        more.append(&["e"].into_iter().collect());
+        assert_eq!(more.to_vec(), ["a", "", "ccc", "dd", "e"]);
+        assert_eq!(format!("{keys:?}"), r#"["a", "", "ccc", "dd"]"#);
+        assert_eq!(keys.clone(), keys);
+        assert_ne!(more, keys);
+        assert!(Keys::new().is_empty());
+    }
+
+    #[test]
     fn select_rejects_unknown_columns_and_empty_values() {
         let table = NumericTable {
-            keys: vec!["a".into(), "b".into()],
+            keys: ["a", "b"].into_iter().collect(),
             columns: vec!["x".into(), "y".into()],
             values: vec![1.0, 2.0, 3.0, f64::NAN],
             source: "t.csv".into(),

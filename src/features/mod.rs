@@ -4,6 +4,7 @@
 pub mod accumulator;
 pub mod cadence;
 pub mod calendar;
+pub mod columnar;
 pub mod matrix;
 pub mod table;
 

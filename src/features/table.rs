@@ -720,6 +720,29 @@ fn finish_user(
     }
 }
 
+impl FeatureRows {
+    /// Calls `each(key, features, channel shares)` for the users `rows`, in
+    /// order: what [`Self::write_csv`] formats, for the columnar writers
+    /// (`super::columnar`).
+    pub(crate) fn each_row(
+        &self,
+        rows: std::ops::Range<usize>,
+        mut each: impl FnMut(&[u8], &UserFeatures, &[f64]),
+    ) {
+        let mut shares = vec![0.0; self.channels.len()];
+        for start in rows.clone().step_by(WARMED) {
+            let warmed = start..(start + WARMED).min(rows.end);
+            std::hint::black_box(self.warm(warmed.clone()));
+            for row in warmed {
+                let (key, user, _) = self.user(row);
+                shares.fill(0.0);
+                self.shares_into(user, &mut shares);
+                each(key, &self.features(row), &shares);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,14 +50,53 @@ impl<R: Read> Read for Source<R> {
     }
 }
 
-/// Whether `error`, from a reader of [`decompressed`], says the data is
-/// corrupt or truncated (bad input) rather than that the file could not be
-/// read.
-pub fn is_corrupt(error: &io::Error) -> bool {
-    match error.get_ref() {
-        Some(inner) => !inner.is::<SourceError>(),
-        None => true,
+/// Data that does not decode: corrupt, or truncated inside a member or
+/// frame. Errors of the reader of [`decompressed`] carry it, unless reading
+/// the file itself failed.
+#[derive(Debug)]
+struct Corrupt {
+    format: Sniffed,
+    error: io::Error,
+}
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
     }
+}
+
+impl std::error::Error for Corrupt {}
+
+/// Sorts a decoder's error: a failed read of the file comes out as it was,
+/// anything else is [`Corrupt`].
+fn classify(format: Sniffed, error: io::Error) -> io::Error {
+    if error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<SourceError>())
+    {
+        let kind = error.kind();
+        let inner = error.into_inner().expect("checked above");
+        return match inner.downcast::<SourceError>() {
+            Ok(source) => source.0,
+            Err(other) => io::Error::new(kind, other),
+        };
+    }
+    io::Error::new(error.kind(), Corrupt { format, error })
+}
+
+/// The format whose data did not decode, when `error` (from a reader of
+/// [`decompressed`]) says the data is corrupt or truncated (bad input)
+/// rather than that the file could not be read; `None` otherwise.
+pub fn corrupt_format(error: &io::Error) -> Option<Sniffed> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<Corrupt>())
+        .map(|c| c.format)
+}
+
+/// Whether `error` is [`corrupt_format`]'s.
+pub fn is_corrupt(error: &io::Error) -> bool {
+    corrupt_format(error).is_some()
 }
 
 /// The text of a corruption error, for messages.
@@ -66,10 +105,14 @@ pub fn describe_corruption(format: Sniffed, error: &io::Error) -> String {
         Sniffed::Gzip => "gzip",
         _ => "zstd",
     };
+    let cause = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<Corrupt>())
+        .map_or_else(|| error.to_string(), |c| c.error.to_string());
     if error.kind() == io::ErrorKind::UnexpectedEof {
         format!("the {what} data ends inside a compressed block: the file is truncated")
     } else {
-        format!("the {what} data does not decode: {error}")
+        format!("the {what} data does not decode ({cause})")
     }
 }
 
@@ -84,7 +127,7 @@ pub fn decompressed(format: Sniffed, source: Box<dyn Read + Send>) -> io::Result
         Sniffed::Zstd => Box::new(zstd::stream::read::Decoder::new(source)?),
         _ => return Ok(Box::new(source)),
     };
-    Ok(Box::new(Pipelined::start(decoder)))
+    Ok(Box::new(Pipelined::start(format, decoder)))
 }
 
 /// A reader whose bytes are read from `inner` on another thread, a block
@@ -100,7 +143,7 @@ struct Pipelined {
 }
 
 impl Pipelined {
-    fn start(mut inner: Box<dyn Read + Send>) -> Pipelined {
+    fn start(format: Sniffed, mut inner: Box<dyn Read + Send>) -> Pipelined {
         let (send, blocks) = sync_channel::<io::Result<Vec<u8>>>(AHEAD);
         let (spare, spares) = sync_channel::<Vec<u8>>(AHEAD + 2);
         let thread = std::thread::Builder::new()
@@ -112,7 +155,7 @@ impl Pipelined {
                     block.reserve(BLOCK);
                     let filled = fill(&mut inner, &mut block);
                     let end = !matches!(filled, Ok(true));
-                    let message = filled.map(|_| block);
+                    let message = filled.map(|_| block).map_err(|e| classify(format, e));
                     // The reader was dropped: nobody wants the rest.
                     if send.send(message).is_err() || end {
                         return;

@@ -25,6 +25,7 @@
 //! output is the stream format, which a reader can take batch by batch.
 
 pub mod decompress;
+pub mod write;
 
 use std::path::Path;
 

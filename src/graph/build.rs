@@ -29,7 +29,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Graph;
-use crate::features::matrix::FeatureMatrix;
+use crate::features::matrix::{FeatureMatrix, Keys};
 use crate::ingest::scan::{Transaction, scan};
 use crate::ingest::{IngestError, IngestOptions, Input};
 
@@ -212,10 +212,10 @@ impl GraphError {
 type KeyMap<'a> = HashMap<&'a str, u32, foldhash::fast::FixedState>;
 
 /// A lookup from user key to row.
-fn key_map(keys: &[String]) -> KeyMap<'_> {
+fn key_map(keys: &Keys) -> KeyMap<'_> {
     let mut map = KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
     for (i, k) in keys.iter().enumerate() {
-        map.insert(k.as_str(), i as u32);
+        map.insert(k, i as u32);
     }
     map
 }
@@ -238,7 +238,7 @@ fn stats(graph: &Graph, source: &'static str, started: Instant) -> GraphStats {
 pub struct EdgeList {
     /// The users: those given, or the list's ids in order of first
     /// appearance.
-    pub keys: Vec<String>,
+    pub keys: Keys,
     /// The graph over `keys`.
     pub graph: UserGraph,
 }
@@ -248,7 +248,7 @@ pub struct EdgeList {
 /// memory-mapped and read in parallel chunks; one with quotes (or that
 /// cannot be mapped) by the CSV reader, line by line; both give the same
 /// graph and the same errors.
-pub fn read_edges(path: &Path, users: Option<&[String]>) -> Result<EdgeList, GraphError> {
+pub fn read_edges(path: &Path, users: Option<&Keys>) -> Result<EdgeList, GraphError> {
     let started = Instant::now();
     let file = std::fs::File::open(path).map_err(|source| GraphError::Io {
         path: path.to_path_buf(),
@@ -284,7 +284,7 @@ type Edges = Vec<(u32, u32, f64)>;
 fn read_edges_mapped(
     path: &Path,
     bytes: &[u8],
-    users: Option<&[String]>,
+    users: Option<&Keys>,
     started: Instant,
 ) -> Result<EdgeList, GraphError> {
     let row_error = |line: u64, column: Option<usize>, message: String| GraphError::Row {
@@ -437,7 +437,7 @@ fn read_edges_mapped(
             for m in mapped {
                 edges.extend(m?);
             }
-            (users.to_vec(), edges)
+            (users.clone(), edges)
         }
         None => {
             // Ids numbered by first appearance: each chunk numbers its
@@ -465,14 +465,14 @@ fn read_edges_mapped(
                 })
                 .collect();
             let mut global: HashMap<&[u8], u32, foldhash::fast::FixedState> = HashMap::default();
-            let mut keys: Vec<String> = Vec::new();
+            let mut keys = Keys::new();
             let mut tables: Vec<Vec<u32>> = Vec::with_capacity(local.len());
             for (order, _) in &local {
                 let mut table = Vec::with_capacity(order.len());
                 for &id in order {
                     let next = keys.len() as u32;
                     let n = *global.entry(id).or_insert_with(|| {
-                        keys.push(text(id).to_string());
+                        keys.push(text(id));
                         next
                     });
                     table.push(n);
@@ -498,12 +498,7 @@ fn read_edges_mapped(
 }
 
 /// The edge list of `keys` and `edges`, read from `rows` rows.
-fn edge_list(
-    keys: Vec<String>,
-    edges: &[(u32, u32, f64)],
-    rows: u64,
-    started: Instant,
-) -> EdgeList {
+fn edge_list(keys: Keys, edges: &[(u32, u32, f64)], rows: u64, started: Instant) -> EdgeList {
     let graph = Graph::from_edges(keys.len(), edges);
     let mut stats = stats(&graph, "edges", started);
     stats.edge_rows = Some(rows);
@@ -547,7 +542,7 @@ fn parse_weight(cell: &[u8]) -> Option<f64> {
 /// [`read_edges`] by the CSV reader (quoted fields).
 fn read_edges_csv(
     path: &Path,
-    users: Option<&[String]>,
+    users: Option<&Keys>,
     started: Instant,
 ) -> Result<EdgeList, GraphError> {
     let io = |source| GraphError::Io {
@@ -582,7 +577,7 @@ fn read_edges_csv(
     let weighted = header.len() == 3;
     let given = users.map(key_map);
     let mut own: HashMap<Box<str>, u32, foldhash::fast::FixedState> = HashMap::default();
-    let mut keys: Vec<String> = Vec::new();
+    let mut keys = Keys::new();
     let mut edges = Vec::new();
     let mut record = csv::ByteRecord::new();
     let mut rows = 0u64;
@@ -625,7 +620,7 @@ fn read_edges_csv(
                             row_error(line, Some(column + 1), "more than 2^32 ids".into())
                         })?;
                         own.insert(text.into(), i);
-                        keys.push(text.to_string());
+                        keys.push(text);
                         i
                     }
                 },
@@ -658,7 +653,7 @@ fn read_edges_csv(
         ));
     }
     let keys = match users {
-        Some(users) => users.to_vec(),
+        Some(users) => users.clone(),
         None => keys,
     };
     Ok(edge_list(keys, &edges, rows, started))
@@ -718,7 +713,7 @@ fn peer_hash(text: &str) -> u128 {
 pub fn peer_graph(
     inputs: &[Input],
     options: &IngestOptions,
-    keys: &[String],
+    keys: &Keys,
     peers: &PeerOptions,
 ) -> Result<UserGraph, GraphError> {
     let started = Instant::now();
@@ -996,8 +991,7 @@ mod tests {
             Err(GraphError::Row { line: l, .. }) => assert_eq!(l, line),
             other => panic!("{other:?}"),
         }
-        let mut few = users.clone();
-        few.retain(|k| k != "n5");
+        let few: Keys = users.iter().filter(|&k| k != "n5").collect();
         match read_edges(&q, Some(&few)) {
             Err(GraphError::Row { message, .. }) => assert!(message.contains("\"n5\"")),
             other => panic!("{other:?}"),
@@ -1019,7 +1013,7 @@ mod tests {
     #[test]
     fn both_readers_report_the_first_bad_line_first() {
         let dir = tempfile::tempdir().unwrap();
-        let users: Vec<String> = ["alice", "bob"].map(String::from).to_vec();
+        let users: Keys = ["alice", "bob"].into_iter().collect();
         let (p, q) = (dir.path().join("p.csv"), dir.path().join("q.csv"));
         // An unknown id on line 2 comes before a self loop on line 3.
         std::fs::write(&p, "src,dst\nalice,zed\nbob,bob\n").unwrap();

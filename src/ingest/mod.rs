@@ -13,6 +13,7 @@
 //! user lives in [`crate::features`].
 
 mod block;
+pub(crate) mod columnar;
 mod csv_table;
 pub mod error;
 mod fields;
@@ -30,7 +31,10 @@ pub use self::input::{Input, inputs};
 pub use self::schema::{ColumnNames, Delimiter, IngestOptions, ResolvedColumns, Role};
 pub use crate::values::time::TimeFormat;
 
+use self::block::FileContext;
+use self::columnar::{Batches, Opened};
 use self::run::Run;
+use self::source::FileRead;
 use crate::features::accumulator::Aggregate;
 
 /// How many skipped rows are kept to show the user.
@@ -83,9 +87,12 @@ pub fn ingest(
     let mut report = IngestReport::default();
     let (mut has_channel, mut has_status) = (false, false);
     for input in inputs {
-        let file = source::read_file(input, options, &mut |block, file| {
-            run.read_block(block, file, options, progress)
-        })?;
+        let file = match columnar::open(input, options.format, options.use_mmap)? {
+            Opened::Columnar(batches) => read_columnar(&mut run, *batches, options)?,
+            csv => source::read_file(input.name(), csv, options, &mut |block, file| {
+                run.read_block(block, file, options, progress)
+            })?,
+        };
         has_channel |= file.has_channel;
         has_status |= file.has_status;
         report.files.push(input.display());
@@ -121,5 +128,69 @@ pub fn ingest(
         has_channel,
         has_status,
         report,
+    })
+}
+
+/// Reads a Parquet or Arrow input into `run`.
+fn read_columnar(
+    run: &mut Run,
+    batches: Batches,
+    options: &IngestOptions,
+) -> Result<FileRead, IngestError> {
+    let path = batches.path.clone();
+    // Columns always have names: positions (`--user-col 2`) still work.
+    let named = IngestOptions {
+        has_header: true,
+        ..options.clone()
+    };
+    let columns = ResolvedColumns::resolve(&path, &batches.names(), &named)?;
+    let schema = batches.schema.clone();
+    let bytes = batches.bytes();
+    let used = columnar::role_columns(&columns);
+    let mut context = FileContext {
+        path: &path,
+        columns,
+        time_format: options.time_format,
+    };
+    let mut settled = options.time_format != TimeFormat::Auto;
+    batches.read(&used, &mut |wave| {
+        if !settled {
+            let mut first = None;
+            for (row, batch) in &wave {
+                match columnar::settle_time_format(options.time_format, batch, &context.columns) {
+                    Ok(format) => {
+                        context.time_format = format;
+                        settled = true;
+                        break;
+                    }
+                    Err(value) => {
+                        if first.is_none() {
+                            first = value.map(|v| (*row, v));
+                        }
+                    }
+                }
+            }
+            if !settled {
+                // Not one value recognised in the first rows: an error at
+                // the first of them (or, when every time is null, an
+                // error when the first row is read).
+                if let Some((row, value)) = first {
+                    let error = RowError {
+                        path: path.clone(),
+                        line: row + 1,
+                        unit: Unit::Row,
+                        column: Some(context.columns.describe(context.columns.time)),
+                        kind: RowErrorKind::UndetectableTime { value },
+                    };
+                    return Err(IngestError::Row(Box::new(error)));
+                }
+            }
+        }
+        run.read_batches(&wave, &context, &schema, options)
+    })?;
+    Ok(FileRead {
+        has_channel: context.columns.channel.is_some(),
+        has_status: context.columns.status.is_some(),
+        bytes,
     })
 }

@@ -7,10 +7,13 @@ use std::ops::ControlFlow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
 use super::block::{Bad, Block, BlockRead, FileContext, split_block};
-use super::error::{IngestError, RowError, RowErrorKind};
+use super::columnar::LogColumns;
+use super::error::{IngestError, RowError, RowErrorKind, Unit};
 use super::fields::{Amount, FieldError, Name, RowFields, ShortNames, parse_row};
 use super::records::{self, Record, Scanned, Syntax};
 use super::schema::IngestOptions;
@@ -296,40 +299,58 @@ impl Run {
             return Ok(BlockRead::HasQuotes);
         }
         progress(block.bytes.len() as u64);
-        let parsed = &self.buffers[chunks.clone()];
+        self.settle(chunks.clone(), |_, bad| bad.position(block, file))?;
+        let newlines = self.buffers[chunks].iter().map(|c| c.newlines).sum();
+        Ok(BlockRead::Done { newlines })
+    }
 
-        let mut bad: Vec<Bad> = Vec::new();
+    /// Counts what chunks `chunks` of the buffers left out, stops at the
+    /// first bad row that stopped one (chunks in input order), keeps the
+    /// first bad rows skipped, and adds the rows once enough are pending.
+    /// `position(chunk, bad)` places a bad row of chunk `chunk` (an index
+    /// into `chunks`).
+    fn settle(
+        &mut self,
+        chunks: std::ops::Range<usize>,
+        position: impl Fn(usize, Bad) -> RowError,
+    ) -> Result<(), IngestError> {
+        let parsed = &self.buffers[chunks.clone()];
         for chunk in parsed {
             self.skipped += chunk.skipped;
             self.after_as_of += chunk.after_as_of;
             self.before_since += chunk.before_since;
         }
-        if let Some(stop) = parsed
+        // The first chunk that stopped holds the input's first bad row:
+        // chunks are in input order, and a chunk stops at its first.
+        if let Some((c, stop)) = parsed
             .iter()
-            .filter(|c| c.stopped)
-            .map(|c| &c.bad[0])
-            .min_by_key(|b| b.at)
+            .enumerate()
+            .filter(|(_, c)| c.stopped)
+            .map(|(i, c)| (i, &c.bad[0]))
+            .min_by_key(|(i, b)| (*i, b.at))
         {
             let stop = Bad {
                 at: stop.at,
                 field: stop.field,
                 kind: stop.kind.clone(),
             };
-            return Err(IngestError::Row(Box::new(stop.position(block, file))));
-        }
-        for chunk in parsed.iter() {
-            bad.extend(chunk.bad.iter().map(|b| Bad {
-                at: b.at,
-                field: b.field,
-                kind: b.kind.clone(),
-            }));
-            if bad.len() >= BAD_ROW_EXAMPLES {
-                break;
-            }
+            return Err(IngestError::Row(Box::new(position(c, stop))));
         }
         let room = BAD_ROW_EXAMPLES.saturating_sub(self.examples.len());
-        self.examples
-            .extend(bad.into_iter().take(room).map(|b| b.position(block, file)));
+        let bad = parsed
+            .iter()
+            .enumerate()
+            .flat_map(|(c, chunk)| chunk.bad.iter().map(move |b| (c, b)))
+            .take(room)
+            .map(|(c, b)| {
+                let bad = Bad {
+                    at: b.at,
+                    field: b.field,
+                    kind: b.kind.clone(),
+                };
+                position(c, bad)
+            });
+        self.examples.extend(bad);
 
         self.pending = chunks.end;
         self.pending_rows += parsed.iter().map(Parsed::rows).sum::<usize>();
@@ -337,8 +358,68 @@ impl Run {
         if self.pending_rows >= batch {
             self.add_pending();
         }
-        let newlines = self.buffers[chunks].iter().map(|c| c.newlines).sum();
-        Ok(BlockRead::Done { newlines })
+        Ok(())
+    }
+
+    /// Reads a wave of Parquet or Arrow batches (each with its first row's
+    /// number in the file), in parallel, as [`Self::read_block`] reads a
+    /// block's chunks.
+    pub(super) fn read_batches(
+        &mut self,
+        wave: &[(u64, RecordBatch)],
+        file: &FileContext<'_>,
+        schema: &SchemaRef,
+        options: &IngestOptions,
+    ) -> Result<(), IngestError> {
+        let chunks = self.pending..self.pending + wave.len();
+        if self.buffers.len() < chunks.end {
+            self.buffers.resize_with(chunks.end, Parsed::default);
+        }
+        let first_bad = AtomicUsize::new(usize::MAX);
+        let channels = &self.channels;
+        self.staging.fill(Staging::new);
+        let staging = &self.staging;
+        let parsed = &mut self.buffers[chunks.clone()];
+        let columns = &file.columns;
+        let failed: Vec<String> = wave
+            .par_iter()
+            .zip(parsed.par_iter_mut())
+            .enumerate()
+            .with_max_len(1)
+            .filter_map(|(index, ((_, batch), out))| {
+                out.clear();
+                // Without --skip-bad-rows, batches past a bad row are not
+                // read.
+                if index > first_bad.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let mut batch = match LogColumns::new(batch, columns, schema) {
+                    Ok(batch) => batch,
+                    Err(message) => return Some(message),
+                };
+                let mut staging = staging.get();
+                staging.clear();
+                let mut parser = ChunkParser::new(file, options, channels, out, &mut staging);
+                parser.parse_batch(&mut batch);
+                if out.stopped {
+                    first_bad.fetch_min(index, Ordering::Relaxed);
+                }
+                None
+            })
+            .collect();
+        if let Some(message) = failed.into_iter().next() {
+            return Err(IngestError::Format {
+                path: file.path.to_path_buf(),
+                message,
+            });
+        }
+        self.settle(chunks, |c, bad| RowError {
+            path: file.path.to_path_buf(),
+            line: wave[c].0 + bad.at as u64 + 1,
+            unit: Unit::Row,
+            column: bad.field.map(|i| file.columns.describe(i)),
+            kind: bad.kind,
+        })
     }
 
     /// Phase two: each partition takes its pending rows, partitions in
@@ -439,6 +520,39 @@ impl<'a> ChunkParser<'a> {
 
     #[inline]
     fn row(&mut self, record: &Record<'_>) -> Result<(), FieldError> {
+        let fields = parse_row(record, self.file, &mut self.times)?;
+        self.accept(fields)
+    }
+
+    /// Takes the rows of a Parquet or Arrow batch whose first row is
+    /// `first_row` (0-based) of its file; a bad row's `at` is its index in
+    /// the batch.
+    fn parse_batch(&mut self, batch: &mut LogColumns<'_>) {
+        for i in 0..batch.rows() {
+            let taken = match batch.fields(i, &mut self.times) {
+                Ok(fields) => self.accept(fields),
+                Err(e) => Err(e),
+            };
+            let Err((field, kind)) = taken else { continue };
+            let bad = Bad { at: i, field, kind };
+            if self.options.skip_bad_rows {
+                self.out.skipped += 1;
+                if self.out.bad.len() < BAD_ROW_EXAMPLES {
+                    self.out.bad.push(bad);
+                }
+            } else {
+                self.out.bad = vec![bad];
+                self.out.stopped = true;
+                break;
+            }
+        }
+        self.staging.flush(&mut self.out.parts);
+    }
+
+    /// Takes one row's fields: left out by the period, or sorted into its
+    /// partition.
+    #[inline]
+    fn accept(&mut self, fields: RowFields<'_>) -> Result<(), FieldError> {
         let RowFields {
             key,
             key_word,
@@ -447,7 +561,7 @@ impl<'a> ChunkParser<'a> {
             channel,
             status,
             ..
-        } = parse_row(record, self.file, &mut self.times)?;
+        } = fields;
         if self.options.as_of.is_some_and(|as_of| time_ms > as_of) {
             self.out.after_as_of += 1;
             return Ok(());

@@ -14,9 +14,10 @@ use std::ops::ControlFlow;
 use rayon::prelude::*;
 
 use super::block::{Bad, Block, BlockRead, FileContext, split_block};
+use super::columnar::{self, Batches, LogColumns, Opened};
 use super::error::IngestError;
 use super::error::RowErrorKind;
-use super::fields::{RowFields, parse_row};
+use super::fields::{FieldError, RowFields, parse_row};
 use super::input::Input;
 use super::records::{self, Scanned, Syntax};
 use super::schema::IngestOptions;
@@ -62,7 +63,15 @@ where
 {
     let mut total = init();
     for input in inputs {
-        source::read_file(input, options, &mut |block, file| {
+        let opened = match columnar::open(input, options.format, options.use_mmap)? {
+            Opened::Columnar(batches) => {
+                let state = scan_columnar(*batches, options, &init, &visit, &merge)?;
+                merge(&mut total, state);
+                continue;
+            }
+            csv => csv,
+        };
+        source::read_file(input.name(), opened, options, &mut |block, file| {
             let Some((state, newlines)) = scan_block(block, file, options, &init, &visit, &merge)?
             else {
                 return Ok(BlockRead::HasQuotes);
@@ -117,6 +126,46 @@ where
     Ok(Some((total, newlines)))
 }
 
+/// The transaction of a row's fields; `None` when the period leaves it out.
+/// As ingest: the period cut comes before the text checks, so a row ingest
+/// leaves out is never an error here.
+fn transaction<'r>(
+    row: RowFields<'r>,
+    columns: &super::ResolvedColumns,
+    options: &IngestOptions,
+) -> Result<Option<Transaction<'r>>, FieldError> {
+    let RowFields {
+        key,
+        time_ms,
+        amount,
+        channel,
+        status,
+        peer,
+        ..
+    } = row;
+    let inside = options.as_of.is_none_or(|as_of| time_ms <= as_of)
+        && options.since.is_none_or(|since| time_ms >= since);
+    if !inside {
+        return Ok(None);
+    }
+    let text =
+        |bytes, column| std::str::from_utf8(bytes).map_err(|_| (column, RowErrorKind::InvalidUtf8));
+    let user = text(key, Some(columns.user))?;
+    let channel = channel
+        .map(|c| text(c.bytes, columns.channel))
+        .transpose()?;
+    let status = status.map(|s| text(s.bytes, columns.status)).transpose()?;
+    let peer = peer.map(|p| text(p, columns.peer)).transpose()?;
+    Ok(Some(Transaction {
+        user,
+        time_ms,
+        amount: amount.money(),
+        channel,
+        status,
+        peer,
+    }))
+}
+
 /// Folds one chunk; returns the bad row that stops it, if any, and what
 /// reading it found (see [`records::Scanned`]).
 fn scan_chunk<S>(
@@ -133,41 +182,8 @@ fn scan_chunk<S>(
     let scanned = records::for_each_record(chunk, syntax, |at, record| {
         // As ingest: the period cut comes before the text checks, so a row
         // ingest leaves out is never an error here.
-        let fields = parse_row(record, file, &mut times).and_then(|row| {
-            let RowFields {
-                key,
-                time_ms,
-                amount,
-                channel,
-                status,
-                peer,
-                ..
-            } = row;
-            let inside = options.as_of.is_none_or(|as_of| time_ms <= as_of)
-                && options.since.is_none_or(|since| time_ms >= since);
-            if !inside {
-                return Ok(None);
-            }
-            let text = |bytes, column| {
-                std::str::from_utf8(bytes).map_err(|_| (column, RowErrorKind::InvalidUtf8))
-            };
-            let user = text(key, Some(file.columns.user))?;
-            let channel = channel
-                .map(|c| text(c.bytes, file.columns.channel))
-                .transpose()?;
-            let status = status
-                .map(|s| text(s.bytes, file.columns.status))
-                .transpose()?;
-            let peer = peer.map(|p| text(p, file.columns.peer)).transpose()?;
-            Ok(Some(Transaction {
-                user,
-                time_ms,
-                amount: amount.money(),
-                channel,
-                status,
-                peer,
-            }))
-        });
+        let fields = parse_row(record, file, &mut times)
+            .and_then(|row| transaction(row, &file.columns, options));
         match fields {
             Ok(row) => {
                 if let Some(row) = row {
@@ -187,4 +203,80 @@ fn scan_chunk<S>(
         }
     });
     (stop, scanned)
+}
+
+/// [`scan`] of a Parquet or Arrow input: its batches folded in parallel,
+/// merged in file order.
+fn scan_columnar<S, I, V, M>(
+    batches: Batches,
+    options: &IngestOptions,
+    init: &I,
+    visit: &V,
+    merge: &M,
+) -> Result<S, IngestError>
+where
+    S: Send,
+    I: Fn() -> S + Sync,
+    V: Fn(&mut S, &Transaction<'_>) + Sync,
+    M: Fn(&mut S, S),
+{
+    let path = batches.path.clone();
+    let named = IngestOptions {
+        has_header: true,
+        ..options.clone()
+    };
+    let columns = super::ResolvedColumns::resolve(&path, &batches.names(), &named)?;
+    let schema = batches.schema.clone();
+    let used = columnar::role_columns(&columns);
+    let mut format = None;
+    let mut total = init();
+    batches.read(&used, &mut |wave| {
+        let time_format = *format.get_or_insert_with(|| {
+            wave.iter()
+                .find_map(|(_, b)| {
+                    columnar::settle_time_format(options.time_format, b, &columns).ok()
+                })
+                .unwrap_or(options.time_format)
+        });
+        let folded: Vec<Result<S, IngestError>> = wave
+            .par_iter()
+            .with_max_len(1)
+            .map(|(first_row, batch)| {
+                let mut state = init();
+                let mut rows = LogColumns::new(batch, &columns, &schema).map_err(|message| {
+                    IngestError::Format {
+                        path: path.clone(),
+                        message,
+                    }
+                })?;
+                let mut times = TimeParser::new(time_format);
+                for i in 0..rows.rows() {
+                    let fields = rows
+                        .fields(i, &mut times)
+                        .and_then(|row| transaction(row, &columns, options));
+                    match fields {
+                        Ok(Some(t)) => visit(&mut state, &t),
+                        Ok(None) => {}
+                        Err(_) if options.skip_bad_rows => {}
+                        Err((field, kind)) => {
+                            let error = super::RowError {
+                                path: path.clone(),
+                                line: first_row + i as u64 + 1,
+                                unit: super::Unit::Row,
+                                column: field.map(|f| columns.describe(f)),
+                                kind,
+                            };
+                            return Err(IngestError::Row(Box::new(error)));
+                        }
+                    }
+                }
+                Ok(state)
+            })
+            .collect();
+        for state in folded {
+            merge(&mut total, state?);
+        }
+        Ok(())
+    })?;
+    Ok(total)
 }

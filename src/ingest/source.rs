@@ -8,7 +8,7 @@
 //! resident: memory follows users, not rows.
 
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,12 +16,13 @@ use std::thread::JoinHandle;
 use memmap2::{Mmap, MmapOptions};
 
 use super::block::{Block, BlockRead, FileContext};
+use super::columnar::Opened;
 use super::error::IngestError;
 use super::error::{RowError, RowErrorKind};
 use super::fields::detect_time_format;
-use super::input::Input;
 use super::records::{self, Syntax};
 use super::schema::{IngestOptions, ResolvedColumns};
+use crate::formats::decompress;
 use crate::values::time::TimeFormat;
 
 /// Bytes handed to the aggregation at a time: large enough to keep every
@@ -259,52 +260,34 @@ impl<R: Read> Window for ReadWindow<R> {
     }
 }
 
-/// Reads one input (a path, `-` for standard input, or a copy of a
-/// stream), calling `each_block` on its data blocks in order.
+/// Reads one CSV input, opened by [`super::columnar::open`] (a regular
+/// file, mapped; or a stream: standard input, a pipe, decompressed bytes),
+/// calling `each_block` on its data blocks in order.
 pub(crate) fn read_file(
-    input: &Input,
+    path: &Path,
+    opened: Opened,
     options: &IngestOptions,
     each_block: &mut BlockFn<'_>,
 ) -> Result<FileRead, IngestError> {
-    let path = input.name();
-    let io_error = io_error(path);
-    let stream = |reader| ReadWindow {
-        reader,
-        buf: Vec::new(),
-        start: 0,
-        eof: false,
-    };
-    let file = match input.copy() {
-        Some(copy) => {
-            let mut file = copy.try_clone().map_err(&io_error)?;
-            // Clones share the position: each reading starts over.
-            file.seek(io::SeekFrom::Start(0)).map_err(&io_error)?;
-            file
+    match opened {
+        Opened::File(file, len) => {
+            let mut window = MapWindow::new(file, len);
+            read_windows(path, &mut window, options, each_block)
         }
-        None if input.is_stdin() => {
-            return read_windows(
-                path,
-                &mut stream(Box::new(io::stdin().lock()) as Box<dyn Read>),
-                options,
-                each_block,
-            );
+        Opened::Stream(reader) => {
+            let mut window = ReadWindow {
+                reader,
+                buf: Vec::new(),
+                start: 0,
+                eof: false,
+            };
+            read_windows(path, &mut window, options, each_block)
         }
-        None => File::open(path).map_err(&io_error)?,
-    };
-    let metadata = file.metadata().map_err(&io_error)?;
-    if metadata.is_dir() {
-        return Err(io_error(io::Error::other("it is a directory")));
+        Opened::Columnar(_) => Err(IngestError::Format {
+            path: path.to_path_buf(),
+            message: "a Parquet or Arrow input reached the CSV reader".into(),
+        }),
     }
-    if !metadata.is_file() || !options.use_mmap {
-        return read_windows(
-            path,
-            &mut stream(Box::new(file) as Box<dyn Read>),
-            options,
-            each_block,
-        );
-    }
-    let mut window = MapWindow::new(file, metadata.len());
-    read_windows(path, &mut window, options, each_block)
 }
 
 fn read_windows(
@@ -386,10 +369,21 @@ fn read_windows(
     })
 }
 
+/// A failed read: of the file (exit 4), or of its compressed data, which
+/// is corrupt or truncated (bad input, exit 3).
 fn io_error(path: &Path) -> impl Fn(io::Error) -> IngestError + '_ {
-    move |source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
+    move |source| {
+        if let Some(format) = decompress::corrupt_format(&source) {
+            IngestError::Format {
+                path: path.to_path_buf(),
+                message: decompress::describe_corruption(format, &source),
+            }
+        } else {
+            IngestError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
     }
 }
 

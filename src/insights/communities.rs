@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::cluster::communities::CommunityFit;
+use crate::features::matrix::Keys;
 use crate::graph::{Graph, GraphStats};
 
 /// Users the report lists as bridges.
@@ -60,7 +61,7 @@ impl CommunitySummary {
         objective: &'static str,
         resolution: f64,
         graph: &Graph,
-        keys: &[String],
+        keys: &Keys,
         segments: &[u32],
         k: usize,
     ) -> CommunitySummary {
@@ -94,7 +95,7 @@ impl CommunitySummary {
             }
             if outside > 0.0 {
                 bridges.push(Bridge {
-                    user: keys[v].clone(),
+                    user: keys[v].to_string(),
                     segment: own as u32,
                     outside_weight: outside,
                     outside_share: outside / total,
@@ -148,7 +149,7 @@ mod tests {
     fn weights_between_segments_and_bridges() {
         // Segment 0: a, b; segment 1: c, d. Edges a-b 2, c-d 1, b-c 3, a-c 1.
         let g = Graph::from_edges(4, &[(0, 1, 2.0), (2, 3, 1.0), (1, 2, 3.0), (0, 2, 1.0)]);
-        let keys: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let keys: Keys = ["a", "b", "c", "d"].into_iter().collect();
         let communities = crate::graph::leiden(&g, &crate::graph::LeidenParams::default());
         let fit = CommunityFit {
             kept: communities.count,

@@ -7,6 +7,7 @@
 pub mod charts;
 pub mod html;
 pub mod scores;
+mod scores_columnar;
 pub mod summary;
 pub mod sweep;
 pub mod text;

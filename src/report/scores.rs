@@ -10,6 +10,8 @@
 use std::io::{self, Write};
 
 use crate::features::matrix::NumericTable;
+use rayon::prelude::*;
+
 use crate::insights::segments::UserInsights;
 use crate::values::csv::{push_distance, push_f32, push_float, push_text};
 
@@ -89,75 +91,105 @@ impl Scores<'_> {
             push_text(&mut buf, c);
         }
         buf.push(b'\n');
-        let mut ints = itoa::Buffer::new();
-        for (i, key) in self.table.keys.iter().enumerate() {
-            let segment = self.segments[i];
-            push_text(&mut buf, key);
-            buf.push(b',');
-            buf.extend_from_slice(ints.format(segment).as_bytes());
-            buf.push(b',');
-            push_text(&mut buf, &self.names[segment as usize]);
-            if let Some(parents) = self.parents {
-                buf.push(b',');
-                buf.extend_from_slice(ints.format(parents[segment as usize]).as_bytes());
-                buf.push(b'/');
-                buf.extend_from_slice(ints.format(segment).as_bytes());
-            }
-            if let Some(communities) = self.communities {
-                buf.push(b',');
-                buf.extend_from_slice(ints.format(communities[i]).as_bytes());
-            }
-            if let Some(placed) = self.placed_by {
-                buf.push(b',');
-                buf.extend_from_slice(placed[i].name().as_bytes());
-            }
-            buf.push(b',');
-            push_distance(&mut buf, self.distances[i]);
-            if let Some(p) = self.probabilities {
-                let row = &p[i * k..(i + 1) * k];
-                buf.push(b',');
-                push_f32(&mut buf, row[segment as usize]);
-                for &v in row {
-                    buf.push(b',');
-                    push_f32(&mut buf, v);
-                }
-            }
-            if let Some(s) = self.silhouettes {
-                buf.push(b',');
-                push_f32(&mut buf, s[i]);
-            }
-            match self.insights {
-                Some(insights) => {
-                    let rfm = &insights.rfm;
-                    for score in [rfm.r[i], rfm.f[i], rfm.m[i]] {
-                        buf.push(b',');
-                        buf.extend_from_slice(ints.format(score).as_bytes());
+        out.write_all(&buf)?;
+        // Rows are formatted in parallel, a batch at a time, and written in
+        // order: with millions of users, formatting a score row's 20-odd
+        // cells on one core took most of `score`'s time.
+        const BATCH: usize = 1 << 18;
+        const PIECE: usize = 1 << 12;
+        let rows = self.table.keys.len();
+        for start in (0..rows).step_by(BATCH) {
+            let end = (start + BATCH).min(rows);
+            let pieces: Vec<Vec<u8>> = (start..end)
+                .into_par_iter()
+                .step_by(PIECE)
+                .map(|first| {
+                    let mut buf = Vec::with_capacity(PIECE * 256);
+                    let mut ints = itoa::Buffer::new();
+                    for i in first..(first + PIECE).min(end) {
+                        self.push_row(&mut buf, &mut ints, i, lifetime);
                     }
-                    buf.push(b',');
-                    push_text(&mut buf, rfm.segments[i].name());
-                    buf.push(b',');
-                    push_text(&mut buf, insights.churn[i].name());
-                    buf.push(b',');
-                    push_text(&mut buf, &insights.reasons[i]);
-                    push_cell(&mut buf, insights.overdue[i]);
-                }
-                None => buf.extend_from_slice(b",,,,,,,"),
-            }
-            if let Some(l) = lifetime {
-                push_cell(&mut buf, l.p_alive[i]);
-                push_cell(&mut buf, l.expected[i]);
-                push_cell(&mut buf, l.clv.as_ref().map_or(f64::NAN, |c| c[i]));
-            }
-            for &v in self.table.row(i) {
-                push_cell(&mut buf, v);
-            }
-            buf.push(b'\n');
-            if buf.len() >= 1 << 20 {
-                out.write_all(&buf)?;
-                buf.clear();
+                    buf
+                })
+                .collect();
+            for piece in &pieces {
+                out.write_all(piece)?;
             }
         }
-        out.write_all(&buf)
+        Ok(())
+    }
+
+    /// Row `i` of the CSV, its line end included.
+    fn push_row(
+        &self,
+        buf: &mut Vec<u8>,
+        ints: &mut itoa::Buffer,
+        i: usize,
+        lifetime: Option<&crate::insights::btyd::LifetimeScores>,
+    ) {
+        let k = self.names.len();
+        let key = self.table.keys.get(i);
+        let segment = self.segments[i];
+        push_text(buf, key);
+        buf.push(b',');
+        buf.extend_from_slice(ints.format(segment).as_bytes());
+        buf.push(b',');
+        push_text(buf, &self.names[segment as usize]);
+        if let Some(parents) = self.parents {
+            buf.push(b',');
+            buf.extend_from_slice(ints.format(parents[segment as usize]).as_bytes());
+            buf.push(b'/');
+            buf.extend_from_slice(ints.format(segment).as_bytes());
+        }
+        if let Some(communities) = self.communities {
+            buf.push(b',');
+            buf.extend_from_slice(ints.format(communities[i]).as_bytes());
+        }
+        if let Some(placed) = self.placed_by {
+            buf.push(b',');
+            buf.extend_from_slice(placed[i].name().as_bytes());
+        }
+        buf.push(b',');
+        push_distance(buf, self.distances[i]);
+        if let Some(p) = self.probabilities {
+            let row = &p[i * k..(i + 1) * k];
+            buf.push(b',');
+            push_f32(buf, row[segment as usize]);
+            for &v in row {
+                buf.push(b',');
+                push_f32(buf, v);
+            }
+        }
+        if let Some(s) = self.silhouettes {
+            buf.push(b',');
+            push_f32(buf, s[i]);
+        }
+        match self.insights {
+            Some(insights) => {
+                let rfm = &insights.rfm;
+                for score in [rfm.r[i], rfm.f[i], rfm.m[i]] {
+                    buf.push(b',');
+                    buf.extend_from_slice(ints.format(score).as_bytes());
+                }
+                buf.push(b',');
+                push_text(buf, rfm.segments[i].name());
+                buf.push(b',');
+                push_text(buf, insights.churn[i].name());
+                buf.push(b',');
+                push_text(buf, &insights.reasons[i]);
+                push_cell(buf, insights.overdue[i]);
+            }
+            None => buf.extend_from_slice(b",,,,,,,"),
+        }
+        if let Some(l) = lifetime {
+            push_cell(buf, l.p_alive[i]);
+            push_cell(buf, l.expected[i]);
+            push_cell(buf, l.clv.as_ref().map_or(f64::NAN, |c| c[i]));
+        }
+        for &v in self.table.row(i) {
+            push_cell(buf, v);
+        }
+        buf.push(b'\n');
     }
 }
 

@@ -389,7 +389,7 @@ impl Segmentation {
                     .expect("a Leiden sweep's communities");
                 let mut members = vec![Vec::new(); k];
                 for (i, &l) in fit.labels.iter().enumerate() {
-                    members[rank[l as usize] as usize].push(prepared.table.keys[i].clone());
+                    members[rank[l as usize] as usize].push(prepared.table.keys[i].to_string());
                 }
                 MethodModel::Leiden {
                     objective: params.leiden.objective,

@@ -1070,7 +1070,7 @@ impl Model {
         &self,
         backend: &Backend,
         points: &FeatureMatrix,
-        keys: &[String],
+        keys: &crate::features::matrix::Keys,
         graph: Option<&crate::graph::Graph>,
     ) -> Result<(Placed, Option<Vec<PlacedBy>>), Error> {
         let mut placed = self.place(backend, points)?;
@@ -1087,10 +1087,7 @@ impl Model {
                 segment_of.insert(k.as_str(), s as u32);
             }
         }
-        let known: Vec<Option<u32>> = keys
-            .iter()
-            .map(|k| segment_of.get(k.as_str()).copied())
-            .collect();
+        let known: Vec<Option<u32>> = keys.iter().map(|k| segment_of.get(k).copied()).collect();
         let by_edges = match graph {
             Some(g) => crate::graph::build::place_by_edges(g, &known, self.k),
             None => known.clone(),

@@ -167,9 +167,9 @@ impl Periods {
         let new = NumericTable::from_features(&self.new);
         let new_segments = model.place(backend, &model.points(&new)?)?.segments;
         Ok(PeriodSegments {
-            old_users: prepared.table.keys.clone(),
+            old_users: prepared.table.keys.to_vec(),
             old_segments: fitted.segmentation.placement.segments,
-            new_users: new.keys,
+            new_users: new.keys.to_vec(),
             new_segments,
             names: model.segment_names,
             empty: fitted.empty,

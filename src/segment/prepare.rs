@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::features::matrix::{
     FeatureError, FeatureMatrix, FeatureSpec, NumericTable, Scaler, Transform,
 };
+use crate::formats::InputFormat;
 use crate::ingest::numeric::{NumericOptions, read_numeric_table};
 use crate::ingest::{Delimiter, IngestError, IngestReport};
 
@@ -85,13 +86,15 @@ fn default_columns() -> Vec<String> {
         .collect()
 }
 
-/// Reads a numeric feature table: only the columns of `asked` (when
-/// given), else the default features' columns when it has them all, else
-/// every column but the key.
+/// Reads a numeric feature table (CSV, Parquet or Arrow; `format` is
+/// `--input-format`, checked against the bytes): only the columns of
+/// `asked` (when given), else the default features' columns when it has
+/// them all, else every column but the key.
 pub fn read_feature_table(
     path: &Path,
     key_column: Option<String>,
     delimiter: Delimiter,
+    format: Option<InputFormat>,
     asked: Option<&[FeatureSpec]>,
 ) -> Result<NumericTable, IngestError> {
     let columns = asked.map(|specs| {
@@ -108,6 +111,7 @@ pub fn read_feature_table(
         columns,
         prefer: Some(default_columns()),
         delimiter,
+        format,
     };
     read_numeric_table(path, &options)
 }

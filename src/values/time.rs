@@ -117,6 +117,11 @@ impl TimeParser {
         }
     }
 
+    /// The format values are parsed in.
+    pub fn format(&self) -> TimeFormat {
+        self.format
+    }
+
     /// Parses one value.
     #[inline]
     pub fn parse(&mut self, value: &[u8]) -> Result<i64, TimeError> {
