@@ -80,7 +80,7 @@ fn customers(log: &Path) -> (Vec<String>, Vec<Customer>) {
     let numeric = NumericTable::from_features(&table);
     let customers = btyd::customers(&numeric).unwrap();
     let customers = customers.into_iter().map(|c| c.expect("valid")).collect();
-    (numeric.keys, customers)
+    (numeric.keys.to_vec(), customers)
 }
 
 fn close(what: &str, got: f64, want: f64, rel: f64) {

@@ -99,7 +99,7 @@ fn truth(name: &str, list: &EdgeList) -> Vec<u32> {
             (id, block.trim().parse().expect("a block"))
         })
         .collect();
-    list.keys.iter().map(|k| blocks[k.as_str()]).collect()
+    list.keys.iter().map(|k| blocks[k]).collect()
 }
 
 /// Normalised mutual information (arithmetic mean of the entropies, as

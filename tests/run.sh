@@ -38,6 +38,24 @@ if [ ${#packages[@]} -gt 0 ] && command -v apt-get >/dev/null; then
     fi
 fi
 
+# PyArrow reads segmint's Parquet and Arrow outputs back
+# (tests/cli_formats.rs, through tests/reference/read_table.py): a venv with
+# the pinned wheels of tests/reference/requirements-formats.txt (PyArrow and
+# zstandard, nothing else), made once. Without it those tests skip (or fail,
+# under SEGMINT_REQUIRE_PYARROW=1).
+formats_venv=tests/reference/.venv-formats
+if [ ! -x "$formats_venv/bin/python" ] ||
+    ! "$formats_venv/bin/python" -c "import pyarrow, zstandard" 2>/dev/null; then
+    echo "tests/run.sh: making $formats_venv (PyArrow, zstandard)" >&2
+    if ! { python3 -m venv "$formats_venv" &&
+        "$formats_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --only-binary=:all: -r tests/reference/requirements-formats.txt; }; then
+        # A half-made venv would look ready to the tests: leave none.
+        rm -rf "$formats_venv"
+        echo "tests/run.sh: could not make $formats_venv; the PyArrow round trips will say so" >&2
+    fi
+fi
+
 # Vulkan loaders warn on every instance without a runtime directory.
 if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "${XDG_RUNTIME_DIR}" ]; then
     XDG_RUNTIME_DIR="$(mktemp -d)"

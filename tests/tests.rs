@@ -9,6 +9,7 @@ mod browser_report;
 mod cli_behaviour;
 mod cli_cluster;
 mod cli_errors;
+mod cli_formats;
 mod cli_gmm;
 mod cli_gpu;
 mod cli_hierarchical;
