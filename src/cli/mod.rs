@@ -133,10 +133,10 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct FeaturesArgs {
-    /// Transaction logs (CSV), read as one log; - is standard input.
+    /// Transaction logs (CSV, gzip/zstd CSV, Parquet or Arrow), read as one log; - is standard input.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Output CSV, or - for standard output.
+    /// Output file (CSV, or Parquet/Arrow by extension or --output-format), or - for standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Output format: csv, parquet or arrow [default: by the output's
@@ -235,7 +235,7 @@ pub struct FeatureArgs {
 /// What to cluster (README, "Clustering"): transaction logs, or a numeric table.
 #[derive(Args, Debug, Clone)]
 pub struct ClusterInputArgs {
-    /// Transaction logs (CSV), read as one log; - is standard input.
+    /// Transaction logs (CSV, gzip/zstd CSV, Parquet or Arrow), read as one log; - is standard input.
     #[arg(
         value_name = "INPUT",
         required_unless_present_any = ["features_input", "edges_input"]
@@ -437,7 +437,7 @@ pub struct FitArgs {
     /// instead of at --k; its K is fitted with those of --k-range.
     #[arg(long, value_name = "H", conflicts_with = "k")]
     pub height: Option<f64>,
-    /// Per-user scores (CSV); - is standard output.
+    /// Per-user scores (CSV, or Parquet/Arrow by extension or --output-format); - is standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Output format: csv, parquet or arrow [default: by the output's
@@ -485,7 +485,7 @@ pub struct ScoreArgs {
     /// The model written by `segmint fit --model`.
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
-    /// Per-user scores (CSV); - is standard output.
+    /// Per-user scores (CSV, or Parquet/Arrow by extension or --output-format); - is standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Output format: csv, parquet or arrow [default: by the output's
@@ -595,7 +595,7 @@ pub struct ChurnArgs {
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// Transaction logs (CSV), read as one log; - is standard input.
+    /// Transaction logs (CSV, gzip/zstd CSV, Parquet or Arrow), read as one log; - is standard input.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// The HTML report.
