@@ -100,6 +100,7 @@ impl KMeansArgs {
             max_iter: self.max_iter.unwrap_or(defaults.max_iter),
             tol: self.tol.unwrap_or(defaults.tol),
             seed: self.seed,
+            init: None,
         }
     }
 
@@ -382,22 +383,40 @@ pub fn log_options(
     feature: &FeatureArgs,
 ) -> Result<(IngestOptions, FeatureOptions), Error> {
     let options = input.options(feature).map_err(Error::Usage)?;
-    let features = feature.options(options.as_of).map_err(Error::Usage)?;
+    let features = feature
+        .options(options.as_of, options.since)
+        .map_err(Error::Usage)?;
     Ok((options, features))
 }
 
 impl InputArgs {
     pub fn options(&self, feature: &FeatureArgs) -> Result<IngestOptions, String> {
         let defaults = IngestOptions::default();
-        let as_of = match &feature.as_of {
-            None => None,
-            Some(text) => Some(self.time_format.parse(text.as_bytes()).map_err(|e| {
-                format!(
-                    "--as-of {text:?}: expected {} ({e})",
-                    self.time_format.expected()
-                )
-            })?),
+        let time = |flag: &str, text: &Option<String>| {
+            text.as_ref()
+                .map(|text| {
+                    self.time_format.parse(text.as_bytes()).map_err(|e| {
+                        format!(
+                            "{flag} {text:?}: expected {} ({e})",
+                            self.time_format.expected()
+                        )
+                    })
+                })
+                .transpose()
         };
+        let as_of = time("--as-of", &feature.as_of)?;
+        // The window starts at midnight UTC of the given time's date.
+        let since =
+            time("--window-start", &feature.window_start)?.map(|ms| day_of(ms) * MS_PER_DAY);
+        if let (Some(start), Some(end)) = (since, as_of)
+            && start > end
+        {
+            return Err(format!(
+                "--window-start {:?} is after --as-of {:?}",
+                feature.window_start.as_deref().unwrap_or_default(),
+                feature.as_of.as_deref().unwrap_or_default()
+            ));
+        }
         let success_statuses: Vec<String> = self
             .success_status
             .iter()
@@ -417,7 +436,7 @@ impl InputArgs {
             delimiter: self.delimiter,
             time_format: self.time_format,
             as_of,
-            since: None,
+            since,
             success_statuses,
             skip_bad_rows: self.skip_bad_rows,
             chunk_bytes: self.chunk_bytes.unwrap_or(defaults.chunk_bytes),
@@ -430,7 +449,13 @@ impl InputArgs {
 }
 
 impl FeatureArgs {
-    pub fn options(&self, as_of: Option<i64>) -> Result<FeatureOptions, String> {
+    /// The feature options; `as_of` and `since` are [`IngestOptions`]'
+    /// (`--as-of`, and `--window-start`'s midnight).
+    pub fn options(
+        &self,
+        as_of: Option<i64>,
+        since: Option<i64>,
+    ) -> Result<FeatureOptions, String> {
         if !self.dormant_days.is_finite() || self.dormant_days < 0.0 {
             return Err(format!(
                 "--dormant-days {}: expected a non-negative number",
@@ -444,6 +469,7 @@ impl FeatureArgs {
             as_of,
             dormant_days: self.dormant_days,
             trend_days: self.trend_days,
+            window_start: since.map(day_of),
         })
     }
 }

@@ -60,6 +60,17 @@ pub enum Command {
     Report(ReportArgs),
     /// How users moved between segments from one scores file to another.
     Transitions(TransitionsArgs),
+    /// The statistics that rank users against each other in one run (RFM
+    /// quintile boundaries, typical gap, base trend), for `score
+    /// --population` on pieces of it.
+    Population(PopulationArgs),
+    /// One Lloyd step of a K-Means model over some users: the per-segment
+    /// sums, counts and inertia that `lloyd-merge` adds up (distributed
+    /// K-Means, one partition each).
+    LloydStep(LloydStepArgs),
+    /// Add up `lloyd-step` results into the model's next centres, and say
+    /// whether the fit has converged.
+    LloydMerge(LloydMergeArgs),
     /// Time the clustering stages (benchmarks).
     Bench(BenchArgs),
     /// List the GPU adapters and the one --device auto picks.
@@ -147,6 +158,13 @@ pub struct FeaturesArgs {
     /// Summary style.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// The channels of the share_<channel> columns, comma-separated
+    /// [default: those of the log]. A channel of the log not in the list is
+    /// an error; one of the list not in the log gets a column of zeros. A
+    /// job that computes features in pieces passes the whole log's
+    /// channels to every piece, so that all pieces have the same columns.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub channels: Option<Vec<String>>,
     #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
@@ -230,6 +248,13 @@ pub struct FeatureArgs {
     /// weeks, at least 7, at most half the log's span].
     #[arg(long, value_name = "DAYS", help_heading = "Features")]
     pub trend_days: Option<u32>,
+    /// First day of the observation window (a time in the time column's
+    /// format; its UTC date counts) [default: the first transaction's
+    /// date]. Earlier rows are left out. With --as-of and --trend-days, it
+    /// makes the features of a piece of a log (one partition's users) those
+    /// of the whole log.
+    #[arg(long, value_name = "TIME", help_heading = "Features")]
+    pub window_start: Option<String>,
 }
 
 /// What to cluster (README, "Clustering"): transaction logs, or a numeric table.
@@ -433,6 +458,12 @@ pub struct FitArgs {
     /// The K that --k auto tries.
     #[arg(long, default_value = "2..10", value_name = "RANGE")]
     pub k_range: String,
+    /// kmeans: start Lloyd from these centres instead of k-means++: a CSV
+    /// with a header row and K rows of the features in scaled space, or a
+    /// K-Means model (its centres, and its scaler scales the users); needs
+    /// --k K.
+    #[arg(long, value_name = "FILE")]
+    pub init: Option<PathBuf>,
     /// hierarchical: cut the tree at this merge height (scaled units)
     /// instead of at --k; its K is fitted with those of --k-range.
     #[arg(long, value_name = "H", conflicts_with = "k")]
@@ -464,6 +495,77 @@ pub struct FitArgs {
     pub kmeans: KMeansArgs,
     #[command(flatten)]
     pub churn: ChurnArgs,
+}
+
+/// The users of a model: read as `score` reads them.
+#[derive(Args, Debug)]
+pub struct ModelUsersArgs {
+    /// Transaction logs, read with the model's options; - is standard input.
+    #[arg(value_name = "INPUT", required_unless_present = "features_input")]
+    pub inputs: Vec<PathBuf>,
+    /// A numeric feature table, for a model fitted on one; - is standard input.
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    pub features_input: Option<PathBuf>,
+    /// The model written by `segmint fit --model` (or `lloyd-merge`).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Logs: reference time for recency [default: latest transaction].
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+    /// Logs: the first day of the observation window [default: the first
+    /// transaction's date].
+    #[arg(long, value_name = "TIME")]
+    pub window_start: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PopulationArgs {
+    #[command(flatten)]
+    pub users: ModelUsersArgs,
+    /// The population (JSON); - is standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct LloydStepArgs {
+    #[command(flatten)]
+    pub users: ModelUsersArgs,
+    /// The step's sums (JSON, one line); - is standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct LloydMergeArgs {
+    /// `lloyd-step` results over the same model, one per piece of the users.
+    #[arg(required = true, value_name = "STEP")]
+    pub steps: Vec<PathBuf>,
+    /// The K-Means model the steps ran with.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// The next model: centres moved to their users' means (see --rescale
+    /// and --finish).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// The first merge: set the model's scaler from the steps' column
+    /// statistics (the whole data's means and standard deviations) and
+    /// start from these centres (CSV, K rows of the features in scaled
+    /// space, no header) [default: the model's centres, carried into the
+    /// new scale].
+    #[arg(long)]
+    pub rescale: bool,
+    /// With --rescale: the initial centres.
+    #[arg(long, value_name = "FILE", requires = "rescale")]
+    pub init: Option<PathBuf>,
+    /// The last merge, of steps run with the converged model: keeps its
+    /// centres, numbers the segments by the mean of the ordering column
+    /// (highest first, as `fit` does) and records the inertia.
+    #[arg(long, conflicts_with = "rescale")]
+    pub finish: bool,
+    /// Summary style.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]
@@ -499,6 +601,16 @@ pub struct ScoreArgs {
     /// Reference time for recency [default: latest transaction].
     #[arg(long, value_name = "TIME")]
     pub as_of: Option<String>,
+    /// Logs: the first day of the observation window [default: the first
+    /// transaction's date]; earlier rows are left out (see `features`).
+    #[arg(long, value_name = "TIME")]
+    pub window_start: Option<String>,
+    /// The run-level statistics to rank and judge users against (RFM
+    /// quintile boundaries, the typical gap, the base trend), from
+    /// `segmint population` [default: those of the users scored]. Scoring
+    /// in pieces with one population gives the scores of one run.
+    #[arg(long, value_name = "FILE")]
+    pub population: Option<PathBuf>,
     /// Silhouette of the scored users: none, exact, sample:N or auto.
     #[arg(long, default_value = "none", value_name = "MODE")]
     pub silhouette: String,

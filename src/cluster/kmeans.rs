@@ -108,7 +108,10 @@ fn fit_each_k_on<K: Kernels>(
     for batch in runs.chunks(per_batch) {
         let inits = batch
             .iter()
-            .map(|&(k, r)| seed_centres(backend, points, &device, k, run_seed(params.seed, k, r)))
+            .map(|&(k, r)| match &params.init {
+                Some(init) if init.nrows() == k => Ok(init.clone()),
+                _ => seed_centres(backend, points, &device, k, run_seed(params.seed, k, r)),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         fits.extend(lloyd_resident(
             backend,

@@ -20,6 +20,10 @@ pub struct KMeansParams {
     /// Seed of the k-means++ draws, from which each (K, restart) run gets
     /// its own ([`super::kmeans::run_seed`]), and of a silhouette sample.
     pub seed: u64,
+    /// Initial centres (k x d, in the points' working coordinates) instead
+    /// of k-means++: the run of the K they have starts from them.
+    #[serde(skip)]
+    pub init: Option<ndarray::Array2<f64>>,
 }
 
 impl Default for KMeansParams {
@@ -30,6 +34,7 @@ impl Default for KMeansParams {
             max_iter: 300,
             tol: 1e-4,
             seed: 0,
+            init: None,
         }
     }
 }

@@ -2,12 +2,12 @@
 //! comparison scripts (benches/compare/). Reports the median, min and max
 //! of the repetitions; loading and scaling are not timed.
 
-use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
 
 use super::emit::say;
+use super::read_rows;
 use super::{Session, warn_constant};
 use crate::cli::{BenchArgs, BenchStage, Format, MethodName, k_list};
 use ndarray::Array2;
@@ -18,7 +18,7 @@ use segmint::cluster::fit_each_k;
 use segmint::cluster::gmm::mstep::Moments;
 use segmint::cluster::gmm::{CovarianceType, Covariances, EmRun, GmmParams, Iteration, Mixture};
 use segmint::features::matrix::{FeatureMatrix, FeatureSpec};
-use segmint::ingest::{Delimiter, IngestError};
+use segmint::ingest::Delimiter;
 use segmint::insights::btyd::{self, LifetimeOptions};
 use segmint::report::summary::ModelFit;
 use segmint::segment::{self, InputSchema};
@@ -403,44 +403,4 @@ fn warm_up(mut f: impl FnMut()) {
     while start.elapsed().as_secs_f64() < 1.0 {
         f();
     }
-}
-
-/// A headed CSV of numbers, `width` per row, flattened.
-fn read_rows(path: &Path, width: usize) -> Result<Vec<f64>, Error> {
-    let bad = |message: String| {
-        Error::Ingest(IngestError::Header {
-            path: path.to_path_buf(),
-            message,
-        })
-    };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
-        csv::ErrorKind::Io(source) => Error::Ingest(IngestError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-        other => bad(format!("{other:?}")),
-    })?;
-    let mut out = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(e.to_string()))?;
-        if record.len() != width {
-            return Err(bad(format!(
-                "line {}: expected {width} values, found {}",
-                i + 2,
-                record.len()
-            )));
-        }
-        for field in record.iter() {
-            out.push(field.trim().parse::<f64>().map_err(|_| {
-                bad(format!(
-                    "line {}: expected a number, found {field:?}",
-                    i + 2
-                ))
-            })?);
-        }
-    }
-    if out.is_empty() {
-        return Err(bad("expected at least one row".into()));
-    }
-    Ok(out)
 }

@@ -199,12 +199,30 @@ pub fn run(args: &FitArgs, session: &Session) -> Result<(), Error> {
                 .features_input
                 .as_deref()
                 .into_iter()
-                .chain(args.kmeans.graph.edges_input.as_deref()),
+                .chain(args.kmeans.graph.edges_input.as_deref())
+                .chain(args.init.as_deref()),
         ),
         &outputs,
     )?;
+    if args.init.is_some()
+        && (!matches!(method, Method::KMeans(_)) || !matches!(k, KChoice::Fixed(_)))
+    {
+        return Err(Error::Usage(
+            "--init starts a K-Means fit from given centres: add --k K (and --method kmeans)"
+                .into(),
+        ));
+    }
     let started = Instant::now();
-    let prepared = prepare(&args.data, &method, session.quiet)?;
+    let mut prepared = prepare(&args.data, &method, session.quiet)?;
+    if let (Some(path), Method::KMeans(params), KChoice::Fixed(k)) = (&args.init, &mut method, k) {
+        let rows = initial_centres(path, k, &mut prepared)?;
+        let frame = &prepared.points.frame;
+        let d = frame.offset.len();
+        params.init = Some(
+            ndarray::Array2::from_shape_vec((k, d), frame.to_working_f64(&rows))
+                .map_err(|e| Error::Internal(format!("--init: {e}")))?,
+        );
+    }
     let ks = if leiden {
         Vec::new()
     } else {
@@ -423,4 +441,53 @@ fn mixture_lines(m: &MixtureSummary, users: usize) -> String {
         ));
     }
     text
+}
+
+/// `--init`: the initial centres (k rows of the features, flattened, in
+/// scaled space), from a CSV of centres, or from a K-Means model (its
+/// centres, and its scaler, which then scales the points).
+fn initial_centres(
+    path: &Path,
+    k: usize,
+    prepared: &mut segment::Prepared,
+) -> Result<Vec<f64>, Error> {
+    let d = prepared.specs.len();
+    let bytes = std::fs::read(path).map_err(|source| segmint::ingest::IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let rows = if bytes.trim_ascii_start().starts_with(b"{") {
+        let name = path.display().to_string();
+        let model = segmint::segment::Model::from_bytes(&bytes, &name)?;
+        let segmint::segment::MethodModel::KMeans { centres, .. } = &model.method else {
+            return Err(Error::Usage(format!(
+                "--init {name}: a {} model; K-Means starts from a K-Means model",
+                model.method.name()
+            )));
+        };
+        let specs: Vec<String> = prepared.specs.iter().map(ToString::to_string).collect();
+        if model.features != specs || model.scaling != prepared.scaling {
+            return Err(Error::Usage(format!(
+                "--init {name}: its features ({}, {:?}) are not the fit's ({}, {:?})",
+                model.features.join(","),
+                model.scaling,
+                specs.join(","),
+                prepared.scaling
+            )));
+        }
+        let raw = prepared.table.select(&prepared.specs)?;
+        prepared.points = model.scaler.transform(&raw);
+        prepared.scaler = model.scaler.clone();
+        centres.concat()
+    } else {
+        super::read_rows(path, d)?
+    };
+    if rows.len() != k * d {
+        return Err(Error::Usage(format!(
+            "{}: {} centres for --k {k}",
+            path.display(),
+            rows.len() / d.max(1)
+        )));
+    }
+    Ok(rows)
 }

@@ -7,6 +7,7 @@
 mod bench;
 mod demo;
 mod devices;
+mod distributed;
 mod emit;
 mod features;
 mod fit;
@@ -61,6 +62,9 @@ fn run_command(cli: &Cli) -> Result<(), Error> {
         Command::Score(args) => score::run(args, &session),
         Command::Report(args) => report::run(args, &session),
         Command::Transitions(args) => transitions::run(args, &session),
+        Command::Population(args) => distributed::population(args, cli.quiet),
+        Command::LloydStep(args) => distributed::lloyd_step(args, cli.quiet),
+        Command::LloydMerge(args) => distributed::lloyd_merge(args, cli.quiet),
         Command::Bench(args) => bench::run(args, &session),
         Command::Devices(args) => devices::run(args, &session),
     }
@@ -552,4 +556,44 @@ struct Segmenting {
     range: Vec<usize>,
     options: SegmentOptions,
     silhouette: SilhouetteMode,
+}
+
+/// A headed CSV of numbers, `width` per row, flattened.
+pub(super) fn read_rows(path: &Path, width: usize) -> Result<Vec<f64>, Error> {
+    let bad = |message: String| {
+        Error::Ingest(segmint::ingest::IngestError::Header {
+            path: path.to_path_buf(),
+            message,
+        })
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
+        csv::ErrorKind::Io(source) => Error::Ingest(segmint::ingest::IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+        other => bad(format!("{other:?}")),
+    })?;
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        if record.len() != width {
+            return Err(bad(format!(
+                "line {}: expected {width} values, found {}",
+                i + 2,
+                record.len()
+            )));
+        }
+        for field in record.iter() {
+            out.push(field.trim().parse::<f64>().map_err(|_| {
+                bad(format!(
+                    "line {}: expected a number, found {field:?}",
+                    i + 2
+                ))
+            })?);
+        }
+    }
+    if out.is_empty() {
+        return Err(bad("expected at least one row".into()));
+    }
+    Ok(out)
 }

@@ -1,6 +1,7 @@
 //! `segmint score`: new users into the segments of a fitted model, read
 //! as the model says its users were read.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -11,17 +12,20 @@ use crate::cli::feature_specs;
 use crate::cli::{Format, ScoreArgs};
 use segmint::Error;
 use segmint::cluster::SilhouetteMode;
+use segmint::features::FeatureOptions;
 use segmint::features::matrix::NumericTable;
 use segmint::formats::TableFormat;
 use segmint::graph::UserGraph;
 use segmint::graph::build::{
     DEFAULT_MAX_PEER_DEGREE, PeerOptions, knn_graph, peer_graph, read_edges,
 };
-use segmint::ingest::{Delimiter, IngestError, IngestReport, Input, inputs};
+use segmint::ingest::numeric::{NumericOptions, read_numeric_table};
+use segmint::ingest::{Delimiter, IngestError, IngestOptions, IngestReport, Input, inputs};
 use segmint::output::{Outputs, is_stdout, summary_name};
 use segmint::report::text::sizes_by_name;
 use segmint::segment::model::GraphSpec;
 use segmint::segment::{self, InputSchema, MethodModel, Model, PlacedBy};
+use segmint::values::time::{MS_PER_DAY, day_of};
 
 #[derive(Serialize)]
 struct ScoreSummary {
@@ -57,7 +61,8 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
                 .as_deref()
                 .into_iter()
                 .chain(args.edges_input.as_deref())
-                .chain([args.model.as_path()]),
+                .chain([args.model.as_path()])
+                .chain(args.population.as_deref()),
         ),
         &[&args.output],
     )?;
@@ -68,6 +73,11 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
         source,
     })?;
     let model = Model::from_bytes(&bytes, &model_path)?;
+    let population = args
+        .population
+        .as_deref()
+        .map(super::distributed::read_population)
+        .transpose()?;
     if let Some(asked) = feature_specs(args.features.as_deref())? {
         model.check_features(&asked, &model_path)?;
     }
@@ -87,13 +97,21 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
         inputs(&args.inputs)
     };
     let (table, report, mut graph) = timed("reading", || {
-        read_users(args, &logs, &model, &model_path, session.quiet)
+        read_users(&args.users(), &logs, &model, &model_path, session.quiet)
     })?;
     let points = timed("points", || model.points(&table))?;
     if let Some(spec) = leiden
         && graph.is_none()
     {
-        graph = scored_graph(args, &logs, &model, spec, &table, &points, session.quiet)?;
+        graph = scored_graph(
+            &args.users(),
+            &logs,
+            &model,
+            spec,
+            &table,
+            &points,
+            session.quiet,
+        )?;
     }
     let work = segment::score_work(&model, &points, silhouette);
     // A Leiden model places users on the CPU: no GPU to look for.
@@ -109,6 +127,7 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
             &points,
             graph.as_ref().map(|g| &g.graph),
             silhouette,
+            population.as_ref(),
         )
     })?;
     let scores = placement.scores(&table, &model.segment_names);
@@ -160,20 +179,64 @@ pub fn run(args: &ScoreArgs, session: &Session) -> Result<(), Error> {
     )
 }
 
+/// Where the users to score are, and how their logs are windowed.
+pub(super) struct Users<'a> {
+    pub inputs: &'a [PathBuf],
+    pub features_input: Option<&'a Path>,
+    pub edges_input: Option<&'a Path>,
+    pub as_of: Option<&'a str>,
+    pub window_start: Option<&'a str>,
+    /// A logs model's users from a features table: also read the columns
+    /// of RFM, churn and lifetime value (else the model's alone).
+    pub insights: bool,
+}
+
+impl ScoreArgs {
+    fn users(&self) -> Users<'_> {
+        Users {
+            inputs: &self.inputs,
+            features_input: self.features_input.as_deref(),
+            edges_input: self.edges_input.as_deref(),
+            as_of: self.as_of.as_deref(),
+            window_start: self.window_start.as_deref(),
+            insights: true,
+        }
+    }
+}
+
 /// `--as-of`, read in the model's time format.
-fn as_of(args: &ScoreArgs, model: &Model) -> Result<Option<i64>, Error> {
+fn as_of(args: &Users<'_>, model: &Model) -> Result<Option<i64>, Error> {
+    model_time(model, "--as-of", args.as_of)
+}
+
+/// A time flag's value, read in the model's time format.
+fn model_time(model: &Model, flag: &str, text: Option<&str>) -> Result<Option<i64>, Error> {
     let time_format = model.input.time_format().unwrap_or_default();
-    args.as_of
-        .as_deref()
-        .map(|text| {
-            time_format.parse(text.as_bytes()).map_err(|e| {
-                Error::Usage(format!(
-                    "--as-of {text:?}: expected {} ({e})",
-                    time_format.expected()
-                ))
-            })
+    text.map(|text| {
+        time_format.parse(text.as_bytes()).map_err(|e| {
+            Error::Usage(format!(
+                "{flag} {text:?}: expected {} ({e})",
+                time_format.expected()
+            ))
         })
-        .transpose()
+    })
+    .transpose()
+}
+
+/// How a logs model reads the scored users' logs: its options, with
+/// `--as-of` and `--window-start`.
+fn logs_options(args: &Users<'_>, model: &Model) -> Result<(IngestOptions, FeatureOptions), Error> {
+    let (mut options, mut features) = model
+        .input
+        .logs_options(as_of(args, model)?)
+        .ok_or_else(|| Error::Internal("a logs model reads logs".into()))?;
+    if let Some(ms) = model_time(model, "--window-start", args.window_start)? {
+        let day = day_of(ms);
+        options.since = Some(day * MS_PER_DAY);
+        features.window_start = Some(day);
+    }
+    options.validate().map_err(Error::Usage)?;
+    Ok((options, features))
 }
 
 /// How a Leiden model placed the scored users.
@@ -188,7 +251,7 @@ struct PlacedCounts {
 /// counterparty column, the `--edges-input` list over them, or their kNN
 /// graph; `None` for an edge-list model scored without `--edges-input`.
 fn scored_graph(
-    args: &ScoreArgs,
+    args: &Users<'_>,
     logs: &[Input],
     model: &Model,
     spec: &GraphSpec,
@@ -205,10 +268,7 @@ fn scored_graph(
             else {
                 return Err(Error::Internal("a peers model names its column".into()));
             };
-            let (options, _) = model
-                .input
-                .logs_options(as_of(args, model)?)
-                .ok_or_else(|| Error::Internal("a logs model reads logs".into()))?;
+            let (options, _) = logs_options(args, model)?;
             let peers = PeerOptions {
                 column: column.clone(),
                 weight: spec.edge_weight.unwrap_or_default(),
@@ -219,7 +279,7 @@ fn scored_graph(
                 peer_graph(logs, &options, &table.keys, &peers)
             })?
         }
-        "edges" => match &args.edges_input {
+        "edges" => match args.edges_input {
             Some(path) => read_edges(path, Some(&table.keys))?.graph,
             None => return Ok(None),
         },
@@ -239,15 +299,15 @@ fn scored_graph(
 /// The users to score, read as the model's users were: logs with its
 /// column and format options (`--as-of` in its time format), a feature
 /// table with its key column, or an edge list (with its graph).
-fn read_users(
-    args: &ScoreArgs,
+pub(super) fn read_users(
+    args: &Users<'_>,
     logs: &[Input],
     model: &Model,
     model_path: &str,
     quiet: bool,
 ) -> Result<(NumericTable, Option<IngestReport>, Option<UserGraph>), Error> {
     if let InputSchema::Edges {} = model.input {
-        let Some(path) = &args.edges_input else {
+        let Some(path) = args.edges_input else {
             return Err(Error::Usage(format!(
                 "{model_path} was fitted on an edge list alone: give the users' edges with --edges-input"
             )));
@@ -266,13 +326,13 @@ fn read_users(
 
 /// The users of logs or a feature table, as [`read_users`] reads them.
 fn read_table(
-    args: &ScoreArgs,
+    args: &Users<'_>,
     logs: &[Input],
     model: &Model,
     model_path: &str,
     quiet: bool,
 ) -> Result<(NumericTable, Option<IngestReport>), Error> {
-    match (&model.input, &args.features_input) {
+    match (&model.input, args.features_input) {
         (InputSchema::FeatureTable { key_col, delimiter }, Some(path)) => {
             // Checked when the model was read.
             let delimiter = delimiter.parse::<Delimiter>().unwrap_or_default();
@@ -282,21 +342,65 @@ fn read_table(
             Ok((table, None))
         }
         (InputSchema::Transactions { .. }, None) => {
-            let as_of = as_of(args, model)?;
-            let (options, features) = model
-                .input
-                .logs_options(as_of)
-                .ok_or_else(|| Error::Internal("a logs model reads logs".into()))?;
-            options.validate().map_err(Error::Usage)?;
-            let (table, report) = load_logs(logs, &options, &features, as_of.is_some(), quiet)?;
+            let (options, features) = logs_options(args, model)?;
+            let (table, report) =
+                load_logs(logs, &options, &features, options.as_of.is_some(), quiet)?;
             Ok((NumericTable::from_features(&table), Some(report)))
         }
         (InputSchema::FeatureTable { .. }, None) => Err(Error::Usage(format!(
             "{model_path} was fitted on a feature table: give one with --features-input"
         ))),
-        (InputSchema::Transactions { .. }, Some(_)) => Err(Error::Usage(format!(
-            "{model_path} was fitted on transaction logs: give logs, not --features-input"
-        ))),
+        (InputSchema::Transactions { .. }, Some(path)) => {
+            if matches!(model.method, MethodModel::Leiden { .. }) {
+                return Err(Error::Usage(format!(
+                    "{model_path} places users by their graph, built from the logs: give logs, not --features-input"
+                )));
+            }
+            // A table `segmint features` wrote: the columns the model and
+            // the insights read.
+            let mut columns: Vec<String> = Vec::new();
+            let wanted = model
+                .feature_specs()
+                .into_iter()
+                .map(|spec| spec.column)
+                .chain([model.segment_order_by.clone()])
+                .chain(
+                    FEATURES_TABLE_INSIGHTS
+                        .iter()
+                        .filter(|_| args.insights)
+                        .map(|c| c.to_string()),
+                );
+            for column in wanted {
+                if !columns.contains(&column) {
+                    columns.push(column);
+                }
+            }
+            let options = NumericOptions {
+                key_column: None,
+                columns: Some(columns),
+                prefer: None,
+                delimiter: Delimiter::default(),
+                format: None,
+            };
+            Ok((read_numeric_table(path, &options)?, None))
+        }
         (InputSchema::Edges {}, _) => Err(Error::Internal("read by read_users".into())),
     }
 }
+
+/// The columns of a `segmint features` table that RFM, churn and lifetime
+/// value read, beside a logs model's features.
+const FEATURES_TABLE_INSIGHTS: [&str; 12] = [
+    "recency_days",
+    "frequency",
+    "monetary",
+    "gap_days",
+    "avg_daily_volume",
+    "failure_rate",
+    "cadence_trend",
+    "usage_trend",
+    "active_days",
+    "active_span_days",
+    "age_days",
+    "repeat_spend",
+];

@@ -75,6 +75,12 @@ fn split_periods(
                 .into(),
         ));
     }
+    if args.feature.window_start.is_some() {
+        return Err(Error::Usage(
+            "transitions: --split-at sets each period's window; --window-start does not apply"
+                .into(),
+        ));
+    }
     let (options, features) = log_options(&args.input, &args.feature)?;
     // Read twice (one period, then the other): streams are copied once.
     let logs = rereadable(&args.inputs)?;

@@ -489,10 +489,32 @@ impl Scaler {
     /// scaled space, such as a model's centres) as well as the rows.
     pub fn transform_with(&self, x: &Array2<f64>, also: &[Vec<f64>]) -> FeatureMatrix {
         let (n, d) = x.dim();
-        let scaled = |i: usize, j: usize| self.scale(j, x[[i, j]]);
         let offset: Vec<f64> = (0..d)
-            .map(|j| scaled_mean((0..n).map(|i| scaled(i, j)), n.max(1) as f64))
+            .map(|j| scaled_mean((0..n).map(|i| self.scale(j, x[[i, j]])), n.max(1) as f64))
             .collect();
+        self.transform_around(x, also, offset)
+    }
+
+    /// [`Scaler::transform_with`] centred on the origin of the scaled
+    /// space, whatever the rows' own mean: where z-scores of the fitted
+    /// users sit. The working coordinates of a user are then the same
+    /// whichever other users are transformed with it (pieces of one run
+    /// give the bits of the whole run), unless their spread is past 2^32
+    /// or below 2^-32 (see [`Frame`]).
+    pub fn transform_centred(&self, x: &Array2<f64>, also: &[Vec<f64>]) -> FeatureMatrix {
+        self.transform_around(x, also, vec![0.0; x.ncols()])
+    }
+
+    /// The points of `x` and the frame that holds them and `also`, around
+    /// `offset` (put on the frame's grid).
+    fn transform_around(
+        &self,
+        x: &Array2<f64>,
+        also: &[Vec<f64>],
+        offset: Vec<f64>,
+    ) -> FeatureMatrix {
+        let (n, d) = x.dim();
+        let scaled = |i: usize, j: usize| self.scale(j, x[[i, j]]);
         let mut spread = 0.0f64;
         for i in 0..n {
             for (j, &o) in offset.iter().enumerate() {
@@ -631,6 +653,16 @@ impl Frame {
             .iter()
             .enumerate()
             .map(|(i, &v)| self.working(i % d, v) as f32)
+            .collect()
+    }
+
+    /// Points in scaled space as working coordinates, in f64.
+    pub fn to_working_f64(&self, points: &[f64]) -> Vec<f64> {
+        let d = self.offset.len();
+        points
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| self.working(i % d, v))
             .collect()
     }
 

@@ -21,6 +21,10 @@ pub struct FeatureOptions {
     /// The trend window of `cadence_trend`, in days; `None` chooses it
     /// from the log's cadence (see [`Cadence`]).
     pub trend_days: Option<u32>,
+    /// The first day of the observation window (UTC day number); `None` is
+    /// the first transaction's day. Rows before it must have been left out
+    /// (`IngestOptions::since`).
+    pub window_start: Option<i64>,
 }
 
 impl Default for FeatureOptions {
@@ -29,6 +33,7 @@ impl Default for FeatureOptions {
             as_of: None,
             dormant_days: 30.0,
             trend_days: None,
+            window_start: None,
         }
     }
 }
@@ -206,7 +211,7 @@ impl FeatureRows {
     ) -> Option<FeatureRows> {
         let (min_ms, max_ms) = (aggregate.min_ms()?, aggregate.max_ms()?);
         let as_of_ms = options.as_of.unwrap_or(max_ms);
-        let window_start_day = day_of(min_ms);
+        let window_start_day = options.window_start.unwrap_or_else(|| day_of(min_ms));
         let as_of_day = day_of(as_of_ms);
         let window_days = as_of_day - window_start_day + 1;
         let (parts, channel_names) = aggregate.into_partitions();
@@ -247,6 +252,28 @@ impl FeatureRows {
             column,
             options: *options,
         })
+    }
+
+    /// Gives the table the `share_<channel>` columns of `names` (sorted,
+    /// duplicates dropped) instead of the log's channels: a channel of the
+    /// list the log lacks gets shares of 0. Pieces of one log (a
+    /// partition's users each) then share one schema. A channel of the log
+    /// not in the list is `Err` with its name.
+    pub fn set_channels(&mut self, names: &[String]) -> Result<(), String> {
+        let mut channels: Vec<String> = names.to_vec();
+        channels.sort();
+        channels.dedup();
+        let mut column = Vec::with_capacity(self.column.len());
+        for &col in &self.column {
+            let name = &self.channels[col];
+            match channels.binary_search(name) {
+                Ok(at) => column.push(at),
+                Err(_) => return Err(name.clone()),
+            }
+        }
+        self.channels = channels;
+        self.column = column;
+        Ok(())
     }
 
     /// Users.

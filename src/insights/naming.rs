@@ -170,6 +170,12 @@ pub fn segment_ranks(
         sums[l as usize] += v;
         counts[l as usize] += 1;
     }
+    ranks_of_sums(&sums, &counts, centres)
+}
+
+/// [`segment_ranks`] from each cluster's sum of `order_by` and its users.
+pub fn ranks_of_sums(sums: &[f64], counts: &[u64], centres: &ndarray::Array2<f64>) -> Vec<u32> {
+    let k = counts.len();
     let means: Vec<f64> = (0..k)
         .map(|c| {
             if counts[c] == 0 {

@@ -7,7 +7,9 @@
 use std::cmp::Ordering;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::features::matrix::Keys;
 
 /// Quintile scores 1..=5 by rank; 5 is the best fifth.
 ///
@@ -42,6 +44,79 @@ pub fn quintile_scores(values: &[f64], higher_is_better: bool) -> Vec<u8> {
         scores[user] = quintile(rank, n);
     }
     scores
+}
+
+/// One boundary between quintile scores: the value and key of the user
+/// at a given rank of a whole run (see [`quintile_boundaries`]). The value
+/// is `None` for NaN.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuintileBoundary {
+    /// The user's value; `None` is NaN.
+    pub value: Option<f64>,
+    /// The user's key.
+    pub user: String,
+}
+
+/// The boundaries that give [`quintile_scores`] users scored apart
+/// (pieces of one run, a partition each): entry `s - 1` is the user at
+/// 0-based rank `ceil(s n / 5)` (worst first), for each `s` in 1..=4 whose
+/// rank is below `n`. A user scores 1 plus the number of boundaries it
+/// does not rank before.
+///
+/// Ties are ranked by key (byte order) instead of position, so the scores
+/// are [`quintile_scores`]' for users in key order, as `features` writes
+/// them, whatever order the pieces come in.
+pub fn quintile_boundaries(
+    values: &[f64],
+    keys: &Keys,
+    higher_is_better: bool,
+) -> Vec<QuintileBoundary> {
+    let n = values.len();
+    let mut order: Vec<(f64, usize)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v + 0.0, i))
+        .collect();
+    order.par_sort_unstable_by(|a, b| {
+        worst_first(a.0, b.0, higher_is_better).then_with(|| keys.get(a.1).cmp(keys.get(b.1)))
+    });
+    (1..=4u128)
+        .map(|s| (s * n as u128).div_ceil(5) as usize)
+        .take_while(|&rank| rank < n)
+        .map(|rank| {
+            let (value, user) = order[rank];
+            QuintileBoundary {
+                value: Some(value).filter(|v| !v.is_nan()),
+                user: keys.get(user).to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Quintile scores 1..=5 against a run's `boundaries` (from
+/// [`quintile_boundaries`]): the scores the users get in that run.
+pub fn quintile_scores_against(
+    values: &[f64],
+    keys: &Keys,
+    higher_is_better: bool,
+    boundaries: &[QuintileBoundary],
+) -> Vec<u8> {
+    values
+        .par_iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let passed = boundaries
+                .iter()
+                .filter(|b| {
+                    let at = b.value.unwrap_or(f64::NAN);
+                    worst_first(v + 0.0, at + 0.0, higher_is_better)
+                        .then_with(|| keys.get(i).cmp(&b.user))
+                        .is_ge()
+                })
+                .count();
+            1 + passed as u8
+        })
+        .collect()
 }
 
 /// `1 + floor(5 rank / n)` for `rank < n`, without overflow.
@@ -184,6 +259,44 @@ pub fn rfm_scores(recency_days: &[f64], frequency: &[f64], monetary: &[f64]) -> 
     RfmScores { r, f, m, segments }
 }
 
+/// The quintile boundaries of a run's R, F and M (see
+/// [`quintile_boundaries`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RfmBoundaries {
+    /// `recency_days`, lower is better.
+    pub recency: Vec<QuintileBoundary>,
+    /// `frequency`.
+    pub frequency: Vec<QuintileBoundary>,
+    /// `monetary`.
+    pub monetary: Vec<QuintileBoundary>,
+}
+
+impl RfmBoundaries {
+    /// The boundaries of the run of these users (`keys`, one per value).
+    pub fn of(recency_days: &[f64], frequency: &[f64], monetary: &[f64], keys: &Keys) -> Self {
+        RfmBoundaries {
+            recency: quintile_boundaries(recency_days, keys, false),
+            frequency: quintile_boundaries(frequency, keys, true),
+            monetary: quintile_boundaries(monetary, keys, true),
+        }
+    }
+
+    /// [`rfm_scores`] of users scored against these boundaries.
+    pub fn scores(
+        &self,
+        recency_days: &[f64],
+        frequency: &[f64],
+        monetary: &[f64],
+        keys: &Keys,
+    ) -> RfmScores {
+        let r = quintile_scores_against(recency_days, keys, false, &self.recency);
+        let f = quintile_scores_against(frequency, keys, true, &self.frequency);
+        let m = quintile_scores_against(monetary, keys, true, &self.monetary);
+        let segments = r.iter().zip(&f).map(|(&r, &f)| rfm_segment(r, f)).collect();
+        RfmScores { r, f, m, segments }
+    }
+}
+
 /// The R x F grid as a markdown table: rows R 5 down to 1, columns F 1 to 5.
 pub fn grid_markdown() -> String {
     let mut out = String::from("| R \\ F | 1 | 2 | 3 | 4 | 5 |\n|---|---|---|---|---|---|\n");
@@ -200,6 +313,70 @@ pub fn grid_markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Users scored in pieces against the whole run's boundaries get the
+    /// whole run's scores: every n up to 40, ties, NaN and -0.0 among the
+    /// values, keys in byte order, pieces of every size.
+    #[test]
+    fn boundaries_give_pieces_the_scores_of_the_whole_run() {
+        let pool = [
+            3.0,
+            -1.0,
+            0.0,
+            -0.0,
+            3.0,
+            f64::NAN,
+            7.5,
+            3.0,
+            2.0,
+            f64::NAN,
+            1e9,
+            -1e9,
+        ];
+        for n in 0..=40usize {
+            // Keys in byte order ("u10" before "u2" would not be): padded.
+            let keys: Keys = (0..n).map(|i| format!("u{i:03}")).collect();
+            let values: Vec<f64> = (0..n).map(|i| pool[(i * 7 + n) % pool.len()]).collect();
+            for higher_is_better in [true, false] {
+                let whole = quintile_scores(&values, higher_is_better);
+                let bounds = quintile_boundaries(&values, &keys, higher_is_better);
+                assert!(bounds.len() <= 4);
+                for piece in 1..=n.max(1) {
+                    let mut scores = Vec::with_capacity(n);
+                    for start in (0..n).step_by(piece) {
+                        let end = (start + piece).min(n);
+                        let part: Keys = (start..end).map(|i| keys.get(i)).collect();
+                        scores.extend(quintile_scores_against(
+                            &values[start..end],
+                            &part,
+                            higher_is_better,
+                            &bounds,
+                        ));
+                    }
+                    assert_eq!(scores, whole, "n {n}, pieces of {piece}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn boundaries_rank_ties_by_key_not_by_position() {
+        // The same users in another order: the same boundaries.
+        let keys: Keys = ["b", "a", "c", "e", "d"].into_iter().collect();
+        let values = [1.0, 1.0, 2.0, 1.0, 2.0];
+        let sorted: Keys = ["a", "b", "c", "d", "e"].into_iter().collect();
+        let sorted_values = [1.0, 1.0, 2.0, 2.0, 1.0];
+        assert_eq!(
+            quintile_boundaries(&values, &keys, true),
+            quintile_boundaries(&sorted_values, &sorted, true)
+        );
+        // Ranks 1..4 of a, b, e, c, d.
+        let users: Vec<String> = quintile_boundaries(&values, &keys, true)
+            .into_iter()
+            .map(|b| b.user)
+            .collect();
+        assert_eq!(users, ["b", "e", "c", "d"]);
+    }
 
     #[test]
     fn quintiles_of_ten_distinct_values() {

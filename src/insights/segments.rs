@@ -3,14 +3,14 @@
 //! and the users' segments. Needs the columns of a transactions feature
 //! table (README, "Features"); a numeric table without them gets none.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
 
 use super::btyd::{Lifetime, LifetimeScores};
 use super::churn::{ChurnInput, ChurnRisk, ChurnThresholds, classify, reason};
 use super::describe::{Trait, describe};
-use super::rfm::{RfmScores, rfm_scores};
+use super::rfm::{RfmBoundaries, RfmScores, rfm_scores};
 use crate::features::matrix::NumericTable;
 
 /// Columns RFM scores and churn rules need.
@@ -56,11 +56,122 @@ pub struct InsightContext<'a> {
     /// Days of the trend window of `cadence_trend` (for the evidence a
     /// trend needs); `None` when unknown.
     pub trend_days: Option<u32>,
+    /// The run to rank and judge users against; `None`: the table's users.
+    pub population: Option<&'a Population>,
 }
 
 fn column(table: &NumericTable, name: &str) -> Option<Vec<f64>> {
     let j = table.column_index(name)?;
     Some((0..table.rows()).map(|i| table.row(i)[j]).collect())
+}
+
+/// What the insights read of a table, one value per user in its order.
+struct InsightColumns {
+    recency: Vec<f64>,
+    frequency: Vec<f64>,
+    monetary: Vec<f64>,
+    /// `cadence_trend`, else `usage_trend`.
+    trend: Option<Vec<f64>>,
+    /// The days `trend` measures.
+    window: Option<u32>,
+    volume: Option<Vec<f64>>,
+    failure: Option<Vec<f64>>,
+    gaps: Option<Vec<f64>>,
+}
+
+impl InsightColumns {
+    /// `None` when the table lacks one of [`REQUIRED_COLUMNS`].
+    fn of(table: &NumericTable, context: &InsightContext<'_>) -> Option<Self> {
+        let (trend, window) = match column(table, "cadence_trend") {
+            Some(trend) => (Some(trend), context.trend_days),
+            None => (column(table, "usage_trend"), Some(7)),
+        };
+        Some(InsightColumns {
+            recency: column(table, "recency_days")?,
+            frequency: column(table, "frequency")?,
+            monetary: column(table, "monetary")?,
+            trend,
+            window,
+            volume: column(table, "avg_daily_volume"),
+            failure: column(table, "failure_rate"),
+            gaps: column(table, "gap_days"),
+        })
+    }
+
+    /// Each user's expected and actual transactions in the trend window
+    /// (at the earlier rate), where the numbers make one.
+    fn counts(&self) -> Vec<Option<(f64, f64)>> {
+        (0..self.recency.len())
+            .map(|i| {
+                let (Some(volume), Some(days), Some(t)) =
+                    (&self.volume, self.window, present(&self.trend, i))
+                else {
+                    return None;
+                };
+                let expected =
+                    window_expectation(self.frequency[i], volume[i], f64::from(days), t)?;
+                Some((expected, (1.0 + t) * expected))
+            })
+            .collect()
+    }
+}
+
+/// The value of user `i` in an optional column, unless missing.
+fn present(c: &Option<Vec<f64>>, i: usize) -> Option<f64> {
+    c.as_ref().map(|values| values[i]).filter(|v| !v.is_nan())
+}
+
+/// What ranks and judges users against each other in one run: the RFM
+/// quintile boundaries, the typical gap (the median `gap_days`) and the
+/// base trend. Users scored in pieces (a partition each) against the
+/// whole run's population get the insights of one run over all of them
+/// (`segmint population`, then `score --population`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Population {
+    /// `"segmint-population"`.
+    pub format: String,
+    /// 1.
+    pub version: u32,
+    /// The users of the run.
+    pub users: u64,
+    /// The RFM quintile boundaries.
+    pub rfm: RfmBoundaries,
+    /// The median `gap_days` of the users with one; `None` when none has.
+    pub typical_gap: Option<f64>,
+    /// The whole run's trend (see [`user_insights`]); `None` when no user
+    /// tells.
+    pub base_trend: Option<f64>,
+}
+
+/// The `format` field of a population file.
+pub const POPULATION_FORMAT: &str = "segmint-population";
+
+impl Population {
+    /// The population of the users of `table`, as [`user_insights`]
+    /// would see it with the users in key order (ties ranked by key, the
+    /// base trend summed in key order): `None` when the table lacks one of
+    /// [`REQUIRED_COLUMNS`].
+    pub fn of(table: &NumericTable, context: InsightContext<'_>) -> Option<Population> {
+        let columns = InsightColumns::of(table, &context)?;
+        let keys = &table.keys;
+        let mut order: Vec<usize> = (0..table.rows()).collect();
+        order.par_sort_unstable_by(|&a, &b| keys.get(a).cmp(keys.get(b)));
+        let counts = columns.counts();
+        let in_key_order: Vec<Option<(f64, f64)>> = order.iter().map(|&i| counts[i]).collect();
+        Some(Population {
+            format: POPULATION_FORMAT.to_string(),
+            version: 1,
+            users: table.rows() as u64,
+            rfm: RfmBoundaries::of(
+                &columns.recency,
+                &columns.frequency,
+                &columns.monetary,
+                keys,
+            ),
+            typical_gap: columns.gaps.as_deref().and_then(median),
+            base_trend: base_trend(&in_key_order),
+        })
+    }
 }
 
 /// RFM, lifetime value and churn for every user; `None` when the table
@@ -72,52 +183,51 @@ fn column(table: &NumericTable, name: &str) -> Option<Vec<f64>> {
 /// further are declining), and only when the drop is beyond the noise of
 /// the user's earlier rate (see [`ChurnThresholds::trend_z`]); the overdue
 /// ratio (`recency_days` over `gap_days`, or over the log's typical gap
-/// for a user with one active day); and P(alive) from `context`.
+/// for a user with one active day); and P(alive) from `context`. RFM
+/// quintiles, the typical gap and the log's trend are the table's users',
+/// or `context.population`'s.
 pub fn user_insights(
     table: &NumericTable,
     segments: &[u32],
     thresholds: &ChurnThresholds,
     context: InsightContext<'_>,
 ) -> Option<UserInsights> {
-    let recency = column(table, "recency_days")?;
-    let frequency = column(table, "frequency")?;
-    let monetary = column(table, "monetary")?;
-    let (trend, window) = match column(table, "cadence_trend") {
-        Some(trend) => (Some(trend), context.trend_days),
-        None => (column(table, "usage_trend"), Some(7)),
-    };
-    let volume = column(table, "avg_daily_volume");
-    let failure = column(table, "failure_rate");
-    let gaps = column(table, "gap_days");
-    let typical_gap = gaps.as_ref().and_then(|g| median(g));
+    let columns = InsightColumns::of(table, &context)?;
+    let InsightColumns {
+        recency,
+        frequency,
+        monetary,
+        trend,
+        failure,
+        gaps,
+        ..
+    } = &columns;
     let lifetime = context.lifetime.and_then(|l| l.score(table));
-    let present =
-        |c: &Option<Vec<f64>>, i: usize| c.as_ref().map(|values| values[i]).filter(|v| !v.is_nan());
-    let rfm = rfm_scores(&recency, &frequency, &monetary);
+    let counts = columns.counts();
+    let (rfm, typical_gap, base_trend) = match context.population {
+        Some(p) => (
+            p.rfm.scores(recency, frequency, monetary, &table.keys),
+            p.typical_gap,
+            p.base_trend,
+        ),
+        None => (
+            rfm_scores(recency, frequency, monetary),
+            gaps.as_deref().and_then(median),
+            base_trend(&counts),
+        ),
+    };
     let overdue: Vec<f64> = (0..table.rows())
         .map(|i| {
-            let gap = present(&gaps, i).or(typical_gap);
+            let gap = present(gaps, i).or(typical_gap);
             gap.map_or(f64::NAN, |g| recency[i] / g)
         })
         .collect();
-    // Each user's expected and actual transactions in the trend window
-    // (at the earlier rate), where the numbers make one.
-    let counts: Vec<Option<(f64, f64)>> = (0..table.rows())
-        .map(|i| {
-            let (Some(volume), Some(days), Some(t)) = (&volume, window, present(&trend, i)) else {
-                return None;
-            };
-            let expected = window_expectation(frequency[i], volume[i], f64::from(days), t)?;
-            Some((expected, (1.0 + t) * expected))
-        })
-        .collect();
-    let base_trend = base_trend(&counts);
     let (churn, reasons) = (0..table.rows())
         .into_par_iter()
         .map(|i| {
             // Against the log's own trend, and beyond the noise of the
             // user's own rate.
-            let judged = match (present(&trend, i), counts[i]) {
+            let judged = match (present(trend, i), counts[i]) {
                 (Some(_), Some((expected, actual))) => {
                     let expected = expected * (1.0 + base_trend.unwrap_or(0.0));
                     let drop = expected - actual;
@@ -130,9 +240,9 @@ pub fn user_insights(
             let input = ChurnInput {
                 recency_days: recency[i],
                 usage_trend: judged,
-                own_trend: present(&trend, i),
+                own_trend: present(trend, i),
                 base_trend,
-                failure_rate: present(&failure, i),
+                failure_rate: present(failure, i),
                 top_segment: segments[i] == 0,
                 p_alive: lifetime
                     .as_ref()
@@ -405,5 +515,106 @@ mod tests {
         // Recency 1 is the most recent of four users: R = 1 + 5*3/4 = 4.
         assert_eq!(insights.rfm.r, [4, 1, 3, 2]);
         assert_eq!(insights.rfm.f, [4, 2, 3, 1]);
+    }
+
+    /// A generated table of every insight column, users keyed in byte
+    /// order, with ties, missing gaps and missing trends.
+    fn insight_table(n: usize) -> NumericTable {
+        let columns = [
+            "recency_days",
+            "frequency",
+            "monetary",
+            "gap_days",
+            "avg_daily_volume",
+            "failure_rate",
+            "cadence_trend",
+        ];
+        let rows: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                let f = (1 + i * 7 % 13) as f64;
+                vec![
+                    (i * 5 % 17) as f64 + 0.25,
+                    f,
+                    (i * 11 % 23) as f64 * 0.5 - 1.0,
+                    if i % 4 == 0 {
+                        f64::NAN
+                    } else {
+                        (i % 9) as f64 + 1.0
+                    },
+                    f / 91.0,
+                    (i % 5) as f64 / 10.0,
+                    if i % 6 == 0 {
+                        f64::NAN
+                    } else {
+                        (i % 11) as f64 / 5.0 - 1.0
+                    },
+                ]
+            })
+            .collect();
+        let mut t = table(
+            &columns,
+            &rows.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        );
+        t.keys = (0..n).map(|i| format!("u{i:04}")).collect();
+        t
+    }
+
+    /// The rows `rows` of `t`, in that order.
+    fn rows_of(t: &NumericTable, rows: &[usize]) -> NumericTable {
+        NumericTable {
+            keys: rows.iter().map(|&i| t.keys.get(i)).collect(),
+            columns: t.columns.clone(),
+            values: rows
+                .iter()
+                .flat_map(|&i| t.row(i).iter().copied())
+                .collect(),
+            source: "test".into(),
+        }
+    }
+
+    #[test]
+    fn scoring_in_pieces_against_the_population_is_scoring_once() {
+        let n = 257;
+        let whole = insight_table(n);
+        let segments: Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
+        let thresholds = ChurnThresholds::default();
+        let context = InsightContext {
+            lifetime: None,
+            trend_days: Some(28),
+            population: None,
+        };
+        let once = user_insights(&whole, &segments, &thresholds, context).unwrap();
+        // The population of the users in another order is the same.
+        let population = Population::of(&whole, context).unwrap();
+        let shuffled: Vec<usize> = (0..n).map(|i| i * 101 % n).collect();
+        assert_eq!(
+            Population::of(&rows_of(&whole, &shuffled), context).unwrap(),
+            population
+        );
+        assert_eq!(population.users, n as u64);
+        // Pieces of every other user, then the rest, scored apart.
+        let evens: Vec<usize> = (0..n).step_by(2).collect();
+        let odds: Vec<usize> = (1..n).step_by(2).collect();
+        let with_population = InsightContext {
+            population: Some(&population),
+            ..context
+        };
+        for piece in [evens, odds] {
+            let part = rows_of(&whole, &piece);
+            let labels: Vec<u32> = piece.iter().map(|&i| segments[i]).collect();
+            let apart = user_insights(&part, &labels, &thresholds, with_population).unwrap();
+            for (row, &i) in piece.iter().enumerate() {
+                assert_eq!(apart.rfm.r[row], once.rfm.r[i], "user {i}");
+                assert_eq!(apart.rfm.f[row], once.rfm.f[i], "user {i}");
+                assert_eq!(apart.rfm.m[row], once.rfm.m[i], "user {i}");
+                assert_eq!(apart.churn[row], once.churn[i], "user {i}");
+                assert_eq!(apart.reasons[row], once.reasons[i], "user {i}");
+                assert_eq!(apart.overdue[row].to_bits(), once.overdue[i].to_bits());
+            }
+        }
+        // A piece scored against itself ranks its users among themselves.
+        let part = rows_of(&whole, &(0..40).collect::<Vec<_>>());
+        let alone = user_insights(&part, &segments[..40], &thresholds, context).unwrap();
+        assert_ne!(alone.rfm.r, once.rfm.r[..40]);
     }
 }

@@ -518,6 +518,7 @@ impl Segmentation {
         let context = InsightContext {
             lifetime: model.lifetime.as_ref(),
             trend_days: model.input.trend_days(),
+            population: None,
         };
         let insights = user_insights(&prepared.table, &segments, &model.churn, context);
         let placement = Placement {

@@ -87,7 +87,7 @@ use crate::features::matrix::{FeatureMatrix, NumericTable};
 use crate::features::{FeatureOptions, FeatureRows, FeatureTable};
 use crate::ingest::{IngestError, IngestOptions, IngestReport, Ingested, Input, ingest};
 use crate::insights::naming::NamingError;
-use crate::insights::segments::{InsightContext, user_insights};
+use crate::insights::segments::{InsightContext, Population, user_insights};
 
 /// Reads transaction logs into finished per-user rows (what `features`
 /// writes without building a table); `progress` hears of the bytes read.
@@ -290,6 +290,7 @@ pub fn score(
     points: &FeatureMatrix,
     graph: Option<&crate::graph::Graph>,
     silhouette: SilhouetteMode,
+    population: Option<&Population>,
 ) -> Result<Placement, Error> {
     let (placed, placed_by) = model.place_users(backend, points, &table.keys, graph)?;
     let (segments, squared) = (placed.segments, placed.squared);
@@ -308,6 +309,7 @@ pub fn score(
     let context = InsightContext {
         lifetime: model.lifetime.as_ref(),
         trend_days: model.input.trend_days(),
+        population,
     };
     let insights = user_insights(table, &segments, &model.churn, context);
     Ok(Placement {

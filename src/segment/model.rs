@@ -204,6 +204,7 @@ impl InputSchema {
             as_of,
             dormant_days: *dormant_days,
             trend_days: Some(trend_days.unwrap_or(LEGACY_TREND_DAYS)),
+            window_start: None,
         };
         Some((options, features))
     }
@@ -1011,9 +1012,17 @@ impl Model {
     /// The points of `table`'s users as the model sees them: its features,
     /// scaled with its scaler, in a frame that holds its centres too (new
     /// users may all sit far from them).
+    ///
+    /// Z-scores are centred on the origin, where the fitted users' mean
+    /// is: a user's working coordinates, and so its segment and distance,
+    /// do not depend on the users scored with it (scoring in pieces gives
+    /// the bits of one run).
     pub fn points(&self, table: &NumericTable) -> Result<FeatureMatrix, FeatureError> {
         let raw = table.select(&self.feature_specs())?;
-        Ok(self.scaler.transform_with(&raw, self.method.centres()))
+        Ok(match self.scaling {
+            Scaling::Zscore => self.scaler.transform_centred(&raw, self.method.centres()),
+            Scaling::None => self.scaler.transform_with(&raw, self.method.centres()),
+        })
     }
 
     /// Each user's segment under the model (K-Means: the nearest centre,
