@@ -24,6 +24,8 @@ have_vulkan() {
 packages=()
 have_browser || packages+=(chromium fonts-dejavu-core)
 have_vulkan || packages+=(mesa-vulkan-drivers libvulkan1)
+# Spark (tests/spark_stage.rs) runs on a Java runtime, 17 or later.
+command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
 
 if [ ${#packages[@]} -gt 0 ] && command -v apt-get >/dev/null; then
     sudo=""
@@ -53,6 +55,21 @@ if [ ! -x "$formats_venv/bin/python" ] ||
         # A half-made venv would look ready to the tests: leave none.
         rm -rf "$formats_venv"
         echo "tests/run.sh: could not make $formats_venv; the PyArrow round trips will say so" >&2
+    fi
+fi
+
+# Spark in local mode (tests/spark_stage.rs): PySpark, PyArrow and NumPy,
+# pinned in tests/spark/requirements-spark.txt, made once. Without it (or
+# without Java) that test skips (or fails, under SEGMINT_REQUIRE_SPARK=1).
+spark_venv=tests/reference/.venv-spark
+if [ ! -x "$spark_venv/bin/python" ] ||
+    ! "$spark_venv/bin/python" -c "import pyspark, pyarrow, numpy" 2>/dev/null; then
+    echo "tests/run.sh: making $spark_venv (PySpark, PyArrow, NumPy)" >&2
+    if ! { python3 -m venv "$spark_venv" &&
+        "$spark_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --only-binary=:all: -r tests/spark/requirements-spark.txt; }; then
+        rm -rf "$spark_venv"
+        echo "tests/run.sh: could not make $spark_venv; the Spark stage test will say so" >&2
     fi
 fi
 
