@@ -439,9 +439,8 @@ fn lloyd_steps_in_pieces_are_one_lloyd() {
     assert_eq!(segment(&scores), segment(&fit_scores));
 }
 
-#[test]
-fn lloyd_merge_refuses_steps_it_cannot_add_up() {
-    let run = log_in_pieces();
+/// The whole log's features table, and a K = 3 model fitted on it.
+fn table_and_model(run: &Run) -> (PathBuf, PathBuf) {
     let features = run.path("features.csv");
     ok(&segmint()
         .args(["features", s(&run.log), "-o", s(&features), "-q"])
@@ -453,6 +452,13 @@ fn lloyd_merge_refuses_steps_it_cannot_add_up() {
         .args(["--model", s(&model), "-o", s(&run.path("fit.csv"))])
         .output()
         .unwrap());
+    (features, model)
+}
+
+#[test]
+fn lloyd_merge_refuses_steps_it_cannot_add_up() {
+    let run = log_in_pieces();
+    let (features, model) = table_and_model(&run);
     let (moved, _) = step(&run, std::slice::from_ref(&features), &model, "moved", &[]);
     // A step of another model's centres.
     let stale = run.path("moved-step0.json");
@@ -514,4 +520,49 @@ fn lloyd_merge_refuses_steps_it_cannot_add_up() {
         2,
         &["3 centres for --k 4"],
     );
+}
+
+#[test]
+fn lloyd_step_cache_keeps_a_pieces_features() {
+    let run = log_in_pieces();
+    let (features, model) = table_and_model(&run);
+    let cache = run.path("piece.points");
+    let step = |input: &Path, model: &Path, out: &str| {
+        segmint()
+            .args([
+                "lloyd-step",
+                "--features-input",
+                s(input),
+                "--model",
+                s(model),
+            ])
+            .args(["--cache", s(&cache), "-o", s(&run.path(out))])
+            .output()
+            .unwrap()
+    };
+    // The first step reads the table and writes the cache; the next reads
+    // the cache alone (its input is not read: here, an empty file).
+    ok(&step(&features, &model, "first.json"));
+    assert!(cache.exists());
+    let empty = run.path("empty.csv");
+    fs::write(&empty, "").unwrap();
+    ok(&step(&empty, &model, "second.json"));
+    assert_eq!(
+        fs::read(run.path("first.json")).unwrap(),
+        fs::read(run.path("second.json")).unwrap()
+    );
+    // A model of other features is refused, and so is a damaged file.
+    let mut other = json(&model);
+    other["features"] = serde_json::json!(["frequency", "monetary", "recency_days"]);
+    let other_model = run.path("other.json");
+    fs::write(&other_model, other.to_string()).unwrap();
+    fails(
+        &step(&empty, &other_model, "x.json"),
+        3,
+        &["not a lloyd-step cache"],
+    );
+    let bytes = fs::read(&cache).unwrap();
+    fs::write(&cache, &bytes[..bytes.len() - 3]).unwrap();
+    fails(&step(&empty, &model, "x.json"), 3, &["truncated"]);
+    assert!(!run.path("x.json").exists());
 }

@@ -534,6 +534,12 @@ pub struct LloydStepArgs {
     /// The step's sums (JSON, one line); - is standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Keep the piece's features in FILE for the next steps: when FILE
+    /// exists the users are read from it and the input is not read; else
+    /// the input is read and FILE written. A file of another model's
+    /// features is an error.
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use ndarray::Array2;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::emit::summary;
@@ -78,20 +79,47 @@ struct Moments {
 }
 
 impl Moments {
-    /// Two passes over each column of `rows` (n x d, read by `value`).
-    fn of(n: usize, d: usize, value: impl Fn(usize, usize) -> f64) -> Moments {
-        let mut mean = vec![0.0; d];
-        let mut m2 = vec![0.0; d];
-        for j in 0..d {
-            let m = (0..n).map(|i| value(i, j)).sum::<f64>() / n.max(1) as f64;
-            mean[j] = m;
-            m2[j] = (0..n).map(|i| (value(i, j) - m).powi(2)).sum();
-        }
-        Moments {
-            n: n as u64,
-            mean,
-            m2,
-        }
+    /// Two passes over each block of rows of an n x d table (row `i` read
+    /// by `row`), blocks on every core, merged in order: the same numbers
+    /// whatever the thread count.
+    fn of(n: usize, d: usize, row: impl Fn(usize, &mut [f64]) + Sync) -> Moments {
+        const BLOCK: usize = 1 << 16;
+        let blocks: Vec<Moments> = (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let rows = b * BLOCK..((b + 1) * BLOCK).min(n);
+                let mut x = vec![0.0; d];
+                let mut mean = vec![0.0; d];
+                for i in rows.clone() {
+                    row(i, &mut x);
+                    for (m, v) in mean.iter_mut().zip(&x) {
+                        *m += v;
+                    }
+                }
+                let count = rows.len() as f64;
+                mean.iter_mut().for_each(|m| *m /= count);
+                let mut m2 = vec![0.0; d];
+                for i in rows.clone() {
+                    row(i, &mut x);
+                    for ((s, v), m) in m2.iter_mut().zip(&x).zip(&mean) {
+                        *s += (v - m) * (v - m);
+                    }
+                }
+                Moments {
+                    n: rows.len() as u64,
+                    mean,
+                    m2,
+                }
+            })
+            .collect();
+        blocks.iter().fold(
+            Moments {
+                n: 0,
+                mean: vec![0.0; d],
+                m2: vec![0.0; d],
+            },
+            |all, block| all.merge(block),
+        )
     }
 
     fn merge(&self, other: &Moments) -> Moments {
@@ -159,9 +187,22 @@ pub fn lloyd_step(args: &LloydStepArgs, quiet: bool) -> Result<(), Error> {
             model.method.name()
         )));
     };
-    let table = read_model_users(&args.users, &model, &model_path, false, quiet)?;
-    let raw = table.select(&model.feature_specs())?;
-    let points = model.points(&table)?;
+    let (raw, order_values) = match &args.cache {
+        Some(path) if path.exists() => read_cache(path, &model)?,
+        cache => {
+            let table = read_model_users(&args.users, &model, &model_path, false, quiet)?;
+            let raw = table.select(&model.feature_specs())?;
+            let order_values: Vec<f64> = match table.column_index(&model.segment_order_by) {
+                Some(j) => (0..table.rows()).map(|i| table.row(i)[j]).collect(),
+                None => vec![0.0; table.rows()],
+            };
+            if let Some(path) = cache {
+                write_cache(path, &model, &raw, &order_values)?;
+            }
+            (raw, order_values)
+        }
+    };
+    let points = model.points_in_model_frame(&raw);
     let (n, d, k) = (points.n(), points.d(), model.k);
     let frame = &points.frame;
     // The kernels of a single-machine fit, so that every user gets the
@@ -177,7 +218,6 @@ pub fn lloyd_step(args: &LloydStepArgs, quiet: bool) -> Result<(), Error> {
     // The kernel's sums gather 32 values per lane in f32: their rounding
     // depends on where a user sits in its piece. Summed again in f64, a
     // piece's sums hold nothing but its users (to about 1e-16).
-    let order = table.column_index(&model.segment_order_by);
     let mut counts = vec![0u64; k];
     let mut working = vec![0.0f64; k * d];
     let mut order_sums = vec![0.0; k];
@@ -187,9 +227,7 @@ pub fn lloyd_step(args: &LloydStepArgs, quiet: bool) -> Result<(), Error> {
         for (sum, &v) in working[c * d..(c + 1) * d].iter_mut().zip(points.row(i)) {
             *sum += f64::from(v);
         }
-        if let Some(j) = order {
-            order_sums[c] += table.row(i)[j];
-        }
+        order_sums[c] += order_values[i];
     }
     debug_assert_eq!(counts, kernel.counts);
     let step = Step {
@@ -207,12 +245,94 @@ pub fn lloyd_step(args: &LloydStepArgs, quiet: bool) -> Result<(), Error> {
         counts,
         inertia: frame.squared(stats[0].inertia),
         order_sums,
-        points: Moments::of(n, d, |i, j| {
-            frame.offset[j] + frame.unit * f64::from(points.values[[i, j]])
+        points: Moments::of(n, d, |i, out| {
+            for ((o, &v), &offset) in out.iter_mut().zip(points.row(i)).zip(&frame.offset) {
+                *o = offset + frame.unit * f64::from(v);
+            }
         }),
-        features: Moments::of(n, d, |i, j| raw[[i, j]]),
+        features: Moments::of(n, d, |i, out| {
+            for (o, &v) in out.iter_mut().zip(raw.row(i)) {
+                *o = v;
+            }
+        }),
     };
     write_json(outputs, &args.output, &step)
+}
+
+/// The first line of a `lloyd-step --cache` file.
+const CACHE_MAGIC: &[u8] = b"segmint-lloyd-points 1\n";
+
+/// What a cache file was written for: the model's features and ordering
+/// column, one line.
+fn cache_label(model: &Model) -> String {
+    format!(
+        "{} by {}\n",
+        model.features.join(","),
+        model.segment_order_by
+    )
+}
+
+/// Keeps a piece's transformed features and ordering column in `path`
+/// (native-endian f64, read back by the same machine), written whole
+/// under another name first, so a failed run leaves no cache.
+fn write_cache(path: &Path, model: &Model, raw: &Array2<f64>, order: &[f64]) -> Result<(), Error> {
+    let (n, d) = raw.dim();
+    let mut bytes = Vec::with_capacity(64 + 8 * n * (d + 1));
+    bytes.extend_from_slice(CACHE_MAGIC);
+    bytes.extend_from_slice(cache_label(model).as_bytes());
+    bytes.extend_from_slice(&(n as u64).to_ne_bytes());
+    bytes.extend_from_slice(&(d as u64).to_ne_bytes());
+    let values = raw.as_standard_layout();
+    bytes.extend_from_slice(bytemuck::cast_slice(
+        values.as_slice().expect("standard layout"),
+    ));
+    bytes.extend_from_slice(bytemuck::cast_slice(order));
+    let partial = path.with_extension("partial");
+    let io = |source| {
+        Error::Ingest(IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    std::fs::write(&partial, &bytes).map_err(io)?;
+    std::fs::rename(&partial, path).map_err(io)
+}
+
+/// A piece's cached features and ordering column (see [`write_cache`]).
+fn read_cache(path: &Path, model: &Model) -> Result<(Array2<f64>, Vec<f64>), Error> {
+    let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |what: &str| {
+        Error::Data(format!(
+            "{}: not a lloyd-step cache of {} ({what})",
+            path.display(),
+            cache_label(model).trim_end()
+        ))
+    };
+    let rest = bytes
+        .strip_prefix(CACHE_MAGIC)
+        .and_then(|rest| rest.strip_prefix(cache_label(model).as_bytes()))
+        .ok_or_else(|| bad("another file, model or feature list"))?;
+    let word = |at: usize| -> Option<usize> {
+        let raw: [u8; 8] = rest.get(at..at + 8)?.try_into().ok()?;
+        usize::try_from(u64::from_ne_bytes(raw)).ok()
+    };
+    let (n, d) = word(0).zip(word(8)).ok_or_else(|| bad("truncated"))?;
+    let floats = n.checked_mul(d + 1).ok_or_else(|| bad("too large"))?;
+    if d != model.features.len() || rest.len() != 16 + 8 * floats {
+        return Err(bad("truncated or of another shape"));
+    }
+    let values: Vec<f64> = rest[16..]
+        .chunks_exact(8)
+        .map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes")))
+        .collect();
+    let mut values = values;
+    let order = values.split_off(n * d);
+    let raw = Array2::from_shape_vec((n, d), values)
+        .map_err(|e| Error::Internal(format!("cache: {e}")))?;
+    Ok((raw, order))
 }
 
 /// What `lloyd-merge` says.

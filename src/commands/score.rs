@@ -21,6 +21,7 @@ use segmint::graph::build::{
 };
 use segmint::ingest::numeric::{NumericOptions, read_numeric_table};
 use segmint::ingest::{Delimiter, IngestError, IngestOptions, IngestReport, Input, inputs};
+use segmint::insights::segments::INSIGHT_COLUMNS;
 use segmint::output::{Outputs, is_stdout, summary_name};
 use segmint::report::text::sizes_by_name;
 use segmint::segment::model::GraphSpec;
@@ -365,8 +366,9 @@ fn read_table(
                 .map(|spec| spec.column)
                 .chain([model.segment_order_by.clone()])
                 .chain(
-                    FEATURES_TABLE_INSIGHTS
+                    INSIGHT_COLUMNS
                         .iter()
+                        .chain(&segmint::insights::btyd::COLUMNS)
                         .filter(|_| args.insights)
                         .map(|c| c.to_string()),
                 );
@@ -387,20 +389,3 @@ fn read_table(
         (InputSchema::Edges {}, _) => Err(Error::Internal("read by read_users".into())),
     }
 }
-
-/// The columns of a `segmint features` table that RFM, churn and lifetime
-/// value read, beside a logs model's features.
-const FEATURES_TABLE_INSIGHTS: [&str; 12] = [
-    "recency_days",
-    "frequency",
-    "monetary",
-    "gap_days",
-    "avg_daily_volume",
-    "failure_rate",
-    "cadence_trend",
-    "usage_trend",
-    "active_days",
-    "active_span_days",
-    "age_days",
-    "repeat_spend",
-];

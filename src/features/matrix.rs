@@ -9,6 +9,7 @@
 //! [`crate::ingest::numeric`] for tables given as CSV.
 
 use ndarray::Array2;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::FeatureTable;
@@ -364,22 +365,38 @@ impl NumericTable {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut out = Array2::<f64>::zeros((self.rows(), specs.len()));
-        for (i, mut row) in out.rows_mut().into_iter().enumerate() {
-            let values = self.row(i);
-            for (j, (spec, &c)) in specs.iter().zip(&indices).enumerate() {
-                let raw = values[c];
-                let x = spec.apply(raw);
-                if !x.is_finite() {
-                    return Err(FeatureError::NotFinite {
-                        table: self.source.clone(),
-                        user: self.keys[i].to_string(),
-                        column: spec.column.clone(),
-                        value: raw,
-                    });
+        let d = specs.len();
+        let mut out = Array2::<f64>::zeros((self.rows(), d));
+        // Rows on every core; the first bad value (in row order) is the
+        // error, as a serial loop would report it.
+        let bad = out
+            .as_slice_mut()
+            .expect("a fresh array is contiguous")
+            .par_chunks_mut(d.max(1) * ROWS_PER_TASK)
+            .enumerate()
+            .map(|(chunk, rows)| {
+                for (r, row) in rows.chunks_mut(d.max(1)).enumerate() {
+                    let i = chunk * ROWS_PER_TASK + r;
+                    let values = self.row(i);
+                    for (j, (spec, &c)) in specs.iter().zip(&indices).enumerate() {
+                        let x = spec.apply(values[c]);
+                        if !x.is_finite() {
+                            return Some((i, j));
+                        }
+                        row[j] = x;
+                    }
                 }
-                row[j] = x;
-            }
+                None
+            })
+            .find_first(Option::is_some)
+            .flatten();
+        if let Some((i, j)) = bad {
+            return Err(FeatureError::NotFinite {
+                table: self.source.clone(),
+                user: self.keys[i].to_string(),
+                column: specs[j].column.clone(),
+                value: self.row(i)[indices[j]],
+            });
         }
         Ok(out)
     }
@@ -489,8 +506,23 @@ impl Scaler {
     /// scaled space, such as a model's centres) as well as the rows.
     pub fn transform_with(&self, x: &Array2<f64>, also: &[Vec<f64>]) -> FeatureMatrix {
         let (n, d) = x.dim();
-        let offset: Vec<f64> = (0..d)
-            .map(|j| scaled_mean((0..n).map(|i| self.scale(j, x[[i, j]])), n.max(1) as f64))
+        // Each column's scaled mean ([`scaled_mean`], the same additions in
+        // the same order), all columns in one pass over the rows.
+        let mut scale = vec![0.0f64; d];
+        for row in x.rows() {
+            for (j, (m, &v)) in scale.iter_mut().zip(row).enumerate() {
+                *m = m.max(self.scale(j, v).abs());
+            }
+        }
+        let scale: Vec<f64> = scale.into_iter().map(power_of_two_at_most).collect();
+        let mut sums = vec![0.0f64; d];
+        for row in x.rows() {
+            for (j, (sum, &v)) in sums.iter_mut().zip(row).enumerate() {
+                *sum += self.scale(j, v) / scale[j];
+            }
+        }
+        let offset = (0..d)
+            .map(|j| scale[j] * (sums[j] / n.max(1) as f64))
             .collect();
         self.transform_around(x, also, offset)
     }
@@ -506,8 +538,10 @@ impl Scaler {
     }
 
     /// The points of `x` and the frame that holds them and `also`, around
-    /// `offset` (put on the frame's grid).
-    fn transform_around(
+    /// `offset` (put on the frame's grid): a frame that does not depend on
+    /// the rows, such as the mean of a model's centres, gives each row the
+    /// same working coordinates whatever rows come with it.
+    pub fn transform_around(
         &self,
         x: &Array2<f64>,
         also: &[Vec<f64>],
@@ -515,12 +549,17 @@ impl Scaler {
     ) -> FeatureMatrix {
         let (n, d) = x.dim();
         let scaled = |i: usize, j: usize| self.scale(j, x[[i, j]]);
-        let mut spread = 0.0f64;
-        for i in 0..n {
-            for (j, &o) in offset.iter().enumerate() {
-                spread = spread.max(half_safe_difference(scaled(i, j), o).abs());
-            }
-        }
+        let mut spread = (0..n)
+            .into_par_iter()
+            .with_min_len(ROWS_PER_TASK)
+            .map(|i| {
+                offset
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &o)| half_safe_difference(scaled(i, j), o).abs())
+                    .fold(0.0f64, f64::max)
+            })
+            .reduce(|| 0.0, f64::max);
         for point in also {
             for (&v, &o) in point.iter().zip(&offset) {
                 spread = spread.max(half_safe_difference(v, o).abs());
@@ -552,14 +591,27 @@ impl Scaler {
             .collect();
         let frame = Frame { offset, unit };
         let mut values = Array2::<f32>::zeros((n, d));
-        for (i, out) in values.rows_mut().into_iter().enumerate() {
-            for (j, o) in out.into_iter().enumerate() {
-                *o = frame.working(j, scaled(i, j)) as f32;
-            }
+        if d > 0 {
+            values
+                .as_slice_mut()
+                .expect("a fresh array is contiguous")
+                .par_chunks_mut(d)
+                .with_min_len(ROWS_PER_TASK)
+                .enumerate()
+                .for_each(|(i, out)| {
+                    for (j, o) in out.iter_mut().enumerate() {
+                        *o = frame.working(j, scaled(i, j)) as f32;
+                    }
+                });
         }
         FeatureMatrix { values, frame }
     }
 }
+
+/// Rows a parallel task of [`NumericTable::select`] and
+/// [`Scaler::transform_with`] takes at least: thousands, so that small
+/// tables stay on one thread.
+const ROWS_PER_TASK: usize = 1 << 13;
 
 /// Spreads (largest distance of a value from its column's offset) that
 /// keep the unit at 1.

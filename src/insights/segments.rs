@@ -16,6 +16,19 @@ use crate::features::matrix::NumericTable;
 /// Columns RFM scores and churn rules need.
 pub const REQUIRED_COLUMNS: [&str; 3] = ["recency_days", "frequency", "monetary"];
 
+/// Every column [`user_insights`] reads when the table has it: the
+/// [`REQUIRED_COLUMNS`], the gaps, the trend and its volume, failures.
+pub const INSIGHT_COLUMNS: [&str; 8] = [
+    "recency_days",
+    "frequency",
+    "monetary",
+    "gap_days",
+    "avg_daily_volume",
+    "failure_rate",
+    "cadence_trend",
+    "usage_trend",
+];
+
 /// Columns whose segment means a profile shows, when the table has them.
 pub const PROFILE_COLUMNS: [&str; 10] = [
     "frequency",
@@ -520,15 +533,7 @@ mod tests {
     /// A generated table of every insight column, users keyed in byte
     /// order, with ties, missing gaps and missing trends.
     fn insight_table(n: usize) -> NumericTable {
-        let columns = [
-            "recency_days",
-            "frequency",
-            "monetary",
-            "gap_days",
-            "avg_daily_volume",
-            "failure_rate",
-            "cadence_trend",
-        ];
+        let columns = &INSIGHT_COLUMNS[..7];
         let rows: Vec<Vec<f64>> = (0..n)
             .map(|i| {
                 let f = (1 + i * 7 % 13) as f64;
@@ -551,10 +556,7 @@ mod tests {
                 ]
             })
             .collect();
-        let mut t = table(
-            &columns,
-            &rows.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-        );
+        let mut t = table(columns, &rows.iter().map(Vec::as_slice).collect::<Vec<_>>());
         t.keys = (0..n).map(|i| format!("u{i:04}")).collect();
         t
     }

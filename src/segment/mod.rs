@@ -63,7 +63,7 @@
 //!
 //! // The model places users as the fit did.
 //! let points = model.points(&prepared.table)?;
-//! let scored = segment::score(&backend, model, &prepared.table, &points, None, SilhouetteMode::None)?;
+//! let scored = segment::score(&backend, model, &prepared.table, &points, None, SilhouetteMode::None, None)?;
 //! assert_eq!(scored.segments, fitted.segmentation.placement.segments);
 //! # Ok::<(), segmint::Error>(())
 //! ```

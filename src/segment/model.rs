@@ -1018,11 +1018,32 @@ impl Model {
     /// do not depend on the users scored with it (scoring in pieces gives
     /// the bits of one run).
     pub fn points(&self, table: &NumericTable) -> Result<FeatureMatrix, FeatureError> {
-        let raw = table.select(&self.feature_specs())?;
-        Ok(match self.scaling {
-            Scaling::Zscore => self.scaler.transform_centred(&raw, self.method.centres()),
-            Scaling::None => self.scaler.transform_with(&raw, self.method.centres()),
-        })
+        Ok(self.points_of(&table.select(&self.feature_specs())?))
+    }
+
+    /// The points of the users' transformed features (`raw`) in a frame
+    /// that depends on the model alone: z-scores around the origin, values
+    /// as given (`--scale none`) around the mean of the centres. A user's
+    /// working coordinates are then the same in every piece of a run
+    /// (`lloyd-step`).
+    pub fn points_in_model_frame(&self, raw: &ndarray::Array2<f64>) -> FeatureMatrix {
+        let centres = self.method.centres();
+        let offset = match self.scaling {
+            Scaling::Zscore => vec![0.0; raw.ncols()],
+            Scaling::None => (0..raw.ncols())
+                .map(|j| centres.iter().map(|c| c[j]).sum::<f64>() / centres.len().max(1) as f64)
+                .collect(),
+        };
+        self.scaler.transform_around(raw, centres, offset)
+    }
+
+    /// [`Model::points`] of the users' transformed features (`raw`, from
+    /// [`NumericTable::select`] with the model's features).
+    pub fn points_of(&self, raw: &ndarray::Array2<f64>) -> FeatureMatrix {
+        match self.scaling {
+            Scaling::Zscore => self.scaler.transform_centred(raw, self.method.centres()),
+            Scaling::None => self.scaler.transform_with(raw, self.method.centres()),
+        }
     }
 
     /// Each user's segment under the model (K-Means: the nearest centre,

@@ -224,23 +224,60 @@ def score(logs, segmint, model, population_file, as_of, window_start, options=()
     return _stage(logs, args + list(options))
 
 
+def lloyd_steps(points, segmint, model, cache=None, drop=False):
+    """``segmint lloyd-step`` on every partition of ``points``: one result
+    each. With ``cache`` (a name unique to the fit), each partition keeps
+    its features in a file of the executor's local directory, and the next
+    steps read that file instead of the partition's rows (Spark sends a
+    cached partition's tasks to the executor holding it; a task that finds
+    no file reads the rows again). ``drop`` removes the files afterwards."""
+    _ship_module(points)
+    args = [segmint, "lloyd-step", "--features-input", "-", "--model", model, "-o", "-", "-q"]
+
+    def run(batches):
+        from pyspark import TaskContext
+
+        extra = []
+        if cache:
+            local = os.environ.get("SPARK_LOCAL_DIRS", tempfile.gettempdir()).split(",")[0]
+            path = os.path.join(local, f"segmint-{cache}-{TaskContext.get().partitionId()}.points")
+            extra = ["--cache", path]
+        if cache and os.path.exists(path):
+            shipped = _shipped(args)
+            command = [_local(a) if i in shipped else a for i, a in enumerate(args)] + extra
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)}: {done.stderr.decode(errors='replace')}")
+            text = done.stdout.decode()
+        else:
+            text = b"".join(_run(args + extra, batches)).decode()
+        if cache and drop and os.path.exists(path):
+            os.remove(path)
+        if text:
+            yield pa.RecordBatch.from_pydict({"json": [text]})
+
+    return [json.loads(row.json) for row in points.mapInArrow(run, "json string").collect()]
+
+
 def fit_kmeans(features_df, segmint, model, workdir, init=None, max_iter=300):
     """Distributed K-Means from ``model`` (a K-Means model, e.g. ``segmint
     fit`` on a sample: its features, K and names). The first pass sets the
     whole data's scaler and starts from ``init`` (a CSV of centres in the
     new scale) or from the model's centres; then Lloyd steps until the
     centres move by no more than the model's tolerance, and one more pass
-    numbers the segments. Returns the final model's path and the number of
-    Lloyd iterations."""
+    numbers the segments. The partitions' features stay on the executors
+    between steps (see ``lloyd_steps``). Returns the final model's path
+    and the number of Lloyd iterations."""
+    import uuid
+
     sc = features_df.sparkSession.sparkContext
     sc.addFile(model)
     points = features_df.select(*_model_columns(model)).cache()
+    cache = uuid.uuid4().hex
 
-    def merge(current, name, extra):
+    def merge(current, name, extra, drop=False):
         steps = []
-        for i, step in enumerate(_json_results(points, [
-            segmint, "lloyd-step", "--features-input", "-", "--model", current, "-o", "-", "-q",
-        ])):
+        for i, step in enumerate(lloyd_steps(points, segmint, current, cache, drop)):
             path = os.path.join(workdir, f"{name}-part{i:05}.json")
             with open(path, "w") as f:
                 json.dump(step, f)
@@ -260,6 +297,6 @@ def fit_kmeans(features_df, segmint, model, workdir, init=None, max_iter=300):
         current, summary = merge(current, f"model-{iterations:04}", [])
         if summary["converged"]:
             break
-    final, _ = merge(current, "model-final", ["--finish"])
+    final, _ = merge(current, "model-final", ["--finish"], drop=True)
     points.unpersist()
     return final, iterations
