@@ -65,9 +65,11 @@ spark_venv=tests/reference/.venv-spark
 if [ ! -x "$spark_venv/bin/python" ] ||
     ! "$spark_venv/bin/python" -c "import pyspark, pyarrow, numpy" 2>/dev/null; then
     echo "tests/run.sh: making $spark_venv (PySpark, PyArrow, NumPy)" >&2
+    # PySpark is published as a source archive only (pure Python, with
+    # Spark's jars): built locally, every other package from a wheel.
     if ! { python3 -m venv "$spark_venv" &&
         "$spark_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            --only-binary=:all: -r tests/spark/requirements-spark.txt; }; then
+            --only-binary=:all: --no-binary=pyspark -r tests/spark/requirements-spark.txt; }; then
         rm -rf "$spark_venv"
         echo "tests/run.sh: could not make $spark_venv; the Spark stage test will say so" >&2
     fi

@@ -284,7 +284,8 @@ def fit_kmeans(features_df, segmint, model, workdir, init=None, max_iter=300):
             steps.append(path)
         out = os.path.join(workdir, f"{name}.json")
         summary = subprocess.run(
-            [segmint, "lloyd-merge", *steps, "--model", current, "-o", out, "--format", "json", *extra],
+            [_local(segmint), "lloyd-merge", *steps, "--model", current, "-o", out, "--format", "json",
+             *extra],
             check=True, capture_output=True, text=True,
         )
         sc.addFile(out)
