@@ -89,13 +89,16 @@ class _Chunks:
         self.chunks, self.buffer, self.closed = chunks, b"", False
 
     def read(self, n=-1):
-        while n < 0 or len(self.buffer) < n:
+        parts, have = [self.buffer], len(self.buffer)
+        while n < 0 or have < n:
             chunk = next(self.chunks, None)
             if chunk is None:
                 break
-            self.buffer += chunk
-        n = len(self.buffer) if n < 0 else n
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
+            parts.append(chunk)
+            have += len(chunk)
+        data = b"".join(parts)  # once per read: a large message is not copied chunk by chunk
+        n = len(data) if n < 0 else n
+        out, self.buffer = data[:n], data[n:]
         return out
 
 
