@@ -83,6 +83,27 @@ fn sorted_rows(paths: &[PathBuf]) -> (String, Vec<String>) {
     (header, rows)
 }
 
+/// `features` of `input` into `out`, with one window for every piece.
+fn write_features(input: &Path, out: &Path, extra: &[&str]) {
+    ok(&segmint()
+        .args(["features", s(input), "-o", s(out), "-q"])
+        .args(window())
+        .args(extra)
+        .output()
+        .unwrap());
+}
+
+/// The features of each piece, all with `channels`.
+fn piece_features(run: &Run, channels: &str) -> Vec<PathBuf> {
+    (run.pieces.iter().enumerate())
+        .map(|(i, piece)| {
+            let out = run.path(&format!("features{i}.csv"));
+            write_features(piece, &out, &["--channels", channels]);
+            out
+        })
+        .collect()
+}
+
 fn window() -> [&'static str; 6] {
     [
         "--as-of",
@@ -125,22 +146,8 @@ fn gap(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
 fn features_in_pieces_are_the_whole_logs() {
     let run = log_in_pieces();
     let whole = run.path("whole.csv");
-    ok(&segmint()
-        .args(["features", s(&run.log), "-o", s(&whole), "-q"])
-        .args(window())
-        .output()
-        .unwrap());
-    let mut parts = Vec::new();
-    for (i, piece) in run.pieces.iter().enumerate() {
-        let out = run.path(&format!("features{i}.csv"));
-        ok(&segmint()
-            .args(["features", s(piece), "-o", s(&out), "-q"])
-            .args(window())
-            .args(["--channels", "WhatsApp,Email,SMS,Call,Email"])
-            .output()
-            .unwrap());
-        parts.push(out);
-    }
+    write_features(&run.log, &whole, &[]);
+    let parts = piece_features(&run, "WhatsApp,Email,SMS,Call,Email");
     assert_eq!(sorted_rows(&parts), sorted_rows(&[whole]));
 }
 
@@ -208,11 +215,7 @@ fn scores_in_pieces_against_one_population_are_the_whole_logs() {
         .output()
         .unwrap());
     let features = run.path("features.csv");
-    ok(&segmint()
-        .args(["features", s(&run.log), "-o", s(&features), "-q"])
-        .args(window())
-        .output()
-        .unwrap());
+    write_features(&run.log, &features, &[]);
     let population = run.path("population.json");
     ok(&segmint()
         .args([
@@ -340,23 +343,9 @@ fn lloyd(run: &Run, tables: &[PathBuf], start: &Path, name: &str) -> (PathBuf, u
 #[test]
 fn lloyd_steps_in_pieces_are_one_lloyd() {
     let run = log_in_pieces();
-    let mut tables = Vec::new();
-    for (i, piece) in run.pieces.iter().enumerate() {
-        let out = run.path(&format!("features{i}.csv"));
-        ok(&segmint()
-            .args(["features", s(piece), "-o", s(&out), "-q"])
-            .args(window())
-            .args(["--channels", "Call,Email,SMS,WhatsApp"])
-            .output()
-            .unwrap());
-        tables.push(out);
-    }
+    let tables = piece_features(&run, "Call,Email,SMS,WhatsApp");
     let whole = run.path("features.csv");
-    ok(&segmint()
-        .args(["features", s(&run.log), "-o", s(&whole), "-q"])
-        .args(window())
-        .output()
-        .unwrap());
+    write_features(&run.log, &whole, &[]);
     // The template: a fit on one piece (a sample), K = 3.
     let template = run.path("template.json");
     ok(&segmint()
