@@ -15,10 +15,10 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use ndarray::Array2;
 use segmint::backend::{
-    Backend, CpuBackend, DeviceChoice, GpuBackend, GpuOptions, Kernels, Labeling,
+    Backend, CpuBackend, DeviceChoice, GpuBackend, GpuOptions, Kernels, Labeling, LloydAlgorithm,
 };
 use segmint::cluster::gmm::{self, GmmParams, Mixture};
-use segmint::cluster::{KMeansParams, fit_each_k, kmeans_plus_plus};
+use segmint::cluster::{KMeansParams, fit, fit_each_k, kmeans_plus_plus};
 use segmint::features::matrix::FeatureMatrix;
 
 /// `n` points around 8 centres in `d` dimensions.
@@ -126,7 +126,9 @@ fn lloyd_step_on<K: Kernels>(
             .collect(),
     )
     .unwrap();
-    let mut runs = kernels.lloyd_start(&device, &[init]).unwrap();
+    let mut runs = kernels
+        .lloyd_start(&device, &[init], LloydAlgorithm::Lloyd)
+        .unwrap();
     group.bench_function(id, |b| {
         b.iter(|| kernels.lloyd_step(&device, &mut runs, &[0], true).unwrap())
     });
@@ -140,6 +142,30 @@ fn kmeanspp(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(&name, "n=1000000,d=3,k=10"), |b| {
             b.iter(|| kmeans_plus_plus(&backend, &points, 10, 0).unwrap())
         });
+    }
+    group.finish();
+}
+
+/// A whole K-Means fit to convergence from one k-means++ start, with and
+/// without Hamerly's bounds (the same labels and centres either way), on
+/// the CPU.
+fn whole_fit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("kmeans_fit");
+    group.sample_size(10);
+    let (n, d) = (200_000, 8);
+    let points = blobs(n, d, 5);
+    for k in [8, 64] {
+        let init = kmeans_plus_plus(&Backend::Cpu, &points, k, 0).unwrap();
+        for algorithm in [LloydAlgorithm::Lloyd, LloydAlgorithm::Hamerly] {
+            let params = KMeansParams {
+                k,
+                init: Some(init.clone()),
+                algorithm,
+                ..KMeansParams::default()
+            };
+            let id = BenchmarkId::new(algorithm.name(), format!("n={n},d={d},k={k}"));
+            group.bench_function(id, |b| b.iter(|| fit(&Backend::Cpu, &points, &params)));
+        }
     }
     group.finish();
 }
@@ -242,6 +268,7 @@ criterion_group!(
     assign,
     lloyd_step,
     kmeanspp,
+    whole_fit,
     sweep,
     silhouette,
     mixture_pass

@@ -9,7 +9,7 @@
 use crate::common;
 
 use ndarray::{Array1, Array2, Array3};
-use segmint::backend::{Backend, Components, Kernels, Labeling, MixtureSums};
+use segmint::backend::{Backend, Components, Kernels, Labeling, LloydAlgorithm, MixtureSums};
 use segmint::cluster::gmm::{self, CovarianceType, Covariances, GmmParams, Mixture};
 use segmint::cluster::{KMeansParams, SilhouetteMode, fit_each_k, kmeans_plus_plus, lloyd, sweep};
 use segmint::features::matrix::FeatureMatrix;
@@ -103,7 +103,9 @@ fn lloyd_step_matches_a_plain_loop<K: Kernels>(backend: &K) {
         })
         .collect();
     let device = backend.upload(&x).unwrap();
-    let mut runs = backend.lloyd_start(&device, &inits).unwrap();
+    let mut runs = backend
+        .lloyd_start(&device, &inits, LloydAlgorithm::Lloyd)
+        .unwrap();
     let stats = backend
         .lloyd_step(&device, &mut runs, &[0, 1], true)
         .unwrap();
@@ -155,7 +157,9 @@ fn lloyd_steps_track_changes<K: Kernels>(backend: &K) {
     )
     .unwrap();
     let device = backend.upload(&x).unwrap();
-    let mut runs = backend.lloyd_start(&device, &[init]).unwrap();
+    let mut runs = backend
+        .lloyd_start(&device, &[init], LloydAlgorithm::Lloyd)
+        .unwrap();
     let mut last = None;
     for _ in 0..50 {
         let s = backend
@@ -184,7 +188,7 @@ fn lloyd_steps_track_changes<K: Kernels>(backend: &K) {
 fn empty_cluster_is_reseeded(backend: &Backend) {
     let x = FeatureMatrix::from_rows(4, 1, vec![0.0, 1.0, 2.0, 10.0]);
     let init = Array2::from_shape_vec((2, 1), vec![0.0, 100.0]).unwrap();
-    let fit = lloyd(backend, &x, vec![init], 10, 0.0)
+    let fit = lloyd(backend, &x, vec![init], 10, 0.0, LloydAlgorithm::Lloyd)
         .unwrap()
         .pop()
         .unwrap();
@@ -200,7 +204,7 @@ fn an_empty_step_moves_nothing<K: Kernels>(backend: &K) {
     let init = Array2::from_shape_vec((2, 1), vec![0.0, 100.0]).unwrap();
     let device = backend.upload(&x).unwrap();
     let mut runs = backend
-        .lloyd_start(&device, std::slice::from_ref(&init))
+        .lloyd_start(&device, std::slice::from_ref(&init), LloydAlgorithm::Lloyd)
         .unwrap();
     let s = backend
         .lloyd_step(&device, &mut runs, &[0], true)
@@ -233,8 +237,12 @@ fn steps_report_in_the_order_asked<K: Kernels>(backend: &K) {
     };
     let inits = [init(2), init(3)];
     let device = backend.upload(&x).unwrap();
-    let mut forward = backend.lloyd_start(&device, &inits).unwrap();
-    let mut backward = backend.lloyd_start(&device, &inits).unwrap();
+    let mut forward = backend
+        .lloyd_start(&device, &inits, LloydAlgorithm::Lloyd)
+        .unwrap();
+    let mut backward = backend
+        .lloyd_start(&device, &inits, LloydAlgorithm::Lloyd)
+        .unwrap();
     let a = backend
         .lloyd_step(&device, &mut forward, &[0, 1], true)
         .unwrap();

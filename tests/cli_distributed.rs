@@ -428,7 +428,8 @@ fn lloyd_steps_in_pieces_are_one_lloyd() {
     assert_eq!(segment(&scores), segment(&fit_scores));
 }
 
-/// The whole log's features table, and a K = 3 model fitted on it.
+/// A features table and a K-Means model of it stopped after one Lloyd
+/// iteration, so that a further step moves its centres.
 fn table_and_model(run: &Run) -> (PathBuf, PathBuf) {
     let features = run.path("features.csv");
     ok(&segmint()
@@ -438,7 +439,8 @@ fn table_and_model(run: &Run) -> (PathBuf, PathBuf) {
     let model = run.path("model.json");
     ok(&segmint()
         .args(["fit", "--features-input", s(&features), "--k", "3", "-q"])
-        .args(["--model", s(&model), "-o", s(&run.path("fit.csv"))])
+        .args(["--max-iter", "1", "--model", s(&model)])
+        .args(["-o", s(&run.path("fit.csv"))])
         .output()
         .unwrap());
     (features, model)

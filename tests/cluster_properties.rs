@@ -6,7 +6,7 @@
 use ndarray::Array2;
 use proptest::prelude::*;
 
-use segmint::backend::{Backend, Labeling};
+use segmint::backend::{Backend, Labeling, LloydAlgorithm};
 use segmint::cluster::metrics::silhouette_sqeuclidean;
 use segmint::cluster::{KMeansParams, SilhouetteMode, fit_each_k, kmeans_plus_plus, lloyd, sweep};
 use segmint::features::matrix::{FeatureMatrix, Scaler};
@@ -29,11 +29,25 @@ proptest! {
         let init = kmeans_plus_plus(&Backend::Cpu, &points, k, seed).unwrap();
         let mut last = f64::INFINITY;
         for steps in 1..8 {
-            let fit = lloyd(&Backend::Cpu, &points, vec![init.clone()], steps, 0.0).unwrap().pop().unwrap();
+            let fit = lloyd(&Backend::Cpu, &points, vec![init.clone()], steps, 0.0, LloydAlgorithm::Lloyd).unwrap().pop().unwrap();
             prop_assert!(fit.inertia <= last * (1.0 + 1e-6) + 1e-9, "step {steps}: {} after {last}", fit.inertia);
             prop_assert!(fit.labels.iter().all(|&l| (l as usize) < k));
             last = fit.inertia;
         }
+    }
+
+    #[test]
+    fn hamerly_fits_equal_lloyds((points, k) in points_strategy(), seed in 0u64..1000) {
+        let init = kmeans_plus_plus(&Backend::Cpu, &points, k, seed).unwrap();
+        let fit = |algorithm| {
+            lloyd(&Backend::Cpu, &points, vec![init.clone()], 300, 0.0, algorithm).unwrap().pop().unwrap()
+        };
+        let (plain, bounded) = (fit(LloydAlgorithm::Lloyd), fit(LloydAlgorithm::Hamerly));
+        prop_assert_eq!(&plain.labels, &bounded.labels);
+        prop_assert_eq!(plain.n_iter, bounded.n_iter);
+        prop_assert_eq!(plain.inertia.to_bits(), bounded.inertia.to_bits());
+        let bits = |c: &ndarray::Array2<f64>| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&plain.centres), bits(&bounded.centres));
     }
 
     #[test]

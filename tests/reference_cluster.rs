@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use serde_json::Value;
 
-use segmint::backend::{Backend, Kernels, Labeling};
+use segmint::backend::{Backend, Kernels, Labeling, LloydAlgorithm};
 use segmint::cluster::lloyd;
 use segmint::cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_sqeuclidean};
 use segmint::features::matrix::{FeatureSpec, Scaler};
@@ -121,7 +121,7 @@ fn one_lloyd_step_matches_numpy<K: Kernels>(backend: &K) {
         let init = matrix(&case.expected["init"]);
         let device = backend.upload(&case.scaled).unwrap();
         let mut runs = backend
-            .lloyd_start(&device, std::slice::from_ref(&init))
+            .lloyd_start(&device, std::slice::from_ref(&init), LloydAlgorithm::Lloyd)
             .unwrap();
         let stats = backend
             .lloyd_step(&device, &mut runs, &[0], true)
@@ -145,8 +145,13 @@ fn one_lloyd_step_matches_numpy<K: Kernels>(backend: &K) {
     }
 }
 
+/// Both ways of finding the nearest centres (Hamerly's bounds only run on
+/// the CPU; the GPU runs Lloyd's passes for either).
 fn lloyd_fit_matches_scikit_learn(backend: &Backend) {
-    for name in CASES {
+    for (name, algorithm) in CASES
+        .iter()
+        .flat_map(|&n| [(n, LloydAlgorithm::Lloyd), (n, LloydAlgorithm::Hamerly)])
+    {
         let case = load(name);
         let e = &case.expected;
         let fit = lloyd(
@@ -155,12 +160,17 @@ fn lloyd_fit_matches_scikit_learn(backend: &Backend) {
             vec![matrix(&e["init"])],
             e["max_iter"].as_u64().unwrap() as usize,
             e["tol"].as_f64().unwrap(),
+            algorithm,
         )
         .unwrap()
         .pop()
         .unwrap();
         let km = &e["kmeans"];
-        assert_eq!(fit.labels, labels(&km["labels"]), "{name}: labels");
+        assert_eq!(
+            fit.labels,
+            labels(&km["labels"]),
+            "{name} ({algorithm:?}): labels"
+        );
         assert_eq!(
             fit.n_iter as u64,
             km["n_iter"].as_u64().unwrap(),

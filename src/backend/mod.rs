@@ -123,6 +123,45 @@ pub struct ClusterSums {
     pub changed: u64,
 }
 
+/// How a K-Means run finds each point's nearest centre on the CPU. Every
+/// choice gives the same labels and centres, bit for bit: Hamerly's
+/// bounds only skip distances that cannot change a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LloydAlgorithm {
+    /// Hamerly where it pays, Lloyd elsewhere ([`LloydAlgorithm::for_run`]).
+    #[default]
+    Auto,
+    /// Every distance in every iteration.
+    Lloyd,
+    /// Hamerly's bounds (2010): one upper and one lower bound per point.
+    Hamerly,
+}
+
+impl LloydAlgorithm {
+    /// The algorithm a run of `k` centres in `d` features uses: `auto`
+    /// picks Hamerly from `k >= HAMERLY_FROM_K`, measured on the
+    /// project's benchmark machine (README, "Exact accelerated K-Means").
+    pub fn for_run(self, k: usize, _d: usize) -> LloydAlgorithm {
+        match self {
+            LloydAlgorithm::Auto if k >= HAMERLY_FROM_K => LloydAlgorithm::Hamerly,
+            LloydAlgorithm::Auto => LloydAlgorithm::Lloyd,
+            other => other,
+        }
+    }
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LloydAlgorithm::Auto => "auto",
+            LloydAlgorithm::Lloyd => "lloyd",
+            LloydAlgorithm::Hamerly => "hamerly",
+        }
+    }
+}
+
+/// The smallest K for which `auto` picks Hamerly.
+pub const HAMERLY_FROM_K: usize = 16;
+
 /// What one Lloyd step of one run reports to the host.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepStats {
@@ -288,10 +327,13 @@ pub trait Kernels {
 
     /// Starts one Lloyd run per set of initial centres (k x d each); every
     /// label starts unset, so the first step changes them all.
+    /// `algorithm` says how the CPU finds the nearest centres (every
+    /// choice gives the same labels); the GPU always runs Lloyd's passes.
     fn lloyd_start(
         &self,
         points: &Self::Points,
         inits: &[Array2<f64>],
+        algorithm: LloydAlgorithm,
     ) -> Result<Self::Runs, BackendError>;
 
     /// One Lloyd step of the runs in `active` (distinct indices into

@@ -101,6 +101,7 @@ impl KMeansArgs {
             tol: self.tol.unwrap_or(defaults.tol),
             seed: self.seed,
             init: None,
+            algorithm: self.algorithm.unwrap_or_default(),
         }
     }
 
@@ -148,6 +149,11 @@ impl KMeansArgs {
             return Err(Error::Usage(format!(
                 "{flag} applies to graph communities: add --method leiden"
             )));
+        }
+        if self.method != MethodName::Kmeans && self.algorithm.is_some() {
+            return Err(Error::Usage(
+                "--algorithm applies to K-Means: add --method kmeans".to_string(),
+            ));
         }
         let method = match self.method {
             MethodName::Leiden => {

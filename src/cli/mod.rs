@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use segmint::backend::DeviceChoice;
+use segmint::backend::{DeviceChoice, LloydAlgorithm};
 use segmint::formats::{InputFormat, OutputFormat};
 use segmint::ingest::{Delimiter, TimeFormat};
 
@@ -329,6 +329,12 @@ pub struct KMeansArgs {
     /// 0 runs exactly --max-iter iterations].
     #[arg(long, value_name = "TOL", help_heading = "Method")]
     pub tol: Option<f64>,
+    /// kmeans: how each iteration finds the nearest centres: lloyd (every
+    /// distance), hamerly (bounds skip the distances that cannot change a
+    /// label) or auto (hamerly from K = 16) [default: auto]. All three give
+    /// the same segments and centres.
+    #[arg(long, value_enum, value_name = "ALGORITHM", help_heading = "Method")]
+    pub algorithm: Option<LloydAlgorithm>,
     /// gmm: full, tied, diag or spherical covariances [default: full].
     #[arg(long, value_name = "TYPE", help_heading = "Method")]
     pub covariance: Option<String>,
@@ -793,6 +799,9 @@ pub enum BenchStage {
     Assign,
     /// A whole sweep over --k, silhouette excluded.
     Sweep,
+    /// A whole K-Means fit to convergence from the centres of --init
+    /// (--algorithm, --tol, --max-iter).
+    Fit,
     /// The exact Euclidean silhouette of --labels.
     Silhouette,
     /// One EM iteration of a Gaussian mixture (E-step and M-step) from
@@ -820,7 +829,7 @@ pub struct BenchArgs {
     pub scale: Scale,
     /// lloyd, assign, gmm: initial centres (means), a CSV with a header
     /// and one row per centre.
-    #[arg(long, value_name = "FILE", required_if_eq_any([("stage", "lloyd"), ("stage", "assign"), ("stage", "gmm")]))]
+    #[arg(long, value_name = "FILE", required_if_eq_any([("stage", "lloyd"), ("stage", "assign"), ("stage", "gmm"), ("stage", "fit")]))]
     pub init: Option<PathBuf>,
     /// silhouette: labels, a CSV with a header and one label per point.
     #[arg(long, value_name = "FILE", required_if_eq("stage", "silhouette"))]

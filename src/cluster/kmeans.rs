@@ -16,7 +16,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::ClusterError;
 use super::params::KMeansParams;
-use crate::backend::{Backend, BackendError, CpuBackend, Kernels, SAMPLER_BLOCK, with_kernels};
+use crate::backend::{
+    Backend, BackendError, CpuBackend, Kernels, LloydAlgorithm, SAMPLER_BLOCK, with_kernels,
+};
 use crate::features::matrix::FeatureMatrix;
 
 /// A fitted K-Means model.
@@ -120,6 +122,7 @@ fn fit_each_k_on<K: Kernels>(
             inits,
             params.max_iter,
             params.tol,
+            params.algorithm,
         )?);
     }
     let mut fits = fits.into_iter();
@@ -319,10 +322,11 @@ pub fn lloyd(
     inits: Vec<Array2<f64>>,
     max_iter: usize,
     tol: f64,
+    algorithm: LloydAlgorithm,
 ) -> Result<Vec<KMeans>, BackendError> {
     with_kernels!(backend, kernels => {
         let device = kernels.upload(points)?;
-        lloyd_resident(kernels, points, &device, inits, max_iter, tol)
+        lloyd_resident(kernels, points, &device, inits, max_iter, tol, algorithm)
     })
 }
 
@@ -335,10 +339,11 @@ fn lloyd_resident<K: Kernels>(
     inits: Vec<Array2<f64>>,
     max_iter: usize,
     tol: f64,
+    algorithm: LloydAlgorithm,
 ) -> Result<Vec<KMeans>, BackendError> {
     let tol = tol * mean_variance(points);
     let count = inits.len();
-    let mut runs = backend.lloyd_start(device, &inits)?;
+    let mut runs = backend.lloyd_start(device, &inits, algorithm)?;
     let mut state = vec![RunState::default(); count];
     for _ in 0..max_iter {
         let active: Vec<usize> = (0..count).filter(|&r| !state[r].done).collect();
@@ -364,8 +369,12 @@ fn lloyd_resident<K: Kernels>(
         }
     }
     // Runs that stopped on the tolerance or on max_iter: labels for the
-    // final centres, in one shared pass that leaves the centres in place.
-    let pending: Vec<usize> = (0..count).filter(|&r| !state[r].strict).collect();
+    // final centres, in one shared pass that leaves the centres in place
+    // (and computes every distance, so it gives the inertia that a pass
+    // with Hamerly's bounds left unknown).
+    let pending: Vec<usize> = (0..count)
+        .filter(|&r| !state[r].strict || state[r].inertia.is_nan())
+        .collect();
     if !pending.is_empty() {
         let stats = backend.lloyd_step(device, &mut runs, &pending, false)?;
         for (&r, s) in pending.iter().zip(stats) {
@@ -489,10 +498,17 @@ mod tests {
     fn re_seeds_an_empty_cluster_with_the_farthest_point() {
         let points = FeatureMatrix::from_rows(4, 1, vec![0.0, 1.0, 2.0, 10.0]);
         let init = Array2::from_shape_vec((2, 1), vec![0.0, 100.0]).unwrap();
-        let fit = lloyd(&Backend::Cpu, &points, vec![init], 10, 0.0)
-            .unwrap()
-            .pop()
-            .unwrap();
+        let fit = lloyd(
+            &Backend::Cpu,
+            &points,
+            vec![init],
+            10,
+            0.0,
+            LloydAlgorithm::Lloyd,
+        )
+        .unwrap()
+        .pop()
+        .unwrap();
         // 10 is farthest from the only used centre (0): it takes the empty one.
         assert_eq!(fit.labels, vec![0, 0, 0, 1]);
         assert_eq!(fit.centres.column(0).to_vec(), vec![1.0, 10.0]);

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::LloydAlgorithm;
+
 /// Parameters of one K-Means fit (README, "Clustering"). Defaults follow
 /// scikit-learn's `KMeans` (`n_init="auto"` is 1 restart for k-means++).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +26,10 @@ pub struct KMeansParams {
     /// of k-means++: the run of the K they have starts from them.
     #[serde(skip)]
     pub init: Option<ndarray::Array2<f64>>,
+    /// How each run finds the nearest centres on the CPU; the labels and
+    /// centres are the same whichever is picked.
+    #[serde(skip)]
+    pub algorithm: LloydAlgorithm,
 }
 
 impl Default for KMeansParams {
@@ -35,6 +41,7 @@ impl Default for KMeansParams {
             tol: 1e-4,
             seed: 0,
             init: None,
+            algorithm: LloydAlgorithm::Auto,
         }
     }
 }

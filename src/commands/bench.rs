@@ -14,9 +14,9 @@ use ndarray::Array2;
 use ndarray::{Array1, Array3};
 use segmint::Error;
 use segmint::backend::{Backend, CpuBackend, Kernels, Labeling, Workload};
-use segmint::cluster::fit_each_k;
 use segmint::cluster::gmm::mstep::Moments;
 use segmint::cluster::gmm::{CovarianceType, Covariances, EmRun, GmmParams, Iteration, Mixture};
+use segmint::cluster::{KMeansParams, fit_each_k, kmeans};
 use segmint::features::matrix::{FeatureMatrix, FeatureSpec};
 use segmint::ingest::Delimiter;
 use segmint::insights::btyd::{self, LifetimeOptions};
@@ -63,7 +63,7 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     let (n, d) = (points.n(), points.d());
     // What the stage needs, read before the backend is chosen for it.
     let centres = match args.stage {
-        BenchStage::Lloyd | BenchStage::Assign | BenchStage::Gmm => {
+        BenchStage::Lloyd | BenchStage::Assign | BenchStage::Gmm | BenchStage::Fit => {
             let path = args.init.as_deref().expect("clap requires --init");
             // Centres in scaled space, as the points' frame places them.
             points.frame.to_working(&read_rows(path, d)?)
@@ -107,7 +107,7 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     let init_k = centres.len() / d;
     let labels_k = labels.iter().max().map_or(0, |&m| m as usize + 1);
     let runs: Vec<usize> = match args.stage {
-        BenchStage::Lloyd => vec![init_k],
+        BenchStage::Lloyd | BenchStage::Fit => vec![init_k],
         BenchStage::Sweep => ks
             .iter()
             .flat_map(|&k| std::iter::repeat_n(k, args.kmeans.n_init))
@@ -140,8 +140,8 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
             k_label = init_k.to_string();
             let stage = args.stage;
             times = match &backend {
-                Backend::Cpu => time_kernel(&CpuBackend, stage, points, &centres, args.repeat)?,
-                Backend::Gpu(gpu) => time_kernel(gpu, stage, points, &centres, args.repeat)?,
+                Backend::Cpu => time_kernel(&CpuBackend, stage, points, &centres, args)?,
+                Backend::Gpu(gpu) => time_kernel(gpu, stage, points, &centres, args)?,
             };
         }
         BenchStage::Sweep => {
@@ -154,6 +154,37 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
                 let fits = fit_each_k(&backend, points, &ks, &params)?;
                 times.push(t.elapsed().as_secs_f64());
                 std::hint::black_box(fits);
+            }
+        }
+        BenchStage::Fit => {
+            k_label = init_k.to_string();
+            let params = KMeansParams {
+                k: init_k,
+                init: Some(
+                    Array2::from_shape_vec(
+                        (init_k, d),
+                        centres.iter().map(|&v| f64::from(v)).collect(),
+                    )
+                    .expect("k x d centres"),
+                ),
+                ..params.clone()
+            };
+            let mut last = None;
+            for _ in 0..args.repeat {
+                let t = Instant::now();
+                let fit = kmeans::fit(&backend, points, &params)?;
+                times.push(t.elapsed().as_secs_f64());
+                last = Some(fit);
+            }
+            if let Some(fit) = last
+                && !quiet
+            {
+                eprintln!(
+                    "segmint: fit: {} iterations, inertia {:.6e}, {}",
+                    fit.n_iter,
+                    fit.inertia,
+                    params.algorithm.for_run(init_k, d).name()
+                );
             }
         }
         BenchStage::Gmm => {
@@ -183,6 +214,7 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         BenchStage::Lloyd => "lloyd",
         BenchStage::Assign => "assign",
         BenchStage::Sweep => "sweep",
+        BenchStage::Fit => "fit",
         BenchStage::Silhouette => "silhouette",
         BenchStage::Gmm => "gmm",
         BenchStage::Lifetime => "lifetime",
@@ -284,8 +316,10 @@ fn time_kernel<K: Kernels>(
     stage: BenchStage,
     points: &FeatureMatrix,
     centres: &[f32],
-    repeat: usize,
+    args: &BenchArgs,
 ) -> Result<Vec<f64>, Error> {
+    let repeat = args.repeat;
+    let algorithm = args.kmeans.algorithm.unwrap_or_default();
     let (n, d) = (points.n(), points.d());
     let k = centres.len() / d;
     let device = kernels.upload(points)?;
@@ -305,12 +339,12 @@ fn time_kernel<K: Kernels>(
     } else {
         let init = Array2::from_shape_vec((k, d), centres.iter().map(|&v| f64::from(v)).collect())
             .expect("k x d centres");
-        let mut runs = kernels.lloyd_start(&device, std::slice::from_ref(&init))?;
+        let mut runs = kernels.lloyd_start(&device, std::slice::from_ref(&init), algorithm)?;
         warm_up(|| {
             std::hint::black_box(kernels.lloyd_step(&device, &mut runs, &[0], true).ok());
         });
         // Timed from the initial centres again.
-        let mut runs = kernels.lloyd_start(&device, &[init])?;
+        let mut runs = kernels.lloyd_start(&device, &[init], algorithm)?;
         for _ in 0..repeat {
             let t = Instant::now();
             kernels.lloyd_step(&device, &mut runs, &[0], true)?;

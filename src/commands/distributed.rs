@@ -16,7 +16,7 @@ use super::score::{Users, read_users};
 use super::{input_paths, inputs, read_rows};
 use crate::cli::{LloydMergeArgs, LloydStepArgs, ModelUsersArgs, PopulationArgs};
 use segmint::Error;
-use segmint::backend::{CpuBackend, Kernels};
+use segmint::backend::{CpuBackend, Kernels, LloydAlgorithm};
 use segmint::features::matrix::{NumericTable, Scaler};
 use segmint::ingest::IngestError;
 use segmint::insights::naming::ranks_of_sums;
@@ -212,7 +212,7 @@ pub fn lloyd_step(args: &LloydStepArgs, quiet: bool) -> Result<(), Error> {
     let init = Array2::from_shape_vec((k, d), frame.to_working(&centres.concat()))
         .map_err(|e| Error::Internal(format!("centres: {e}")))?
         .mapv(f64::from);
-    let mut runs = backend.lloyd_start(&device, &[init])?;
+    let mut runs = backend.lloyd_start(&device, &[init], LloydAlgorithm::Lloyd)?;
     let stats = backend.lloyd_step(&device, &mut runs, &[0], false)?;
     let (kernel, labels, _) = backend.lloyd_sums(&runs, 0)?;
     // The kernel's sums gather 32 values per lane in f32: their rounding

@@ -173,7 +173,12 @@ fn coordinate_products(x: &Array2<f64>, m: usize) -> Array2<f64> {
     Array2::from_shape_vec((m, n), z).expect("m x n")
 }
 
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn multiply(out: &mut [f64], a: &[f64], b: &[f64]) {
     for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
         *o = x * y;
@@ -255,7 +260,12 @@ const LANES: usize = 16;
 /// |y|^2 / 2`, with `y = (x - mu) U` whitened on the fly (`x`: d rows of
 /// n; `factor`: column j of U at `j d`, not 0 only in rows `rows[j]`;
 /// `bias`: `-mu U`).
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn log_density(
     out: &mut [f64],
     x: &[f64],
@@ -315,7 +325,12 @@ fn log_density(
 /// scaled by its largest, those below `e^FLUSH` taken as 0. A point no
 /// component reaches (every density 0, its largest log density -inf)
 /// keeps them 0.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn scaled_densities(log: &mut [f64], max: &[f64], sums: &mut [f64]) {
     let fma = multiversion::target::target_cfg_f!(target_feature = "fma");
     for ((v, &m), s) in log.iter_mut().zip(max).zip(sums) {
@@ -382,7 +397,12 @@ fn exp_with(x: f64, fma: bool) -> f64 {
 
 /// Keeps, per point, the largest log density so far and its component
 /// (the earlier on a tie).
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn keep_largest(max: &mut [f64], best: &mut [u32], log: &[f64], c: u32) {
     for ((m, b), &v) in max.iter_mut().zip(best.iter_mut()).zip(log) {
         if v > *m {
@@ -392,7 +412,12 @@ fn keep_largest(max: &mut [f64], best: &mut [u32], log: &[f64], c: u32) {
     }
 }
 
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn divide(values: &mut [f64], by: &[f64]) {
     for (v, &s) in values.iter_mut().zip(by) {
         // A point no component reaches has no responsibilities.

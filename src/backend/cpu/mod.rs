@@ -19,8 +19,8 @@ pub use self::lloyd::CpuRuns;
 pub(crate) use self::silhouette::point_silhouette;
 pub use self::tiles::TiledPoints;
 use super::{
-    BackendError, ClusterSums, Components, FinishedRun, Kernels, Labeling, MixtureSums, Products,
-    Silhouette, StepStats,
+    BackendError, ClusterSums, Components, FinishedRun, Kernels, Labeling, LloydAlgorithm,
+    MixtureSums, Products, Silhouette, StepStats,
 };
 use crate::features::matrix::FeatureMatrix;
 
@@ -60,8 +60,9 @@ impl Kernels for CpuBackend {
         &self,
         points: &TiledPoints,
         inits: &[Array2<f64>],
+        algorithm: LloydAlgorithm,
     ) -> Result<CpuRuns, BackendError> {
-        Ok(CpuRuns::new(points, inits))
+        Ok(CpuRuns::new(points, inits, algorithm))
     }
 
     fn lloyd_step(

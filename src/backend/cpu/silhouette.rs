@@ -17,7 +17,12 @@ const SIL_TILE: usize = 256;
 
 /// Euclidean distances from point `i` to points `q0..q0 + len` of the
 /// transposed `columns` (d rows of n values); lanes past `len` are 0.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn euclidean_row(
     columns: &[f32],
     n: usize,
@@ -45,7 +50,12 @@ fn euclidean_row(
 /// into `sums[c]` (f32 lanes within the tile, then f64): a compare and a
 /// select per cluster, vectorised, where a scatter by label would chain
 /// dependent updates of one accumulator.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn masked_sums(dist: &[f32; SIL_TILE], labels: &[u32; SIL_TILE], sums: &mut [f64]) {
     let mut masked = [0.0f32; SIL_TILE];
     for (c, sum) in sums.iter_mut().enumerate() {
@@ -69,7 +79,12 @@ fn masked_sums(dist: &[f32; SIL_TILE], labels: &[u32; SIL_TILE], sums: &mut [f64
 
 /// Sum of `values` in f32 over eight lanes: vectorises; callers keep the
 /// slices short (a silhouette tile) and add the result into f64.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn sum_f32_lanes(values: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let mut octs = values.chunks_exact(8);

@@ -1,9 +1,9 @@
 //! The points as the CPU kernels read them ([`TiledPoints`]: transposed
 //! tiles of 64 points, one lane per point) and the vectorised inner loops
-//! over one tile: distances to a centre, the nearest of several centres,
-//! masked per-cluster sums. The hot loops are compiled for several
-//! instruction sets and picked at run time (multiversion): plain x86-64
-//! has only 4-wide SSE2. No fused multiply-add is used (Rust never
+//! over one tile: distances to a centre, the nearest (and runner-up) of
+//! several centres. The hot loops are compiled for several instruction
+//! sets (AVX-512, AVX2, AVX on x86-64, NEON on ARM) and picked at run time
+//! (multiversion): plain x86-64 has only 4-wide SSE2. No fused multiply-add is used (Rust never
 //! contracts `a * b + c`), so every version computes bit-identical results.
 
 use rayon::prelude::*;
@@ -96,25 +96,136 @@ impl Tile<'_> {
     }
 }
 
-/// Lanes of the register-blocked inner loops: two AVX registers, four SSE.
+/// Lanes of the silhouette's register-blocked sums: one AVX-512 register,
+/// two AVX, four SSE.
 pub(super) const LANES: usize = 16;
 
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
-fn tile_distances(values: &[f32], centre: &[f32], out: &mut [f32; TILE]) {
-    for b in 0..TILE / LANES {
-        let mut acc = [0.0f32; LANES];
-        for (j, &c) in centre.iter().enumerate() {
-            let column = &values[j * TILE + b * LANES..j * TILE + (b + 1) * LANES];
-            for l in 0..LANES {
-                let t = column[l] - c;
-                acc[l] += t * t;
-            }
+/// Points of a tile processed together by the distance kernels, per
+/// instruction set: as many as four independent accumulator registers
+/// hold (64 with AVX-512, 32 with AVX, 16 with SSE or NEON), so that the
+/// additions of one accumulator never wait on each other. Every point's
+/// distance is the same sequence of operations whatever the width, so the
+/// results are bit-identical across instruction sets.
+macro_rules! block_width {
+    () => {
+        if multiversion::target::target_cfg_f!(target_feature = "avx512f") {
+            64
+        } else if multiversion::target::target_cfg_f!(target_feature = "avx") {
+            32
+        } else {
+            16
         }
-        out[b * LANES..(b + 1) * LANES].copy_from_slice(&acc);
+    };
+}
+
+/// Squared distances of the `W` points of a tile from `first` (a
+/// multiple of W) to one centre, added into `acc` in feature order.
+#[inline(always)]
+fn block_distances<const W: usize>(
+    values: &[f32],
+    first: usize,
+    centre: &[f32],
+    acc: &mut [f32; W],
+) {
+    for (j, &c) in centre.iter().enumerate() {
+        let column: &[f32; W] = values[j * TILE + first..j * TILE + first + W]
+            .try_into()
+            .expect("W values");
+        for l in 0..W {
+            let t = column[l] - c;
+            acc[l] += t * t;
+        }
     }
 }
 
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[inline(always)]
+fn distances_w<const W: usize>(values: &[f32], centre: &[f32], out: &mut [f32; TILE]) {
+    for first in (0..TILE).step_by(W) {
+        let mut acc = [0.0f32; W];
+        block_distances(values, first, centre, &mut acc);
+        out[first..first + W].copy_from_slice(&acc);
+    }
+}
+
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
+fn tile_distances(values: &[f32], centre: &[f32], out: &mut [f32; TILE]) {
+    match block_width!() {
+        64 => distances_w::<64>(values, centre, out),
+        32 => distances_w::<32>(values, centre, out),
+        _ => distances_w::<16>(values, centre, out),
+    }
+}
+
+#[inline(always)]
+fn nearest_w<const W: usize>(
+    values: &[f32],
+    d: usize,
+    centres: &[f32],
+    best: &mut [f32; TILE],
+    index: &mut [u32; TILE],
+) {
+    let k = centres.len().checked_div(d).unwrap_or(0);
+    for first in (0..TILE).step_by(W) {
+        let mut low = [f32::INFINITY; W];
+        let mut at = [0u32; W];
+        // Two centres at a time: each column load serves both, and the
+        // two sets of accumulators keep twice the additions in flight.
+        let mut c = 0;
+        while c + 2 <= k {
+            let mut one = [0.0f32; W];
+            let mut two = [0.0f32; W];
+            let (p, q) = (
+                &centres[c * d..(c + 1) * d],
+                &centres[(c + 1) * d..(c + 2) * d],
+            );
+            for j in 0..d {
+                let column: &[f32; W] = values[j * TILE + first..j * TILE + first + W]
+                    .try_into()
+                    .expect("W values");
+                let (x, y) = (p[j], q[j]);
+                for l in 0..W {
+                    let t = column[l] - x;
+                    one[l] += t * t;
+                    let u = column[l] - y;
+                    two[l] += u * u;
+                }
+            }
+            for (acc, index) in [(&one, c), (&two, c + 1)] {
+                for l in 0..W {
+                    if acc[l] < low[l] {
+                        low[l] = acc[l];
+                        at[l] = index as u32;
+                    }
+                }
+            }
+            c += 2;
+        }
+        if c < k {
+            let mut acc = [0.0f32; W];
+            block_distances(values, first, &centres[c * d..(c + 1) * d], &mut acc);
+            for l in 0..W {
+                if acc[l] < low[l] {
+                    low[l] = acc[l];
+                    at[l] = c as u32;
+                }
+            }
+        }
+        best[first..first + W].copy_from_slice(&low);
+        index[first..first + W].copy_from_slice(&at);
+    }
+}
+
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn tile_nearest(
     values: &[f32],
     d: usize,
@@ -122,112 +233,70 @@ fn tile_nearest(
     best: &mut [f32; TILE],
     index: &mut [u32; TILE],
 ) {
-    for b in 0..TILE / LANES {
-        let mut low = [f32::INFINITY; LANES];
-        let mut at = [0u32; LANES];
+    match block_width!() {
+        64 => nearest_w::<64>(values, d, centres, best, index),
+        32 => nearest_w::<32>(values, d, centres, best, index),
+        _ => nearest_w::<16>(values, d, centres, best, index),
+    }
+}
+
+#[inline(always)]
+fn nearest_two_w<const W: usize>(values: &[f32], d: usize, centres: &[f32], out: &mut Nearest) {
+    for first in (0..TILE).step_by(W) {
+        let mut low = [f32::INFINITY; W];
+        let mut next = [f32::INFINITY; W];
+        let mut at = [0u32; W];
         for (c, centre) in centres.chunks_exact(d).enumerate() {
-            let mut acc = [0.0f32; LANES];
-            for (j, &x) in centre.iter().enumerate() {
-                let column = &values[j * TILE + b * LANES..j * TILE + (b + 1) * LANES];
-                for l in 0..LANES {
-                    let t = column[l] - x;
-                    acc[l] += t * t;
-                }
-            }
-            for l in 0..LANES {
+            let mut acc = [0.0f32; W];
+            block_distances(values, first, centre, &mut acc);
+            for l in 0..W {
+                // The runner-up: the old best when this one wins, else the
+                // lower of the old runner-up and this one.
+                next[l] = next[l].min(acc[l].max(low[l]));
                 if acc[l] < low[l] {
                     low[l] = acc[l];
                     at[l] = c as u32;
                 }
             }
         }
-        best[b * LANES..(b + 1) * LANES].copy_from_slice(&low);
-        index[b * LANES..(b + 1) * LANES].copy_from_slice(&at);
+        out.best[first..first + W].copy_from_slice(&low);
+        out.second[first..first + W].copy_from_slice(&next);
+        out.index[first..first + W].copy_from_slice(&at);
     }
 }
 
-/// Tiles between moves of the f32 lane sums into f64: each f32 lane then
-/// sums at most `FLUSH_TILES * TILE / LANES` values (32), whose rounding
-/// error stays below about 2e-6 relative (typically 1e-7).
-pub(super) const FLUSH_TILES: usize = 8;
-
-/// Per-cluster, per-feature sums of a chunk, kept as LANES partial sums:
-/// f32 for the vectorised inner loop, moved into f64 every few tiles and
-/// added up (in a fixed order) at the end of the chunk.
-pub(super) struct LaneSums {
-    pub(super) f32s: Vec<[f32; LANES]>,
-    f64s: Vec<[f64; LANES]>,
+/// Per point of a tile: the nearest centre (lowest index on ties), its
+/// squared distance, and the squared distance to the runner-up (the
+/// nearest other centre; infinite with one centre).
+pub(super) struct Nearest {
+    pub(super) best: [f32; TILE],
+    pub(super) second: [f32; TILE],
+    pub(super) index: [u32; TILE],
 }
 
-impl LaneSums {
-    pub(super) fn new(width: usize) -> Self {
-        LaneSums {
-            f32s: vec![[0.0; LANES]; width],
-            f64s: vec![[0.0; LANES]; width],
-        }
-    }
-
-    pub(super) fn flush(&mut self) {
-        flush_lanes(&mut self.f64s, &mut self.f32s);
-    }
-
-    pub(super) fn total_into(&self, sums: &mut [f64]) {
-        for (s, wide) in sums.iter_mut().zip(&self.f64s) {
-            *s += wide.iter().sum::<f64>();
+impl Nearest {
+    pub(super) fn new() -> Self {
+        Nearest {
+            best: [0.0; TILE],
+            second: [0.0; TILE],
+            index: [0; TILE],
         }
     }
 }
 
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
-fn flush_lanes(wide: &mut [[f64; LANES]], narrow: &mut [[f32; LANES]]) {
-    for (wide, narrow) in wide.iter_mut().zip(narrow.iter_mut()) {
-        for l in 0..LANES {
-            wide[l] += f64::from(narrow[l]);
-        }
-        *narrow = [0.0; LANES];
-    }
-}
-
-/// Adds each cluster's points of a tile (transposed, `index` = cluster per
-/// point, `u32::MAX` for padding) to `sums` (k x d) and `counts`: for each
-/// cluster and feature a masked sum over the tile in f32 lanes (at most
-/// TILE / LANES values per lane), then added into f64. Vectorised, unlike
-/// a scatter by label, whose runs of equal labels form one long chain.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
-pub(super) fn tile_cluster_sums(
-    values: &[f32],
-    index: &[u32; TILE],
-    sums: &mut [[f32; LANES]],
-    counts: &mut [u64],
-) {
-    let k = counts.len();
-    if k == 0 {
-        return;
-    }
-    let d = sums.len() / k;
-    for c in 0..k {
-        let c32 = c as u32;
-        let count = index.iter().filter(|&&l| l == c32).count() as u64;
-        if count == 0 {
-            continue;
-        }
-        counts[c] += count;
-        for j in 0..d {
-            let column: &[f32; TILE] = values[j * TILE..(j + 1) * TILE]
-                .try_into()
-                .expect("TILE values");
-            let mut masked = [0.0f32; TILE];
-            for p in 0..TILE {
-                masked[p] = if index[p] == c32 { column[p] } else { 0.0 };
-            }
-            let acc = &mut sums[c * d + j];
-            for b in 0..TILE / LANES {
-                let part = &masked[b * LANES..(b + 1) * LANES];
-                for l in 0..LANES {
-                    acc[l] += part[l];
-                }
-            }
-        }
+/// [`Nearest`] of every point of a transposed tile (`values`, d rows of
+/// TILE): the same distances, compared the same way, as [`Tile::nearest`].
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
+pub(super) fn tile_nearest_two(values: &[f32], d: usize, centres: &[f32], out: &mut Nearest) {
+    match block_width!() {
+        64 => nearest_two_w::<64>(values, d, centres, out),
+        32 => nearest_two_w::<32>(values, d, centres, out),
+        _ => nearest_two_w::<16>(values, d, centres, out),
     }
 }
 

@@ -425,6 +425,7 @@ impl Kernels for GpuBackend {
         &self,
         points: &GpuPoints,
         inits: &[Array2<f64>],
+        _algorithm: super::LloydAlgorithm,
     ) -> Result<GpuRuns, BackendError> {
         GpuBackend::lloyd_start(self, points, inits)
     }

@@ -280,7 +280,12 @@ impl Packed {
     }
 }
 
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn add_squares(out: &mut [f64], coords: &[f64], centre: f64) {
     for (o, &c) in out.iter_mut().zip(coords) {
         let v = c - centre;
@@ -288,7 +293,12 @@ fn add_squares(out: &mut [f64], coords: &[f64], centre: f64) {
     }
 }
 
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn scale_by_sizes(out: &mut [f64], sizes: &[f64], sx: f64) {
     for (o, &s) in out.iter_mut().zip(sizes) {
         *o *= sx * s / (sx + s);

@@ -32,7 +32,7 @@ use super::ClusterError;
 use super::kmeans::{KMeans, kmeans_plus_plus, lloyd, run_seed};
 use super::params::{ParamsError, SilhouetteMode};
 use super::sweep::{Sweep, centroid_fit, finish};
-use crate::backend::Backend;
+use crate::backend::{Backend, LloydAlgorithm};
 use crate::features::matrix::FeatureMatrix;
 
 /// Users up to which average and complete linkage hold their condensed
@@ -454,7 +454,14 @@ fn micro_clusters(
     rows.sort_unstable();
     let sampled = points.subset(&rows);
     let start: Array2<f64> = kmeans_plus_plus(backend, &sampled, m, run_seed(seed, m, 1))?;
-    let mut fits = lloyd(backend, points, vec![start], MICRO_ITERATIONS, 0.0)?;
+    let mut fits = lloyd(
+        backend,
+        points,
+        vec![start],
+        MICRO_ITERATIONS,
+        0.0,
+        LloydAlgorithm::Auto,
+    )?;
     Ok(fits.pop().expect("one run"))
 }
 
