@@ -160,7 +160,7 @@ impl LloydAlgorithm {
 }
 
 /// The smallest K for which `auto` picks Hamerly.
-pub const HAMERLY_FROM_K: usize = 16;
+pub const HAMERLY_FROM_K: usize = 64;
 
 /// What one Lloyd step of one run reports to the host.
 #[derive(Debug, Clone, Copy, PartialEq)]

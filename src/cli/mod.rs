@@ -331,7 +331,7 @@ pub struct KMeansArgs {
     pub tol: Option<f64>,
     /// kmeans: how each iteration finds the nearest centres: lloyd (every
     /// distance), hamerly (bounds skip the distances that cannot change a
-    /// label) or auto (hamerly from K = 16) [default: auto]. All three give
+    /// label) or auto (hamerly from K = 64) [default: auto]. All three give
     /// the same segments and centres.
     #[arg(long, value_enum, value_name = "ALGORITHM", help_heading = "Method")]
     pub algorithm: Option<LloydAlgorithm>,

@@ -13,6 +13,7 @@
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
 
 use super::ClusterError;
 use super::params::KMeansParams;
@@ -442,24 +443,47 @@ fn reseed_empty<K: Kernels>(
 
 /// Mean of the column variances (population), the scale of `tol`.
 fn mean_variance(points: &FeatureMatrix) -> f64 {
-    let n = points.n() as f64;
-    if points.n() == 0 || points.d() == 0 {
+    let (n, d) = (points.n(), points.d());
+    if n == 0 || d == 0 {
         return 0.0;
     }
-    let total: f64 = points
-        .values
-        .columns()
+    let means: Vec<f64> = column_sums(points, |_, v| f64::from(v))
         .into_iter()
-        .map(|col| {
-            let mean = col.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-            col.iter()
-                .map(|&v| (f64::from(v) - mean).powi(2))
-                .sum::<f64>()
-                / n
-        })
-        .sum();
-    total / points.d() as f64
+        .map(|s| s / n as f64)
+        .collect();
+    let squares = column_sums(points, |j, v| (f64::from(v) - means[j]).powi(2));
+    squares.iter().map(|s| s / n as f64).sum::<f64>() / d as f64
 }
+
+/// Per column, the sum of `f(column, value)` over the rows: blocks of rows
+/// summed in parallel, the blocks' sums added in block order (the same
+/// bits with any number of threads).
+fn column_sums(points: &FeatureMatrix, f: impl Fn(usize, f32) -> f64 + Sync) -> Vec<f64> {
+    let d = points.d();
+    let blocks: Vec<Vec<f64>> = points
+        .as_slice()
+        .par_chunks(CHUNK_ROWS * d)
+        .map(|block| {
+            let mut acc = vec![0.0f64; d];
+            for row in block.chunks_exact(d) {
+                for (j, (a, &v)) in acc.iter_mut().zip(row).enumerate() {
+                    *a += f(j, v);
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut total = vec![0.0f64; d];
+    for block in blocks {
+        for (t, b) in total.iter_mut().zip(block) {
+            *t += b;
+        }
+    }
+    total
+}
+
+/// Rows per parallel block of [`mean_variance`].
+const CHUNK_ROWS: usize = 4096;
 
 #[cfg(test)]
 mod tests {

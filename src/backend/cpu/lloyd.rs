@@ -354,7 +354,8 @@ impl BoundRules {
     /// prove the own centre strictly nearest under the kernel's rounding.
     #[inline(always)]
     fn proves(&self, upper: f32, lower: f32) -> bool {
-        lower > LB_MIN && upper * self.rho < lower
+        // `&`, not `&&`: no branch, so that loops over lanes vectorise.
+        (lower > LB_MIN) & (upper * self.rho < lower)
     }
 }
 
@@ -367,6 +368,8 @@ struct HamerlyPlan {
     /// Per centre: half the distance to the nearest other centre (rounded
     /// down; infinite with one centre).
     half_gap: Vec<f32>,
+    /// The centres transposed (d rows of k), for gathers by label.
+    columns: Vec<f32>,
     /// The largest drift, its centre, and the largest of the others: how
     /// far a point's lower bound falls.
     top: f32,
@@ -398,10 +401,17 @@ impl HamerlyPlan {
                 top_other = m;
             }
         }
+        let mut columns = vec![0.0f32; k * d];
+        for (c, centre) in centres.chunks_exact(d.max(1)).enumerate() {
+            for (j, &v) in centre.iter().enumerate() {
+                columns[j * k + c] = v;
+            }
+        }
         HamerlyPlan {
             rules,
             drift: drift.to_vec(),
             half_gap,
+            columns,
             top,
             top_at,
             top_other,
@@ -546,13 +556,22 @@ fn lloyd_chunk(points: &TiledPoints, c: usize, centres: &[f32], view: View<'_>) 
     let mut best = [0.0f32; TILE];
     let mut index = [0u32; TILE];
     for (t, global) in points.chunk_tiles(c).enumerate() {
+        points.prefetch_ahead(global);
         let tile = points.tile(global);
         tile.nearest(centres, &mut best, &mut index);
         let labels = &mut view.labels[t * TILE..t * TILE + tile.len];
-        for (lane, (label, &new)) in labels.iter_mut().zip(&index).enumerate() {
-            if *label != new {
-                part.moved(|j| tile.values[j * TILE + lane], d, *label, new);
-                *label = new;
+        // Most tiles keep every label after the first passes: one
+        // vectorised test, then the per-point work only where one moved.
+        let moved = labels
+            .iter()
+            .zip(&index)
+            .fold(0u32, |any, (&old, &new)| any | (old ^ new));
+        if moved != 0 {
+            for (lane, (label, &new)) in labels.iter_mut().zip(&index).enumerate() {
+                if *label != new {
+                    part.moved(|j| tile.values[j * TILE + lane], d, *label, new);
+                    *label = new;
+                }
             }
         }
         part.inertia += sum_f64(&best[..tile.len]);
@@ -572,6 +591,7 @@ fn seed_chunk(
     let mut part = Partial::new(centres.len() / d.max(1), d);
     let mut near = Nearest::new();
     for (t, global) in points.chunk_tiles(c).enumerate() {
+        points.prefetch_ahead(global);
         let tile = points.tile(global);
         tile_nearest_two(tile.values, d, centres, &mut near);
         let span = t * TILE..t * TILE + tile.len;
@@ -624,6 +644,7 @@ fn hamerly_chunk(
         proved: [false; TILE],
     };
     for (t, global) in points.chunk_tiles(c).enumerate() {
+        points.prefetch_ahead(global);
         let tile = points.tile(global);
         let span = t * TILE..t * TILE + tile.len;
         lanes.labels[..tile.len].copy_from_slice(&view.labels[span.clone()]);
@@ -633,7 +654,15 @@ fn hamerly_chunk(
         lanes.labels[tile.len..].fill(0);
         lanes.upper[tile.len..].fill(0.0);
         lanes.lower[tile.len..].fill(0.0);
-        bound_tile(tile.values, d, centres, plan, &mut lanes);
+        #[cfg(target_arch = "x86_64")]
+        if super::avx512::available() {
+            // SAFETY: the CPU has AVX-512F; the tile holds d x TILE values.
+            unsafe { bound_tile_avx512(tile.values, d, plan, &mut lanes) };
+        } else {
+            bound_tile(tile.values, d, plan, &mut lanes);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        bound_tile(tile.values, d, plan, &mut lanes);
         view.upper[span.clone()].copy_from_slice(&lanes.upper[..tile.len]);
         view.lower[span.clone()].copy_from_slice(&lanes.lower[..tile.len]);
         for (lane, p) in span.enumerate() {
@@ -670,6 +699,99 @@ fn hamerly_chunk(
     part
 }
 
+/// [`bound_tile`] in AVX-512 intrinsics (the compiler leaves the portable
+/// loops' gathers by label scalar): the same operations in the same order.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `values` holds d x TILE values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn bound_tile_avx512(values: &[f32], d: usize, plan: &HamerlyPlan, lanes: &mut Lanes) {
+    use std::arch::x86_64::*;
+    assert_eq!(values.len(), d * TILE, "a transposed tile");
+    let rules = &plan.rules;
+    let k = plan.drift.len();
+    assert!(k > 0 && plan.half_gap.len() == k && plan.columns.len() == k * d);
+    let last = _mm512_set1_epi32(k as i32 - 1);
+    let (up, down, zero) = (
+        _mm512_set1_ps(UP),
+        _mm512_set1_ps(DOWN),
+        _mm512_setzero_ps(),
+    );
+    let (rho, lb_min) = (_mm512_set1_ps(rules.rho), _mm512_set1_ps(LB_MIN));
+    let proves = |upper: __m512, lower: __m512| -> u16 {
+        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(lower, lb_min)
+            & _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_mul_ps(upper, rho), lower)
+    };
+    let mut index = [_mm512_setzero_si512(); TILE / 16];
+    let mut gap = [zero; TILE / 16];
+    let mut proved = [0u16; TILE / 16];
+    for b in 0..TILE / 16 {
+        // SAFETY: the lanes arrays hold TILE values, read 16 at a time; the
+        // gathers read below k (labels are clamped to k - 1).
+        unsafe {
+            let labels = _mm512_loadu_si512(lanes.labels.as_ptr().add(16 * b).cast());
+            index[b] = _mm512_min_epu32(labels, last);
+            let drift = _mm512_i32gather_ps::<4>(index[b], plan.drift.as_ptr().cast());
+            let half = _mm512_i32gather_ps::<4>(index[b], plan.half_gap.as_ptr().cast());
+            let is_top = _mm512_cmpeq_epi32_mask(labels, _mm512_set1_epi32(plan.top_at as i32));
+            let fall = _mm512_mask_blend_ps(
+                is_top,
+                _mm512_set1_ps(plan.top),
+                _mm512_set1_ps(plan.top_other),
+            );
+            let upper = _mm512_mul_ps(
+                _mm512_add_ps(_mm512_loadu_ps(lanes.upper.as_ptr().add(16 * b)), drift),
+                up,
+            );
+            let lower = _mm512_max_ps(
+                _mm512_mul_ps(
+                    _mm512_sub_ps(_mm512_loadu_ps(lanes.lower.as_ptr().add(16 * b)), fall),
+                    down,
+                ),
+                zero,
+            );
+            _mm512_storeu_ps(lanes.upper.as_mut_ptr().add(16 * b), upper);
+            _mm512_storeu_ps(lanes.lower.as_mut_ptr().add(16 * b), lower);
+            gap[b] = _mm512_add_ps(half, half);
+            let by_gap = _mm512_mul_ps(_mm512_sub_ps(gap[b], upper), down);
+            proved[b] = proves(upper, _mm512_max_ps(lower, by_gap));
+        }
+    }
+    if proved.iter().all(|&m| m == u16::MAX) {
+        lanes.proved = [true; TILE];
+        return;
+    }
+    let (widen, tau) = (_mm512_set1_ps(rules.widen), _mm512_set1_ps(rules.tau));
+    for b in 0..TILE / 16 {
+        let mut own = zero;
+        for j in 0..d {
+            // SAFETY: column j of the tile holds TILE values; the gather
+            // reads row j of the k x d transposed centres below k.
+            unsafe {
+                let x = _mm512_loadu_ps(values.as_ptr().add(j * TILE + 16 * b));
+                let c = _mm512_i32gather_ps::<4>(index[b], plan.columns.as_ptr().add(j * k).cast());
+                let t = _mm512_sub_ps(x, c);
+                own = _mm512_add_ps(own, _mm512_mul_ps(t, t));
+            }
+        }
+        let upper = _mm512_mul_ps(
+            _mm512_sqrt_ps(_mm512_add_ps(_mm512_mul_ps(own, widen), tau)),
+            up,
+        );
+        // SAFETY: as above, 16 lanes at a time.
+        unsafe {
+            _mm512_storeu_ps(lanes.upper.as_mut_ptr().add(16 * b), upper);
+            let lower = _mm512_loadu_ps(lanes.lower.as_ptr().add(16 * b));
+            let by_gap = _mm512_mul_ps(_mm512_sub_ps(gap[b], upper), down);
+            proved[b] = proves(upper, _mm512_max_ps(lower, by_gap));
+        }
+    }
+    for (l, p) in lanes.proved.iter_mut().enumerate() {
+        *p = proved[l / 16] >> (l % 16) & 1 == 1;
+    }
+}
+
 /// A tile's labels and bounds, padded to whole tiles, and which points
 /// the bounds prove.
 struct Lanes {
@@ -690,29 +812,33 @@ struct Lanes {
     "x86_64+avx",
     "aarch64+neon"
 ))]
-// One index over the lanes of five arrays: the loop the compiler vectorises.
+// One index over the lanes of several arrays: loops the compiler
+// vectorises (labels are clamped below k so that the gathers need no
+// bounds checks; they are below k already).
 #[allow(clippy::needless_range_loop)]
-fn bound_tile(values: &[f32], d: usize, centres: &[f32], plan: &HamerlyPlan, lanes: &mut Lanes) {
+fn bound_tile(values: &[f32], d: usize, plan: &HamerlyPlan, lanes: &mut Lanes) {
     let rules = &plan.rules;
+    let k = plan.drift.len();
+    let (drift, half_gap) = (&plan.drift[..k], &plan.half_gap[..k]);
     let mut gap = [0.0f32; TILE];
-    let mut all = true;
+    let mut unproved = 0u32;
     for l in 0..TILE {
-        let a = lanes.labels[l] as usize;
+        let a = (lanes.labels[l] as usize).min(k - 1);
         let fall = if lanes.labels[l] == plan.top_at {
             plan.top_other
         } else {
             plan.top
         };
-        let upper = (lanes.upper[l] + plan.drift[a]) * UP;
+        let upper = (lanes.upper[l] + drift[a]) * UP;
         let lower = ((lanes.lower[l] - fall) * DOWN).max(0.0);
         lanes.upper[l] = upper;
         lanes.lower[l] = lower;
-        gap[l] = 2.0 * plan.half_gap[a];
+        gap[l] = 2.0 * half_gap[a];
         let proved = rules.proves(upper, lower.max((gap[l] - upper) * DOWN));
         lanes.proved[l] = proved;
-        all &= proved;
+        unproved += u32::from(!proved);
     }
-    if all {
+    if unproved == 0 {
         return;
     }
     let mut own = [0.0f32; TILE];
@@ -720,8 +846,9 @@ fn bound_tile(values: &[f32], d: usize, centres: &[f32], plan: &HamerlyPlan, lan
         let column: &[f32; TILE] = values[j * TILE..(j + 1) * TILE]
             .try_into()
             .expect("TILE values");
+        let centre = &plan.columns[j * k..(j + 1) * k];
         for l in 0..TILE {
-            let t = column[l] - centres[lanes.labels[l] as usize * d + j];
+            let t = column[l] - centre[(lanes.labels[l] as usize).min(k - 1)];
             own[l] += t * t;
         }
     }
@@ -783,6 +910,7 @@ impl CpuBackend {
                     .zip(labels.chunks_mut(TILE))
                     .zip(distances.chunks_mut(TILE))
                 {
+                    points.prefetch_ahead(t);
                     let tile = points.tile(t);
                     tile.nearest(centres, &mut best, &mut index);
                     labels.copy_from_slice(&index[..tile.len]);

@@ -7,6 +7,8 @@
 //! f32 precision for points near their centre (the inertia would drift).
 //! Sums that grow with n are accumulated in f64.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod kmeanspp;
 mod lloyd;
 pub mod mixture;

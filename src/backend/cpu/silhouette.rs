@@ -16,7 +16,10 @@ const SIL_ROWS: usize = 32;
 const SIL_TILE: usize = 256;
 
 /// Euclidean distances from point `i` to points `q0..q0 + len` of the
-/// transposed `columns` (d rows of n values); lanes past `len` are 0.
+/// transposed `columns` (d rows of n values); lanes past `len` are 0. A
+/// whole tile keeps 64 sums in registers while it adds the features in
+/// order, then takes their square roots: the same operations per lane as
+/// the short tail's loop, so every distance has the same bits.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
@@ -32,6 +35,26 @@ fn euclidean_row(
     len: usize,
     dist: &mut [f32; SIL_TILE],
 ) {
+    const W: usize = 64;
+    if len == SIL_TILE {
+        for first in (0..SIL_TILE).step_by(W) {
+            let mut acc = [0.0f32; W];
+            for j in 0..d {
+                let x = columns[j * n + i];
+                let column: &[f32; W] = columns[j * n + q0 + first..j * n + q0 + first + W]
+                    .try_into()
+                    .expect("W values");
+                for l in 0..W {
+                    let t = column[l] - x;
+                    acc[l] += t * t;
+                }
+            }
+            for l in 0..W {
+                dist[first + l] = acc[l].sqrt();
+            }
+        }
+        return;
+    }
     dist.fill(0.0);
     for j in 0..d {
         let x = columns[j * n + i];

@@ -67,6 +67,36 @@ impl TiledPoints {
         (first / TILE..(first + rows).div_ceil(TILE)).map(|t| self.tile(t))
     }
 
+    /// Asks the CPU to start loading the tile about [`PREFETCH_BYTES`]
+    /// past tile `t` into its caches: a pass that computes few distances
+    /// per point otherwise waits on memory at the start of every tile
+    /// (measured: a Lloyd pass of 1M x 8 points, K = 8, 4.5 ms without,
+    /// 2.7 ms with).
+    #[inline]
+    pub(super) fn prefetch_ahead(&self, t: usize) {
+        let ahead = (PREFETCH_BYTES / (TILE * self.d.max(1) * 4)).max(1);
+        self.prefetch(t + ahead);
+    }
+
+    /// Asks the CPU to start loading tile `t` (if there is one).
+    #[inline]
+    fn prefetch(&self, t: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(tile) = self.values.get(t * TILE * self.d..(t + 1) * TILE * self.d) {
+            for line in tile.chunks(16) {
+                // SAFETY: a prefetch reads nothing and cannot fault; the
+                // address is inside `values`.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        line.as_ptr().cast(),
+                    )
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = t;
+    }
+
     pub(super) fn tile(&self, t: usize) -> Tile<'_> {
         Tile {
             d: self.d,
@@ -75,6 +105,10 @@ impl TiledPoints {
         }
     }
 }
+
+/// How far ahead of the tile being read [`TiledPoints::prefetch_ahead`]
+/// asks for points.
+const PREFETCH_BYTES: usize = 4096;
 
 /// One tile of [`TiledPoints`]: `len` real points.
 pub(super) struct Tile<'a> {
@@ -92,6 +126,12 @@ impl Tile<'_> {
     /// Nearest of `centres` (k x d) for every point: index and squared
     /// distance. Strict `<` keeps the lowest index on ties.
     pub(super) fn nearest(&self, centres: &[f32], best: &mut [f32; TILE], index: &mut [u32; TILE]) {
+        #[cfg(target_arch = "x86_64")]
+        if super::avx512::available() {
+            // SAFETY: the CPU has AVX-512F; the tile holds d x TILE values.
+            unsafe { super::avx512::nearest(self.values, self.d, centres, best, index) };
+            return;
+        }
         tile_nearest(self.values, self.d, centres, best, index);
     }
 }
@@ -179,15 +219,12 @@ fn nearest_w<const W: usize>(
         while c + 2 <= k {
             let mut one = [0.0f32; W];
             let mut two = [0.0f32; W];
-            let (p, q) = (
-                &centres[c * d..(c + 1) * d],
-                &centres[(c + 1) * d..(c + 2) * d],
-            );
-            for j in 0..d {
+            let pair = &centres[c * d..(c + 2) * d];
+            let (p, q) = pair.split_at(d);
+            for (j, (&x, &y)) in p.iter().zip(q).enumerate() {
                 let column: &[f32; W] = values[j * TILE + first..j * TILE + first + W]
                     .try_into()
                     .expect("W values");
-                let (x, y) = (p[j], q[j]);
                 for l in 0..W {
                     let t = column[l] - x;
                     one[l] += t * t;
@@ -195,13 +232,16 @@ fn nearest_w<const W: usize>(
                     two[l] += u * u;
                 }
             }
-            for (acc, index) in [(&one, c), (&two, c + 1)] {
-                for l in 0..W {
-                    if acc[l] < low[l] {
-                        low[l] = acc[l];
-                        at[l] = index as u32;
-                    }
-                }
+            let (c1, c2) = (c as u32, c as u32 + 1);
+            for l in 0..W {
+                let nearer = one[l] < low[l];
+                low[l] = if nearer { one[l] } else { low[l] };
+                at[l] = if nearer { c1 } else { at[l] };
+            }
+            for l in 0..W {
+                let nearer = two[l] < low[l];
+                low[l] = if nearer { two[l] } else { low[l] };
+                at[l] = if nearer { c2 } else { at[l] };
             }
             c += 2;
         }
@@ -209,10 +249,9 @@ fn nearest_w<const W: usize>(
             let mut acc = [0.0f32; W];
             block_distances(values, first, &centres[c * d..(c + 1) * d], &mut acc);
             for l in 0..W {
-                if acc[l] < low[l] {
-                    low[l] = acc[l];
-                    at[l] = c as u32;
-                }
+                let nearer = acc[l] < low[l];
+                low[l] = if nearer { acc[l] } else { low[l] };
+                at[l] = if nearer { c as u32 } else { at[l] };
             }
         }
         best[first..first + W].copy_from_slice(&low);
@@ -226,7 +265,7 @@ fn nearest_w<const W: usize>(
     "x86_64+avx",
     "aarch64+neon"
 ))]
-fn tile_nearest(
+pub(super) fn tile_nearest(
     values: &[f32],
     d: usize,
     centres: &[f32],
@@ -253,10 +292,9 @@ fn nearest_two_w<const W: usize>(values: &[f32], d: usize, centres: &[f32], out:
                 // The runner-up: the old best when this one wins, else the
                 // lower of the old runner-up and this one.
                 next[l] = next[l].min(acc[l].max(low[l]));
-                if acc[l] < low[l] {
-                    low[l] = acc[l];
-                    at[l] = c as u32;
-                }
+                let nearer = acc[l] < low[l];
+                low[l] = if nearer { acc[l] } else { low[l] };
+                at[l] = if nearer { c as u32 } else { at[l] };
             }
         }
         out.best[first..first + W].copy_from_slice(&low);
@@ -286,13 +324,24 @@ impl Nearest {
 
 /// [`Nearest`] of every point of a transposed tile (`values`, d rows of
 /// TILE): the same distances, compared the same way, as [`Tile::nearest`].
+pub(super) fn tile_nearest_two(values: &[f32], d: usize, centres: &[f32], out: &mut Nearest) {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512::available() {
+        // SAFETY: the CPU has AVX-512F; `values` holds d x TILE values.
+        unsafe { super::avx512::nearest_two(values, d, centres, out) };
+        return;
+    }
+    portable_nearest_two(values, d, centres, out);
+}
+
+/// [`tile_nearest_two`] in portable loops, compiled per instruction set.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
     "x86_64+avx",
     "aarch64+neon"
 ))]
-pub(super) fn tile_nearest_two(values: &[f32], d: usize, centres: &[f32], out: &mut Nearest) {
+pub(super) fn portable_nearest_two(values: &[f32], d: usize, centres: &[f32], out: &mut Nearest) {
     match block_width!() {
         64 => nearest_two_w::<64>(values, d, centres, out),
         32 => nearest_two_w::<32>(values, d, centres, out),
