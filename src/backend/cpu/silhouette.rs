@@ -100,7 +100,21 @@ fn masked_sums(dist: &[f32; SIL_TILE], labels: &[u32; SIL_TILE], sums: &mut [f64
     }
 }
 
-/// Sum of `values` in f32 over eight lanes: vectorises; callers keep the
+/// `acc[q] += values[q]` for every lane of a tile (lanes past a short
+/// tile's points hold 0 in `values`).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
+fn add_lanes(acc: &mut [f32; SIL_TILE], values: &[f32; SIL_TILE]) {
+    for (a, &v) in acc.iter_mut().zip(values) {
+        *a += v;
+    }
+}
+
+/// Sum of `values` in f32 over 32 lanes, then pairwise: vectorises; callers keep the
 /// slices short (a silhouette tile) and add the result into f64.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
@@ -109,17 +123,26 @@ fn masked_sums(dist: &[f32; SIL_TILE], labels: &[u32; SIL_TILE], sums: &mut [f64
     "aarch64+neon"
 ))]
 fn sum_f32_lanes(values: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let mut octs = values.chunks_exact(8);
-    for o in &mut octs {
-        for l in 0..8 {
+    // 32 lanes: two AVX-512 registers (four AVX), so that a tile's 256
+    // values are 8 dependent additions per lane, not 32.
+    let mut lanes = [0.0f32; 32];
+    let mut blocks = values.chunks_exact(32);
+    for o in &mut blocks {
+        for l in 0..32 {
             lanes[l] += o[l];
         }
     }
-    for (l, &v) in octs.remainder().iter().enumerate() {
+    for (l, &v) in blocks.remainder().iter().enumerate() {
         lanes[l] += v;
     }
-    lanes.iter().sum()
+    let mut width = 32;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            lanes[l] += lanes[l + width];
+        }
+    }
+    lanes[0]
 }
 
 impl CpuBackend {
@@ -130,6 +153,11 @@ impl CpuBackend {
     /// label. Memory: O(n d) for the reordered points, O(rows x sum k) per
     /// worker for the sums.
     pub fn silhouette_of(&self, points: &FeatureMatrix, labelings: &[Labeling]) -> Vec<Silhouette> {
+        if let [one] = labelings
+            && points.n() * one.k <= SYMMETRIC_SUMS
+        {
+            return vec![symmetric(points, *one)];
+        }
         // The labelling with the most clusters goes first: its sums are the
         // cheap contiguous ones, and masked sums cost in proportion to k.
         let Some(primary) = (0..labelings.len()).max_by_key(|&l| (labelings[l].k, usize::MAX - l))
@@ -273,6 +301,133 @@ impl CpuBackend {
     }
 }
 
+/// Most per-cluster sums (users x K) that [`symmetric`] keeps, all
+/// resident (8 bytes each): 128 MiB.
+const SYMMETRIC_SUMS: usize = 1 << 24;
+
+/// Rows of a block's column sums gathered in f32 before they move into
+/// f64 (at most this many values per f32 lane).
+const COLUMN_FLUSH: usize = 32;
+
+/// The exact silhouette of one labelling, each distance computed once:
+/// blocks of [`SIL_TILE`] points (sorted by label), every pair of blocks
+/// once, its distances added both to the rows' sums (by the columns'
+/// labels) and to the columns' sums (by the rows' labels). The pairs run
+/// in rounds of a round-robin tournament, each round a set of disjoint
+/// pairs in parallel, so every point's sums receive their terms in the
+/// same order whatever the thread count. Half the square roots of the
+/// one-sided pass, for O(n K) memory.
+fn symmetric(points: &FeatureMatrix, labeling: Labeling<'_>) -> Silhouette {
+    let (n, d, k) = (points.n(), points.d(), labeling.k);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_by_key(|&i| labeling.labels[i as usize]);
+    let mut columns = vec![0.0f32; d * n];
+    for (q, &i) in order.iter().enumerate() {
+        for (j, &v) in points.row(i as usize).iter().enumerate() {
+            columns[j * n + q] = v;
+        }
+    }
+    let labels: Vec<u32> = order.iter().map(|&i| labeling.labels[i as usize]).collect();
+    let mut sizes = vec![0u64; k];
+    for &l in &labels {
+        sizes[l as usize] += 1;
+    }
+    let blocks = n.div_ceil(SIL_TILE);
+    let span = |b: usize| b * SIL_TILE..((b + 1) * SIL_TILE).min(n);
+    // Per block, its runs of one label: (start, end) within the block, label.
+    let runs: Vec<Vec<(usize, usize, usize)>> = (0..blocks)
+        .map(|b| {
+            let block = &labels[span(b)];
+            let mut out = Vec::new();
+            let mut start = 0;
+            for q in 1..=block.len() {
+                if q == block.len() || block[q] != block[start] {
+                    out.push((start, q, block[start] as usize));
+                    start = q;
+                }
+            }
+            out
+        })
+        .collect();
+    let pair = |a: usize, rows: &mut [f64], b: usize, cols: Option<&mut [f64]>| {
+        let mut dist = [0.0f32; SIL_TILE];
+        let (ra, rb) = (span(a), span(b));
+        let mut column_acc = [0.0f32; SIL_TILE];
+        let mut acc_label = u32::MAX;
+        let mut acc_rows = 0;
+        let mut cols = cols;
+        let flush = |acc: &mut [f32; SIL_TILE], label: u32, cols: &mut Option<&mut [f64]>| {
+            if let Some(cols) = cols.as_deref_mut()
+                && label != u32::MAX
+            {
+                for (q, v) in acc[..rb.len()].iter_mut().enumerate() {
+                    cols[q * k + label as usize] += f64::from(*v);
+                    *v = 0.0;
+                }
+            }
+        };
+        for (r, i) in ra.clone().enumerate() {
+            euclidean_row(&columns, n, d, i, rb.start, rb.len(), &mut dist);
+            let row = &mut rows[r * k..(r + 1) * k];
+            for &(start, end, c) in &runs[b] {
+                row[c] += f64::from(sum_f32_lanes(&dist[start..end]));
+            }
+            if cols.is_some() {
+                if labels[i] != acc_label || acc_rows == COLUMN_FLUSH {
+                    flush(&mut column_acc, acc_label, &mut cols);
+                    acc_label = labels[i];
+                    acc_rows = 0;
+                }
+                add_lanes(&mut column_acc, &dist);
+                acc_rows += 1;
+            }
+        }
+        flush(&mut column_acc, acc_label, &mut cols);
+    };
+    let mut sums = vec![0.0f64; n * k];
+    // Each block with itself: the whole square, rows only.
+    sums.par_chunks_mut(SIL_TILE * k)
+        .enumerate()
+        .for_each(|(b, rows)| pair(b, rows, b, None));
+    // Every other pair once, in the rounds of the circle method: with m
+    // places (blocks, plus one empty place when odd), round r pairs place
+    // m - 1 with r and (r + p) with (r - p) mod (m - 1).
+    let m = blocks + blocks % 2;
+    for round in 0..m.saturating_sub(1) {
+        let mut slots: Vec<Option<&mut [f64]>> = sums.chunks_mut(SIL_TILE * k).map(Some).collect();
+        let tasks: Vec<(usize, &mut [f64], usize, &mut [f64])> = (0..m / 2)
+            .map(|p| {
+                if p == 0 {
+                    (m - 1, round)
+                } else {
+                    ((round + p) % (m - 1), (round + m - 1 - p) % (m - 1))
+                }
+            })
+            .filter(|&(x, y)| x < blocks && y < blocks)
+            .map(|(x, y)| {
+                let (a, b) = (x.min(y), x.max(y));
+                let rows = slots[a].take().expect("a block in one pair per round");
+                let cols = slots[b].take().expect("a block in one pair per round");
+                (a, rows, b, cols)
+            })
+            .collect();
+        tasks
+            .into_par_iter()
+            .for_each(|(a, rows, b, cols)| pair(a, rows, b, Some(cols)));
+    }
+    let mut values = vec![0.0f32; n];
+    let mut total = 0.0f64;
+    for (q, &i) in order.iter().enumerate() {
+        let s = point_silhouette(&sums[q * k..(q + 1) * k], &sizes, labels[q] as usize);
+        values[i as usize] = s as f32;
+        total += s;
+    }
+    Silhouette {
+        mean: if n == 0 { 0.0 } else { total / n as f64 },
+        values,
+    }
+}
+
 /// The silhouette of one point from its per-cluster distance sums (its own
 /// distance, 0, included): `(b - a) / max(a, b)`, and 0 for a point alone
 /// in its cluster (Rousseeuw; scikit-learn does the same).
@@ -335,6 +490,79 @@ mod tests {
             let mean = total / x.n() as f64;
             assert!((result.mean - mean).abs() < 1e-6 * mean.abs().max(1e-3));
         }
+    }
+
+    /// The silhouette of every point by a plain f64 loop over all pairs.
+    fn plain(x: &FeatureMatrix, labels: &[u32], k: usize) -> (Vec<f64>, f64) {
+        let d = x.d();
+        let mut sizes = vec![0u64; k];
+        for &l in labels {
+            sizes[l as usize] += 1;
+        }
+        let values: Vec<f64> = (0..x.n())
+            .map(|i| {
+                let mut sums = vec![0.0f64; k];
+                for j in 0..x.n() {
+                    let dist: f64 = (0..d)
+                        .map(|t| (f64::from(x.row(i)[t]) - f64::from(x.row(j)[t])).powi(2))
+                        .sum::<f64>()
+                        .sqrt();
+                    sums[labels[j] as usize] += dist;
+                }
+                point_silhouette(&sums, &sizes, labels[i] as usize)
+            })
+            .collect();
+        let mean = values.iter().sum::<f64>() / x.n() as f64;
+        (values, mean)
+    }
+
+    #[test]
+    fn one_labelling_counts_each_pair_once_and_matches_a_plain_loop() {
+        // Even and odd numbers of blocks (the round robin's empty place),
+        // a last block cut short, and a single block.
+        for (n, d, k) in [(1100, 3, 3), (800, 2, 4), (256 * 4 + 1, 5, 2), (90, 3, 3)] {
+            let x = points(n, d, n as u64);
+            let labels: Vec<u32> = (0..n)
+                .map(|i| ((x.row(i)[0] + 2.0) * k as f32 / 4.0).min(k as f32 - 1.0) as u32)
+                .collect();
+            let out = CpuBackend.silhouette_of(&x, &[Labeling { labels: &labels, k }]);
+            let (values, mean) = plain(&x, &labels, k);
+            for (i, (&got, &want)) in out[0].values.iter().zip(&values).enumerate() {
+                assert!(
+                    (f64::from(got) - want).abs() < 1e-5,
+                    "n {n}, point {i}: {got} vs {want}"
+                );
+            }
+            assert!(
+                (out[0].mean - mean).abs() < 1e-6,
+                "n {n}: {} vs {mean}",
+                out[0].mean
+            );
+        }
+    }
+
+    #[test]
+    fn one_labelling_has_the_same_bits_with_any_thread_count() {
+        let x = points(256 * 7 + 13, 3, 11);
+        let labels: Vec<u32> = (0..x.n()).map(|i| (i % 5) as u32).collect();
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    CpuBackend.silhouette_of(
+                        &x,
+                        &[Labeling {
+                            labels: &labels,
+                            k: 5,
+                        }],
+                    )
+                })
+        };
+        let (one, three) = (run(1), run(3));
+        assert_eq!(one[0].mean.to_bits(), three[0].mean.to_bits());
+        assert_eq!(one[0].values, three[0].values);
     }
 
     #[test]
