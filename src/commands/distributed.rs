@@ -215,9 +215,9 @@ pub fn lloyd_step(args: &LloydStepArgs, quiet: bool) -> Result<(), Error> {
     let mut runs = backend.lloyd_start(&device, &[init], LloydAlgorithm::Lloyd)?;
     let stats = backend.lloyd_step(&device, &mut runs, &[0], false)?;
     let (kernel, labels, _) = backend.lloyd_sums(&runs, 0)?;
-    // The kernel's sums gather 32 values per lane in f32: their rounding
-    // depends on where a user sits in its piece. Summed again in f64, a
-    // piece's sums hold nothing but its users (to about 1e-16).
+    // The step's own f64 sums, in user order, beside the order columns'
+    // sums: a piece's sums hold nothing but its users (to about 1e-16),
+    // whatever the kernel keeps between passes.
     let mut counts = vec![0u64; k];
     let mut working = vec![0.0f64; k * d];
     let mut order_sums = vec![0.0; k];

@@ -7,8 +7,8 @@ A generated log, repartitioned by user into 4 partitions:
 1. features through Spark equal ``segmint features`` on the whole log;
 2. the distributed K-Means (from a model fitted on a sample) reaches the
    centres of a plain f64 Lloyd in NumPy from the same start (1e-9
-   relative) and of ``segmint fit --init`` (whose kernel sums in f32
-   lanes: 1e-6), with the same labels;
+   relative) and of ``segmint fit --init`` (which sums in f64 too:
+   1e-12), with the same labels;
 3. scores through Spark, against one population, equal ``segmint score``
    on the whole log.
 
@@ -145,7 +145,7 @@ segmint("fit", log, "--k", str(K), "--init", os.path.join(WORK, "model-rescaled.
         "--model", fit_model, "-o", fit_scores, "--trend-days", str(trend_days), *common, "-q")
 fitted = np.array(json.load(open(fit_model))["method"]["centres"])
 fit_gap = float(np.max(np.abs(fitted - centres) / np.abs(fitted)))
-if fit_gap > 1e-6:
+if fit_gap > 1e-12:
     fail(f"segmint fit --init: centres {fit_gap:.2e} apart")
 
 # 3. Scores, against one population.

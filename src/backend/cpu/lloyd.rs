@@ -794,6 +794,7 @@ unsafe fn bound_tile_avx512(values: &[f32], d: usize, plan: &HamerlyPlan, lanes:
 
 /// A tile's labels and bounds, padded to whole tiles, and which points
 /// the bounds prove.
+#[derive(Clone, Copy)]
 struct Lanes {
     labels: [u32; TILE],
     upper: [f32; TILE],
@@ -1040,6 +1041,36 @@ mod tests {
         let (lloyd, _) = trajectory(&x, &init, LloydAlgorithm::Lloyd);
         let (hamerly, _) = trajectory(&x, &init, LloydAlgorithm::Hamerly);
         assert_eq!(lloyd, hamerly);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_portable_and_avx512_bound_tests_agree() {
+        if !super::super::avx512::available() {
+            eprintln!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        for (d, k) in [(1usize, 1usize), (3, 5), (8, 40)] {
+            let x = points(TILE + k, d, (d * k) as u64);
+            let centres = &x.as_slice()[TILE * d..];
+            let drift: Vec<f32> = (0..k).map(|c| (c % 4) as f32 * 0.01).collect();
+            let plan = HamerlyPlan::new(centres, d, &drift, BoundRules::new(d));
+            let tile = TiledPoints::new(&x);
+            let values = tile.tile(0).values;
+            let mut lanes = Lanes {
+                labels: std::array::from_fn(|l| (l % k) as u32),
+                upper: std::array::from_fn(|l| (l % 7) as f32 * 0.2),
+                lower: std::array::from_fn(|l| (l % 5) as f32 * 0.5),
+                proved: [false; TILE],
+            };
+            let mut wide = lanes;
+            bound_tile(values, d, &plan, &mut lanes);
+            // SAFETY: AVX-512F is available (checked above).
+            unsafe { bound_tile_avx512(values, d, &plan, &mut wide) };
+            assert_eq!(lanes.proved, wide.proved, "d {d} k {k}");
+            assert_eq!(lanes.upper.map(f32::to_bits), wide.upper.map(f32::to_bits));
+            assert_eq!(lanes.lower.map(f32::to_bits), wide.lower.map(f32::to_bits));
+        }
     }
 
     #[test]
