@@ -584,7 +584,7 @@ fn seed_chunk(
     points: &TiledPoints,
     c: usize,
     centres: &[f32],
-    view: View<'_>,
+    mut view: View<'_>,
     rules: &BoundRules,
 ) -> Partial {
     let d = points.d();
@@ -596,14 +596,7 @@ fn seed_chunk(
         tile_nearest_two(tile.values, d, centres, &mut near);
         let span = t * TILE..t * TILE + tile.len;
         for (lane, p) in span.enumerate() {
-            let new = near.index[lane];
-            let old = view.labels[p];
-            if old != new {
-                part.moved(|j| tile.values[j * TILE + lane], d, old, new);
-                view.labels[p] = new;
-            }
-            view.upper[p] = rules.upper(near.best[lane]);
-            view.lower[p] = rules.lower(near.second[lane]);
+            settle_point(tile.values, lane, p, &near, d, rules, &mut view, &mut part);
         }
         part.inertia += sum_f64(&near.best[..tile.len]);
     }
@@ -860,6 +853,31 @@ fn bound_tile(values: &[f32], d: usize, plan: &HamerlyPlan, lanes: &mut Lanes) {
     }
 }
 
+/// Point `p` of the chunk, lane `lane` of the transposed tile `values`
+/// whose [`Nearest`] is `near`: its new label (a change recorded) and
+/// bounds.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn settle_point(
+    values: &[f32],
+    lane: usize,
+    p: usize,
+    near: &Nearest,
+    d: usize,
+    rules: &BoundRules,
+    view: &mut View<'_>,
+    part: &mut Partial,
+) {
+    let new = near.index[lane];
+    let old = view.labels[p];
+    if old != new {
+        part.moved(|j| values[j * TILE + lane], d, old, new);
+        view.labels[p] = new;
+    }
+    view.upper[p] = rules.upper(near.best[lane]);
+    view.lower[p] = rules.lower(near.second[lane]);
+}
+
 /// Computes every distance of the pending points: new labels (the changes
 /// recorded in point order) and bounds.
 fn settle(
@@ -876,14 +894,7 @@ fn settle(
     }
     tile_nearest_two(&pending.values, d, centres, near);
     for (slot, &p) in pending.at.iter().enumerate() {
-        let new = near.index[slot];
-        let old = view.labels[p];
-        if old != new {
-            part.moved(|j| pending.values[j * TILE + slot], d, old, new);
-            view.labels[p] = new;
-        }
-        view.upper[p] = rules.upper(near.best[slot]);
-        view.lower[p] = rules.lower(near.second[slot]);
+        settle_point(&pending.values, slot, p, near, d, rules, view, part);
     }
     pending.at.clear();
 }
