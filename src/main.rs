@@ -25,11 +25,25 @@ fn main() -> ExitCode {
     let _runtime_dir = (cli.device != DeviceChoice::Cpu && cli.command.may_use_gpu())
         .then(runtime_dir)
         .flatten();
+    let threads = match thread_count(cli.threads, cli.quiet) {
+        Ok(threads) => threads,
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "segmint: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    // candle (the autoencoder of --method dec) asks RAYON_NUM_THREADS how
+    // many threads each matrix product may use, and reads /proc/cpuinfo
+    // for every product when it is not set.
+    // SAFETY: no other thread has started yet (the rayon pool and the
+    // signal thread start below), so nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     remove_temporary_files_on_signals();
-    if let Err(message) = thread_pool(cli.threads, cli.quiet) {
-        let _ = writeln!(std::io::stderr(), "segmint: error: {message}");
-        return ExitCode::from(2);
-    }
+    // Only fails if a pool already exists, which it cannot here.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
     match commands::run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
@@ -59,22 +73,22 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
 /// core. More than the cores is never faster for this work, and thousands
 /// of idle workers cost seconds to start: such a count is cut to the cores,
 /// saying so.
-fn thread_pool(asked: Option<usize>, quiet: bool) -> Result<(), String> {
+fn thread_count(asked: Option<usize>, quiet: bool) -> Result<usize, String> {
     let from_env = || {
         std::env::var("RAYON_NUM_THREADS")
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())
             .filter(|&n| n > 0)
     };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (threads, source) = match asked {
         Some(0) => return Err("--threads must be at least 1".into()),
         Some(n) => (n, "--threads"),
         None => match from_env() {
             Some(n) => (n, "RAYON_NUM_THREADS"),
-            None => return Ok(()),
+            None => return Ok(cores),
         },
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if threads > cores {
         if !quiet {
             let _ = writeln!(
@@ -86,11 +100,7 @@ fn thread_pool(asked: Option<usize>, quiet: bool) -> Result<(), String> {
     } else {
         threads
     };
-    // Only fails if a pool already exists, which it cannot here.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global();
-    Ok(())
+    Ok(threads)
 }
 
 /// On SIGINT, SIGTERM or SIGHUP, removes the temporary files of the

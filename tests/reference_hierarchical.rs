@@ -193,27 +193,6 @@ fn the_same_tree_on_every_thread_count() {
     assert_eq!(micro(1), micro(3));
 }
 
-/// The adjusted Rand index of two labellings (Hubert & Arabie), from the
-/// contingency table, in f64.
-fn adjusted_rand(a: &[u32], b: &[u32]) -> f64 {
-    use std::collections::HashMap;
-    let pairs = |x: f64| x * (x - 1.0) / 2.0;
-    let mut table: HashMap<(u32, u32), f64> = HashMap::new();
-    let (mut rows, mut cols): (HashMap<u32, f64>, HashMap<u32, f64>) = Default::default();
-    for (&x, &y) in zip_eq(a, b) {
-        *table.entry((x, y)).or_default() += 1.0;
-        *rows.entry(x).or_default() += 1.0;
-        *cols.entry(y).or_default() += 1.0;
-    }
-    let index: f64 = table.values().map(|&v| pairs(v)).sum();
-    let (sa, sb): (f64, f64) = (
-        rows.values().map(|&v| pairs(v)).sum(),
-        cols.values().map(|&v| pairs(v)).sum(),
-    );
-    let expected = sa * sb / pairs(a.len() as f64);
-    (index - expected) / ((sa + sb) / 2.0 - expected)
-}
-
 /// The micro-cluster mode against the exact Ward tree on a seeded sample:
 /// 6,000 users around 6 groups that overlap a little, 3 features. The cuts
 /// at K = 6 agree, by the adjusted Rand index, for 300
@@ -258,7 +237,8 @@ fn micro_clusters_keep_the_exact_trees_segments() {
         };
         let (exact, micro) = (tree(0), tree(300));
         assert!(exact.micro.is_none() && micro.micro.is_some());
-        let ari = adjusted_rand(&exact.labels(6), &micro.labels(6));
+        let ari =
+            segmint::cluster::metrics::adjusted_rand_index(&exact.labels(6), &micro.labels(6));
         assert!(ari >= 0.85, "seed {seed}: adjusted Rand index {ari}");
     }
 }

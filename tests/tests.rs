@@ -8,6 +8,7 @@ mod backend_suite;
 mod browser_report;
 mod cli_behaviour;
 mod cli_cluster;
+mod cli_dec;
 mod cli_distributed;
 mod cli_errors;
 mod cli_formats;

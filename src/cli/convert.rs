@@ -8,7 +8,7 @@ use segmint::Error;
 use segmint::cluster::communities::{CommunityParams, DEFAULT_MIN_COMMUNITY_SIZE};
 use segmint::cluster::hierarchical::HierarchicalParams;
 use segmint::cluster::params::parse_k_list;
-use segmint::cluster::{GmmParams, KMeansParams, ParamsError, SilhouetteMode};
+use segmint::cluster::{DecParams, GmmParams, KMeansParams, ParamsError, SilhouetteMode};
 use segmint::features::FeatureOptions;
 use segmint::features::matrix::FeatureSpec;
 use segmint::generate::GenerateParams;
@@ -96,7 +96,7 @@ impl KMeansArgs {
         let defaults = KMeansParams::default();
         KMeansParams {
             k: 1,
-            n_init: self.n_init,
+            n_init: self.n_init.unwrap_or(defaults.n_init),
             max_iter: self.max_iter.unwrap_or(defaults.max_iter),
             tol: self.tol.unwrap_or(defaults.tol),
             seed: self.seed,
@@ -150,6 +150,22 @@ impl KMeansArgs {
                 "{flag} applies to graph communities: add --method leiden"
             )));
         }
+        let dec_only = [
+            ("--hidden", self.hidden.is_some()),
+            ("--latent", self.latent.is_some()),
+            ("--pretrain-epochs", self.pretrain_epochs.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--learning-rate", self.learning_rate.is_some()),
+            ("--update-interval", self.update_interval.is_some()),
+            ("--gamma", self.gamma.is_some()),
+        ];
+        if self.method != MethodName::Dec
+            && let Some((flag, _)) = dec_only.iter().find(|(_, given)| *given)
+        {
+            return Err(Error::Usage(format!(
+                "{flag} applies to deep embedding clustering: add --method dec"
+            )));
+        }
         if self.method != MethodName::Kmeans && self.algorithm.is_some() {
             return Err(Error::Usage(
                 "--algorithm applies to K-Means: add --method kmeans".to_string(),
@@ -160,7 +176,7 @@ impl KMeansArgs {
                 only("Gaussian mixtures", &gmm_only)?;
                 only("hierarchical clustering", &tree_only)?;
                 let iterative = [
-                    ("--n-init", self.n_init != 1),
+                    ("--n-init", self.n_init.is_some()),
                     ("--tol", self.tol.is_some()),
                 ];
                 if let Some((flag, _)) = iterative.iter().find(|(_, given)| *given) {
@@ -195,7 +211,7 @@ impl KMeansArgs {
                     k: 1,
                     covariance: parse("--covariance", &self.covariance)?
                         .unwrap_or(defaults.covariance),
-                    n_init: self.n_init,
+                    n_init: self.n_init.unwrap_or(defaults.n_init),
                     max_iter: self.max_iter.unwrap_or(defaults.max_iter),
                     tol: self.tol.unwrap_or(defaults.tol),
                     reg_covar: self.reg_covar.unwrap_or(defaults.reg_covar),
@@ -203,10 +219,40 @@ impl KMeansArgs {
                     seed: self.seed,
                 })
             }
+            MethodName::Dec => {
+                only("Gaussian mixtures", &gmm_only)?;
+                only("hierarchical clustering", &tree_only)?;
+                let defaults = DecParams::default();
+                let hidden = match &self.hidden {
+                    None => defaults.hidden,
+                    Some(text) => text
+                        .split(',')
+                        .map(|w| w.trim().parse::<usize>().ok().filter(|&w| w > 0))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| {
+                            Error::Usage(format!(
+                                "--hidden {text:?}: expected layer widths of at least 1, separated by commas (64,32)"
+                            ))
+                        })?,
+                };
+                Method::Dec(DecParams {
+                    hidden,
+                    latent: self.latent,
+                    pretrain_epochs: self.pretrain_epochs,
+                    batch_size: self.batch_size.unwrap_or(defaults.batch_size),
+                    learning_rate: self.learning_rate.unwrap_or(defaults.learning_rate),
+                    update_interval: self.update_interval.unwrap_or(defaults.update_interval),
+                    tol: self.tol.unwrap_or(defaults.tol),
+                    max_iter: self.max_iter.unwrap_or(defaults.max_iter),
+                    gamma: self.gamma.unwrap_or(defaults.gamma),
+                    n_init: self.n_init.unwrap_or(defaults.n_init),
+                    seed: self.seed,
+                })
+            }
             MethodName::Hierarchical => {
                 only("Gaussian mixtures", &gmm_only)?;
                 let iterative = [
-                    ("--n-init", self.n_init != 1),
+                    ("--n-init", self.n_init.is_some()),
                     ("--max-iter", self.max_iter.is_some()),
                     ("--tol", self.tol.is_some()),
                 ];

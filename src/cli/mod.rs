@@ -310,23 +310,28 @@ pub enum Scale {
 pub struct KMeansArgs {
     /// kmeans (hard segments), gmm (a Gaussian mixture: each user a
     /// probability of every segment), hierarchical (a tree of segments,
-    /// cut at K) or leiden (communities of the user graph: give
-    /// --peer-col, --edges-input or --knn).
+    /// cut at K), leiden (communities of the user graph: give
+    /// --peer-col, --edges-input or --knn) or dec (deep embedding
+    /// clustering: segments in an autoencoder's latent space).
     #[arg(long, value_enum, default_value_t, help_heading = "Method")]
     pub method: MethodName,
-    /// Restarts per K; the lowest inertia (kmeans) or highest likelihood
-    /// (gmm) is kept.
-    #[arg(long, default_value_t = 1, value_name = "N", help_heading = "Method")]
-    pub n_init: usize,
+    /// Restarts per K; the lowest inertia (kmeans, and dec's K-Means on
+    /// the latent codes) or highest likelihood (gmm) is kept [default: 1;
+    /// 10 for dec].
+    #[arg(long, value_name = "N", help_heading = "Method")]
+    pub n_init: Option<usize>,
     /// Most iterations per run [default: 300 Lloyd iterations for kmeans,
     /// 100 EM iterations for gmm, 2 Leiden iterations for leiden (it stops
-    /// earlier once one does not raise the quality)].
+    /// earlier once one does not raise the quality), 5000 refinement steps
+    /// for dec (0: the autoencoder and K-Means alone)].
     #[arg(long, value_name = "N", help_heading = "Method")]
     pub max_iter: Option<usize>,
     /// kmeans: stop when the summed squared centre shift is within TOL
     /// times the mean feature variance [default: 1e-4]; gmm: when the mean
     /// log-likelihood per user changes by less than TOL [default: 1e-3;
-    /// 0 runs exactly --max-iter iterations].
+    /// 0 runs exactly --max-iter iterations]; dec: when fewer than this
+    /// share of the users changed segment between two target updates
+    /// [default: 1e-3].
     #[arg(long, value_name = "TOL", help_heading = "Method")]
     pub tol: Option<f64>,
     /// kmeans: how each iteration finds the nearest centres: lloyd (every
@@ -375,6 +380,32 @@ pub struct KMeansArgs {
     /// with %) are gathered into one "Other" segment [default: 1%].
     #[arg(long, value_name = "N", help_heading = "Method")]
     pub min_community_size: Option<String>,
+    /// dec: the encoder's hidden layer widths, input side first; the
+    /// decoder mirrors them [default: 64,32].
+    #[arg(long, value_name = "W,W", help_heading = "Method")]
+    pub hidden: Option<String>,
+    /// dec: the latent code's width [default: half the features, rounded
+    /// up, from 2 to 10].
+    #[arg(long, value_name = "N", help_heading = "Method")]
+    pub latent: Option<usize>,
+    /// dec: pre-training epochs [default: as many as make 10,000
+    /// mini-batch steps].
+    #[arg(long, value_name = "N", help_heading = "Method")]
+    pub pretrain_epochs: Option<usize>,
+    /// dec: users per mini-batch [default: 256].
+    #[arg(long, value_name = "N", help_heading = "Method")]
+    pub batch_size: Option<usize>,
+    /// dec: Adam's learning rate [default: 0.001].
+    #[arg(long, value_name = "LR", help_heading = "Method")]
+    pub learning_rate: Option<f64>,
+    /// dec: refinement steps between two updates of the target
+    /// distribution [default: 140].
+    #[arg(long, value_name = "N", help_heading = "Method")]
+    pub update_interval: Option<usize>,
+    /// dec: the reconstruction error's weight beside the KL divergence
+    /// (IDEC); 0 is DEC [default: 10, IDEC's clustering weight of 0.1].
+    #[arg(long, value_name = "G", help_heading = "Method")]
+    pub gamma: Option<f64>,
     /// Random seed: the same seed and input give the same labels.
     #[arg(long, default_value_t = 0, help_heading = "Method")]
     pub seed: u64,
@@ -434,6 +465,8 @@ pub enum MethodName {
     Hierarchical,
     /// Communities of the user graph.
     Leiden,
+    /// Deep embedding clustering.
+    Dec,
 }
 
 #[derive(Args, Debug)]

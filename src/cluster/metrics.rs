@@ -398,6 +398,29 @@ pub fn cheap_metrics(points: &FeatureMatrix, labels: &[u32], k: usize, inertia: 
     }
 }
 
+/// The adjusted Rand index of two labellings of the same points (Hubert
+/// & Arabie 1985), from their contingency table, in f64: 1 for the same
+/// partition, about 0 for unrelated ones.
+pub fn adjusted_rand_index(a: &[u32], b: &[u32]) -> f64 {
+    use std::collections::HashMap;
+    assert_eq!(a.len(), b.len(), "two labellings of the same points");
+    let pairs = |x: f64| x * (x - 1.0) / 2.0;
+    let mut table: HashMap<(u32, u32), f64> = HashMap::new();
+    let (mut rows, mut cols): (HashMap<u32, f64>, HashMap<u32, f64>) = Default::default();
+    for (&x, &y) in a.iter().zip(b) {
+        *table.entry((x, y)).or_default() += 1.0;
+        *rows.entry(x).or_default() += 1.0;
+        *cols.entry(y).or_default() += 1.0;
+    }
+    let index: f64 = table.values().map(|&v| pairs(v)).sum();
+    let (sa, sb): (f64, f64) = (
+        rows.values().map(|&v| pairs(v)).sum(),
+        cols.values().map(|&v| pairs(v)).sum(),
+    );
+    let expected = sa * sb / pairs(a.len() as f64);
+    (index - expected) / ((sa + sb) / 2.0 - expected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! the algorithms that drive them.
 
 pub mod communities;
+pub mod dec;
 pub mod gmm;
 pub mod hierarchical;
 pub mod kmeans;
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod params;
 pub mod sweep;
 
+pub use self::dec::DecParams;
 pub use self::gmm::{CovarianceType, GaussianMixture, GmmInit, GmmParams, Mixture};
 pub use self::kmeans::{KMeans, fit, fit_each_k, kmeans_plus_plus, lloyd};
 pub use self::metrics::Metrics;

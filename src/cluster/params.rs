@@ -97,6 +97,15 @@ pub enum ParamsError {
     BadHeight(f64),
     /// `resolution` (Leiden) is negative, NaN or infinite.
     BadResolution(f64),
+    /// A value outside what a parameter takes.
+    BadValue {
+        /// The parameter.
+        parameter: &'static str,
+        /// The value, as given.
+        value: String,
+        /// What it must be.
+        expected: &'static str,
+    },
 }
 
 impl ParamsError {
@@ -118,6 +127,7 @@ impl ParamsError {
             ParamsError::BadParentK(_) => "parent_k",
             ParamsError::BadHeight(_) => "height",
             ParamsError::BadResolution(_) => "resolution",
+            ParamsError::BadValue { parameter, .. } => parameter,
         }
     }
 
@@ -158,6 +168,9 @@ impl ParamsError {
             ParamsError::BadParentK(p) => {
                 format!("{name} must be at least 1 and below the K of the segments, got {p}")
             }
+            ParamsError::BadValue {
+                value, expected, ..
+            } => format!("{name} must be {expected}, got {value}"),
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct Sweep {
     pub tree: Option<super::hierarchical::Tree>,
     /// For Leiden, its communities and how they became segments.
     pub communities: Option<super::communities::CommunityFit>,
+    /// For deep embedding clustering, the autoencoder and each K's
+    /// refinement.
+    pub dec: Option<super::dec::DecSweep>,
 }
 
 impl Sweep {
@@ -130,6 +133,7 @@ pub(crate) fn finish(
         mixtures: Vec::new(),
         tree: None,
         communities: None,
+        dec: None,
     })
 }
 

@@ -110,7 +110,7 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
         BenchStage::Lloyd | BenchStage::Fit => vec![init_k],
         BenchStage::Sweep => ks
             .iter()
-            .flat_map(|&k| std::iter::repeat_n(k, args.kmeans.n_init))
+            .flat_map(|&k| std::iter::repeat_n(k, args.kmeans.n_init.unwrap_or(1)))
             .collect(),
         _ => Vec::new(),
     };

@@ -10,6 +10,7 @@ pub mod churn;
 pub mod communities;
 pub mod concentration;
 pub mod describe;
+pub mod latent;
 pub mod naming;
 pub mod rfm;
 pub mod segments;

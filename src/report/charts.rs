@@ -294,6 +294,79 @@ pub fn curve(c: &Curve<'_>, width: u32, height: u32) -> Result<String, ChartErro
     })
 }
 
+/// One dot per point `(x, y, colour index)`, coloured from [`PALETTE`]
+/// (a legend names each colour index present by `names`), with labelled
+/// axes spanning the points.
+pub fn scatter(
+    points: &[(f64, f64, usize)],
+    names: &[String],
+    labels: (&str, &str),
+    width: u32,
+    height: u32,
+) -> Result<String, ChartError> {
+    let span = |values: &mut dyn Iterator<Item = f64>| {
+        let (lo, hi) = values
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        if !(lo.is_finite() && hi > lo) {
+            let mid = if lo.is_finite() { lo } else { 0.0 };
+            return (mid - 1.0, mid + 1.0);
+        }
+        let pad = (hi - lo) * 0.05;
+        (lo - pad, hi + pad)
+    };
+    let (x0, x1) = span(&mut points.iter().map(|p| p.0));
+    let (y0, y1) = span(&mut points.iter().map(|p| p.1));
+    draw(width, height, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .light_line_style(GRID)
+            .bold_line_style(GRID)
+            .axis_style(INK)
+            .x_desc(labels.0)
+            .y_desc(labels.1)
+            .x_labels(8)
+            .y_labels(6)
+            .x_label_formatter(&|v| Units::Plain.format(*v))
+            .y_label_formatter(&|v| Units::Plain.format(*v))
+            .label_style((FONT, 16).into_font().color(&INK))
+            .axis_desc_style((FONT, 16).into_font().color(&INK))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (c, name) in names.iter().enumerate() {
+            let color = PALETTE[c % PALETTE.len()];
+            let mut drawn = points.iter().filter(|p| p.2 == c).peekable();
+            if drawn.peek().is_none() {
+                continue;
+            }
+            chart
+                .draw_series(
+                    drawn.map(|&(x, y, _)| Circle::new((x, y), 2, color.mix(0.6).filled())),
+                )
+                .map_err(|e| e.to_string())?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GRID)
+            .label_font((FONT, 16).into_font().color(&INK))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
 /// Vertical columns, one per label (left to right), each with its value
 /// written above it: transactions per weekday, where the log has no
 /// time of day for an hour axis.

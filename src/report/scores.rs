@@ -1,6 +1,7 @@
 //! scores.csv: one row per user with its segment and segment name, its
 //! distance to the segment centre (scaled space), for a Gaussian mixture
-//! its membership probabilities, its silhouette when
+//! its membership probabilities, for deep embedding clustering its soft
+//! assignments and latent code, its silhouette when
 //! computed exactly, its RFM scores and RFM segment, its churn risk and
 //! the reason for it, its overdue ratio, its P(alive), expected
 //! transactions and CLV over the horizon when the lifetime models were
@@ -40,9 +41,13 @@ pub struct Scores<'a> {
     /// distances past the f32 range, with `--scale none` on huge values).
     pub distances: &'a [f64],
     /// For a Gaussian mixture, each user's membership probability of every
-    /// segment (n x K, segment 0 first): the `probability` column (of the
-    /// user's segment) and `p_0` ... `p_{K-1}`; `None` for other methods.
+    /// segment, or deep embedding clustering's soft assignment (n x K,
+    /// segment 0 first): the `probability` column (of the user's segment)
+    /// and `p_0` ... `p_{K-1}`; `None` for other methods.
     pub probabilities: Option<&'a [f32]>,
+    /// For deep embedding clustering, each user's latent code (n x
+    /// latent): the columns `z_0` ...; `None` for other methods.
+    pub latent: Option<&'a [f32]>,
     /// Each user's Euclidean silhouette, in [-1, 1]; `None` unless computed
     /// exactly, which leaves out the `silhouette` column.
     pub silhouettes: Option<&'a [f32]>,
@@ -55,6 +60,14 @@ pub struct Scores<'a> {
 const INSIGHT_COLUMNS: &[u8] = b",rfm_r,rfm_f,rfm_m,rfm_segment,churn_risk,churn_reason,overdue";
 
 impl Scores<'_> {
+    /// The latent code's width: 0 without codes.
+    pub fn latent_width(&self) -> usize {
+        match self.latent {
+            Some(codes) if !self.segments.is_empty() => codes.len() / self.segments.len(),
+            _ => 0,
+        }
+    }
+
     /// Writes scores.csv: a header, then one row per user in the table's
     /// order; a missing feature value is an empty cell.
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -76,6 +89,9 @@ impl Scores<'_> {
             for c in 0..k {
                 buf.extend_from_slice(format!(",p_{c}").as_bytes());
             }
+        }
+        for z in 0..self.latent_width() {
+            buf.extend_from_slice(format!(",z_{z}").as_bytes());
         }
         if self.silhouettes.is_some() {
             buf.extend_from_slice(b",silhouette");
@@ -158,6 +174,13 @@ impl Scores<'_> {
             for &v in row {
                 buf.push(b',');
                 push_f32(buf, v);
+            }
+        }
+        if let Some(codes) = self.latent {
+            let width = self.latent_width();
+            for &z in &codes[i * width..(i + 1) * width] {
+                buf.push(b',');
+                push_f32(buf, z);
             }
         }
         if let Some(s) = self.silhouettes {

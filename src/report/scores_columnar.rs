@@ -11,7 +11,8 @@
 //! | `community` (Leiden fits) | `UInt32` | |
 //! | `placed_by` (Leiden scores) | `Dictionary(Int32, Utf8)` | `member`, `edges`, `features` |
 //! | `distance` | `Float64` | the value the CSV spells (see below) |
-//! | `probability`, `p_0` ... (mixtures) | `Float32` | computed in `f32` |
+//! | `probability`, `p_0` ... (mixtures, deep embedding clustering) | `Float32` | computed in `f32` |
+//! | `z_0` ... (deep embedding clustering) | `Float32` | the latent code, computed in `f32` |
 //! | `silhouette` (when exact) | `Float32` | computed in `f32` |
 //! | `rfm_r`, `rfm_f`, `rfm_m` | `UInt8`, nullable | scores 1 to 5 |
 //! | `rfm_segment` | `Dictionary(Int32, Utf8)`, nullable | the ten RFM segments, best first |
@@ -103,6 +104,9 @@ impl Scores<'_> {
                 (0..self.names.len()).map(|c| field(&format!("p_{c}"), DataType::Float32, false)),
             );
         }
+        fields.extend(
+            (0..self.latent_width()).map(|z| field(&format!("z_{z}"), DataType::Float32, false)),
+        );
         if self.silhouettes.is_some() {
             fields.push(field("silhouette", DataType::Float32, false));
         }
@@ -187,6 +191,13 @@ impl Scores<'_> {
             for c in 0..k {
                 let of_c = rows.clone().map(|i| f32_as_printed(p[i * k + c]));
                 columns.push(Arc::new(Float32Array::from_iter_values(of_c)));
+            }
+        }
+        if let Some(codes) = self.latent {
+            let width = self.latent_width();
+            for z in 0..width {
+                let of_z = rows.clone().map(|i| f32_as_printed(codes[i * width + z]));
+                columns.push(Arc::new(Float32Array::from_iter_values(of_z)));
             }
         }
         if let Some(s) = self.silhouettes {
@@ -474,6 +485,7 @@ mod tests {
             ]),
             distances: &DISTANCES,
             probabilities: Some(&PROBABILITIES),
+            latent: None,
             silhouettes: Some(&SILHOUETTES),
             insights: Some(&insights),
         };
@@ -519,6 +531,7 @@ mod tests {
             placed_by: None,
             distances: &DISTANCES,
             probabilities: None,
+            latent: None,
             silhouettes: None,
             insights: None,
         };

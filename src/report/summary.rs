@@ -15,6 +15,7 @@ use crate::insights::certainty::MixtureSummary;
 use crate::insights::churn::{ChurnRisk, ChurnThresholds};
 use crate::insights::communities::CommunitySummary;
 use crate::insights::concentration::{Concentration, concentration};
+use crate::insights::latent::LatentSummary;
 use crate::insights::rfm::RfmSegment;
 use crate::insights::segments::{SegmentProfile, UserInsights};
 use crate::insights::tree::TreeSummary;
@@ -381,6 +382,11 @@ pub struct Segmentation {
     /// other methods.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub communities: Option<CommunitySummary>,
+    /// For deep embedding clustering: the network, how its training went
+    /// and a sample of users in its latent space; absent for other
+    /// methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latent: Option<LatentSummary>,
 }
 
 /// The RFM segments of all users (README, "Segments and insights").
@@ -499,6 +505,9 @@ pub struct Parts<'a> {
     pub tree: Option<TreeSummary>,
     /// A Leiden fit's communities; `None` for other methods.
     pub communities: Option<CommunitySummary>,
+    /// A deep embedding clustering fit's latent space; `None` for other
+    /// methods.
+    pub latent: Option<LatentSummary>,
     /// The lifetime models' fits; `None` when the table lacks their
     /// columns.
     pub lifetime: Option<&'a LifetimeFit>,
@@ -526,6 +535,7 @@ impl Summary {
             mixture,
             tree,
             communities,
+            latent,
             lifetime,
         } = parts;
         let users = &table.users;
@@ -714,6 +724,7 @@ impl Summary {
                 mixture,
                 tree,
                 communities,
+                latent,
             },
             rfm: RfmSummary {
                 segments: RfmSegment::ALL

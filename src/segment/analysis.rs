@@ -79,6 +79,7 @@ impl Analysis {
             mixture: seg.mixture_summary(),
             tree: self.fitted.tree_summary(),
             communities: self.fitted.community_summary(&self.prepared),
+            latent: seg.latent_summary(),
             lifetime: seg.lifetime.as_ref(),
         }))
     }

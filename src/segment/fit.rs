@@ -6,6 +6,7 @@
 
 use crate::backend::{Backend, Labeling, Products, Workload};
 use crate::cluster::communities::CommunityParams;
+use crate::cluster::dec::{DecParams, DecSweep};
 use crate::cluster::gmm::{GaussianMixture, GmmInit, GmmParams};
 use crate::cluster::hierarchical::{Dendrogram, HierarchicalParams, Merge, Tree};
 use crate::cluster::metrics::{cheap_metrics, silhouettes};
@@ -39,6 +40,9 @@ pub enum Method {
     /// Communities of the user graph found by Leiden; their number is
     /// Leiden's, not a K.
     Leiden(CommunityParams),
+    /// Deep embedding clustering: an autoencoder's latent space, K-Means
+    /// in it, refined by DEC / IDEC.
+    Dec(DecParams),
 }
 
 impl Method {
@@ -49,6 +53,7 @@ impl Method {
             Method::Gmm(_) => "gmm",
             Method::Hierarchical(_) => "hierarchical",
             Method::Leiden(_) => "leiden",
+            Method::Dec(_) => "dec",
         }
     }
 
@@ -68,6 +73,7 @@ impl Method {
                 }
                 Ok(())
             }
+            Method::Dec(params) => params.validate(),
         }
     }
 
@@ -78,6 +84,7 @@ impl Method {
             Method::Gmm(params) => params.seed,
             Method::Hierarchical(params) => params.seed,
             Method::Leiden(params) => params.leiden.seed,
+            Method::Dec(params) => params.seed,
         }
     }
 
@@ -101,6 +108,8 @@ impl Method {
             Method::Hierarchical(params) => params.micro_clusters_for(n).into_iter().collect(),
             // The graph's work runs on the CPU, its silhouette too.
             Method::Leiden(_) => Vec::new(),
+            // The network and the K-Means of its codes run on the CPU.
+            Method::Dec(_) => Vec::new(),
         };
         let silhouettes =
             if silhouette.resolve(n) == SilhouetteMode::None || matches!(self, Method::Leiden(_)) {
@@ -109,7 +118,7 @@ impl Method {
                 ks.to_vec()
             };
         let (mixtures, products) = match self {
-            Method::KMeans(_) | Method::Hierarchical(_) | Method::Leiden(_) => {
+            Method::KMeans(_) | Method::Hierarchical(_) | Method::Leiden(_) | Method::Dec(_) => {
                 (Vec::new(), Products::None)
             }
             Method::Gmm(params) => (
@@ -157,6 +166,9 @@ impl Method {
                 params,
                 silhouette,
             ),
+            Method::Dec(params) => {
+                crate::cluster::dec::sweep(backend, &prepared.points, ks, params, silhouette)
+            }
         }
     }
 }
@@ -257,9 +269,13 @@ pub struct Placement {
     pub segments: Vec<u32>,
     /// Distance to the segment's centre, in scaled space.
     pub distances: Vec<f64>,
-    /// A mixture's membership probabilities (n x K, segment 0 first);
-    /// `None` for other methods.
+    /// A mixture's membership probabilities, or deep embedding
+    /// clustering's soft assignments (n x K, segment 0 first); `None` for
+    /// other methods.
     pub probabilities: Option<Vec<f32>>,
+    /// Deep embedding clustering's latent code of each user (n x latent);
+    /// `None` for other methods.
+    pub latent: Option<Vec<f32>>,
     /// A tree's parent of each segment at a coarser cut; `None` for
     /// other methods.
     pub parents: Option<Vec<u32>>,
@@ -301,6 +317,7 @@ impl Placement {
             placed_by: self.placed_by.as_deref(),
             distances: &self.distances,
             probabilities: self.probabilities.as_deref(),
+            latent: self.latent.as_deref(),
             silhouettes: self.silhouettes.as_deref(),
             insights: self.insights.as_ref(),
         }
@@ -405,6 +422,10 @@ impl Segmentation {
                     members,
                 }
             }
+            Method::Dec(params) => {
+                let dec = sweep.dec.as_ref().expect("a DEC sweep's networks");
+                dec_model(params, dec, chosen, &order, centres)
+            }
         };
         let mut model = Model {
             format: MODEL_FORMAT.into(),
@@ -462,6 +483,7 @@ impl Segmentation {
                     segments,
                     squared,
                     probabilities: None,
+                    latent: None,
                 }
             }
             _ => model.place(backend, points)?,
@@ -524,6 +546,7 @@ impl Segmentation {
         let placement = Placement {
             distances: roots(&squared, points),
             probabilities: placed.probabilities,
+            latent: placed.latent,
             parents: model.method.parents().map(<[u32]>::to_vec),
             communities: sweep
                 .communities
@@ -545,6 +568,36 @@ impl Segmentation {
 }
 
 impl Segmentation {
+    /// A deep embedding clustering fit's latent space as the report
+    /// shows it; `None` for other methods.
+    pub fn latent_summary(&self) -> Option<crate::insights::latent::LatentSummary> {
+        let MethodModel::Dec {
+            hidden,
+            pretrain_epochs,
+            steps,
+            converged,
+            gamma,
+            pretrained_error,
+            reconstruction_error,
+            kl,
+            ..
+        } = &self.model.method
+        else {
+            return None;
+        };
+        Some(crate::insights::latent::LatentSummary::new(
+            hidden.clone(),
+            *pretrain_epochs,
+            *steps,
+            *converged,
+            *gamma,
+            (*pretrained_error, *reconstruction_error),
+            *kl,
+            self.placement.latent.as_deref()?,
+            &self.placement.segments,
+        ))
+    }
+
     /// A mixture's record (likelihood, criteria, regularisation raised,
     /// certainty of memberships); `None` for other methods.
     pub fn mixture_summary(&self) -> Option<MixtureSummary> {
@@ -706,6 +759,43 @@ fn gmm_model(params: &GmmParams, fit: &GaussianMixture, order: &[usize], n: usiz
         log_likelihood: fit.log_likelihood,
         bic: fit.bic(n),
         aic: fit.aic(n),
+    }
+}
+
+/// A deep embedding clustering fit's part of the model, its latent
+/// centres in segment order (`order[segment]` is the fit's cluster).
+fn dec_model(
+    params: &DecParams,
+    dec: &DecSweep,
+    chosen: usize,
+    order: &[usize],
+    centres: Vec<Vec<f64>>,
+) -> MethodModel {
+    let fit = &dec.fits[chosen];
+    let latent = dec.latent;
+    MethodModel::Dec {
+        centres,
+        latent_centres: order
+            .iter()
+            .map(|&c| fit.centres[c * latent..(c + 1) * latent].to_vec())
+            .collect(),
+        encoder: fit.encoder.clone(),
+        hidden: params.hidden.clone(),
+        latent,
+        pretrain_epochs: dec.epochs,
+        batch_size: params.batch_size,
+        learning_rate: params.learning_rate,
+        update_interval: params.update_interval,
+        tol: params.tol,
+        max_iter: params.max_iter,
+        gamma: params.gamma,
+        n_init: params.n_init,
+        seed: params.seed,
+        steps: fit.steps,
+        converged: fit.converged,
+        pretrained_error: dec.pretrained_error,
+        reconstruction_error: fit.reconstruction_error,
+        kl: fit.intervals.last().map_or(0.0, |i| i.kl_end),
     }
 }
 

@@ -315,6 +315,7 @@ pub fn score(
     Ok(Placement {
         distances: fit::roots(&squared, points),
         probabilities: placed.probabilities,
+        latent: placed.latent,
         parents: model.method.parents().map(<[u32]>::to_vec),
         communities: None,
         placed_by,

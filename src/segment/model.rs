@@ -27,8 +27,11 @@ pub struct Placed {
     pub segments: Vec<u32>,
     /// Squared distance to the segment's centre, working coordinates.
     pub squared: Vec<f32>,
-    /// A mixture's membership probabilities, n x K.
+    /// A mixture's membership probabilities, or deep embedding
+    /// clustering's soft assignments, n x K.
     pub probabilities: Option<Vec<f32>>,
+    /// Deep embedding clustering's latent codes, n x latent.
+    pub latent: Option<Vec<f32>>,
 }
 
 /// Each point's squared distance to the centre (row of `centres`, working
@@ -386,6 +389,56 @@ pub enum MethodModel {
         /// Per segment, the keys of its fitted users, segment 0 first.
         members: Vec<Vec<String>>,
     },
+    /// Deep embedding clustering: users are encoded by the refined
+    /// encoder and go to the nearest latent centre (the highest Student's
+    /// t soft assignment).
+    #[serde(rename = "dec")]
+    Dec {
+        /// Segment centroids (the mean of each segment's fitted users) in
+        /// scaled space, segment 0 first: the profiles, and each user's
+        /// `distance`.
+        centres: Vec<Vec<f64>>,
+        /// K x latent centres in the latent space, segment 0 first: what
+        /// places users.
+        latent_centres: Vec<Vec<f32>>,
+        /// The refined encoder: scaled features in, latent code out.
+        encoder: crate::cluster::dec::Encoder,
+        /// `--hidden`: the encoder's hidden widths.
+        hidden: Vec<usize>,
+        /// `--latent`: the code's width.
+        latent: usize,
+        /// Pre-training epochs run (`--pretrain-epochs`, or as many as
+        /// made 10,000 steps).
+        pretrain_epochs: usize,
+        /// `--batch-size`.
+        batch_size: usize,
+        /// `--learning-rate`: Adam's.
+        learning_rate: f64,
+        /// `--update-interval`: refinement steps between target updates.
+        update_interval: usize,
+        /// `--tol`: the share of users changing segment that stops it.
+        tol: f64,
+        /// `--max-iter`: refinement steps at most.
+        max_iter: usize,
+        /// `--gamma`: the reconstruction error's weight beside the KL
+        /// divergence.
+        gamma: f64,
+        /// `--n-init`: K-Means restarts on the latent codes.
+        n_init: usize,
+        /// `--seed` of the fit.
+        seed: u64,
+        /// Refinement steps run.
+        steps: usize,
+        /// Whether the refinement stopped on `tol` before `max_iter`.
+        converged: bool,
+        /// The pre-trained autoencoder's mean squared reconstruction error
+        /// per feature, over the fitted users (scaled units squared).
+        pretrained_error: f64,
+        /// The same after refinement.
+        reconstruction_error: f64,
+        /// KL(P ‖ Q) per user at the end of the refinement.
+        kl: f64,
+    },
 }
 
 /// How a Leiden model's graph was built, so `score` builds the scored
@@ -540,6 +593,7 @@ impl MethodModel {
             MethodModel::Gmm { .. } => "gmm",
             MethodModel::Hierarchical { .. } => "hierarchical",
             MethodModel::Leiden { .. } => "leiden",
+            MethodModel::Dec { .. } => "dec",
         }
     }
 
@@ -549,7 +603,8 @@ impl MethodModel {
             MethodModel::KMeans { seed, .. }
             | MethodModel::Gmm { seed, .. }
             | MethodModel::Hierarchical { seed, .. }
-            | MethodModel::Leiden { seed, .. } => *seed,
+            | MethodModel::Leiden { seed, .. }
+            | MethodModel::Dec { seed, .. } => *seed,
         }
     }
 
@@ -559,9 +614,9 @@ impl MethodModel {
         match self {
             MethodModel::KMeans { centres, .. } => centres,
             MethodModel::Gmm { means, .. } => means,
-            MethodModel::Hierarchical { centres, .. } | MethodModel::Leiden { centres, .. } => {
-                centres
-            }
+            MethodModel::Hierarchical { centres, .. }
+            | MethodModel::Leiden { centres, .. }
+            | MethodModel::Dec { centres, .. } => centres,
         }
     }
 
@@ -893,6 +948,24 @@ impl Model {
                 .parse::<crate::cluster::communities::MinCommunitySize>()
                 .map_err(|e| format!("min_community_size {e}"))?;
         }
+        if let MethodModel::Dec {
+            latent_centres,
+            encoder,
+            ..
+        } = &self.method
+        {
+            encoder.check(d)?;
+            let latent = encoder.latent();
+            if latent_centres.len() != self.k || latent_centres.iter().any(|c| c.len() != latent) {
+                return Err(format!(
+                    "expected {} latent centres (k) of {latent} numbers (the encoder's code)",
+                    self.k
+                ));
+            }
+            if latent_centres.iter().flatten().any(|v| !v.is_finite()) {
+                return Err("a latent centre holds a non-finite number".into());
+            }
+        }
         if self.segment_names.len() != self.k {
             return Err(format!(
                 "expected {} segment names (k), found {}",
@@ -1052,6 +1125,43 @@ impl Model {
     /// segment's centre, in the points' working coordinates, and for a
     /// mixture its membership probabilities (n x K).
     pub fn place(&self, backend: &Backend, points: &FeatureMatrix) -> Result<Placed, Error> {
+        if let MethodModel::Dec {
+            latent_centres,
+            encoder,
+            ..
+        } = &self.method
+        {
+            let frame = &points.frame;
+            let d = points.d().max(1);
+            let scaled: Vec<f32> = points
+                .as_slice()
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| (frame.offset[i % d] + frame.unit * f64::from(w)) as f32)
+                .collect();
+            let codes = encoder.encode(&scaled)?;
+            let (segments, soft) = crate::cluster::dec::soft_assign(
+                &codes,
+                &latent_centres.concat(),
+                encoder.latent(),
+            );
+            let working = Array2::from_shape_vec(
+                (self.k, points.d()),
+                frame
+                    .to_working(&self.method.centres().concat())
+                    .into_iter()
+                    .map(f64::from)
+                    .collect(),
+            )
+            .expect("checked on load: k x d");
+            let squared = squared_distances(points, &working, &segments);
+            return Ok(Placed {
+                segments,
+                squared,
+                probabilities: Some(soft),
+                latent: Some(codes),
+            });
+        }
         match self.method.mixture().expect("checked on load") {
             None => {
                 let centres = self.method.centres().concat();
@@ -1061,6 +1171,7 @@ impl Model {
                     segments,
                     squared,
                     probabilities: None,
+                    latent: None,
                 })
             }
             Some(mixture) => {
@@ -1085,6 +1196,7 @@ impl Model {
                     segments,
                     squared,
                     probabilities: Some(probabilities),
+                    latent: None,
                 })
             }
         }

@@ -52,6 +52,10 @@ pub const TREE_SECTION: (&str, &str) = ("tree", "The segment tree");
 /// The section a Leiden fit's report adds, after "segments".
 pub const COMMUNITY_SECTION: (&str, &str) = ("communities", "Communities in the user graph");
 
+/// The section a deep embedding clustering fit's report adds, after
+/// "segments".
+pub const LATENT_SECTION: (&str, &str) = ("latent", "The latent space");
+
 /// Chart ids, for tests: every one is on the page of a log with channels,
 /// statuses and times of day (per-segment heatmaps come in addition).
 /// Without channels there is no `chart-channels`, without statuses no
@@ -196,7 +200,12 @@ impl Page {
     pub(super) fn section(&mut self, id: &str, body: impl FnOnce(&mut String)) {
         let heading = SECTIONS
             .iter()
-            .chain([&MIXTURE_SECTION, &TREE_SECTION, &COMMUNITY_SECTION])
+            .chain([
+                &MIXTURE_SECTION,
+                &TREE_SECTION,
+                &COMMUNITY_SECTION,
+                &LATENT_SECTION,
+            ])
             .find(|(s, _)| *s == id)
             .map_or(id, |(_, h)| h);
         let _ = write!(self.html, "<section id=\"{id}\">\n<h2>{heading}</h2>\n");
@@ -295,6 +304,7 @@ pub fn render(s: &Summary) -> Result<String, ChartError> {
         segments::certainty,
         segments::tree,
         segments::communities,
+        segments::latent,
         segments::rfm,
         lifetime::lifetime,
         segments::churn,

@@ -674,6 +674,65 @@ pub(super) fn certainty(page: &mut Page, s: &Summary) -> Result<(), ChartError> 
     Ok(())
 }
 
+/// For deep embedding clustering: the users in the latent space (a
+/// sample, on the two principal axes of the codes, coloured by segment)
+/// and how the network's training went.
+pub(super) fn latent(page: &mut Page, s: &Summary) -> Result<(), ChartError> {
+    let seg = &s.segmentation;
+    let Some(l) = &seg.latent else {
+        return Ok(());
+    };
+    let points: Vec<(f64, f64, usize)> = l
+        .points
+        .iter()
+        .map(|p| (f64::from(p.x), f64::from(p.y), p.segment as usize))
+        .collect();
+    let svg = charts::scatter(
+        &points,
+        &seg.names,
+        ("first principal axis", "second principal axis"),
+        720,
+        460,
+    )?;
+    page.section("latent", |out| {
+        let hidden: Vec<String> = l.hidden.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Deep embedding clustering: an autoencoder ({} features → {} → {} latent) \
+             learnt to reconstruct the users' scaled features over {} epochs (error {} per feature), \
+             then K-Means on the latent codes and {} refinement steps{} moved the codes and centres \
+             toward confident segments (KL {}; reconstruction weight {}, error {}). \
+             Each user is in the segment of the nearest latent centre.</p>",
+            seg.features.len(),
+            escape(&hidden.join(" → ")),
+            l.latent,
+            thousands(l.pretrain_epochs as u64),
+            super::lifetime::sig(l.pretrained_error),
+            thousands(l.steps as u64),
+            if l.converged {
+                ", until segments stopped changing,"
+            } else {
+                " (the most allowed)"
+            },
+            super::lifetime::sig(l.kl),
+            plain(l.gamma),
+            super::lifetime::sig(l.reconstruction_error),
+        );
+        figure(
+            out,
+            "chart-latent",
+            &svg,
+            &format!(
+                "{} users in the latent space, on its two principal axes ({} and {} of the codes' variance), coloured by segment.",
+                thousands(l.points.len() as u64),
+                percent_whole(l.explained[0]),
+                percent_whole(l.explained[1]),
+            ),
+        );
+    });
+    Ok(())
+}
+
 /// For hierarchical clustering: the top of the tree (a dendrogram of its
 /// last merges, each leaf's users, coloured by segment) and, per K of the
 /// sweep, the height of its cut beside its silhouette.
