@@ -33,8 +33,8 @@ fn main() -> ExitCode {
         }
     };
     // candle (the autoencoder of --method dec) asks RAYON_NUM_THREADS how
-    // many threads each matrix product may use, and reads /proc/cpuinfo
-    // for every product when it is not set.
+    // many threads each matrix product may use, else counts the CPUs: it
+    // must follow --threads too.
     // SAFETY: no other thread has started yet (the rayon pool and the
     // signal thread start below), so nothing reads the environment
     // concurrently.

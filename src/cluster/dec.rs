@@ -29,10 +29,9 @@
 //!
 //! Tensors, gradients and Adam are candle's (`candle-core`,
 //! `candle-nn`). candle asks `RAYON_NUM_THREADS` how many threads each
-//! matrix product may use, and reads `/proc/cpuinfo` for every product
-//! when it is not set: the `segmint` binary sets it to its own thread
-//! count before it starts any thread; a program that links the library
-//! should do the same.
+//! matrix product may use, else counts the CPUs: the `segmint` binary
+//! sets it to its own thread count before it starts any thread; a program
+//! that links the library and limits its threads should do the same.
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -699,11 +698,9 @@ pub struct Refined {
     pub encoder: Encoder,
     /// K x latent centres, row-major.
     pub centres: Vec<f32>,
-    /// Each user's latent code, n x latent.
-    pub codes: Vec<f32>,
-    /// Each user's soft assignments, n x K.
-    pub soft: Vec<f32>,
-    /// Each user's segment: the nearest centre.
+    /// Each user's segment: the nearest centre (the codes and soft
+    /// assignments are the encoder's and [`soft_assign`]'s to compute
+    /// again: a sweep keeps one refinement per K).
     pub labels: Vec<u32>,
     /// The K-Means start's labels, on the pre-trained codes.
     pub start_labels: Vec<u32>,
@@ -763,7 +760,7 @@ fn refine(
     let mut target: Option<(Vec<f32>, Tensor)> = None;
     let mut step = 0;
     let mut converged = false;
-    let (codes, soft) = loop {
+    loop {
         if step % params.update_interval == 0 || step == params.max_iter {
             let (codes, reconstruction) = pass(&net, x, reconstruct)?;
             let centres: Vec<f32> = mu.flatten_all().and_then(|m| m.to_vec1()).map_err(failed)?;
@@ -779,10 +776,10 @@ fn refine(
             labels = now;
             if step > 0 && changed < params.tol {
                 converged = true;
-                break (codes, q);
+                break;
             }
             if step == params.max_iter {
-                break (codes, q);
+                break;
             }
             let p = target_distribution(&q, k);
             intervals.push(Interval {
@@ -809,15 +806,13 @@ fn refine(
         let loss = clustering_loss(&net, &mu, &xb, &pb, params.gamma).map_err(failed)?;
         adam.backward_step(&loss).map_err(failed)?;
         step += 1;
-    };
+    }
     let network = net.network().map_err(failed)?;
     let centres = mu.flatten_all().and_then(|m| m.to_vec1()).map_err(failed)?;
     Ok(Refined {
         reconstruction_error: reconstruction_error(&network, x)?,
         encoder: network.encoder,
         centres,
-        codes,
-        soft,
         labels,
         start_labels: start.labels,
         intervals,
