@@ -207,6 +207,15 @@ fn dec_flags_are_checked_and_damaged_models_refused() {
     );
     assert!(!Path::new(o).exists());
 
+    // A learning rate that throws the weights past f32: an error, no
+    // output.
+    fails(
+        &with(&["--method", "dec", "--learning-rate", "1e30"]),
+        3,
+        &["diverged", "--learning-rate"],
+    );
+    assert!(!Path::new(o).exists());
+
     let (_, model) = fit(&table, dir.path(), "m", &[]);
     let text = fs::read_to_string(&model).unwrap();
     let scored = dir.path().join("scored.csv");

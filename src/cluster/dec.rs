@@ -57,7 +57,7 @@ pub const DEFAULT_HIDDEN: [usize; 2] = [64, 32];
 pub const PRETRAIN_STEPS: usize = 10_000;
 
 /// Users encoded per forward pass when every user is encoded.
-const ENCODE_ROWS: usize = 1 << 15;
+const ENCODE_ROWS: usize = 1 << 13;
 
 /// The parameters of a deep embedding clustering fit (`--method dec`).
 #[derive(Debug, Clone, PartialEq)]
@@ -329,20 +329,29 @@ fn forward(layers: &[Layer], x: &Tensor) -> candle_core::Result<Tensor> {
 /// Every row of `x` through the encoder `layers`, a block at a time:
 /// n x latent, row-major.
 fn encode_all(layers: &[Layer], x: &Tensor) -> Result<Vec<f32>, ClusterError> {
+    let blocks = by_blocks(x, |rows| {
+        let z = forward(layers, rows)?;
+        z.flatten_all()?.to_vec1::<f32>()
+    })?;
+    Ok(blocks.concat())
+}
+
+/// `f` of every block of [`ENCODE_ROWS`] rows of `x`, in row order; the
+/// blocks run in parallel (a block's products are each computed alike
+/// whichever thread runs them).
+fn by_blocks<T: Send>(
+    x: &Tensor,
+    f: impl Fn(&Tensor) -> candle_core::Result<T> + Sync,
+) -> Result<Vec<T>, ClusterError> {
     let n = x.dims()[0];
-    let mut codes = Vec::new();
-    for start in (0..n).step_by(ENCODE_ROWS) {
-        let rows = x
-            .narrow(0, start, ENCODE_ROWS.min(n - start))
-            .map_err(failed)?;
-        let z = forward(layers, &rows).map_err(failed)?;
-        codes.extend(
-            z.flatten_all()
-                .and_then(|z| z.to_vec1::<f32>())
-                .map_err(failed)?,
-        );
-    }
-    Ok(codes)
+    (0..n.div_ceil(ENCODE_ROWS))
+        .into_par_iter()
+        .map(|b| {
+            let start = b * ENCODE_ROWS;
+            f(&x.narrow(0, start, ENCODE_ROWS.min(n - start))?)
+        })
+        .collect::<candle_core::Result<Vec<T>>>()
+        .map_err(failed)
 }
 
 /// An autoencoder in training.
@@ -484,6 +493,18 @@ pub struct Pretrained {
     pub seconds: f64,
 }
 
+/// A pool of one thread, for the mini-batch steps: a batch's products
+/// are too small to share (2 threads made a step slower, by their
+/// synchronisation), while passes over every user use every thread. The
+/// results are the same bits either way.
+fn one_thread() -> Result<rayon::ThreadPool, ClusterError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .thread_name(|_| "segmint-dec".into())
+        .build()
+        .map_err(|e| ClusterError::Degenerate(format!("cannot start a thread: {e}")))
+}
+
 /// Pre-trains an autoencoder of `widths` (features, hidden…, latent) on
 /// the rows of `x`.
 fn pretrain(x: &Tensor, widths: &[usize], params: &DecParams) -> Result<Pretrained, ClusterError> {
@@ -494,15 +515,19 @@ fn pretrain(x: &Tensor, widths: &[usize], params: &DecParams) -> Result<Pretrain
     let mut adam = adam(net.vars(true), params.learning_rate)?;
     let epochs = params.pretrain_epochs_for(n);
     let mut losses = Vec::with_capacity(epochs);
+    let one = one_thread()?;
     for epoch in 0..epochs {
         let mut sum = 0.0;
         for batch in shuffled(n, &mut rng).chunks(params.batch_size) {
-            let xb = rows(x, batch)?;
-            let loss = forward(&net.encoder, &xb)
-                .and_then(|z| net.reconstruction(&z, &xb))
-                .map_err(failed)?;
-            adam.backward_step(&loss).map_err(failed)?;
-            sum += f64::from(loss.to_scalar::<f32>().map_err(failed)?) * batch.len() as f64;
+            let loss = one.install(|| {
+                let xb = rows(x, batch)?;
+                let loss = forward(&net.encoder, &xb)
+                    .and_then(|z| net.reconstruction(&z, &xb))
+                    .map_err(failed)?;
+                adam.backward_step(&loss).map_err(failed)?;
+                loss.to_scalar::<f32>().map_err(failed)
+            })?;
+            sum += f64::from(loss) * batch.len() as f64;
         }
         let mean = sum / n as f64;
         if !mean.is_finite() {
@@ -536,25 +561,17 @@ fn reconstruction_error(network: &Network, x: &Tensor) -> Result<f64, ClusterErr
 /// error per feature (else 0).
 fn pass(net: &Autoencoder, x: &Tensor, decode: bool) -> Result<(Vec<f32>, f64), ClusterError> {
     let n = x.dims()[0];
-    let mut codes = Vec::new();
-    let mut sum = 0.0;
-    for start in (0..n).step_by(ENCODE_ROWS) {
-        let len = ENCODE_ROWS.min(n - start);
-        let rows = x.narrow(0, start, len).map_err(failed)?;
-        let z = forward(&net.encoder, &rows).map_err(failed)?;
-        if decode {
-            let loss = net
-                .reconstruction(&z, &rows)
-                .and_then(|l| l.to_scalar::<f32>())
-                .map_err(failed)?;
-            sum += f64::from(loss) * len as f64;
-        }
-        codes.extend(
-            z.flatten_all()
-                .and_then(|z| z.to_vec1::<f32>())
-                .map_err(failed)?,
-        );
-    }
+    let blocks = by_blocks(x, |rows| {
+        let z = forward(&net.encoder, rows)?;
+        let error = if decode {
+            f64::from(net.reconstruction(&z, rows)?.to_scalar::<f32>()?) * rows.dims()[0] as f64
+        } else {
+            0.0
+        };
+        Ok((z.flatten_all()?.to_vec1::<f32>()?, error))
+    })?;
+    let sum: f64 = blocks.iter().map(|(_, e)| e).sum();
+    let codes = blocks.into_iter().flat_map(|(c, _)| c).collect();
     Ok((codes, sum / n.max(1) as f64))
 }
 
@@ -760,6 +777,7 @@ fn refine(
     let mut target: Option<(Vec<f32>, Tensor)> = None;
     let mut step = 0;
     let mut converged = false;
+    let one = one_thread()?;
     loop {
         if step % params.update_interval == 0 || step == params.max_iter {
             let (codes, reconstruction) = pass(&net, x, reconstruct)?;
@@ -801,10 +819,12 @@ fn refine(
         let batch = &order[next..next + batch_len];
         next += batch_len;
         let (_, p) = target.as_ref().expect("a target from step 0");
-        let xb = rows(x, batch)?;
-        let pb = rows(p, batch)?;
-        let loss = clustering_loss(&net, &mu, &xb, &pb, params.gamma).map_err(failed)?;
-        adam.backward_step(&loss).map_err(failed)?;
+        one.install(|| {
+            let xb = rows(x, batch)?;
+            let pb = rows(p, batch)?;
+            let loss = clustering_loss(&net, &mu, &xb, &pb, params.gamma).map_err(failed)?;
+            adam.backward_step(&loss).map_err(failed)
+        })?;
         step += 1;
     }
     let network = net.network().map_err(failed)?;

@@ -416,6 +416,8 @@ mod tests {
     const SEGMENTS: [u32; 4] = [0, 1, 1, 0];
     const DISTANCES: [f64; 4] = [0.1, 5e38, 1.0 / 3.0, -0.0];
     const PROBABILITIES: [f32; 8] = [0.9, 0.1, -0.0, 1.0, 0.333_333_34, 0.666_666_7, 1.0, 0.0];
+    /// Deep embedding clustering's codes: 4 users x 2.
+    const LATENT: [f32; 8] = [0.25, -1.5, 3.0e-8, 2.0, -0.0, 0.1, 7.5, -2.25];
     const SILHOUETTES: [f32; 4] = [0.5, -0.25, -0.0, 1.0 / 3.0];
 
     fn names() -> Vec<String> {
@@ -485,7 +487,7 @@ mod tests {
             ]),
             distances: &DISTANCES,
             probabilities: Some(&PROBABILITIES),
-            latent: None,
+            latent: Some(&LATENT),
             silhouettes: Some(&SILHOUETTES),
             insights: Some(&insights),
         };
@@ -500,6 +502,8 @@ mod tests {
             ("probability", DataType::Float32, false),
             ("p_0", DataType::Float32, false),
             ("p_1", DataType::Float32, false),
+            ("z_0", DataType::Float32, false),
+            ("z_1", DataType::Float32, false),
             ("silhouette", DataType::Float32, false),
         ];
         types.extend(tail_types(
