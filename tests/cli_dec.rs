@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{fails, ok, segmint, zip_eq};
+use common::{assert_memberships, csv_rows, fails, ok, segmint, zip_eq};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,16 +15,6 @@ use serde_json::Value;
 
 fn run(args: &[&str]) -> Output {
     segmint().args(args).output().expect("run segmint")
-}
-
-fn rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().iter().map(String::from).collect();
-    let rows = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(String::from).collect())
-        .collect();
-    (header, rows)
 }
 
 /// A table of 600 users in three groups along a bent line, 4 features.
@@ -93,7 +83,7 @@ fn scores_carry_soft_assignments_and_latent_codes_and_score_reproduces_them() {
     let dir = tempfile::tempdir().unwrap();
     let table = table(dir.path());
     let (scores, model) = fit(&table, dir.path(), "fit", &["--latent", "2"]);
-    let (header, fitted) = rows(&scores);
+    let (header, fitted) = csv_rows(&scores);
     assert_eq!(
         &header[..11],
         [
@@ -110,14 +100,7 @@ fn scores_carry_soft_assignments_and_latent_codes_and_score_reproduces_them() {
             "silhouette"
         ]
     );
-    for row in &fitted {
-        let segment: usize = row[1].parse().unwrap();
-        let q: Vec<f64> = row[5..8].iter().map(|v| v.parse().unwrap()).collect();
-        assert!((q.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{row:?}");
-        assert_eq!(row[4], row[5 + segment], "probability is the segment's");
-        let top = q.iter().copied().fold(0.0, f64::max);
-        assert_eq!(q[segment], top, "the segment is the most probable");
-    }
+    assert_memberships(&fitted, 3);
     let m: Value = serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
     let method = &m["method"];
     assert_eq!(method["name"], "dec");
@@ -148,9 +131,37 @@ fn scores_carry_soft_assignments_and_latent_codes_and_score_reproduces_them() {
         "-o",
         again.to_str().unwrap(),
     ]));
-    let (_, scored) = rows(&again);
+    let (_, scored) = csv_rows(&again);
     for (a, b) in zip_eq(&fitted, &scored) {
         assert_eq!(a[..10], b[..10], "score places users as the fit did");
+    }
+    // A user's code does not depend on who is scored beside it: one user
+    // alone, and a few, get the fit's bits.
+    let text = fs::read_to_string(&table).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for picked in [vec![301], vec![1, 2, 3, 450, 599]] {
+        let part = dir.path().join("part.csv");
+        let mut body = format!("{}\n", lines[0]);
+        for &i in &picked {
+            body.push_str(&format!("{}\n", lines[i]));
+        }
+        fs::write(&part, body).unwrap();
+        let out = dir.path().join("part_scores.csv");
+        ok(&run(&[
+            "score",
+            "--features-input",
+            part.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--silhouette",
+            "none",
+            "-o",
+            out.to_str().unwrap(),
+        ]));
+        let (_, rows) = csv_rows(&out);
+        for (row, &i) in zip_eq(&rows, &picked) {
+            assert_eq!(row[..10], fitted[i - 1][..10], "user {i} scored apart");
+        }
     }
 }
 

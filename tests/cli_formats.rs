@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{csv_column, fails, ok, segmint, text};
+use crate::common::{csv_column, csv_rows, fails, ok, segmint, text};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -931,17 +931,6 @@ fn read_table_stdin(python: &Path, bytes: &[u8], rows: usize) -> Value {
         text(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The rows of a CSV file with a header: (header, rows).
-fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().iter().map(String::from).collect();
-    let rows = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(String::from).collect())
-        .collect();
-    (header, rows)
 }
 
 /// A decimal's text without insignificant zeros: `219.790000000` and

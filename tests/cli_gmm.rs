@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{fails, ok, sample, segmint, zip_eq};
+use common::{assert_memberships, csv_rows, fails, ok, sample, segmint, zip_eq};
 
 use std::fs;
 use std::path::Path;
@@ -15,16 +15,6 @@ use serde_json::Value;
 
 fn run(args: &[&str]) -> Output {
     segmint().args(args).output().expect("run segmint")
-}
-
-fn rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().iter().map(String::from).collect();
-    let rows = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(String::from).collect())
-        .collect();
-    (header, rows)
 }
 
 #[test]
@@ -45,7 +35,7 @@ fn scores_carry_membership_probabilities_and_score_reproduces_them() {
         "--model",
         model.to_str().unwrap(),
     ]));
-    let (header, fitted) = rows(&scores);
+    let (header, fitted) = csv_rows(&scores);
     assert_eq!(
         &header[..8],
         [
@@ -59,14 +49,7 @@ fn scores_carry_membership_probabilities_and_score_reproduces_them() {
             "p_2"
         ]
     );
-    for row in &fitted {
-        let segment: usize = row[1].parse().unwrap();
-        let p: Vec<f64> = row[5..8].iter().map(|v| v.parse().unwrap()).collect();
-        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{row:?}");
-        assert_eq!(row[4], row[5 + segment], "probability is the segment's");
-        let top = p.iter().copied().fold(0.0, f64::max);
-        assert_eq!(p[segment], top, "the segment is the most probable");
-    }
+    assert_memberships(&fitted, 3);
     let m: Value = serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
     assert_eq!(m["method"]["name"], "gmm");
     assert_eq!(m["method"]["covariance_type"], "full");
@@ -80,7 +63,7 @@ fn scores_carry_membership_probabilities_and_score_reproduces_them() {
         "-o",
         again.to_str().unwrap(),
     ]));
-    let (_, scored) = rows(&again);
+    let (_, scored) = csv_rows(&again);
     for (a, b) in zip_eq(&fitted, &scored) {
         assert_eq!(a[..8], b[..8], "score places users as the fit did");
     }
@@ -162,7 +145,7 @@ fn sweeps_report_bic_and_aic_and_auto_takes_the_lowest_bic() {
         "-o",
         csv.to_str().unwrap(),
     ]));
-    let (header, rows) = rows(&csv);
+    let (header, rows) = csv_rows(&csv);
     let at = |name: &str| header.iter().position(|h| h == name).unwrap();
     let bic: Vec<f64> = rows.iter().map(|r| r[at("bic")].parse().unwrap()).collect();
     assert!(rows.iter().all(|r| r[at("aic")].parse::<f64>().is_ok()));
@@ -450,7 +433,7 @@ fn users_shifted_or_scaled_by_a_power_of_two_get_the_same_probabilities() {
         let s: Value = serde_json::from_str(&summary).unwrap();
         let m: Value = serde_json::from_str(&fs::read_to_string(&model).unwrap()).unwrap();
         (
-            rows(&scores).1,
+            csv_rows(&scores).1,
             s["mixture"]["log_likelihood"].as_f64().unwrap(),
             m,
         )
@@ -514,7 +497,7 @@ fn users_shifted_or_scaled_by_a_power_of_two_get_the_same_probabilities() {
         "--silhouette",
         "none",
     ]));
-    for (x, y) in zip_eq(&c, &rows(&again).1) {
+    for (x, y) in zip_eq(&c, &csv_rows(&again).1) {
         assert_eq!(x[..4], y[..4]);
     }
 }

@@ -114,7 +114,7 @@ def labels_of(path):
 def run_fit(segmint, data_args, method, k, out_dir):
     scores = os.path.join(out_dir, "scores.csv")
     model = os.path.join(out_dir, "model.json")
-    cmd = [segmint, "fit", *data_args, *METHODS[method], "--k", str(k),
+    cmd = [segmint, "fit", *data_args, *METHODS[method], "--k", str(k), "--device", "cpu",
            "--silhouette", "exact", "--seed", "0", "-q", "-o", scores, "--model", model]
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -200,7 +200,7 @@ def large(args):
             times, clustering = [], []
             for _ in range(args.repeat):
                 cmd = [args.segmint, "fit", "--features-input", table, *METHODS[method], *extra,
-                       "--k", "8", "--seed", "0", "--timings", "-q",
+                       "--k", "8", "--seed", "0", "--device", "cpu", "--timings", "-q",
                        "-o", os.path.join(out, "s.csv"), "--model", os.path.join(out, "m.json")]
                 started = time.perf_counter()
                 done = subprocess.run(cmd, capture_output=True, text=True)

@@ -176,7 +176,7 @@ impl KMeansArgs {
                 only("Gaussian mixtures", &gmm_only)?;
                 only("hierarchical clustering", &tree_only)?;
                 let iterative = [
-                    ("--n-init", self.n_init.is_some()),
+                    ("--n-init", self.n_init.is_some_and(|n| n != 1)),
                     ("--tol", self.tol.is_some()),
                 ];
                 if let Some((flag, _)) = iterative.iter().find(|(_, given)| *given) {
@@ -252,7 +252,7 @@ impl KMeansArgs {
             MethodName::Hierarchical => {
                 only("Gaussian mixtures", &gmm_only)?;
                 let iterative = [
-                    ("--n-init", self.n_init.is_some()),
+                    ("--n-init", self.n_init.is_some_and(|n| n != 1)),
                     ("--max-iter", self.max_iter.is_some()),
                     ("--tol", self.tol.is_some()),
                 ];

@@ -52,9 +52,13 @@ use crate::features::matrix::FeatureMatrix;
 pub const DEFAULT_HIDDEN: [usize; 2] = [64, 32];
 
 /// Pre-training runs as many epochs as reach this many mini-batch steps
-/// (at least one epoch): a small table is seen many times, a large one
-/// about once.
+/// (at least one epoch): a small table is seen many times, a large one a
+/// few times (1M users: 3 epochs).
 pub const PRETRAIN_STEPS: usize = 10_000;
+
+/// The widest layer or code taken: wider ones are a typo (a 100,000-wide
+/// layer holds billions of weights), refused before any work.
+pub const MAX_WIDTH: usize = 4096;
 
 /// Users encoded per forward pass when every user is encoded.
 const ENCODE_ROWS: usize = 1 << 13;
@@ -134,15 +138,15 @@ impl DecParams {
                 expected,
             })
         };
-        if self.hidden.contains(&0) {
+        if self.hidden.iter().any(|&w| w == 0 || w > MAX_WIDTH) {
             return bad(
                 "hidden",
                 format!("{:?}", self.hidden),
-                "widths of at least 1",
+                "widths from 1 to 4096",
             );
         }
-        if self.latent == Some(0) {
-            return bad("latent", "0".into(), "at least 1");
+        if let Some(latent) = self.latent.filter(|&l| l == 0 || l > MAX_WIDTH) {
+            return bad("latent", latent.to_string(), "from 1 to 4096");
         }
         if self.pretrain_epochs == Some(0) {
             return bad("pretrain_epochs", "0".into(), "at least 1");
@@ -222,6 +226,11 @@ impl Encoder {
                     layer.inputs
                 ));
             }
+            if layer.inputs > MAX_WIDTH || layer.outputs > MAX_WIDTH {
+                return Err(format!(
+                    "encoder layer {i} is wider than {MAX_WIDTH} values"
+                ));
+            }
             if layer.weights.len() != layer.inputs * layer.outputs
                 || layer.biases.len() != layer.outputs
             {
@@ -244,17 +253,54 @@ impl Encoder {
     }
 
     /// The latent codes (n x latent, row-major) of `rows` (n x inputs
-    /// scaled features, row-major).
-    pub fn encode(&self, rows: &[f32]) -> Result<Vec<f32>, ClusterError> {
-        let layers = self
+    /// scaled features, row-major), each row on its own: each output is
+    /// its bias plus the products of its weights with the inputs, added
+    /// in input order in f32 (no fused multiply-add), so a user's code is
+    /// the same bits whatever else is encoded beside it, on every CPU.
+    /// This is how models place users (in `fit` and `score` alike).
+    pub fn encode(&self, rows: &[f32]) -> Vec<f32> {
+        let (inputs, latent) = (self.inputs().max(1), self.latent());
+        // Weights inputs x outputs, so each input's products with every
+        // output are adjacent (and vectorise).
+        let transposed: Vec<Vec<f32>> = self
             .layers
             .iter()
-            .map(Layer::from_dense)
-            .collect::<candle_core::Result<Vec<_>>>()
-            .map_err(failed)?;
-        let x = Tensor::from_slice(rows, (rows.len() / self.inputs(), self.inputs()), &CPU)
-            .map_err(failed)?;
-        encode_all(&layers, &x)
+            .map(|l| {
+                let mut t = vec![0.0f32; l.weights.len()];
+                for o in 0..l.outputs {
+                    for i in 0..l.inputs {
+                        t[i * l.outputs + o] = l.weights[o * l.inputs + i];
+                    }
+                }
+                t
+            })
+            .collect();
+        let mut codes = vec![0.0f32; rows.len() / inputs * latent];
+        codes
+            .par_chunks_mut(latent.max(1))
+            .zip(rows.par_chunks(inputs))
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(h, out), (code, row)| {
+                    h.clear();
+                    h.extend_from_slice(row);
+                    for (l, (layer, t)) in self.layers.iter().zip(&transposed).enumerate() {
+                        out.clear();
+                        out.extend_from_slice(&layer.biases);
+                        for (&x, weights) in h.iter().zip(t.chunks(layer.outputs)) {
+                            for (o, &w) in out.iter_mut().zip(weights) {
+                                *o += w * x;
+                            }
+                        }
+                        if l + 1 < self.layers.len() {
+                            out.iter_mut().for_each(|o| *o = o.max(0.0));
+                        }
+                        std::mem::swap(h, out);
+                    }
+                    code.copy_from_slice(h);
+                },
+            );
+        codes
     }
 }
 
@@ -828,9 +874,13 @@ fn refine(
         step += 1;
     }
     let network = net.network().map_err(failed)?;
-    let centres = mu.flatten_all().and_then(|m| m.to_vec1()).map_err(failed)?;
+    let centres: Vec<f32> = mu.flatten_all().and_then(|m| m.to_vec1()).map_err(failed)?;
+    let error = reconstruction_error(&network, x)?;
+    if !(error.is_finite() && centres.iter().all(|c| c.is_finite())) {
+        return Err(diverged("refinement", step, "step"));
+    }
     Ok(Refined {
-        reconstruction_error: reconstruction_error(&network, x)?,
+        reconstruction_error: error,
         encoder: network.encoder,
         centres,
         labels,
@@ -944,6 +994,9 @@ pub fn fit_dec(
     let initial_error = reconstruction_error(&initial, &x)?;
     let pretrained = pretrain(&x, &widths, params)?;
     let pretrained_error = reconstruction_error(&pretrained.network, &x)?;
+    if !pretrained_error.is_finite() {
+        return Err(diverged("pre-training", pretrained.losses.len(), "epoch"));
+    }
     let fits = ks
         .iter()
         .map(|&k| refine(&x, &pretrained, k, params))

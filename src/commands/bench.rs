@@ -91,10 +91,10 @@ pub fn run(args: &BenchArgs, session: &Session) -> Result<(), Error> {
     };
     if matches!(
         args.kmeans.method,
-        MethodName::Hierarchical | MethodName::Leiden
+        MethodName::Hierarchical | MethodName::Leiden | MethodName::Dec
     ) {
         return Err(Error::Usage(
-            "bench times the K-Means and mixture kernels; time hierarchical and leiden fits with `fit --format json` (its seconds)".into(),
+            "bench times the K-Means and mixture kernels; time hierarchical, leiden and dec fits with `fit --format json` (its seconds)".into(),
         ));
     }
     if args.kmeans.method == MethodName::Gmm && args.stage != BenchStage::Gmm {

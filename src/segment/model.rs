@@ -1139,7 +1139,7 @@ impl Model {
                 .enumerate()
                 .map(|(i, &w)| (frame.offset[i % d] + frame.unit * f64::from(w)) as f32)
                 .collect();
-            let codes = encoder.encode(&scaled)?;
+            let codes = encoder.encode(&scaled);
             let (segments, soft) = crate::cluster::dec::soft_assign(
                 &codes,
                 &latent_centres.concat(),

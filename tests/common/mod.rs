@@ -116,3 +116,28 @@ pub fn csv_column(path: &std::path::Path, name: &str) -> Vec<String> {
         .map(|r| r.unwrap()[c].to_string())
         .collect()
 }
+
+/// The rows of a CSV file with a header: (header, rows).
+pub fn csv_rows(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// Scores rows whose `probability` (column 4) and `p_0` ... (from column
+/// 5) are memberships of `k` segments: they sum to 1, `probability` is
+/// the user's segment's, and that segment is the most probable.
+pub fn assert_memberships(rows: &[Vec<String>], k: usize) {
+    for row in rows {
+        let segment: usize = row[1].parse().unwrap();
+        let p: Vec<f64> = row[5..5 + k].iter().map(|v| v.parse().unwrap()).collect();
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{row:?}");
+        assert_eq!(row[4], row[5 + segment], "probability is the segment's");
+        let top = p.iter().copied().fold(0.0, f64::max);
+        assert_eq!(p[segment], top, "the segment is the most probable");
+    }
+}
