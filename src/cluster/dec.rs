@@ -372,16 +372,6 @@ fn forward(layers: &[Layer], x: &Tensor) -> candle_core::Result<Tensor> {
     Ok(h)
 }
 
-/// Every row of `x` through the encoder `layers`, a block at a time:
-/// n x latent, row-major.
-fn encode_all(layers: &[Layer], x: &Tensor) -> Result<Vec<f32>, ClusterError> {
-    let blocks = by_blocks(x, |rows| {
-        let z = forward(layers, rows)?;
-        z.flatten_all()?.to_vec1::<f32>()
-    })?;
-    Ok(blocks.concat())
-}
-
 /// `f` of every block of [`ENCODE_ROWS`] rows of `x`, in row order; the
 /// blocks run in parallel (a block's products are each computed alike
 /// whichever thread runs them).
@@ -501,15 +491,7 @@ fn adam(vars: Vec<Var>, learning_rate: f64) -> Result<AdamW, ClusterError> {
 /// The scaled features of `points` (the network's input) as an n x d
 /// tensor.
 fn scaled_rows(points: &FeatureMatrix) -> Result<Tensor, ClusterError> {
-    let frame = &points.frame;
-    let d = points.d();
-    let values: Vec<f32> = points
-        .as_slice()
-        .iter()
-        .enumerate()
-        .map(|(i, &w)| (frame.offset[i % d.max(1)] + frame.unit * f64::from(w)) as f32)
-        .collect();
-    Tensor::from_vec(values, (points.n(), d), &CPU).map_err(failed)
+    Tensor::from_vec(points.scaled_f32(), (points.n(), points.d()), &CPU).map_err(failed)
 }
 
 /// `0..n` shuffled by `rng` (Fisher-Yates).
@@ -791,7 +773,7 @@ fn refine(
     let n = x.dims()[0];
     let net = Autoencoder::from_network(&pretrained.network).map_err(failed)?;
     let latent = pretrained.network.encoder.latent();
-    let codes = encode_all(&net.encoder, x)?;
+    let (codes, _) = pass(&net, x, false)?;
     let start = fit_each_k(
         &Backend::Cpu,
         &FeatureMatrix::from_rows(n, latent, codes),

@@ -769,6 +769,17 @@ impl FeatureMatrix {
         self.values.ncols()
     }
 
+    /// The points in scaled space (the frame undone), row-major, as f32:
+    /// a network's input.
+    pub fn scaled_f32(&self) -> Vec<f32> {
+        let d = self.d().max(1);
+        self.as_slice()
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| (self.frame.offset[i % d] + self.frame.unit * f64::from(w)) as f32)
+            .collect()
+    }
+
     /// All values, row after row.
     pub fn as_slice(&self) -> &[f32] {
         self.values

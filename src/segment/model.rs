@@ -1132,14 +1132,7 @@ impl Model {
         } = &self.method
         {
             let frame = &points.frame;
-            let d = points.d().max(1);
-            let scaled: Vec<f32> = points
-                .as_slice()
-                .iter()
-                .enumerate()
-                .map(|(i, &w)| (frame.offset[i % d] + frame.unit * f64::from(w)) as f32)
-                .collect();
-            let codes = encoder.encode(&scaled);
+            let codes = encoder.encode(&points.scaled_f32());
             let (segments, soft) = crate::cluster::dec::soft_assign(
                 &codes,
                 &latent_centres.concat(),
